@@ -1,0 +1,107 @@
+package dev.distill.spec;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.Map;
+
+/**
+ * What a client asks for: the body of {@code POST /v1/jobs} and what a worker runs. The constructor
+ * fills defaults and checks every field, throwing {@link InvalidSpecException} with all violations
+ * at once.
+ *
+ * <p>Which model fields a type needs: {@code distill}: teacher and student; {@code finetune}:
+ * student (the model trained), no teacher; {@code evaluate}: student (the model scored), teacher
+ * optional (for KL and agreement); {@code synthesize}: teacher (the generator), no student.
+ *
+ * @param type what the job does
+ * @param teacher the model whose distributions are learned, or which generates or is compared
+ *     against
+ * @param student the model trained or evaluated
+ * @param dataset the data; not used by synthesize
+ * @param hyperparameters training settings; defaults when absent
+ * @param generation generation settings for evaluate and synthesize
+ * @param requirements what a worker must have to claim the job
+ * @param priority higher runs first, -1000..1000, default 0
+ * @param maxAttempts how many times a job is started before it fails for good, 1..20, default 3
+ * @param metadata free string labels for the client, at most 64 entries
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record JobSpec(
+    @JsonProperty("type") JobType type,
+    @JsonProperty("teacher") ModelRef teacher,
+    @JsonProperty("student") ModelRef student,
+    @JsonProperty("dataset") DatasetSpec dataset,
+    @JsonProperty("hyperparameters") Hyperparameters hyperparameters,
+    @JsonProperty("generation") GenerationSpec generation,
+    @JsonProperty("requirements") Requirements requirements,
+    @JsonProperty("priority") Integer priority,
+    @JsonProperty("max_attempts") Integer maxAttempts,
+    @JsonProperty("metadata") Map<String, String> metadata) {
+
+  public JobSpec {
+    hyperparameters = hyperparameters == null ? Hyperparameters.defaults() : hyperparameters;
+    generation = generation == null ? GenerationSpec.defaults() : generation;
+    requirements = requirements == null ? Requirements.none() : requirements;
+    priority = priority == null ? 0 : priority;
+    maxAttempts = maxAttempts == null ? 3 : maxAttempts;
+    metadata = metadata == null ? Map.of() : Map.copyOf(metadata);
+    Violations v = new Violations("");
+    check(v, type, teacher, student, dataset);
+    hyperparameters.check(v.at("hyperparameters"));
+    generation.check(v.at("generation"));
+    requirements.check(v.at("requirements"));
+    v.range("priority", priority, -1000, 1000);
+    v.range("max_attempts", maxAttempts, 1, 20);
+    if (metadata.size() > 64) {
+      v.add("metadata", "at most 64 entries, was " + metadata.size());
+    }
+    metadata.forEach(
+        (k, val) -> {
+          if (k.length() > 128 || (val != null && val.length() > 1024)) {
+            v.add("metadata." + k, "keys are at most 128 and values at most 1024 characters");
+          }
+        });
+    v.throwIfAny();
+  }
+
+  private static void check(
+      Violations v, JobType type, ModelRef teacher, ModelRef student, DatasetSpec dataset) {
+    if (type == null) {
+      v.add("type", "is required: one of distill, finetune, synthesize, evaluate");
+      return;
+    }
+    switch (type) {
+      case DISTILL -> {
+        v.required("teacher", teacher);
+        v.required("student", student);
+        v.required("dataset", dataset);
+      }
+      case FINETUNE -> {
+        v.required("student", student);
+        v.required("dataset", dataset);
+        if (teacher != null) {
+          v.add("teacher", "must be absent for finetune (use distill to learn from a teacher)");
+        }
+      }
+      case EVALUATE -> {
+        v.required("student", student);
+        v.required("dataset", dataset);
+      }
+      case SYNTHESIZE -> {
+        v.required("teacher", teacher);
+        if (student != null) {
+          v.add("student", "must be absent for synthesize (the teacher generates the data)");
+        }
+      }
+    }
+    if (teacher != null) {
+      teacher.check(v.at("teacher"));
+    }
+    if (student != null) {
+      student.check(v.at("student"));
+    }
+    if (dataset != null) {
+      dataset.check(v.at("dataset"));
+    }
+  }
+}

@@ -1,0 +1,56 @@
+package dev.distill.spec;
+
+import java.util.regex.Pattern;
+
+/**
+ * Syntax rules for model and dataset references; which roots are allowed is the service's to
+ * decide.
+ */
+final class Refs {
+
+  private static final Pattern UUID =
+      Pattern.compile(
+          "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+  private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,63}");
+
+  private Refs() {}
+
+  static void check(Violations v, String field, String uri) {
+    if (uri == null || uri.isBlank()) {
+      v.add(field, "is required");
+      return;
+    }
+    if (uri.length() > 2048) {
+      v.add(field, "is longer than 2048 characters");
+      return;
+    }
+    if (uri.startsWith(ModelRef.BUILTIN)) {
+      String name = uri.substring(ModelRef.BUILTIN.length());
+      int q = name.indexOf('?');
+      String base = q < 0 ? name : name.substring(0, q);
+      if (!NAME.matcher(base).matches()) {
+        v.add(field, "builtin name '" + base + "' must match " + NAME.pattern());
+      }
+    } else if (uri.startsWith(ModelRef.FILE)) {
+      String path = uri.substring(ModelRef.FILE.length());
+      if (!path.startsWith("/")) {
+        v.add(field, "file: path must be absolute, was '" + path + "'");
+      }
+      for (String segment : path.split("/")) {
+        if (segment.equals("..")) {
+          v.add(field, "'..' is not allowed in a path");
+          break;
+        }
+      }
+      if (path.indexOf('\0') >= 0) {
+        v.add(field, "contains a NUL character");
+      }
+    } else if (uri.startsWith(ModelRef.JOB)) {
+      if (!UUID.matcher(uri.substring(ModelRef.JOB.length())).matches()) {
+        v.add(field, "job: must be followed by a job id (a UUID), was '" + uri + "'");
+      }
+    } else {
+      v.add(field, "scheme must be builtin:, file: or job:, was '" + uri + "'");
+    }
+  }
+}

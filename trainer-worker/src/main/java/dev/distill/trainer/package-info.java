@@ -1,0 +1,2 @@
+/** The trainer library and the worker process. */
+package dev.distill.trainer;
