@@ -13,7 +13,13 @@ import picocli.CommandLine.Command;
     description =
         "Knowledge distillation: train small models on a large model's token distributions.",
     subcommands = {
-      // one line per subcommand, e.g. dev.distill.trainer.recipe.TrainCommand.class
+      // one line per subcommand
+      JobCommands.Submit.class,
+      JobCommands.List.class,
+      JobCommands.Show.class,
+      JobCommands.Cancel.class,
+      JobCommands.Metrics.class,
+      JobCommands.Checkpoints.class,
     })
 public final class DistillCli implements Runnable {
 
