@@ -1,0 +1,31 @@
+package dev.distill.trainer.recipe;
+
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * Where a run lives and who listens: everything the recipe needs besides the spec.
+ *
+ * @param outputDir the job's directory in the artifact store; checkpoints go to {@code
+ *     outputDir/checkpoints}
+ * @param artifacts local model directories of the {@code job:<id>} references in the spec, by job
+ *     id
+ * @param listener progress, metrics and checkpoints
+ * @param stop asked between steps
+ */
+public record RunContext(
+    Path outputDir, Map<String, Path> artifacts, TrainingListener listener, StopSignal stop) {
+
+  public RunContext {
+    if (outputDir == null) {
+      throw new IllegalArgumentException("outputDir is required");
+    }
+    artifacts = artifacts == null ? Map.of() : Map.copyOf(artifacts);
+    listener = listener == null ? TrainingListener.NONE : listener;
+    stop = stop == null ? StopSignal.NEVER : stop;
+  }
+
+  public Path checkpointDir() {
+    return outputDir.resolve("checkpoints");
+  }
+}
