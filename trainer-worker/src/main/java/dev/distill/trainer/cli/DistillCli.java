@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
       JobCommands.Cancel.class,
       JobCommands.Metrics.class,
       JobCommands.Checkpoints.class,
+      FollowCommand.class,
     })
 public final class DistillCli implements Runnable {
 

@@ -1,0 +1,49 @@
+package dev.distill.trainer.cli;
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import tools.jackson.databind.JsonNode;
+
+/**
+ * {@code distill follow ID}: events and a progress bar until the job ends. Ctrl-C only detaches
+ * (the job goes on). Exit code: 0 succeeded, 1 failed, 3 cancelled, 130 detached.
+ */
+@Command(name = "follow", description = "Follow a job's events and progress until it ends.")
+final class FollowCommand implements Callable<Integer> {
+
+  @Mixin Connection conn;
+  @Spec CommandSpec spec;
+
+  @Parameters(paramLabel = "ID")
+  String id;
+
+  @Override
+  public Integer call() throws Exception {
+    Thread main = Thread.currentThread();
+    Thread hook =
+        new Thread(
+            () -> {
+              spec.commandLine().getOut().println();
+              spec.commandLine()
+                  .getOut()
+                  .println("detached; the job goes on (distill follow " + id + ")");
+              spec.commandLine().getOut().flush();
+              main.interrupt();
+            });
+    Runtime.getRuntime().addShutdownHook(hook);
+    try {
+      JsonNode job =
+          new JobFollower(
+                  conn.client(), spec.commandLine().getOut(), System.console() != null, null)
+              .follow(id);
+      Runtime.getRuntime().removeShutdownHook(hook);
+      return JobFollower.exitCode(job);
+    } catch (InterruptedException e) {
+      return 130;
+    }
+  }
+}
