@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
       JobCommands.Metrics.class,
       JobCommands.Checkpoints.class,
       FollowCommand.class,
+      dev.distill.trainer.demo.DemoCommand.class,
     })
 public final class DistillCli implements Runnable {
 

@@ -7,7 +7,7 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ObjectNode;
 
 /** Flattens the metrics response into rows {name, step, value}, whatever its grouping. */
-final class MetricRows {
+public final class MetricRows {
 
   private MetricRows() {}
 
@@ -15,7 +15,7 @@ final class MetricRows {
    * Accepts {@code {"series": {"loss": [{"step":1,"value":2.0}, ...]}}}, {@code {"items": [{"name",
    * "step", "value"}]}} or a bare array of points.
    */
-  static List<JsonNode> flatten(JsonNode body) {
+  public static List<JsonNode> flatten(JsonNode body) {
     List<JsonNode> rows = new ArrayList<>();
     JsonNode series = body.path("series");
     if (series.isObject()) {

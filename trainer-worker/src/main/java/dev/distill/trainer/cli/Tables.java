@@ -6,14 +6,14 @@ import java.util.List;
 import tools.jackson.databind.JsonNode;
 
 /** Renders rows of JSON objects as a plain text table. */
-final class Tables {
+public final class Tables {
 
   private Tables() {}
 
   /**
    * @param columns pairs of header and JSON field path (dots for nesting)
    */
-  static void print(PrintWriter out, Iterable<JsonNode> rows, String... columns) {
+  public static void print(PrintWriter out, Iterable<JsonNode> rows, String... columns) {
     List<String[]> cells = new ArrayList<>();
     int n = columns.length / 2;
     String[] header = new String[n];
