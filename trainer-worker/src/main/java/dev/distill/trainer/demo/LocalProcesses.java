@@ -47,7 +47,7 @@ public final class LocalProcesses implements AutoCloseable {
    * above.
    */
   public static Path serviceJar() {
-    String env = System.getenv("DISTILL_SERVICE_JAR");
+    String env = System.getProperty("distill.service.jar", System.getenv("DISTILL_SERVICE_JAR"));
     if (env != null && !env.isBlank()) {
       return Path.of(env);
     }
