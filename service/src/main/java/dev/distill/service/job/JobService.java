@@ -182,10 +182,17 @@ public class JobService {
    */
   @Transactional
   public JobResource cancel(Caller caller, UUID id) {
-    find(caller, id);
-    String status =
-        jdbc.queryForObject("SELECT status FROM jobs WHERE id = ? FOR UPDATE", String.class, id);
-    JobStatus s = JobStatus.valueOf(status);
+    // Lock by SQL, not through JPA: an entity loaded now would be stale after the update below.
+    List<String> status =
+        jdbc.queryForList(
+            "SELECT status FROM jobs WHERE id = ? AND project = ? FOR UPDATE",
+            String.class,
+            id,
+            caller.project());
+    if (status.isEmpty()) {
+      throw ApiException.notFound("job " + id);
+    }
+    JobStatus s = JobStatus.valueOf(status.get(0));
     switch (s) {
       case QUEUED ->
           transitions.apply(id, s, JobStatus.CANCELLED, "cancelled by " + caller.tokenName(), null);
