@@ -141,8 +141,8 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
       return validation(List.of(new FieldError(orRoot(path(vi)), message)));
     }
     if (jackson instanceof MismatchedInputException mi) {
-      if (mi.getPath().isEmpty() && mi.getCurrentToken() == null) {
-        return malformed("the request body is empty or not a JSON object");
+      if (mi.getPath().isEmpty()) {
+        return malformed("the request body must be a JSON object");
       }
       return validation(List.of(new FieldError(orRoot(path(mi)), expected(mi.getTargetType()))));
     }
