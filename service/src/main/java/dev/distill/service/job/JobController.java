@@ -29,9 +29,16 @@ class JobController {
 
   @PostMapping(path = "/v1/jobs", consumes = MediaType.APPLICATION_JSON_VALUE)
   ResponseEntity<JobResource> create(
-      @RequestBody JobSpec spec,
+      @RequestBody(required = false) JobSpec spec,
       @RequestHeader(name = "Idempotency-Key", required = false) String idempotencyKey,
       @RequestAttribute(Caller.ATTRIBUTE) Caller caller) {
+    if (spec == null) {
+      throw new ApiException(
+          org.springframework.http.HttpStatus.BAD_REQUEST,
+          "malformed-json",
+          "Malformed request body",
+          "the request body must be a JSON object with the job spec");
+    }
     JobService.Created c = jobs.create(caller, spec, idempotencyKey);
     return ResponseEntity.created(URI.create("/v1/jobs/" + c.job().id()))
         .header("Idempotent-Replayed", Boolean.toString(!c.created()))

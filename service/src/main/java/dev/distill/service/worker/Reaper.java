@@ -10,7 +10,7 @@ import org.slf4j.LoggerFactory;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Component;
-import org.springframework.transaction.annotation.Transactional;
+import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * Requeues jobs whose lease expired by the database clock: RUNNING becomes QUEUED (the next claim
@@ -25,8 +25,12 @@ public class Reaper {
   private final JobTransitions transitions;
   private final QueueMetrics metrics;
 
-  Reaper(JdbcTemplate jdbc, JobTransitions transitions, QueueMetrics metrics) {
+  private final TransactionTemplate tx;
+
+  Reaper(
+      JdbcTemplate jdbc, JobTransitions transitions, QueueMetrics metrics, TransactionTemplate tx) {
     this.jdbc = jdbc;
+    this.tx = tx;
     this.transitions = transitions;
     this.metrics = metrics;
   }
@@ -45,9 +49,13 @@ public class Reaper {
     }
   }
 
-  /** One pass; returns how many leases it ended. */
-  @Transactional
+  /** One pass in one transaction; returns how many leases it ended. */
   public int reap() {
+    Integer n = tx.execute(s -> reapInTransaction());
+    return n == null ? 0 : n;
+  }
+
+  private int reapInTransaction() {
     List<Expired> expired =
         jdbc.query(
             "SELECT id, status, attempts, max_attempts, worker_id FROM jobs"

@@ -124,6 +124,8 @@ class JobApiTest extends ServiceTest {
     assertThat(r.status()).isEqualTo(400);
     assertThat(r.json().get("type").asString()).endsWith("/malformed-json");
     assertThat(r.body()).doesNotContain("Exception", "tools.jackson", "at [Source");
+    assertThat(post("/v1/jobs", p.member(), "null").status()).isEqualTo(400);
+    assertThat(post("/v1/jobs", p.member(), "[]").status()).isEqualTo(400);
     Resp empty = post("/v1/jobs", p.member(), "");
     assertThat(empty.status()).isEqualTo(400);
     assertThat(empty.header("Content-Type")).startsWith("application/problem+json");
@@ -189,6 +191,12 @@ class JobApiTest extends ServiceTest {
     assertThat(other.status()).isEqualTo(422);
     assertThat(other.json().get("type").asString()).endsWith("/idempotency-key-reused");
     assertThat(countJobs(p)).isEqualTo(1);
+    Resp tooLong =
+        send(
+            "POST", "/v1/jobs", p.member(), example("distill"), "Idempotency-Key", "k".repeat(300));
+    assertThat(tooLong.status()).isEqualTo(400);
+    assertThat(tooLong.json().get("errors").get(0).get("field").asString())
+        .isEqualTo("Idempotency-Key");
     // the same key in another project is another job
     Project q = newProject();
     Resp elsewhere =

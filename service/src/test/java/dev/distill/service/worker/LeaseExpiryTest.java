@@ -121,7 +121,7 @@ class LeaseExpiryTest extends ServiceTest {
     claim(p.worker(), "w");
     post("/v1/jobs/" + id + "/cancel", p.member(), "");
     expire(id);
-    reaper.reap();
+    reaper.scheduled(); // the scheduler's entry point, not the proxied one
     assertThat(job(p.viewer(), id).get("status").asString()).isEqualTo("CANCELLED");
   }
 }
