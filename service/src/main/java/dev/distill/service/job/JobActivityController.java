@@ -25,6 +25,7 @@ import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
 class JobActivityController {
 
   private static final long FOLLOW_POLL_MILLIS = 300;
+  private static final long KEEPALIVE_NANOS = 15_000_000_000L;
   private final JobActivityService activity;
   private final ExecutorService streams =
       Executors.newCachedThreadPool(
@@ -62,6 +63,7 @@ class JobActivityController {
     streams.submit(
         () -> {
           long cursor = after;
+          long lastSent = System.nanoTime();
           try {
             while (open.get()) {
               boolean finished = activity.finished(id);
@@ -70,10 +72,16 @@ class JobActivityController {
                 emitter.send(SseEmitter.event().id(Long.toString(e.id())).name(e.kind()).data(e));
               }
               cursor = page.nextAfter();
-              if (page.items().isEmpty()) {
+              if (!page.items().isEmpty()) {
+                lastSent = System.nanoTime();
+              } else {
                 if (finished) {
                   emitter.complete();
                   return;
+                }
+                if (System.nanoTime() - lastSent > KEEPALIVE_NANOS) {
+                  emitter.send(SseEmitter.event().comment("keepalive")); // finds closed clients
+                  lastSent = System.nanoTime();
                 }
                 Thread.sleep(FOLLOW_POLL_MILLIS);
               }

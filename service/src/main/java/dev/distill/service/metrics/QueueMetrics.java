@@ -90,15 +90,20 @@ public class QueueMetrics {
         .register(registry);
   }
 
-  public void claimed(Duration latency, double queueWaitSeconds) {
-    claimed.increment();
+  /** One claim transaction ran (a waiting claim runs several). */
+  public void claimAttempt(Duration latency) {
     claimLatency.record(latency);
+  }
+
+  /** A claim request got a job that had waited this long in QUEUED. */
+  public void claimed(double queueWaitSeconds) {
+    claimed.increment();
     queueWait.record(Duration.ofNanos((long) (queueWaitSeconds * 1e9)));
   }
 
-  public void emptyClaim(Duration latency) {
+  /** A claim request ended with 204. */
+  public void emptyClaim() {
     empty.increment();
-    claimLatency.record(latency);
   }
 
   public void leaseExpired() {

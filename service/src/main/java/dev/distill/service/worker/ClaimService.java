@@ -49,7 +49,8 @@ public class ClaimService {
         worker_id = ?, started_at = COALESCE(j.started_at, now()), updated_at = now()
       FROM next WHERE j.id = next.id
       RETURNING j.id, j.project, j.spec, j.attempts, j.max_attempts, j.lease_id,
-        j.lease_expires_at, j.epoch, EXTRACT(EPOCH FROM now() - j.queued_at)::float8
+        j.lease_expires_at, j.epoch,
+        EXTRACT(EPOCH FROM now() - j.queued_at)::float8 AS queue_wait_seconds
       """;
 
   private final JdbcTemplate jdbc;
@@ -102,13 +103,13 @@ public class ClaimService {
       long seen = listener.generation();
       long t0 = System.nanoTime();
       Optional<ClaimResponse> r = tx.execute(s -> tryClaim(caller, req));
-      Duration latency = Duration.ofNanos(System.nanoTime() - t0);
+      metrics.claimAttempt(Duration.ofNanos(System.nanoTime() - t0));
       if (r.isPresent()) {
         return r;
       }
-      metrics.emptyClaim(latency);
       long left = deadline - System.currentTimeMillis();
       if (left <= 0) {
+        metrics.emptyClaim();
         return Optional.empty();
       }
       listener.awaitChange(seen, Math.min(left, props.claimPollInterval().toMillis()));
@@ -116,7 +117,6 @@ public class ClaimService {
   }
 
   private Optional<ClaimResponse> tryClaim(Caller caller, ClaimRequest req) {
-    long t0 = System.nanoTime();
     List<Map<String, Object>> rows =
         jdbc.queryForList(
             CLAIM,
@@ -165,9 +165,7 @@ public class ClaimService {
             ((Number) row.get("max_attempts")).intValue(),
             resume.isEmpty() ? null : resume.get(0));
     java.sql.Timestamp expires = (java.sql.Timestamp) row.get("lease_expires_at");
-    metrics.claimed(
-        Duration.ofNanos(System.nanoTime() - t0),
-        ((Number) row.values().toArray()[8]).doubleValue());
+    metrics.claimed(((Number) row.get("queue_wait_seconds")).doubleValue());
     return Optional.of(
         new ClaimResponse(
             job,

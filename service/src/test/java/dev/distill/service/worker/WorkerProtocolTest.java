@@ -348,6 +348,10 @@ class WorkerProtocolTest extends ServiceTest {
                 List.of(Map.of("step", -1, "name", "loss", "value", 1.0))));
     assertThat(nan.status()).isEqualTo(422);
     assertThat(nan.json().get("errors").get(0).get("field").asString()).isEqualTo("points[0].step");
+    Resp unknown =
+        post(l.path("heartbeat"), p.worker(), Map.of("epoch", l.epoch(), "progress", 0.5));
+    assertThat(unknown.status()).isEqualTo(422);
+    assertThat(unknown.json().get("errors").get(0).get("field").asString()).isEqualTo("progress");
   }
 
   private void checkpoint(Project p, Lease l, String uri, long step, boolean isFinal) {
