@@ -39,6 +39,11 @@ class JobActivityController {
     this.activity = activity;
   }
 
+  @jakarta.annotation.PreDestroy
+  void stopStreams() {
+    streams.shutdownNow();
+  }
+
   @GetMapping(path = "/v1/jobs/{id}/events", produces = MediaType.APPLICATION_JSON_VALUE)
   JobActivity.EventPage events(
       @PathVariable("id") UUID id,
