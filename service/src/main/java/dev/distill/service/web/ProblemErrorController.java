@@ -14,6 +14,7 @@ import org.springframework.web.bind.annotation.RestController;
  * Errors that never reached a controller (the container's error page, {@code sendError}) are
  * problems too, instead of Boot's default error JSON.
  */
+@io.swagger.v3.oas.annotations.Hidden
 @RestController
 class ProblemErrorController implements ErrorController {
 

@@ -82,6 +82,10 @@ class ObservabilityTest extends ServiceTest {
     assertThat(docs.status()).isEqualTo(200);
     assertThat(docs.json().get("paths").has("/v1/jobs")).isTrue();
     assertThat(docs.json().get("paths").has("/v1/worker/claims")).isTrue();
+    var job = docs.json().get("components").get("schemas").get("JobResource").get("properties");
+    assertThat(job.has("max_attempts")).as("snake_case like the wire").isTrue();
+    assertThat(job.has("maxAttempts")).isFalse();
+    assertThat(docs.json().get("components").get("securitySchemes").has("bearer")).isTrue();
     Resp ui = get("/swagger-ui/index.html", null);
     assertThat(ui.status()).isEqualTo(200);
     assertThat(ui.body()).contains("swagger");
