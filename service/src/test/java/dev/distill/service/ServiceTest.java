@@ -42,7 +42,9 @@ public abstract class ServiceTest {
 
   static {
     try {
-      HOME = Files.createTempDirectory("distill-test-home");
+      // Under target/ (the working directory is the module), so `mvn clean` removes it.
+      Path target = Files.createDirectories(Path.of("target"));
+      HOME = Files.createTempDirectory(target.toAbsolutePath(), "distill-test-home");
       Files.createDirectories(HOME.resolve("data"));
     } catch (IOException e) {
       throw new IllegalStateException(e);
