@@ -56,5 +56,6 @@ class ExternalDatabaseTest {
         assertThat(rs.getInt(1)).isEqualTo(1);
       }
     }
+    Files.deleteIfExists(home);
   }
 }
