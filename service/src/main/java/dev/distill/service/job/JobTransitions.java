@@ -1,0 +1,112 @@
+package dev.distill.service.job;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.stereotype.Component;
+import tools.jackson.databind.ObjectMapper;
+
+/**
+ * Applies status transitions in SQL. Each one is checked against {@link JobStatus}'s table, is
+ * conditional on the row still being in the expected status, and writes a {@code status} event row.
+ * Call inside a transaction.
+ */
+@Component
+public class JobTransitions {
+
+  /** The PostgreSQL channel that wakes waiting claims; the payload is the project. */
+  public static final String CHANNEL = "distill_jobs";
+
+  private final JdbcTemplate jdbc;
+  private final ObjectMapper mapper;
+
+  JobTransitions(JdbcTemplate jdbc, ObjectMapper mapper) {
+    this.jdbc = jdbc;
+    this.mapper = mapper;
+  }
+
+  /**
+   * Moves job {@code id} from {@code from} to {@code to}.
+   *
+   * @param reason why (stored as the failure reason when {@code to} is FAILED), may be null
+   * @param retryable for FAILED: whether a retry could help
+   * @return false if the job was not in {@code from} (nothing changed)
+   */
+  public boolean apply(UUID id, JobStatus from, JobStatus to, String reason, Boolean retryable) {
+    JobStatus.check(from, to);
+    boolean leaving = from.isLeased() && !to.isLeased();
+    StringBuilder sql = new StringBuilder("UPDATE jobs SET status = ?, updated_at = now()");
+    if (to == JobStatus.QUEUED) {
+      sql.append(", queued_at = now(), worker_id = NULL");
+    }
+    if (to.isTerminal()) {
+      sql.append(", finished_at = now()");
+    }
+    if (to == JobStatus.FAILED) {
+      sql.append(", failure_reason = ?, retryable = ?");
+    }
+    if (leaving) {
+      sql.append(", lease_id = NULL, lease_expires_at = NULL");
+    }
+    sql.append(" WHERE id = ? AND status = ?");
+    int n =
+        to == JobStatus.FAILED
+            ? jdbc.update(
+                sql.toString(), to.name(), reason, retryable != null && retryable, id, from.name())
+            : jdbc.update(sql.toString(), to.name(), id, from.name());
+    if (n == 0) {
+      return false;
+    }
+    if (leaving) {
+      jdbc.update("UPDATE workers SET current_job_id = NULL WHERE current_job_id = ?", id);
+    }
+    recordStatusEvent(id, from, to, reason);
+    if (to == JobStatus.QUEUED || to == JobStatus.SUCCEEDED) {
+      notifyQueue(id);
+    }
+    if (to == JobStatus.FAILED || to == JobStatus.CANCELLED) {
+      failDependents(id, to);
+    }
+    return true;
+  }
+
+  /** Writes the {@code status} event of a transition ({@code from} null for creation). */
+  public void recordStatusEvent(UUID id, JobStatus from, JobStatus to, String reason) {
+    Map<String, Object> data = new LinkedHashMap<>();
+    data.put("from", from == null ? null : from.name());
+    data.put("to", to.name());
+    if (reason != null) {
+      data.put("reason", reason);
+    }
+    String message =
+        (from == null ? "created" : from + " -> " + to) + (reason == null ? "" : ": " + reason);
+    jdbc.update(
+        "INSERT INTO job_events (job_id, attempt, kind, level, message, data) "
+            + "SELECT id, attempts, 'status', ?, ?, ?::jsonb FROM jobs WHERE id = ?",
+        to == JobStatus.FAILED ? "error" : "info",
+        message,
+        mapper.writeValueAsString(data),
+        id);
+  }
+
+  /** Wakes waiting claims of the job's project when this transaction commits. */
+  public void notifyQueue(UUID id) {
+    jdbc.queryForList("SELECT pg_notify('" + CHANNEL + "', project) FROM jobs WHERE id = ?", id);
+  }
+
+  /** Queued jobs that wait for {@code id}'s output can never run: they fail, naming it. */
+  private void failDependents(UUID id, JobStatus ended) {
+    List<UUID> dependents =
+        jdbc.queryForList(
+            "SELECT j.id FROM job_dependencies d JOIN jobs j ON j.id = d.job_id "
+                + "WHERE d.depends_on = ? AND j.status = 'QUEUED' ORDER BY j.id FOR UPDATE OF j",
+            UUID.class,
+            id);
+    for (UUID d : dependents) {
+      apply(
+          d, JobStatus.QUEUED, JobStatus.FAILED, "dependency job " + id + " ended " + ended, false);
+    }
+  }
+}

@@ -1,0 +1,104 @@
+package dev.distill.service.worker;
+
+import dev.distill.service.auth.Caller;
+import dev.distill.spec.protocol.CheckpointRegistration;
+import dev.distill.spec.protocol.ClaimRequest;
+import dev.distill.spec.protocol.ClaimResponse;
+import dev.distill.spec.protocol.CompleteRequest;
+import dev.distill.spec.protocol.EventBatch;
+import dev.distill.spec.protocol.FailRequest;
+import dev.distill.spec.protocol.HeartbeatRequest;
+import dev.distill.spec.protocol.HeartbeatResponse;
+import dev.distill.spec.protocol.MetricBatch;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestAttribute;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RestController;
+
+/** The worker protocol, {@code /v1/worker/*} (worker tokens only). */
+@RestController
+class WorkerController {
+
+  private static final String JSON = MediaType.APPLICATION_JSON_VALUE;
+  private static final String LEASE = "/v1/worker/leases/{lease_id}";
+  private final ClaimService claims;
+  private final LeaseService leases;
+
+  WorkerController(ClaimService claims, LeaseService leases) {
+    this.claims = claims;
+    this.leases = leases;
+  }
+
+  @PostMapping(path = "/v1/worker/register", consumes = JSON)
+  ResponseEntity<Void> register(
+      @RequestBody ClaimRequest req, @RequestAttribute(Caller.ATTRIBUTE) Caller caller) {
+    claims.register(caller, req);
+    return ResponseEntity.noContent().build();
+  }
+
+  /** 200 with a lease, or 204 when no job became claimable within {@code wait_seconds}. */
+  @PostMapping(path = "/v1/worker/claims", consumes = JSON)
+  ResponseEntity<ClaimResponse> claim(
+      @RequestBody ClaimRequest req, @RequestAttribute(Caller.ATTRIBUTE) Caller caller)
+      throws InterruptedException {
+    Optional<ClaimResponse> r = claims.claim(caller, req);
+    return r.map(ResponseEntity::ok).orElseGet(() -> ResponseEntity.noContent().build());
+  }
+
+  @PostMapping(path = LEASE + "/heartbeat", consumes = JSON)
+  HeartbeatResponse heartbeat(
+      @PathVariable("lease_id") UUID leaseId,
+      @RequestBody HeartbeatRequest req,
+      @RequestAttribute(Caller.ATTRIBUTE) Caller caller) {
+    return leases.heartbeat(caller, leaseId, req.epoch());
+  }
+
+  @PostMapping(path = LEASE + "/events", consumes = JSON)
+  Map<String, Integer> events(
+      @PathVariable("lease_id") UUID leaseId,
+      @RequestBody EventBatch batch,
+      @RequestAttribute(Caller.ATTRIBUTE) Caller caller) {
+    return Map.of("accepted", leases.events(caller, leaseId, batch));
+  }
+
+  @PostMapping(path = LEASE + "/metrics", consumes = JSON)
+  Map<String, Integer> metrics(
+      @PathVariable("lease_id") UUID leaseId,
+      @RequestBody MetricBatch batch,
+      @RequestAttribute(Caller.ATTRIBUTE) Caller caller) {
+    return Map.of("accepted", leases.metrics(caller, leaseId, batch));
+  }
+
+  @PostMapping(path = LEASE + "/checkpoints", consumes = JSON)
+  ResponseEntity<Void> checkpoint(
+      @PathVariable("lease_id") UUID leaseId,
+      @RequestBody CheckpointRegistration body,
+      @RequestAttribute(Caller.ATTRIBUTE) Caller caller) {
+    leases.checkpoint(caller, leaseId, body);
+    return ResponseEntity.noContent().build();
+  }
+
+  @PostMapping(path = LEASE + "/complete", consumes = JSON)
+  ResponseEntity<Void> complete(
+      @PathVariable("lease_id") UUID leaseId,
+      @RequestBody CompleteRequest body,
+      @RequestAttribute(Caller.ATTRIBUTE) Caller caller) {
+    leases.complete(caller, leaseId, body.epoch());
+    return ResponseEntity.noContent().build();
+  }
+
+  @PostMapping(path = LEASE + "/fail", consumes = JSON)
+  ResponseEntity<Void> fail(
+      @PathVariable("lease_id") UUID leaseId,
+      @RequestBody FailRequest body,
+      @RequestAttribute(Caller.ATTRIBUTE) Caller caller) {
+    leases.fail(caller, leaseId, body);
+    return ResponseEntity.noContent().build();
+  }
+}

@@ -1,0 +1,93 @@
+package dev.distill.service.metrics;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.distill.service.ServiceTest;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+
+/** Prometheus metrics (names linted by promtool), health groups, OpenAPI and Swagger UI. */
+class ObservabilityTest extends ServiceTest {
+
+  @Autowired QueueMetrics metrics;
+
+  @Test
+  void queueMetricsAreExposedWithPrometheusNames() throws Exception {
+    Project p = newProject();
+    createJob(p.member(), minimal("distill", 0));
+    claim(p.worker(), "m");
+    createJob(p.member(), minimal("distill", 0));
+    metrics.refresh();
+    Resp r = get("/actuator/prometheus", null);
+    assertThat(r.status()).isEqualTo(200);
+    String text = r.body();
+    assertThat(text)
+        .contains("distill_jobs{status=\"queued\"}")
+        .contains("distill_jobs{status=\"running\"}")
+        .contains("distill_claims_total{outcome=\"claimed\"}")
+        .contains("distill_claim_latency_seconds_bucket")
+        .contains("distill_queue_wait_seconds_bucket")
+        .contains("distill_lease_expirations_total")
+        .contains("distill_stale_epoch_rejections_total")
+        .contains("distill_active_workers")
+        .contains("distill_oldest_queued_job_age_seconds");
+    assertThat(value(text, "distill_active_workers")).isGreaterThanOrEqualTo(1);
+    assertThat(value(text, "distill_jobs{status=\"queued\"}")).isGreaterThanOrEqualTo(1);
+
+    // promtool lints our families (Micrometer's own JVM meters are not ours to rename)
+    String ours =
+        text.lines()
+            .filter(l -> l.startsWith("distill_") || l.matches("# (HELP|TYPE) distill_.*"))
+            .collect(Collectors.joining("\n", "", "\n"));
+    Path promtool = Path.of("/usr/bin/promtool");
+    assertThat(Files.isExecutable(promtool))
+        .as("promtool is required (Debian package prometheus; .ci/run installs it)")
+        .isTrue();
+    Process proc =
+        new ProcessBuilder(promtool.toString(), "check", "metrics")
+            .redirectErrorStream(true)
+            .start();
+    proc.getOutputStream().write(ours.getBytes(StandardCharsets.UTF_8));
+    proc.getOutputStream().close();
+    String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(proc.waitFor()).as(out).isZero();
+  }
+
+  private static double value(String text, String series) {
+    return text.lines()
+        .filter(l -> l.startsWith(series + " "))
+        .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no series " + series));
+  }
+
+  @Test
+  void livenessAndReadinessIncludingTheDatabase() throws IOException {
+    Resp live = get("/actuator/health/liveness", null);
+    assertThat(live.status()).isEqualTo(200);
+    assertThat(live.json().get("status").asString()).isEqualTo("UP");
+    Resp ready = get("/actuator/health/readiness", null);
+    assertThat(ready.status()).isEqualTo(200);
+    assertThat(ready.json().get("status").asString()).isEqualTo("UP");
+  }
+
+  @Test
+  void openApiDescribesTheApiAndSwaggerUiIsServed() {
+    Resp docs = get("/v3/api-docs", null);
+    assertThat(docs.status()).isEqualTo(200);
+    assertThat(docs.json().get("paths").has("/v1/jobs")).isTrue();
+    assertThat(docs.json().get("paths").has("/v1/worker/claims")).isTrue();
+    var job = docs.json().get("components").get("schemas").get("JobResource").get("properties");
+    assertThat(job.has("max_attempts")).as("snake_case like the wire").isTrue();
+    assertThat(job.has("maxAttempts")).isFalse();
+    assertThat(docs.json().get("components").get("securitySchemes").has("bearer")).isTrue();
+    Resp ui = get("/swagger-ui/index.html", null);
+    assertThat(ui.status()).isEqualTo(200);
+    assertThat(ui.body()).contains("swagger");
+  }
+}

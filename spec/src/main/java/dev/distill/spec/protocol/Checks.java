@@ -1,0 +1,43 @@
+package dev.distill.spec.protocol;
+
+import dev.distill.spec.InvalidSpecException;
+import dev.distill.spec.SpecViolation;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Collects field violations of a protocol record and throws them all at once. */
+final class Checks {
+
+  private final List<SpecViolation> list = new ArrayList<>();
+
+  void require(String field, Object value) {
+    if (value == null) {
+      list.add(new SpecViolation(field, "is required"));
+    }
+  }
+
+  void check(boolean ok, String field, String message) {
+    if (!ok) {
+      list.add(new SpecViolation(field, message));
+    }
+  }
+
+  void range(String field, Number value, long min, long max) {
+    if (value != null && (value.longValue() < min || value.longValue() > max)) {
+      list.add(
+          new SpecViolation(field, "must be between " + min + " and " + max + ", was " + value));
+    }
+  }
+
+  void text(String field, String value, int maxLength) {
+    if (value != null && value.length() > maxLength) {
+      list.add(new SpecViolation(field, "is longer than " + maxLength + " characters"));
+    }
+  }
+
+  void throwIfAny() {
+    if (!list.isEmpty()) {
+      throw new InvalidSpecException(list);
+    }
+  }
+}
