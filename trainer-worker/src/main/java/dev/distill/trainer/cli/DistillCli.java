@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
         "Knowledge distillation: train small models on a large model's token distributions.",
     subcommands = {
       // one line per subcommand, e.g. dev.distill.trainer.recipe.TrainCommand.class
+      dev.distill.trainer.generate.LogitsCommand.class,
     })
 public final class DistillCli implements Runnable {
 
