@@ -494,9 +494,8 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       if (window > 0) {
         visible = visible.logicalAnd(j.gt(i.sub(window))); // (t, s) i - window < j
       }
-      NDArray hidden =
-          visible.logicalNot().toType(DataType.FLOAT32, false); // (t, s) 1 where hidden
-      NDArray mask = hidden.mul(tmp.full(new Shape(), MASKED)); // (t, s)
+      NDArray visibleF = visible.toType(DataType.FLOAT32, false); // (t, s) 1 where visible
+      NDArray mask = visibleF.sub(1f).mul(-MASKED); // (t, s) 0 where visible, -1e9 where hidden
       mask.attach(m); // survives tmp
       if (keep) {
         NDScope.unregister(mask); // cached: a caller's scope must not close it
