@@ -46,6 +46,7 @@ public final class SafetensorsFile implements AutoCloseable {
   private final long dataStart;
   private final Map<String, TensorInfo> tensors;
   private final Map<String, String> metadata;
+  private long chunkBytes = CHUNK_BYTES;
 
   private SafetensorsFile(
       Path path,
@@ -64,6 +65,13 @@ public final class SafetensorsFile implements AutoCloseable {
    * Opens a file and checks its header: length, JSON, dtypes, shapes against byte ranges, ranges
    * inside the file. Every error names the file (and the tensor when one is at fault).
    */
+  /** As {@link #open(Path)} with a smaller chunk size, so that tests cover the chunked path. */
+  static SafetensorsFile open(Path path, long chunkBytes) {
+    SafetensorsFile f = open(path);
+    f.chunkBytes = chunkBytes;
+    return f;
+  }
+
   public static SafetensorsFile open(Path path) {
     FileChannel ch;
     try {
@@ -222,14 +230,14 @@ public final class SafetensorsFile implements AutoCloseable {
     long rowBytes = rowElems * info.dtype().bytes();
     long outRowBytes = rowElems * info.dtype().loadedAs().getNumOfBytes();
     long maxBytes = Math.max(rowBytes, outRowBytes);
-    if (shape.size() == 0 || shape.dimension() == 0 || maxBytes * rows <= CHUNK_BYTES) {
+    if (shape.size() == 0 || shape.dimension() == 0 || maxBytes * rows <= chunkBytes) {
       return readRows(info, 0, rows, manager).reshape(shape);
     }
     if (maxBytes > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException(
           path + ": tensor '" + name + "': a row of " + maxBytes + " bytes is too large");
     }
-    long rowsPerChunk = Math.max(1, CHUNK_BYTES / maxBytes);
+    long rowsPerChunk = Math.max(1, chunkBytes / maxBytes);
     NDList parts = new NDList();
     try {
       for (long r = 0; r < rows; r += rowsPerChunk) {

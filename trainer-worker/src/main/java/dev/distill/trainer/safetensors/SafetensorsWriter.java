@@ -45,6 +45,19 @@ public final class SafetensorsWriter {
       Map<String, NDArray> tensors,
       SafetensorsDtype floatDtype,
       Map<String, String> metadata) {
+    write(file, tensors, floatDtype, metadata, SafetensorsFile.CHUNK_BYTES);
+  }
+
+  /**
+   * As the public write, converting at most chunkBytes at once (small in tests, to cover the
+   * chunked path).
+   */
+  static void write(
+      Path file,
+      Map<String, NDArray> tensors,
+      SafetensorsDtype floatDtype,
+      Map<String, String> metadata,
+      long chunkBytes) {
     if (floatDtype != SafetensorsDtype.F32
         && floatDtype != SafetensorsDtype.BF16
         && floatDtype != SafetensorsDtype.F16) {
@@ -87,7 +100,7 @@ public final class SafetensorsWriter {
       writeFully(ch, head);
       int i = 0;
       for (var e : tensors.entrySet()) {
-        writeTensor(ch, e.getValue(), dtypes.get(i++));
+        writeTensor(ch, e.getValue(), dtypes.get(i++), chunkBytes);
       }
       ch.force(true);
     } catch (IOException e) {
@@ -177,7 +190,7 @@ public final class SafetensorsWriter {
             + " (convert to fp32, int64 or int32 first)");
   }
 
-  private static void writeTensor(FileChannel ch, NDArray a, SafetensorsDtype d)
+  private static void writeTensor(FileChannel ch, NDArray a, SafetensorsDtype d, long chunkBytes)
       throws IOException {
     Shape shape = a.getShape();
     if (shape.size() == 0) {
@@ -186,7 +199,7 @@ public final class SafetensorsWriter {
     long rows = shape.dimension() == 0 ? 1 : shape.get(0);
     long rowElems = shape.size() / rows;
     long rowBytes = rowElems * Math.max(4, d.bytes());
-    long rowsPerChunk = Math.max(1, SafetensorsFile.CHUNK_BYTES / rowBytes);
+    long rowsPerChunk = Math.max(1, chunkBytes / rowBytes);
     if (shape.dimension() == 0 || rowsPerChunk >= rows) {
       writeBlock(ch, a, d);
       return;
