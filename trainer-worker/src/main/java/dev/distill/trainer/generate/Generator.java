@@ -4,9 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.jni.JniUtils;
 import dev.distill.trainer.model.IncrementalLm;
 import dev.distill.trainer.model.KvCache;
+import dev.distill.trainer.model.NoGrad;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -60,9 +60,8 @@ public final class Generator {
     }
     SplittableRandom rnd = new SplittableRandom(options.seed());
     List<Integer> out = new ArrayList<>();
-    boolean grad = JniUtils.isGradMode();
-    JniUtils.setGradMode(false);
-    try (KvCache cache = model.newCache()) {
+    try (NoGrad noGrad = NoGrad.enter();
+        KvCache cache = model.newCache()) {
       float[] logits = step(prompt, cache); // logits of the last prompt position
       while (true) {
         int next = options.isGreedy() ? argmax(logits) : sample(logits, options, rnd);
@@ -88,8 +87,6 @@ public final class Generator {
         }
         logits = step(List.of(next), cache);
       }
-    } finally {
-      JniUtils.setGradMode(grad);
     }
   }
 

@@ -3,7 +3,7 @@ package dev.distill.trainer.generate;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.jni.JniUtils;
+import dev.distill.trainer.model.NoGrad;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -58,9 +58,8 @@ public final class LogitsCommand implements Callable<Integer> {
     if (!Files.isDirectory(model)) {
       throw new IllegalArgumentException("--model " + model + ": not a directory");
     }
-    boolean grad = JniUtils.isGradMode();
-    JniUtils.setGradMode(false);
-    try (NDManager manager = NDManager.newBaseManager();
+    try (NoGrad noGrad = NoGrad.enter();
+        NDManager manager = NDManager.newBaseManager();
         Gemma2Model lm = Gemma2Model.load(model, manager)) {
       for (long id : ids) {
         if (id >= lm.vocabSize()) {
@@ -76,8 +75,6 @@ public final class LogitsCommand implements Callable<Integer> {
       out.println(JsonMapper.builder().build().writeValueAsString(json));
       out.flush();
       return 0;
-    } finally {
-      JniUtils.setGradMode(grad);
     }
   }
 

@@ -104,6 +104,28 @@ class LogitsCommandTest {
   }
 
   @Test
+  void runsInAFreshJvmWhereNothingLoadedTheEngineYet() throws Exception {
+    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+    Process p =
+        new ProcessBuilder(
+                java.toString(),
+                "-Dai.djl.offline=true",
+                "-cp",
+                System.getProperty("java.class.path"),
+                DistillCli.class.getName(),
+                "logits",
+                "--model",
+                dir.toString(),
+                "--tokens",
+                "2,17,45")
+            .redirectError(ProcessBuilder.Redirect.DISCARD)
+            .start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor()).as(out).isZero();
+    assertThat(out).startsWith("{\"positions\":[{\"logsumexp\":");
+  }
+
+  @Test
   void badTokensFailWithOneLineOnStderr() {
     Run r = run("logits", "--model", dir.toString(), "--tokens", "2,x,45");
     assertThat(r.code()).isNotZero();
