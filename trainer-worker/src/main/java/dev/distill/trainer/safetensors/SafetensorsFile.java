@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
@@ -27,7 +28,8 @@ import tools.jackson.databind.json.JsonMapper;
  * A safetensors file open for reading: the header is parsed and checked on {@link #open}; tensors
  * are read one at a time through memory maps of at most {@link #CHUNK_BYTES}, so files and tensors
  * over 2 GiB work. Floating tensors (F32, F16, BF16) come back as fp32 arrays: the conversion
- * happens in Java, so no bf16 tensor ever reaches DJL (it aborts the JVM).
+ * happens in Java, so no bf16 tensor ever reaches DJL (it aborts the JVM). Tensors are copied into
+ * libtorch's memory, so loading holds no JVM direct memory beyond one chunk. Not thread-safe.
  */
 public final class SafetensorsFile implements AutoCloseable {
 
@@ -47,6 +49,7 @@ public final class SafetensorsFile implements AutoCloseable {
   private final Map<String, TensorInfo> tensors;
   private final Map<String, String> metadata;
   private long chunkBytes = CHUNK_BYTES;
+  private ByteBuffer staging; // reused for every chunk of every tensor: at most chunkBytes
 
   private SafetensorsFile(
       Path path,
@@ -263,9 +266,7 @@ public final class SafetensorsFile implements AutoCloseable {
             + info.begin()
             + (rows == 0 ? 0 : first * (shape.size() / rows) * info.dtype().bytes());
     DataType outType = info.dtype().loadedAs();
-    ByteBuffer out =
-        ByteBuffer.allocateDirect((int) (elems * outType.getNumOfBytes()))
-            .order(ByteOrder.nativeOrder());
+    ByteBuffer out = staging((int) (elems * outType.getNumOfBytes())); // reused direct buffer
     if (elems > 0) {
       ByteBuffer src;
       try {
@@ -308,7 +309,25 @@ public final class SafetensorsFile implements AutoCloseable {
       }
       out.rewind();
     }
-    return manager.create(out, new Shape(elems), outType);
+    // On CPU, DJL wraps a direct buffer without copying (the tensor would live in JVM direct
+    // memory,
+    // limited by -XX:MaxDirectMemorySize): clone it into libtorch's memory and reuse the buffer.
+    try (NDArray view = manager.create(out, new Shape(elems), outType)) {
+      NDArray copy = view.duplicate();
+      NDScope.unregister(view);
+      return copy;
+    }
+  }
+
+  /**
+   * A direct, native-order buffer of exactly n bytes at position 0, backed by one reused
+   * allocation.
+   */
+  private ByteBuffer staging(int n) {
+    if (staging == null || staging.capacity() < n) {
+      staging = ByteBuffer.allocateDirect(Math.max(n, 64));
+    }
+    return staging.duplicate().clear().limit(n).slice().order(ByteOrder.nativeOrder());
   }
 
   /**

@@ -142,7 +142,10 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
         int d = config.hiddenSize();
         java.util.Arrays.fill(data, config.padTokenId() * d, (config.padTokenId() + 1) * d, 0f);
       }
-      NDArray p = m.create(data, shape);
+      NDArray p;
+      try (NDArray wrapped = m.create(data, shape)) { // CPU: wraps JVM direct memory
+        p = wrapped.duplicate(); // (shape) in libtorch's memory
+      }
       NDScope.unregister(p);
       params.put(name, p);
     }
