@@ -72,6 +72,24 @@ class SafetensorsRoundTripTest {
   }
 
   @Test
+  void arraysReadEarlierSurviveLaterReads(@TempDir Path dir) {
+    // the reader reuses one staging buffer: every array must own a copy of its data
+    try (NDManager m = manager.newSubManager()) {
+      Map<String, NDArray> t = new LinkedHashMap<>();
+      t.put("a", m.create(randoms(64, 7), new Shape(8, 8)));
+      t.put("b", m.create(randoms(64, 8), new Shape(8, 8)));
+      Path file = dir.resolve("x.safetensors");
+      SafetensorsWriter.write(file, t, SafetensorsDtype.F32, Map.of());
+      try (SafetensorsFile f = SafetensorsFile.open(file)) {
+        NDArray a = f.read("a", m);
+        NDArray b = f.read("b", m);
+        assertThat(a.contentEquals(t.get("a"))).isTrue();
+        assertThat(b.contentEquals(t.get("b"))).isTrue();
+      }
+    }
+  }
+
+  @Test
   void writingIsDeterministic(@TempDir Path dir) throws Exception {
     try (NDManager m = manager.newSubManager()) {
       Map<String, NDArray> t = tensors(m);
