@@ -326,9 +326,17 @@ public record Gemma2Config(
           "gemma2-demo-student");
 
   /**
-   * The default vocabulary of the small presets (room for a byte-level tokenizer and its specials).
+   * The default vocabulary of the small presets: the built-in byte-level tokenizer's (16 specials,
+   * then 256 bytes; {@code <pad>} 0, {@code <bos>} 1, {@code <eos>} 2). Override it for another
+   * tokenizer.
    */
-  public static final int SMALL_VOCAB = 320;
+  public static final int SMALL_VOCAB = 272;
+
+  /** bos_token_id of the small presets (the byte tokenizer's {@code <bos>}). */
+  public static final int SMALL_BOS = 1;
+
+  /** eos_token_id of the small presets (the byte tokenizer's {@code <eos>}). */
+  public static final int SMALL_EOS = 2;
 
   /**
    * A named preset: the real Gemma 2 sizes (for planning memory) or small CPU models. Override the
@@ -392,8 +400,8 @@ public record Gemma2Config(
         window,
         "gelu_pytorch_tanh",
         true,
-        2,
-        List.of(1),
+        SMALL_BOS,
+        List.of(SMALL_EOS),
         0,
         "float32");
   }

@@ -37,7 +37,12 @@ class Gemma2ConfigTest {
     assertThat(student.vocabSize()).isEqualTo(260);
     assertThat(student.hiddenSize()).isEqualTo(96);
     assertThat(student.groupSize()).isEqualTo(3);
-    assertThat(Gemma2Config.preset("gemma2-tiny").hiddenSize()).isEqualTo(64);
+    Gemma2Config tiny = Gemma2Config.preset("gemma2-tiny");
+    assertThat(tiny.hiddenSize()).isEqualTo(64);
+    assertThat(tiny.vocabSize()).isEqualTo(272); // the byte tokenizer: 16 specials + 256 bytes
+    assertThat(tiny.bosTokenId()).isEqualTo(1);
+    assertThat(tiny.eosTokenIds()).containsExactly(2);
+    assertThat(tiny.padTokenId()).isEqualTo(0);
     assertThatThrownBy(() -> Gemma2Config.preset("gemma3-1b")).hasMessageContaining("gemma3-1b");
   }
 
