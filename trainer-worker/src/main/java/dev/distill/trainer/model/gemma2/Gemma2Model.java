@@ -20,6 +20,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -34,7 +35,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * dim, I MLP width, V vocabulary.
  *
  * <p>Per layer: {@code x += post_attn_norm(attn(input_norm(x)))}, then {@code x +=
- * post_ffn_norm(mlp( pre_ffn_norm(x)))}; even layers attend within the sliding window, odd layers
+ * post_ffn_norm(mlp(pre_ffn_norm(x)))}; even layers attend within the sliding window, odd layers
  * globally.
  */
 public final class Gemma2Model implements IncrementalLm, AutoCloseable {
@@ -53,8 +54,8 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
 
   private final Gemma2Config config;
   private final NDManager manager; // owns parameters, constants and cached masks
-  private final Map<String, NDArray>
-      params; // HF name -> live parameter, in Gemma2WeightNames order
+  // HF name -> live parameter, in Gemma2WeightNames order
+  private final Map<String, NDArray> params;
   private final NDArray embed; // (V, D), also the head
   private final NDArray finalNorm; // (D)
   private final NDArray[][] layers; // [layer][Layer.ordinal()]
@@ -71,8 +72,8 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   private final NDArray geluK;
   private final NDArray maskMagnitude; // 1e9
 
-  private final Map<String, NDArray> maskCache =
-      new ConcurrentHashMap<>(); // (T, S) additive masks, offset 0
+  // "TxSwW" -> (T, S) additive mask of offset 0, built once per (T, window)
+  private final Map<String, NDArray> maskCache = new ConcurrentHashMap<>();
   private volatile NDArray[] ropeTables; // {cos, sin}, each (P, hd)
 
   private Gemma2Model(Gemma2Config config, NDManager manager, Map<String, NDArray> params) {
@@ -114,7 +115,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     return c;
   }
 
-  // ---------------------------------------------------------------------------------------------------------
+  // ----------------------------------------------------------------------------------------
   // Factories.
 
   /**
@@ -140,7 +141,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
           && config.padTokenId() != null
           && config.padTokenId() < config.vocabSize()) {
         int d = config.hiddenSize();
-        java.util.Arrays.fill(data, config.padTokenId() * d, (config.padTokenId() + 1) * d, 0f);
+        Arrays.fill(data, config.padTokenId() * d, (config.padTokenId() + 1) * d, 0f);
       }
       NDArray p;
       try (NDArray wrapped = m.create(data, shape)) { // CPU: wraps JVM direct memory
@@ -213,7 +214,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     SafetensorsWriter.writeSharded(dir, params, dtype, maxShardBytes);
   }
 
-  // ---------------------------------------------------------------------------------------------------------
+  // ----------------------------------------------------------------------------------------
   // CausalLm.
 
   /** The config. */
@@ -259,7 +260,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     return logits(decode(inputIds, null, cache)); // (1, t, V)
   }
 
-  // ---------------------------------------------------------------------------------------------------------
+  // ----------------------------------------------------------------------------------------
   // The decoder.
 
   /**
@@ -311,8 +312,8 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    */
   NDArray rmsNorm(NDArray x, NDArray w) {
     NDArray ms = x.square().mean(new int[] {-1}, true); // (..., 1)
-    NDArray inv = ms.add(eps).sqrt(); // (..., 1)
-    return x.div(inv).mul(w.add(one)); // (..., D)
+    NDArray rms = ms.add(eps).sqrt(); // (..., 1) no rsqrt in DJL: divide by the root instead
+    return x.div(rms).mul(w.add(one)); // (..., D)
   }
 
   /**
