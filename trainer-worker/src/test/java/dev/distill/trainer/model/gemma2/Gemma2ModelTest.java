@@ -61,6 +61,35 @@ class Gemma2ModelTest {
   }
 
   @Test
+  void geluTanhAndRmsNormMatchHandComputedValues() {
+    try (NDManager m = manager.newSubManager();
+        Gemma2Model model = Gemma2Model.init(config(1, 3), m, 1)) {
+      float[] xs = {-3f, -1f, -0.1f, 0f, 0.5f, 2f, 5f};
+      float[] gelu = model.geluTanh(m.create(xs)).toFloatArray();
+      for (int i = 0; i < xs.length; i++) {
+        double x = xs[i];
+        double expected =
+            0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+        assertThat((double) gelu[i])
+            .as("gelu(%s)", x)
+            .isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-6));
+      }
+      // x = (1, 2, 3, 4): mean(x^2) = 7.5; w = (0, 0.5, -1, 1) -> x / sqrt(7.5 + 1e-6) * (1 + w)
+      float[] norm =
+          model
+              .rmsNorm(m.create(new float[] {1, 2, 3, 4}), m.create(new float[] {0, 0.5f, -1, 1}))
+              .toFloatArray();
+      double rms = Math.sqrt(7.5 + 1e-6);
+      assertThat(norm[0]).isCloseTo((float) (1 / rms), org.assertj.core.data.Offset.offset(1e-6f));
+      assertThat(norm[1])
+          .isCloseTo((float) (2 / rms * 1.5), org.assertj.core.data.Offset.offset(1e-6f));
+      assertThat(norm[2]).isEqualTo(0f);
+      assertThat(norm[3])
+          .isCloseTo((float) (4 / rms * 2), org.assertj.core.data.Offset.offset(1e-6f));
+    }
+  }
+
+  @Test
   void slidingMaskShowsKeyJToQueryIOnlyWhenIMinusWindowIsBelowJAndJAtMostI() {
     try (NDManager m = manager.newSubManager();
         Gemma2Model model = Gemma2Model.init(config(2, 3), m, 1)) {
