@@ -201,6 +201,10 @@ public record Gemma2Config(
     if (modelType != null && !MODEL_TYPE.equals(modelType)) {
       throw new IllegalArgumentException("model_type=" + modelType + " is not " + MODEL_TYPE);
     }
+    if (booleanValue(json, "attention_bias", false)) {
+      throw new IllegalArgumentException(
+          "attention_bias=true is not supported: Gemma 2 projections have no bias");
+    }
     int hidden = intValue(json, "hidden_size", null);
     int heads = intValue(json, "num_attention_heads", 8);
     int headDim = intValue(json, "head_dim", 256);
