@@ -78,6 +78,8 @@ class Gemma2ConfigTest {
         .hasMessageContaining("tie_word_embeddings=false");
     assertThatThrownBy(() -> tiny.withOverrides(Map.of("vocab_sise", 300)))
         .hasMessageContaining("vocab_sise");
+    assertThatThrownBy(() -> tiny.withOverrides(Map.of("attention_bias", true)))
+        .hasMessageContaining("attention_bias=true");
   }
 
   @Test
