@@ -95,7 +95,7 @@ public final class Generator {
     try (NDScope scope = new NDScope()) {
       long[] ids = tokens.stream().mapToLong(Integer::longValue).toArray();
       NDArray input = manager.create(ids, new Shape(1, ids.length)); // (1, t)
-      NDArray logits = model.forward(input, cache); // (1, t, V)
+      NDArray logits = model.forwardCached(input, cache); // (1, t, V)
       return logits.get(0, ids.length - 1).toFloatArray(); // (V)
     }
   }

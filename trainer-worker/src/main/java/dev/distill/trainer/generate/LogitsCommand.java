@@ -68,7 +68,7 @@ public final class LogitsCommand implements Callable<Integer> {
         }
       }
       NDArray input = manager.create(ids, new Shape(1, ids.length)); // (1, T)
-      float[] logits = lm.forward(input, (NDArray) null).toFloatArray(); // (1, T, V) flat
+      float[] logits = lm.forward(input, null).toFloatArray(); // (1, T, V) flat
       Map<String, Object> json =
           Map.of("positions", positions(logits, ids.length, lm.vocabSize(), top));
       PrintWriter out = spec.commandLine().getOut();

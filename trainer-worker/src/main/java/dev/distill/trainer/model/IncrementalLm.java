@@ -20,5 +20,5 @@ public interface IncrementalLm extends CausalLm {
    * @param cache the cache of this sequence
    * @return (1, t, V) fp32 logits
    */
-  NDArray forward(NDArray inputIds, KvCache cache);
+  NDArray forwardCached(NDArray inputIds, KvCache cache);
 }

@@ -70,7 +70,7 @@ class GeneratorTest {
       try (NDManager m = manager.newSubManager()) {
         long[] ids = seq.stream().mapToLong(Integer::longValue).toArray();
         float[] logits =
-            model.forward(m.create(ids, new Shape(1, ids.length)), (NDArray) null).toFloatArray();
+            model.forward(m.create(ids, new Shape(1, ids.length)), null).toFloatArray();
         int v = model.vocabSize();
         int best = 0;
         for (int k = 1; k < v; k++) {

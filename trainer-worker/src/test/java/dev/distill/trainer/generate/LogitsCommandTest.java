@@ -35,9 +35,7 @@ class LogitsCommandTest {
       model.parameters().values().forEach(p -> p.muli(ten));
       model.save(dir);
       expected =
-          model
-              .forward(m.create(new long[] {2, 17, 45}, new Shape(1, 3)), (NDArray) null)
-              .toFloatArray();
+          model.forward(m.create(new long[] {2, 17, 45}, new Shape(1, 3)), null).toFloatArray();
       vocab = model.vocabSize();
     }
   }

@@ -255,7 +255,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   }
 
   @Override
-  public NDArray forward(NDArray inputIds, KvCache cache) {
+  public NDArray forwardCached(NDArray inputIds, KvCache cache) {
     return logits(decode(inputIds, null, cache)); // (1, t, V)
   }
 

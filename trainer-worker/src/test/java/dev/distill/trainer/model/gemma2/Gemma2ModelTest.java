@@ -119,8 +119,8 @@ class Gemma2ModelTest {
     try (NDManager m = manager.newSubManager();
         Gemma2Model model = Gemma2Model.init(config(1, 3), m, 7)) {
       scaleUp(model, m);
-      float[] a = model.forward(ids(m, 3, 9, 14, 22, 5, 41, 8, 30), (NDArray) null).toFloatArray();
-      float[] b = model.forward(ids(m, 3, 9, 27, 22, 5, 41, 8, 30), (NDArray) null).toFloatArray();
+      float[] a = model.forward(ids(m, 3, 9, 14, 22, 5, 41, 8, 30), null).toFloatArray();
+      float[] b = model.forward(ids(m, 3, 9, 27, 22, 5, 41, 8, 30), null).toFloatArray();
       int v = model.vocabSize();
       for (int i = 0; i < 8; i++) {
         double diff = 0;
@@ -143,8 +143,8 @@ class Gemma2ModelTest {
     try (NDManager m = manager.newSubManager();
         Gemma2Model model = Gemma2Model.init(config(2, 2), m, 7)) {
       scaleUp(model, m);
-      float[] a = model.forward(ids(m, 3, 9, 14, 22, 5, 41, 8, 30), (NDArray) null).toFloatArray();
-      float[] b = model.forward(ids(m, 4, 9, 14, 22, 5, 41, 8, 30), (NDArray) null).toFloatArray();
+      float[] a = model.forward(ids(m, 3, 9, 14, 22, 5, 41, 8, 30), null).toFloatArray();
+      float[] b = model.forward(ids(m, 4, 9, 14, 22, 5, 41, 8, 30), null).toFloatArray();
       int v = model.vocabSize();
       double diff = 0;
       for (int k = 0; k < v; k++) {
@@ -159,8 +159,7 @@ class Gemma2ModelTest {
     try (NDManager m = manager.newSubManager();
         Gemma2Model model = Gemma2Model.init(config(2, 3), m, 3)) {
       scaleUp(model, m);
-      float[] alone =
-          model.forward(ids(m, 2, 11, 12, 13, 14), (NDArray) null).toFloatArray(); // (1, 5, V)
+      float[] alone = model.forward(ids(m, 2, 11, 12, 13, 14), null).toFloatArray(); // (1, 5, V)
       NDArray batch =
           m.create(
               new long[] {2, 11, 12, 13, 14, 0, 0, 0, 5, 6, 7, 8, 9, 10, 11, 12}, new Shape(2, 8));
@@ -180,16 +179,18 @@ class Gemma2ModelTest {
         Gemma2Model model = Gemma2Model.init(config(3, 3), m, 11)) {
       scaleUp(model, m);
       long[] seq = {2, 17, 45, 9, 33, 40, 5, 12};
-      float[] full = model.forward(ids(m, seq), (NDArray) null).toFloatArray(); // (1, 8, V)
+      float[] full = model.forward(ids(m, seq), null).toFloatArray(); // (1, 8, V)
       int v = model.vocabSize();
       try (KvCache cache = model.newCache()) {
         float[] first =
-            model.forward(ids(m, 2, 17, 45), cache).toFloatArray(); // (1, 3, V) prompt at once
+            model
+                .forwardCached(ids(m, 2, 17, 45), cache)
+                .toFloatArray(); // (1, 3, V) prompt at once
         for (int k = 0; k < 3 * v; k++) {
           assertThat(first[k]).isCloseTo(full[k], org.assertj.core.data.Offset.offset(1e-5f));
         }
         for (int p = 3; p < seq.length; p++) {
-          float[] step = model.forward(ids(m, seq[p]), cache).toFloatArray(); // (1, 1, V)
+          float[] step = model.forwardCached(ids(m, seq[p]), cache).toFloatArray(); // (1, 1, V)
           for (int k = 0; k < v; k++) {
             assertThat(step[k])
                 .as("position %d", p)
@@ -207,7 +208,7 @@ class Gemma2ModelTest {
     try (NDManager m = manager.newSubManager();
         Gemma2Model model = Gemma2Model.init(config(2, 3), m, 5)) {
       scaleUp(model, m);
-      float[] before = model.forward(ids(m, 1, 2, 3, 4, 5), (NDArray) null).toFloatArray();
+      float[] before = model.forward(ids(m, 1, 2, 3, 4, 5), null).toFloatArray();
       model.save(dir);
       assertThat(Files.readString(dir.resolve("config.json")))
           .contains("\"architectures\" : [ \"Gemma2ForCausalLM\" ]")
@@ -216,7 +217,7 @@ class Gemma2ModelTest {
       try (Gemma2Model loaded = Gemma2Model.load(dir, m)) {
         assertThat(loaded.config())
             .isEqualTo(model.config().withOverrides(Map.of("torch_dtype", "float32")));
-        assertThat(loaded.forward(ids(m, 1, 2, 3, 4, 5), (NDArray) null).toFloatArray())
+        assertThat(loaded.forward(ids(m, 1, 2, 3, 4, 5), null).toFloatArray())
             .containsExactly(before);
       }
       // bf16 and sharded: the logits move by bf16 rounding only
@@ -225,7 +226,7 @@ class Gemma2ModelTest {
       assertThat(dir.resolve("model.safetensors.index.json")).exists();
       try (Gemma2Model loaded = Gemma2Model.load(dir, m)) {
         assertThat(loaded.config().torchDtype()).isEqualTo("bfloat16");
-        float[] after = loaded.forward(ids(m, 1, 2, 3, 4, 5), (NDArray) null).toFloatArray();
+        float[] after = loaded.forward(ids(m, 1, 2, 3, 4, 5), null).toFloatArray();
         for (int k = 0; k < before.length; k++) {
           assertThat(after[k]).isCloseTo(before[k], org.assertj.core.data.Offset.offset(0.1f));
         }
@@ -263,7 +264,7 @@ class Gemma2ModelTest {
     try (NDManager m = manager.newSubManager();
         Gemma2Model model = Gemma2Model.init(config(2, 3), m, 9)) {
       try (GradientCollector gc = manager.getEngine().newGradientCollector()) {
-        NDArray logits = model.forward(ids(m, 3, 4, 5, 6, 7, 8), (NDArray) null);
+        NDArray logits = model.forward(ids(m, 3, 4, 5, 6, 7, 8), null);
         gc.backward(logits.logSoftmax(-1).get(new NDIndex("..., 3")).sum());
       }
       for (var e : model.parameters().entrySet()) {
