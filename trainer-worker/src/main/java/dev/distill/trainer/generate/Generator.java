@@ -123,10 +123,23 @@ public final class Generator {
       p[i] = Math.exp(logits[i] / o.temperature() - max);
       sum += p[i];
     }
+    for (int i = 0; i < v; i++) {
+      p[i] /= sum;
+    }
+    if (o.topP() >= 1) { // no nucleus: sample from everything, no sort over V
+      double r = rnd.nextDouble();
+      double acc = 0;
+      for (int i = 0; i < v; i++) {
+        acc += p[i];
+        if (r < acc) {
+          return i;
+        }
+      }
+      return v - 1;
+    }
     Integer[] order = new Integer[v];
     for (int i = 0; i < v; i++) {
       order[i] = i;
-      p[i] /= sum;
     }
     Arrays.sort(
         order, (a, b) -> a.equals(b) ? 0 : p[b] != p[a] ? Double.compare(p[b], p[a]) : a - b);

@@ -161,6 +161,27 @@ class GeneratorTest {
   }
 
   @Test
+  void samplingWithoutANucleusFollowsTheTemperedDistribution() {
+    // logits ln(0.5), ln(0.25), ln(0.25) at temperature 1; at temperature 0.5 they become 2/3, 1/6,
+    // 1/6
+    float[] logits = {(float) Math.log(0.5), (float) Math.log(0.25), (float) Math.log(0.25)};
+    SplittableRandom rnd = new SplittableRandom(9);
+    int[] t1 = new int[3];
+    int[] t05 = new int[3];
+    for (int i = 0; i < 6000; i++) {
+      t1[
+          Generator.sample(
+              logits, new GenerationOptions(1, 1.0, 1.0, 0, Set.of(), List.of()), rnd)]++;
+      t05[
+          Generator.sample(
+              logits, new GenerationOptions(1, 0.5, 1.0, 0, Set.of(), List.of()), rnd)]++;
+    }
+    assertThat(t1[0] / 6000.0).isBetween(0.47, 0.53);
+    assertThat(t05[0] / 6000.0).isBetween(0.63, 0.70);
+    assertThat(t05[1] / 6000.0).isBetween(0.14, 0.19);
+  }
+
+  @Test
   void badOptionsNameTheField() {
     assertThatThrownBy(() -> new GenerationOptions(0, 0, 1, 0, Set.of(), List.of()))
         .hasMessageContaining("maxNewTokens=0");
