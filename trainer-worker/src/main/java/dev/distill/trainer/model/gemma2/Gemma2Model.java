@@ -26,7 +26,6 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Gemma 2 as in Hugging Face's {@code modeling_gemma2.py}, written out by hand. Parameters are
@@ -38,6 +37,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Per layer: {@code x += post_attn_norm(attn(input_norm(x)))}, then {@code x +=
  * post_ffn_norm(mlp(pre_ffn_norm(x)))}; even layers attend within the sliding window, odd layers
  * globally.
+ *
+ * <p>Masks are built once per (T, window) and cached (the 16 most recently used); the RoPE tables
+ * grow on demand. Use a model from one thread at a time.
  */
 public final class Gemma2Model implements IncrementalLm, AutoCloseable {
 
@@ -49,6 +51,11 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
 
   /** sqrt(2 / pi) of the tanh approximation of GELU. */
   private static final double GELU_C = Math.sqrt(2.0 / Math.PI);
+
+  /**
+   * Masks kept per model: batches padded to varying lengths must not grow the cache without bound.
+   */
+  private static final int MASK_CACHE_SIZE = 16;
 
   /** Default shard size when saving: as Hugging Face's save_pretrained (5 GB). */
   public static final long DEFAULT_SHARD_BYTES = 5_000_000_000L;
@@ -73,7 +80,17 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   private final NDArray maskMagnitude; // 1e9
 
   // "TxSwW" -> (T, S) additive mask of offset 0, built once per (T, window)
-  private final Map<String, NDArray> maskCache = new ConcurrentHashMap<>();
+  private final Map<String, NDArray> maskCache =
+      new LinkedHashMap<>(16, 0.75f, true) { // least recently used first
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, NDArray> eldest) {
+          if (size() > MASK_CACHE_SIZE) {
+            eldest.getValue().close(); // autograd keeps its own reference if it still needs it
+            return true;
+          }
+          return false;
+        }
+      };
   private volatile NDArray[] ropeTables; // {cos, sin}, each (P, hd)
 
   private Gemma2Model(Gemma2Config config, NDManager manager, Map<String, NDArray> params) {
@@ -487,11 +504,14 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       return buildMask(manager, offset, t, s, window, false);
     }
     String key = t + "x" + s + "w" + window;
-    NDArray cached = maskCache.get(key);
-    if (cached == null) {
-      cached = maskCache.computeIfAbsent(key, k -> buildMask(manager, 0, t, s, window, true));
+    synchronized (maskCache) {
+      NDArray cached = maskCache.get(key);
+      if (cached == null) {
+        cached = buildMask(manager, 0, t, s, window, true);
+        maskCache.put(key, cached);
+      }
+      return cached;
     }
-    return cached;
   }
 
   private static NDArray buildMask(
@@ -535,7 +555,9 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
 
   @Override
   public void close() {
-    maskCache.clear();
+    synchronized (maskCache) {
+      maskCache.clear();
+    }
     manager.close();
   }
 }

@@ -203,6 +203,21 @@ class Gemma2ModelTest {
   }
 
   @Test
+  void manyDifferentLengthsDoNotBreakTheBoundedMaskCache() {
+    try (NDManager m = manager.newSubManager();
+        Gemma2Model model = Gemma2Model.init(config(2, 3), m, 13)) {
+      scaleUp(model, m);
+      float[] first = model.forward(ids(m, 5, 6, 7), null).toFloatArray();
+      for (int t = 1; t <= 40; t++) { // more lengths than the cache holds: early masks are evicted
+        model.forward(
+            m.arange(1, t + 1).toType(ai.djl.ndarray.types.DataType.INT64, false).reshape(1, t),
+            null);
+      }
+      assertThat(model.forward(ids(m, 5, 6, 7), null).toFloatArray()).containsExactly(first);
+    }
+  }
+
+  @Test
   void saveThenLoadGivesTheSameLogitsAndAValidHuggingFaceDirectory(@TempDir Path dir)
       throws Exception {
     try (NDManager m = manager.newSubManager();
