@@ -6,6 +6,11 @@ not installed here. Run with Debian's python3-torch:
 
     /usr/bin/python3 trainer-worker/src/test/python/make_golden.py trainer-worker/src/test/resources/golden
 
+It also prints, for any Gemma2ForCausalLM directory (F32/BF16/F16, single file or shards), the same JSON as
+`./distill logits`, for parity checks of checkpoints the Java side wrote:
+
+    /usr/bin/python3 trainer-worker/src/test/python/make_golden.py logits --model DIR --tokens 2,17,45
+
 Writes, under the output directory:
   gemma2-golden-f32/   config.json + model.safetensors (F32)
   gemma2-golden-bf16/  config.json + model.safetensors (BF16)
@@ -185,7 +190,65 @@ def save_safetensors(path, tensors, dtype):
             f.write(blob)
 
 
+def load_safetensors(path):
+    """Reads F32/BF16/F16 tensors of a safetensors file into fp32 torch tensors."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        b, end = e["data_offsets"]
+        raw = bytearray(data[b:end])
+        if e["dtype"] == "F32":
+            t = torch.frombuffer(raw, dtype=torch.float32)
+        elif e["dtype"] == "BF16":
+            t = torch.frombuffer(raw, dtype=torch.int16).view(torch.bfloat16).float()
+        elif e["dtype"] == "F16":
+            t = torch.frombuffer(raw, dtype=torch.float16).float()
+        else:
+            raise ValueError("%s: tensor %s: unsupported dtype %s" % (path, name, e["dtype"]))
+        out[name] = t.reshape(e["shape"])
+    return out
+
+
+def load_model_dir(d):
+    """config.json plus model.safetensors or the shards of model.safetensors.index.json."""
+    with open(os.path.join(d, "config.json")) as f:
+        c = json.load(f)
+    index = os.path.join(d, "model.safetensors.index.json")
+    w = {}
+    if os.path.exists(index):
+        with open(index) as f:
+            for shard in sorted(set(json.load(f)["weight_map"].values())):
+                w.update(load_safetensors(os.path.join(d, shard)))
+    else:
+        w = load_safetensors(os.path.join(d, "model.safetensors"))
+    return c, w
+
+
+def logits_command(model_dir, tokens):
+    """The same JSON as `./distill logits --model DIR --tokens ...`, from this reference."""
+    c, w = load_model_dir(model_dir)
+    ids = [int(t) for t in tokens.split(",")]
+    with torch.no_grad():
+        logits = forward(c, w, [ids], [[1] * len(ids)])[0]
+    positions = []
+    for row in logits:
+        top = torch.topk(row, 5)
+        positions.append({
+            "logsumexp": float(torch.logsumexp(row.double(), 0)),
+            "top": [{"id": int(i), "logit": float(v)} for v, i in zip(top.values, top.indices)],
+        })
+    print(json.dumps({"positions": positions}))
+
+
 def main():
+    if len(sys.argv) == 6 and sys.argv[1] == "logits" and sys.argv[2] == "--model" and sys.argv[4] == "--tokens":
+        logits_command(sys.argv[3], sys.argv[5])
+        return
     out = sys.argv[1] if len(sys.argv) > 1 else "."
     torch.manual_seed(0)
     w = make_weights(CONFIG)
