@@ -255,6 +255,12 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     }
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The mask may also number packed documents (0 padding, then 1, 2, ... per document of a row):
+   * a token then attends only to earlier tokens of its own document.
+   */
   @Override
   public NDArray hidden(NDArray inputIds, NDArray attentionMask) {
     return decode(inputIds, attentionMask, null);
@@ -291,7 +297,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     long s = offset + t;
     NDArray x = embedding(ids).mul(embedScale); // (B, T, D), scaled by sqrt(D)
     NDArray[] rope = rope(offset, t); // cos, sin: (1, T, 1, hd) each
-    NDArray pad = padMask(attentionMask); // (B, 1, 1, 1, S) or null
+    NDArray pad = documentMask(attentionMask); // (B, 1, 1, T, S) or null
     NDArray global = withPad(causalMask(offset, t, s, 0), pad); // (T, S) or (B, 1, 1, T, S)
     NDArray sliding =
         config.slidingWindow() >= s
@@ -535,22 +541,30 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   }
 
   /**
-   * @param attentionMask (B, S) with 1 for real tokens, or null
-   * @return (B, 1, 1, 1, S) additive: 0 for real keys, -1e9 for padding; or null
+   * The padding and packing mask: a key is visible to a query iff the key is a real token of the
+   * same document. Without packing (a 0/1 mask) this hides the padding keys only, as Hugging Face
+   * does. Positions stay 0..T-1 across packed documents: RoPE makes attention depend on i - j only,
+   * so a document sees the same scores wherever it sits in the row.
+   *
+   * @param attentionMask (B, S): 0 for padding, otherwise the document number within the row (1
+   *     everywhere when nothing is packed); or null
+   * @return (B, 1, 1, S, S) additive: 0 where visible, -1e9 elsewhere; or null
    */
-  private NDArray padMask(NDArray attentionMask) {
+  private NDArray documentMask(NDArray attentionMask) {
     if (attentionMask == null) {
       return null;
     }
     long b = attentionMask.getShape().get(0);
     long s = attentionMask.getShape().get(1);
-    NDArray real = attentionMask.toType(DataType.FLOAT32, false); // (B, S) 1 or 0
-    NDArray add = real.sub(one).mul(maskMagnitude); // (B, S) 0 or -1e9
-    return add.reshape(b, 1, 1, 1, s);
+    NDArray docs = attentionMask.toType(DataType.INT64, false); // (B, S)
+    NDArray sameDoc = docs.reshape(b, s, 1).eq(docs.reshape(b, 1, s)); // (B, S, S) query x key
+    NDArray realKey = docs.reshape(b, 1, s).gt(0); // (B, 1, S)
+    NDArray visible = sameDoc.logicalAnd(realKey).toType(DataType.FLOAT32, false); // (B, S, S)
+    return visible.sub(one).mul(maskMagnitude).reshape(b, 1, 1, s, s); // 0 or -1e9
   }
 
   private static NDArray withPad(NDArray causal, NDArray pad) {
-    return pad == null ? causal : causal.add(pad); // (T, S) + (B, 1, 1, 1, S) -> (B, 1, 1, T, S)
+    return pad == null ? causal : causal.add(pad); // (T, S) + (B, 1, 1, T, S) -> (B, 1, 1, T, S)
   }
 
   @Override

@@ -174,6 +174,39 @@ class Gemma2ModelTest {
   }
 
   @Test
+  void packedDocumentsSeeOnlyThemselves() {
+    // mask numbers the documents of a row: (1, 1, 1, 2, 2, 2, 2, 0) packs [2 11 12] and [5 6 7 8]
+    try (NDManager m = manager.newSubManager();
+        Gemma2Model model = Gemma2Model.init(config(2, 3), m, 17)) {
+      scaleUp(model, m);
+      int v = model.vocabSize();
+      float[] first = model.forward(ids(m, 2, 11, 12), null).toFloatArray(); // (1, 3, V)
+      float[] second = model.forward(ids(m, 5, 6, 7, 8), null).toFloatArray(); // (1, 4, V)
+      NDArray row = ids(m, 2, 11, 12, 5, 6, 7, 8, 0);
+      NDArray docs = m.create(new long[] {1, 1, 1, 2, 2, 2, 2, 0}, new Shape(1, 8));
+      float[] packed = model.forward(row, docs).toFloatArray(); // (1, 8, V)
+      for (int k = 0; k < 3 * v; k++) {
+        assertThat(packed[k]).isCloseTo(first[k], org.assertj.core.data.Offset.offset(1e-4f));
+      }
+      double maxDiff = 0;
+      for (int k = 0; k < 4 * v; k++) { // RoPE is relative: positions 3..6 score as 0..3 did
+        maxDiff = Math.max(maxDiff, Math.abs(packed[3 * v + k] - second[k]));
+      }
+      assertThat(maxDiff).isLessThan(1e-4);
+      // without the document numbers the second document would see the first
+      float[] unpacked =
+          model
+              .forward(row, m.create(new long[] {1, 1, 1, 1, 1, 1, 1, 0}, new Shape(1, 8)))
+              .toFloatArray();
+      double leak = 0;
+      for (int k = 0; k < 4 * v; k++) {
+        leak = Math.max(leak, Math.abs(unpacked[3 * v + k] - second[k]));
+      }
+      assertThat(leak).isGreaterThan(1e-3);
+    }
+  }
+
+  @Test
   void kvCachedForwardEqualsTheFullForward() {
     try (NDManager m = manager.newSubManager();
         Gemma2Model model = Gemma2Model.init(config(3, 3), m, 11)) {
