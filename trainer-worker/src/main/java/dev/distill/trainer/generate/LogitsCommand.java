@@ -109,20 +109,13 @@ public final class LogitsCommand implements Callable<Integer> {
       for (int i = 0; i < v; i++) {
         sum += Math.exp(logits[base + i] - max);
       }
-      List<Integer> order = new ArrayList<>();
-      for (int i = 0; i < v; i++) {
-        order.add(i);
-      }
-      order.sort(
-          (a, b) ->
-              logits[base + a] != logits[base + b]
-                  ? Float.compare(logits[base + b], logits[base + a])
-                  : Integer.compare(a, b));
+      int[] top =
+          topK(logits, base, v, Math.min(k, v)); // one pass, no sort over V (256k for Gemma)
       List<Map<String, Object>> topList = new ArrayList<>();
-      for (int i = 0; i < Math.min(k, v); i++) {
+      for (int i = 0; i < top.length; i++) {
         Map<String, Object> e = new LinkedHashMap<>();
-        e.put("id", order.get(i));
-        e.put("logit", (double) logits[base + order.get(i)]);
+        e.put("id", top[i]);
+        e.put("logit", (double) logits[base + top[i]]);
         topList.add(e);
       }
       Map<String, Object> pos = new LinkedHashMap<>();
@@ -131,5 +124,26 @@ public final class LogitsCommand implements Callable<Integer> {
       positions.add(pos);
     }
     return positions;
+  }
+
+  /**
+   * The ids of the k largest of logits[base .. base + v), highest first, lower id first on ties.
+   */
+  static int[] topK(float[] logits, int base, int v, int k) {
+    int[] top = new int[k];
+    int n = 0;
+    for (int i = 0; i < v; i++) {
+      float x = logits[base + i];
+      if (n == k && x <= logits[base + top[k - 1]]) {
+        continue; // not above the current k-th (ties keep the lower id already held)
+      }
+      int at = n == k ? k - 1 : n++;
+      while (at > 0 && logits[base + top[at - 1]] < x) {
+        top[at] = top[at - 1];
+        at--;
+      }
+      top[at] = i;
+    }
+    return top;
   }
 }
