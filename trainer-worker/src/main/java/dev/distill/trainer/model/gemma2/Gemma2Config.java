@@ -148,6 +148,15 @@ public record Gemma2Config(
     }
   }
 
+  /** Hugging Face's layer_types of Gemma 2: sliding_attention on even layers, full on odd ones. */
+  private static List<String> layerTypes(int layers) {
+    List<String> types = new ArrayList<>();
+    for (int i = 0; i < layers; i++) {
+      types.add(i % 2 == 0 ? "sliding_attention" : "full_attention");
+    }
+    return types;
+  }
+
   /** Query heads per key/value head. */
   public int groupSize() {
     return numAttentionHeads / numKeyValueHeads;
@@ -205,6 +214,14 @@ public record Gemma2Config(
       throw new IllegalArgumentException(
           "attention_bias=true is not supported: Gemma 2 projections have no bias");
     }
+    int layers = intValue(json, "num_hidden_layers", null);
+    if (json.get("layer_types") != null && !json.get("layer_types").equals(layerTypes(layers))) {
+      throw new IllegalArgumentException(
+          "layer_types="
+              + json.get("layer_types")
+              + " is not supported: Gemma 2 alternates sliding_attention (even layers) and"
+              + " full_attention (odd layers)");
+    }
     int hidden = intValue(json, "hidden_size", null);
     int heads = intValue(json, "num_attention_heads", 8);
     int headDim = intValue(json, "head_dim", 256);
@@ -216,7 +233,7 @@ public record Gemma2Config(
         intValue(json, "vocab_size", 256000),
         hidden,
         intValue(json, "intermediate_size", null),
-        intValue(json, "num_hidden_layers", null),
+        layers,
         heads,
         intValue(json, "num_key_value_heads", 4),
         headDim,
@@ -257,6 +274,7 @@ public record Gemma2Config(
     m.put("final_logit_softcapping", finalLogitSoftcapping);
     m.put("query_pre_attn_scalar", queryPreAttnScalar);
     m.put("sliding_window", slidingWindow);
+    m.put("layer_types", layerTypes(numHiddenLayers));
     m.put("hidden_activation", hiddenActivation);
     m.put("hidden_act", hiddenActivation);
     m.put("tie_word_embeddings", tieWordEmbeddings);
@@ -275,7 +293,14 @@ public record Gemma2Config(
    */
   public Gemma2Config withOverrides(Map<String, ?> overrides) {
     Map<String, Object> m = toHf();
+    if (!overrides.containsKey("layer_types")) {
+      m.remove("layer_types"); // derived from num_hidden_layers, which may be overridden
+    }
     for (var e : overrides.entrySet()) {
+      if (e.getKey().equals("layer_types")) {
+        m.put(e.getKey(), e.getValue());
+        continue;
+      }
       if (!m.containsKey(e.getKey())) {
         throw new IllegalArgumentException(
             "unknown Gemma 2 config key '" + e.getKey() + "' (known: " + m.keySet() + ")");

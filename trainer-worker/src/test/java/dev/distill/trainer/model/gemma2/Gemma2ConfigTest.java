@@ -78,6 +78,11 @@ class Gemma2ConfigTest {
         .hasMessageContaining("tie_word_embeddings=false");
     assertThatThrownBy(() -> tiny.withOverrides(Map.of("vocab_sise", 300)))
         .hasMessageContaining("vocab_sise");
+    Map<String, Object> allGlobal = new HashMap<>(tiny.toHf());
+    allGlobal.put("layer_types", List.of("full_attention", "full_attention"));
+    assertThatThrownBy(() -> Gemma2Config.fromHf(allGlobal)).hasMessageContaining("layer_types=");
+    assertThat(tiny.toHf().get("layer_types"))
+        .isEqualTo(List.of("sliding_attention", "full_attention"));
     assertThatThrownBy(() -> tiny.withOverrides(Map.of("attention_bias", true)))
         .hasMessageContaining("attention_bias=true");
   }

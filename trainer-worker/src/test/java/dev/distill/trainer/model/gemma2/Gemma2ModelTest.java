@@ -329,21 +329,18 @@ class Gemma2ModelTest {
         Gemma2Model model = Gemma2Model.init(config(2, 3), m, 5)) {
       model.save(dir);
       // a config that wants a wider MLP than the file holds
-      Files.writeString(
-          dir.resolve("config.json"),
-          Files.readString(dir.resolve("config.json"))
-              .replace("\"intermediate_size\" : 64", "\"intermediate_size\" : 65"));
+      Gemma2Config wider = model.config().withOverrides(Map.of("intermediate_size", 65));
+      wider.write(dir.resolve("config.json"));
       assertThatThrownBy(() -> Gemma2Model.load(dir, m))
           .hasMessageContaining(dir.resolve("model.safetensors").toString())
           .hasMessageContaining("model.layers.0.mlp.gate_proj.weight")
           .hasMessageContaining("(64, 32)")
           .hasMessageContaining("expected (65, 32)");
       // a config with more layers than the file holds
-      Files.writeString(
-          dir.resolve("config.json"),
-          Files.readString(dir.resolve("config.json"))
-              .replace("\"intermediate_size\" : 65", "\"intermediate_size\" : 64")
-              .replace("\"num_hidden_layers\" : 2", "\"num_hidden_layers\" : 3"));
+      model
+          .config()
+          .withOverrides(Map.of("num_hidden_layers", 3))
+          .write(dir.resolve("config.json"));
       assertThatThrownBy(() -> Gemma2Model.load(dir, m))
           .hasMessageContaining(dir.resolve("model.safetensors").toString())
           .hasMessageContaining("missing tensor 'model.layers.2.input_layernorm.weight'");
