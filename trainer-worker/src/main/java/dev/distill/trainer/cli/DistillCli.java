@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
       JobCommands.Checkpoints.class,
       FollowCommand.class,
       dev.distill.trainer.demo.DemoCommand.class,
+      dev.distill.trainer.generate.LogitsCommand.class,
     })
 public final class DistillCli implements Runnable {
 

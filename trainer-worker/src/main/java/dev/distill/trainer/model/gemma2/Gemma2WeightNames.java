@@ -1,0 +1,109 @@
+package dev.distill.trainer.model.gemma2;
+
+import ai.djl.ndarray.types.Shape;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The one table of Hugging Face tensor names of a Gemma2ForCausalLM, with their shapes. Linear
+ * weights are stored (out, in), as torch.nn.Linear does. The head is tied to {@link #EMBED}, so
+ * there is no {@code lm_head.weight}.
+ */
+public final class Gemma2WeightNames {
+
+  /** (V, D) token embedding, also the output head. */
+  public static final String EMBED = "model.embed_tokens.weight";
+
+  /** (D) final RMSNorm weight (used as 1 + w). */
+  public static final String FINAL_NORM = "model.norm.weight";
+
+  /** The tensors of one decoder layer, named {@code model.layers.{i}.<suffix>}. */
+  public enum Layer {
+    /** (D) RMSNorm before attention. */
+    INPUT_NORM("input_layernorm.weight"),
+    /** (H * hd, D) */
+    Q_PROJ("self_attn.q_proj.weight"),
+    /** (KV * hd, D) */
+    K_PROJ("self_attn.k_proj.weight"),
+    /** (KV * hd, D) */
+    V_PROJ("self_attn.v_proj.weight"),
+    /** (D, H * hd) */
+    O_PROJ("self_attn.o_proj.weight"),
+    /** (D) RMSNorm after attention, before the residual add. */
+    POST_ATTN_NORM("post_attention_layernorm.weight"),
+    /** (D) RMSNorm before the MLP. */
+    PRE_FFN_NORM("pre_feedforward_layernorm.weight"),
+    /** (I, D) */
+    GATE_PROJ("mlp.gate_proj.weight"),
+    /** (I, D) */
+    UP_PROJ("mlp.up_proj.weight"),
+    /** (D, I) */
+    DOWN_PROJ("mlp.down_proj.weight"),
+    /** (D) RMSNorm after the MLP, before the residual add. */
+    POST_FFN_NORM("post_feedforward_layernorm.weight");
+
+    private final String suffix;
+
+    Layer(String suffix) {
+      this.suffix = suffix;
+    }
+
+    /** The full name in layer i. */
+    public String of(int layer) {
+      return "model.layers." + layer + "." + suffix;
+    }
+
+    /** The expected shape under a config. */
+    public Shape shape(Gemma2Config c) {
+      long d = c.hiddenSize();
+      long q = (long) c.numAttentionHeads() * c.headDim();
+      long kv = (long) c.numKeyValueHeads() * c.headDim();
+      long i = c.intermediateSize();
+      return switch (this) {
+        case INPUT_NORM, POST_ATTN_NORM, PRE_FFN_NORM, POST_FFN_NORM -> new Shape(d);
+        case Q_PROJ -> new Shape(q, d);
+        case K_PROJ, V_PROJ -> new Shape(kv, d);
+        case O_PROJ -> new Shape(d, q);
+        case GATE_PROJ, UP_PROJ -> new Shape(i, d);
+        case DOWN_PROJ -> new Shape(d, i);
+      };
+    }
+
+    /**
+     * Whether this is a norm weight (no weight decay; initialised to zero since it is used as 1 +
+     * w).
+     */
+    public boolean isNorm() {
+      return this == INPUT_NORM
+          || this == POST_ATTN_NORM
+          || this == PRE_FFN_NORM
+          || this == POST_FFN_NORM;
+    }
+  }
+
+  private Gemma2WeightNames() {}
+
+  /**
+   * Every tensor of a model under a config with its shape, in a stable order (embedding, layers,
+   * final norm).
+   */
+  public static Map<String, Shape> shapes(Gemma2Config c) {
+    Map<String, Shape> m = new LinkedHashMap<>();
+    m.put(EMBED, new Shape(c.vocabSize(), c.hiddenSize()));
+    for (int i = 0; i < c.numHiddenLayers(); i++) {
+      for (Layer t : Layer.values()) {
+        m.put(t.of(i), t.shape(c));
+      }
+    }
+    m.put(FINAL_NORM, new Shape(c.hiddenSize()));
+    return m;
+  }
+
+  /**
+   * Whether a tensor name is a norm weight (the optimiser skips weight decay on norms and
+   * embeddings).
+   */
+  public static boolean isNorm(String name) {
+    return name.equals(FINAL_NORM) || name.endsWith("layernorm.weight");
+  }
+}
