@@ -1,5 +1,6 @@
 package dev.distill.trainer.loss;
 
+import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
@@ -77,7 +78,8 @@ public final class KdLoss {
    * @param lossMask (B, T) 0/1 of any numeric type
    */
   public static long countTokens(NDArray lossMask) {
-    try (NDArray s = lossMask.toType(DataType.FLOAT64, false).sum()) {
+    try (NDArray m = lossMask.toType(DataType.FLOAT64, true);
+        NDArray s = m.sum()) {
       return Math.round(s.getDouble());
     }
   }
@@ -262,19 +264,23 @@ public final class KdLoss {
   }
 
   /**
-   * Sends the gradient gathered on the detached leaf through the trunk: d/dtheta sum(hidden *
-   * grad).
+   * Sends the gradient gathered on the detached leaf through the trunk: back-propagates sum(hidden
+   * * grad), whose gradient with respect to every trunk parameter is exactly that of the loss.
+   * Hidden states outside any graph (nothing upstream is trained) are accepted: PyTorch then
+   * reports that nothing requires a gradient. (DJL's {@code hasGradient()} cannot tell: it is false
+   * for every non-leaf tensor.)
    */
   private static void backThroughTrunk(
       GradientCollector collector, NDArray studentHidden, NDArray leaf) {
-    if (!studentHidden.hasGradient()) {
-      return; // nothing upstream of the hidden states is trained
-    }
     try (NDArray grad = leaf.getGradient();
         NDArray detached = grad.stopGradient();
         NDArray product = studentHidden.mul(detached);
         NDArray surrogate = product.sum()) {
       collector.backward(surrogate);
+    } catch (EngineException e) {
+      if (e.getMessage() == null || !e.getMessage().contains("does not require grad")) {
+        throw e;
+      }
     }
   }
 
@@ -294,7 +300,7 @@ public final class KdLoss {
     if (normaliser < 0) {
       throw new IllegalArgumentException("normaliser must not be negative, was " + normaliser);
     }
-    NDArray mask = lossMask.toType(DataType.FLOAT32, false);
+    NDArray mask = lossMask.toType(DataType.FLOAT32, true); // a copy: closed after the call
     long tokens = countTokens(mask);
     if (normaliser < tokens) {
       throw new IllegalArgumentException(
@@ -304,10 +310,19 @@ public final class KdLoss {
               + tokens
               + " unmasked tokens of this batch; pass the token count of the whole accumulated batch");
     }
-    NDArray ids = labels.toType(DataType.INT64, false).mul(lossMask.toType(DataType.INT64, false));
+    NDArray ids;
+    try (NDArray labels64 = labels.toType(DataType.INT64, true);
+        NDArray mask64 = lossMask.toType(DataType.INT64, true)) {
+      ids = labels64.mul(mask64);
+    }
     if (tokens > 0) {
-      long max = ids.max().getLong();
-      long min = ids.min().getLong();
+      long max;
+      long min;
+      try (NDArray hi = ids.max();
+          NDArray lo = ids.min()) {
+        max = hi.getLong();
+        min = lo.getLong();
+      }
       if (min < 0 || max >= studentVocab) {
         throw new IllegalArgumentException(
             "labels must be ids in [0, "
