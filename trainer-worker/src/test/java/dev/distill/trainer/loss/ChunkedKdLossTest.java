@@ -145,7 +145,14 @@ class ChunkedKdLossTest {
         KdLossConfig c =
             new KdLossConfig(
                 base.kind(), base.temperature(), base.kdRatio(), base.jsdBeta(), chunk);
+        student.widestLogits = 0;
+        teacher.widestLogits = 0;
         assertSame(expected, chunked(c, ids, labels, mask, n), base.kind() + " chunk " + chunk);
+        // logits are only ever made for one chunk of positions: memory O(B x chunk x V)
+        assertThat(student.widestLogits).isEqualTo(Math.min(chunk, T));
+        if (base.kdRatio() > 0) {
+          assertThat(teacher.widestLogits).isEqualTo(Math.min(chunk, T));
+        }
       }
     }
   }

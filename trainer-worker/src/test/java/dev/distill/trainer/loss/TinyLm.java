@@ -24,6 +24,9 @@ final class TinyLm implements CausalLm {
   private final NDArray one; // ()
   private final Map<String, NDArray> parameters = new LinkedHashMap<>();
 
+  /** The most positions {@link #logits} was ever given at once. */
+  long widestLogits;
+
   TinyLm(NDManager manager, int vocab, int dim, long seed, boolean trainable) {
     this.vocab = vocab;
     Random r = new Random(seed);
@@ -53,8 +56,8 @@ final class TinyLm implements CausalLm {
    */
   @Override
   public NDArray hidden(NDArray inputIds, NDArray attentionMask) {
-    NDArray oneHot = inputIds.oneHot(vocab); // (B, T, V)
-    return oneHot.matMul(embed).tanh().mul(norm.add(one));
+    NDArray rows = embed.get(inputIds); // (B, T, D): advanced indexing along the vocabulary axis
+    return rows.tanh().mul(norm.add(one));
   }
 
   /**
@@ -63,6 +66,7 @@ final class TinyLm implements CausalLm {
    */
   @Override
   public NDArray logits(NDArray hidden) {
+    widestLogits = Math.max(widestLogits, hidden.getShape().get(1));
     return hidden.matMul(head.transpose());
   }
 
