@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -53,6 +54,18 @@ public final class AdamW implements AutoCloseable {
     this.config = config;
     this.schedule = config.schedule();
     this.parameters = Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
+    Map<NDArray, String> seen = new IdentityHashMap<>();
+    for (Map.Entry<String, NDArray> e : this.parameters.entrySet()) {
+      String other = seen.put(e.getValue(), e.getKey());
+      if (other != null) {
+        throw new IllegalArgumentException(
+            "parameters "
+                + other
+                + " and "
+                + e.getKey()
+                + " are the same tensor (tied weights): list it once, or it is updated twice");
+      }
+    }
     this.stateManager = manager.newSubManager();
     try (GradMode ignored = GradMode.off()) {
       for (Map.Entry<String, NDArray> e : this.parameters.entrySet()) {
@@ -92,6 +105,32 @@ public final class AdamW implements AutoCloseable {
   }
 
   /**
+   * What one {@link #clipAndStep} did.
+   *
+   * @param gradNorm global gradient norm before clipping
+   * @param learningRate the learning rate of the update
+   */
+  public record StepReport(double gradNorm, double learningRate) {}
+
+  /**
+   * The usual optimiser step: global-norm clipping at {@code gradClip}, then one update at the
+   * schedule's learning rate, then the gradients are zeroed.
+   *
+   * @throws IllegalStateException when the gradient norm is NaN or infinite; the gradients are
+   *     zeroed and no update is made
+   */
+  public StepReport clipAndStep() {
+    double norm = GradClipper.clip(parameters, config.gradClip());
+    if (!Double.isFinite(norm)) {
+      zeroGradients();
+      throw new IllegalStateException(
+          "gradient norm is " + norm + " before update " + (step + 1) + "; no update was made");
+    }
+    double lr = stepScheduled();
+    return new StepReport(norm, lr);
+  }
+
+  /**
    * One update at the schedule's learning rate; zeroes the gradients afterwards.
    *
    * @return the learning rate used
@@ -126,12 +165,12 @@ public final class AdamW implements AutoCloseable {
       scope.suppressNotUsedWarning();
       for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
         NDArray p = e.getValue();
-        if (!p.hasGradient()) {
-          continue;
-        }
         NDArray m = expAvg.get(e.getKey());
         NDArray v = expAvgSq.get(e.getKey());
-        try (NDArray g = p.getGradient()) {
+        try (NDArray g = Gradients.of(p)) {
+          if (g == null) {
+            continue; // never reached by a backward pass: skipped, as torch.optim skips grad None
+          }
           if (config.weightDecay() > 0 && decays(e.getKey(), p)) {
             p.muli(decayFactor);
           }
@@ -150,13 +189,10 @@ public final class AdamW implements AutoCloseable {
   public void zeroGradients() {
     try (GradMode ignored = GradMode.off()) {
       for (NDArray p : parameters.values()) {
-        if (!p.hasGradient()) {
-          continue;
-        }
-        if (p instanceof PtNDArray pt) {
-          JniUtils.zeroGrad(pt);
-        } else {
-          try (NDArray g = p.getGradient()) {
+        try (NDArray g = Gradients.of(p)) {
+          if (g instanceof PtNDArray) {
+            JniUtils.zeroGrad((PtNDArray) p); // zero_() on the storage: clears NaN too
+          } else if (g != null) {
             g.subi(g);
           }
         }

@@ -22,11 +22,12 @@ public final class GradClipper {
     try (GradMode ignored = GradMode.off()) {
       NDArray sum = null; // () fp64, one device sync at the end
       for (NDArray p : parameters.values()) {
-        if (!p.hasGradient()) {
+        NDArray grad = Gradients.of(p);
+        if (grad == null) {
           continue;
         }
-        try (NDArray g = p.getGradient();
-            NDArray g64 = g.toType(DataType.FLOAT64, false);
+        try (NDArray g = grad;
+            NDArray g64 = g.toType(DataType.FLOAT64, true);
             NDArray sq = g64.square();
             NDArray s = sq.sum()) {
           if (sum == null) {
@@ -64,11 +65,10 @@ public final class GradClipper {
     float scale = (float) (maxNorm / (norm + 1e-6));
     try (GradMode ignored = GradMode.off()) {
       for (NDArray p : parameters.values()) {
-        if (!p.hasGradient()) {
-          continue;
-        }
-        try (NDArray g = p.getGradient()) {
-          g.muli(scale);
+        try (NDArray g = Gradients.of(p)) {
+          if (g != null) {
+            g.muli(scale);
+          }
         }
       }
     }

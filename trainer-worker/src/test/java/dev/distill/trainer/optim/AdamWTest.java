@@ -181,6 +181,33 @@ class AdamWTest {
   }
 
   @Test
+  void parametersNoBackwardReachedStayPutAndTiedWeightsAreRefused() {
+    Map<String, NDArray> p = params();
+    NDArray unused = manager.create(new float[] {1f, 2f, 3f, 4f}, new Shape(2, 2));
+    unused.setRequiresGradient(true);
+    p.put("model.layers.1.mlp.down_proj.weight", unused);
+    try (AdamW adam = new AdamW(config(0.1), p, manager)) {
+      Grads.backward(manager, p, grads1());
+      AdamW.StepReport r = adam.clipAndStep();
+      assertThat(r.learningRate())
+          .isCloseTo(0.1 * (0.1 + 0.9 * (1 + Math.cos(Math.PI / 100)) / 2), within(1e-12));
+      assertThat(r.gradNorm()).isGreaterThan(5.0);
+      // no gradient: neither decayed nor moved, as torch.optim skips grad None
+      assertThat(Grads.values(unused)).containsExactly(1f, 2f, 3f, 4f);
+      double lr = r.learningRate(); // p (1 - lr wd) - lr sign(g), as in the first-step test
+      float d = (float) (1 - lr * 0.1);
+      float a = (float) lr;
+      assertThat(Grads.values(p.get(W)))
+          .containsExactly(new float[] {d - a, -2 * d + a, 0.5f * d - a, 3 * d}, within(1e-6f));
+    }
+    Map<String, NDArray> tied = params();
+    tied.put("lm_head.weight", tied.get(EMBED));
+    assertThatThrownBy(() -> new AdamW(config(0.1), tied, manager))
+        .hasMessageContaining(EMBED)
+        .hasMessageContaining("lm_head.weight");
+  }
+
+  @Test
   void exportedStateResumesExactly() {
     Map<String, NDArray> a = params();
     Map<String, NDArray> b = params();
