@@ -39,6 +39,18 @@ import dev.distill.trainer.model.CausalLm;
  * <p>Labels are aligned with positions: {@code labels[b, t]} is the id that position t predicts
  * (the caller shifts), and {@code lossMask[b, t]} says whether it counts. Masked labels may hold
  * any value (e.g. -100).
+ *
+ * <p>Memory, measured once (B = 1, T = 1024, V = 32768, chunk 64, forward KL + CE on a toy model):
+ * peak resident memory grew by 0.22 GB through {@link #backward} against 1.7 GB through {@link
+ * #reference}. Each chunk runs inside an {@link NDScope} that closes every array made during it, so
+ * {@link CausalLm#logits} must not create arrays that outlive the call (make constants in the
+ * model's constructor). The caller's per-step scope owns the returned values. Besides one chunk's
+ * logits and their graph, the only extra memory is the (B, T, D) gradient of the detached hidden
+ * states (the detached leaf shares their storage).
+ *
+ * <p>Teacher logits are computed here with PyTorch grad mode off (so the teacher never builds a
+ * graph nor receives a gradient, even if its parameters require one); the teacher's hidden states
+ * should be computed by the caller with grad mode off too.
  */
 public final class KdLoss {
 
