@@ -1,0 +1,57 @@
+package dev.distill.trainer.loss;
+
+import dev.distill.spec.Hyperparameters;
+
+/**
+ * Settings of {@link KdLoss}; checks itself.
+ *
+ * @param kind the divergence
+ * @param temperature T &gt; 0 applied to teacher and student logits; the KD term is multiplied by
+ *     T^2 so that its gradient keeps its size across temperatures (Hinton et al. 2015)
+ * @param kdRatio loss = kdRatio * KD + (1 - kdRatio) * CE, in [0, 1]; 0 is plain fine-tuning (no
+ *     teacher)
+ * @param jsdBeta beta of {@link KdKind#JSD}, in [0, 1]; ignored by the other kinds
+ * @param chunkSize sequence positions whose logits are materialised at once, at least 1
+ */
+public record KdLossConfig(
+    KdKind kind, double temperature, double kdRatio, double jsdBeta, int chunkSize) {
+
+  public KdLossConfig {
+    if (kind == null) {
+      throw new IllegalArgumentException("kind must not be null");
+    }
+    if (!(temperature > 0) || temperature > 100 || Double.isInfinite(temperature)) {
+      throw new IllegalArgumentException(
+          "temperature must be greater than 0 and at most 100, was " + temperature);
+    }
+    if (!(kdRatio >= 0 && kdRatio <= 1)) {
+      throw new IllegalArgumentException("kdRatio must be between 0 and 1, was " + kdRatio);
+    }
+    if (!(jsdBeta >= 0 && jsdBeta <= 1)) {
+      throw new IllegalArgumentException("jsdBeta must be between 0 and 1, was " + jsdBeta);
+    }
+    if (chunkSize < 1) {
+      throw new IllegalArgumentException("chunkSize must be at least 1, was " + chunkSize);
+    }
+  }
+
+  /** The loss of a job spec ({@code kd_loss}, {@code temperature}, {@code kd_ratio}, ...). */
+  public static KdLossConfig from(Hyperparameters h) {
+    return new KdLossConfig(
+        KdKind.fromSpecName(h.kdLoss()),
+        h.temperature(),
+        h.kdRatio(),
+        h.jsdBeta(),
+        h.lossChunkSize());
+  }
+
+  /** Cross-entropy only: fine-tuning without a teacher. */
+  public static KdLossConfig crossEntropyOnly(int chunkSize) {
+    return new KdLossConfig(KdKind.FORWARD_KL, 1.0, 0.0, 0.5, chunkSize);
+  }
+
+  /** True when the teacher is needed (kdRatio &gt; 0). */
+  public boolean needsTeacher() {
+    return kdRatio > 0;
+  }
+}

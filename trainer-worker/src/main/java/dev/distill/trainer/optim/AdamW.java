@@ -1,0 +1,273 @@
+package dev.distill.trainer.optim;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * AdamW (Loshchilov and Hutter 2019) as {@code torch.optim.AdamW}, updating the live parameters in
+ * place:
+ *
+ * <pre>
+ *   p <- p - lr * wd * p                      (decoupled decay; skipped, see {@link #decays})
+ *   m <- beta1 m + (1 - beta1) g
+ *   v <- beta2 v + (1 - beta2) g^2
+ *   p <- p - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+ * </pre>
+ *
+ * <p>Gradients are read from the parameters and zeroed after the step. Parameters without a
+ * gradient are left alone (their moments do not move). The state ({@code exp_avg.<name>}, {@code
+ * exp_avg_sq.<name>} and the step count t) exports and imports for exact resume. Updates run with
+ * PyTorch grad mode off on the calling thread, so a step may be called inside or outside a {@link
+ * ai.djl.training.GradientCollector}.
+ */
+public final class AdamW implements AutoCloseable {
+
+  /** Name prefix of the first moment of a parameter in the exported state. */
+  public static final String EXP_AVG = "exp_avg.";
+
+  /** Name prefix of the second moment. */
+  public static final String EXP_AVG_SQ = "exp_avg_sq.";
+
+  private final OptimizerConfig config;
+  private final LrSchedule schedule;
+  private final Map<String, NDArray> parameters;
+  private final NDManager stateManager;
+  private final Map<String, NDArray> expAvg = new LinkedHashMap<>();
+  private final Map<String, NDArray> expAvgSq = new LinkedHashMap<>();
+  private long step;
+
+  /**
+   * @param config settings
+   * @param parameters the live parameters by Hugging Face name, in a stable order
+   * @param manager parent of the manager that holds the moments (zeros, same shapes and devices)
+   */
+  public AdamW(OptimizerConfig config, Map<String, NDArray> parameters, NDManager manager) {
+    this.config = config;
+    this.schedule = config.schedule();
+    this.parameters = Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
+    Map<NDArray, String> seen = new IdentityHashMap<>();
+    for (Map.Entry<String, NDArray> e : this.parameters.entrySet()) {
+      String other = seen.put(e.getValue(), e.getKey());
+      if (other != null) {
+        throw new IllegalArgumentException(
+            "parameters "
+                + other
+                + " and "
+                + e.getKey()
+                + " are the same tensor (tied weights): list it once, or it is updated twice");
+      }
+    }
+    this.stateManager = manager.newSubManager();
+    try (GradMode ignored = GradMode.off()) {
+      for (Map.Entry<String, NDArray> e : this.parameters.entrySet()) {
+        NDArray p = e.getValue();
+        if (p.getDataType() != DataType.FLOAT32) {
+          throw new IllegalArgumentException(
+              "parameter " + e.getKey() + " must be FLOAT32, was " + p.getDataType());
+        }
+        expAvg.put(e.getKey(), stateManager.zeros(p.getShape(), DataType.FLOAT32, p.getDevice()));
+        expAvgSq.put(e.getKey(), stateManager.zeros(p.getShape(), DataType.FLOAT32, p.getDevice()));
+      }
+    }
+  }
+
+  /**
+   * Whether weight decay applies: not to norms and embeddings (a Hugging Face name containing
+   * {@code norm} or {@code embed}) nor to 1-D tensors (norm weights, biases).
+   *
+   * @param name the parameter's Hugging Face name
+   * @param parameter the tensor (its rank decides for 1-D)
+   */
+  public static boolean decays(String name, NDArray parameter) {
+    String lower = name.toLowerCase(Locale.ROOT);
+    return !lower.contains("norm")
+        && !lower.contains("embed")
+        && parameter.getShape().dimension() > 1;
+  }
+
+  /** Updates made so far (t). */
+  public long step() {
+    return step;
+  }
+
+  /** The schedule's learning rate for the next update. */
+  public double nextLearningRate() {
+    return schedule.lr(step + 1);
+  }
+
+  /**
+   * What one {@link #clipAndStep} did.
+   *
+   * @param gradNorm global gradient norm before clipping
+   * @param learningRate the learning rate of the update
+   */
+  public record StepReport(double gradNorm, double learningRate) {}
+
+  /**
+   * The usual optimiser step: global-norm clipping at {@code gradClip}, then one update at the
+   * schedule's learning rate, then the gradients are zeroed.
+   *
+   * @throws IllegalStateException when the gradient norm is NaN or infinite; the gradients are
+   *     zeroed and no update is made
+   */
+  public StepReport clipAndStep() {
+    double norm = GradClipper.clip(parameters, config.gradClip());
+    if (!Double.isFinite(norm)) {
+      zeroGradients();
+      throw new IllegalStateException(
+          "gradient norm is " + norm + " before update " + (step + 1) + "; no update was made");
+    }
+    double lr = stepScheduled();
+    return new StepReport(norm, lr);
+  }
+
+  /**
+   * One update at the schedule's learning rate; zeroes the gradients afterwards.
+   *
+   * @return the learning rate used
+   */
+  public double stepScheduled() {
+    double lr = nextLearningRate();
+    step(lr);
+    return lr;
+  }
+
+  /**
+   * One update at the given learning rate; zeroes the gradients afterwards.
+   *
+   * @param lr learning rate of this update
+   */
+  public void step(double lr) {
+    if (!(lr >= 0) || Double.isInfinite(lr)) {
+      throw new IllegalArgumentException("lr must be finite and not negative, was " + lr);
+    }
+    long t = step + 1;
+    double b1 = config.beta1();
+    double b2 = config.beta2();
+    double bias1 = 1 - Math.pow(b1, t);
+    double bias2 = 1 - Math.pow(b2, t);
+    // p -= (lr / bias1) * m / (sqrt(v) / sqrt(bias2) + eps), PyTorch's arrangement of the same
+    // formula
+    float stepSize = (float) (lr / bias1);
+    float invSqrtBias2 = (float) (1.0 / Math.sqrt(bias2));
+    float decayFactor = (float) (1 - lr * config.weightDecay());
+    try (GradMode ignored = GradMode.off();
+        NDScope scope = new NDScope()) {
+      scope.suppressNotUsedWarning();
+      for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
+        NDArray p = e.getValue();
+        NDArray m = expAvg.get(e.getKey());
+        NDArray v = expAvgSq.get(e.getKey());
+        try (NDArray g = Gradients.of(p)) {
+          if (g == null) {
+            continue; // never reached by a backward pass: skipped, as torch.optim skips grad None
+          }
+          if (config.weightDecay() > 0 && decays(e.getKey(), p)) {
+            p.muli(decayFactor);
+          }
+          m.muli((float) b1).addi(g.mul((float) (1 - b1)));
+          v.muli((float) b2).addi(g.square().muli((float) (1 - b2)));
+          NDArray denom = v.sqrt().muli(invSqrtBias2).addi((float) config.eps());
+          p.subi(m.div(denom).muli(stepSize));
+        }
+      }
+    }
+    step = t;
+    zeroGradients();
+  }
+
+  /** Sets every parameter's gradient to zero. */
+  public void zeroGradients() {
+    try (GradMode ignored = GradMode.off()) {
+      for (NDArray p : parameters.values()) {
+        try (NDArray g = Gradients.of(p)) {
+          if (g instanceof PtNDArray) {
+            JniUtils.zeroGrad((PtNDArray) p); // zero_() on the storage: clears NaN too
+          } else if (g != null) {
+            g.subi(g);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * The moments under stable names ({@link #EXP_AVG}{@code <param>}, {@link #EXP_AVG_SQ}{@code
+   * <param>}), in parameter order. These are the live state arrays: save them, do not close them.
+   * The step count is {@link #step()}.
+   */
+  public Map<String, NDArray> exportState() {
+    Map<String, NDArray> out = new LinkedHashMap<>();
+    for (String name : parameters.keySet()) {
+      out.put(EXP_AVG + name, expAvg.get(name));
+      out.put(EXP_AVG_SQ + name, expAvgSq.get(name));
+    }
+    return out;
+  }
+
+  /**
+   * Copies saved moments into this optimiser (the arrays are not kept) and sets the step count.
+   *
+   * @param state every {@code exp_avg.<param>} and {@code exp_avg_sq.<param>} of this optimiser's
+   *     parameters
+   * @param step the saved step count
+   * @throws IllegalArgumentException naming the tensor when one is missing, unknown or of the wrong
+   *     shape
+   */
+  public void importState(Map<String, NDArray> state, long step) {
+    if (step < 0) {
+      throw new IllegalArgumentException("step must not be negative, was " + step);
+    }
+    for (String key : state.keySet()) {
+      String name =
+          key.startsWith(EXP_AVG_SQ)
+              ? key.substring(EXP_AVG_SQ.length())
+              : key.startsWith(EXP_AVG) ? key.substring(EXP_AVG.length()) : null;
+      if (name == null || !parameters.containsKey(name)) {
+        throw new IllegalArgumentException(
+            "optimizer state tensor " + key + " matches no parameter");
+      }
+    }
+    try (GradMode ignored = GradMode.off()) {
+      for (String name : parameters.keySet()) {
+        copyInto(state, EXP_AVG + name, expAvg.get(name));
+        copyInto(state, EXP_AVG_SQ + name, expAvgSq.get(name));
+      }
+    }
+    this.step = step;
+  }
+
+  private static void copyInto(Map<String, NDArray> state, String key, NDArray target) {
+    NDArray source = state.get(key);
+    if (source == null) {
+      throw new IllegalArgumentException("optimizer state tensor " + key + " is missing");
+    }
+    if (!source.getShape().equals(target.getShape())) {
+      throw new IllegalArgumentException(
+          "optimizer state tensor "
+              + key
+              + " must have shape "
+              + target.getShape()
+              + ", was "
+              + source.getShape());
+    }
+    try (NDArray converted = source.toType(DataType.FLOAT32, true)) {
+      target.set(converted.toByteBuffer()); // through the host: resume happens once
+    }
+  }
+
+  /** Frees the moments. */
+  @Override
+  public void close() {
+    stateManager.close();
+  }
+}
