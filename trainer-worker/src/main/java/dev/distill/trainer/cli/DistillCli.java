@@ -4,13 +4,14 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The {@code ./distill} command line. Each subcommand is its own class in the package of its feature; this
- * class only lists them. Errors print one line and exit non-zero.
+ * The {@code ./distill} command line. Each subcommand is its own class in the package of its
+ * feature; this class only lists them. Errors print one line and exit non-zero.
  */
 @Command(
     name = "distill",
     mixinStandardHelpOptions = true,
-    description = "Knowledge distillation: train small models on a large model's token distributions.",
+    description =
+        "Knowledge distillation: train small models on a large model's token distributions.",
     subcommands = {
       // one line per subcommand, e.g. dev.distill.trainer.recipe.TrainCommand.class
     })

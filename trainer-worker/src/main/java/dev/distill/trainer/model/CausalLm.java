@@ -4,9 +4,9 @@ import ai.djl.ndarray.NDArray;
 import java.util.Map;
 
 /**
- * A decoder-only language model as the trainer sees it. The output is split into {@link #hidden} and {@link
- * #logits} so that losses can compute logits a chunk of positions at a time: peak memory O(chunk x vocab),
- * not O(tokens x vocab) (Gemma's vocabulary is 256k).
+ * A decoder-only language model as the trainer sees it. The output is split into {@link #hidden}
+ * and {@link #logits} so that losses can compute logits a chunk of positions at a time: peak memory
+ * O(chunk x vocab), not O(tokens x vocab) (Gemma's vocabulary is 256k).
  */
 public interface CausalLm {
 
@@ -42,8 +42,8 @@ public interface CausalLm {
   int vocabSize();
 
   /**
-   * The trainable tensors under their Hugging Face names, in a stable order. The arrays are the live
-   * parameters: optimisers update them in place.
+   * The trainable tensors under their Hugging Face names, in a stable order. The arrays are the
+   * live parameters: optimisers update them in place.
    */
   Map<String, NDArray> parameters();
 }
