@@ -87,9 +87,11 @@ public final class ExampleReader {
   private static long readJsonArray(Path file, InputStream in, Consumer<Example> sink) {
     long record = 0;
     long line = 1;
+    long current = 1; // the record being read, for error messages
     try (JsonParser p = JSON.createParser(in)) {
       p.nextToken(); // START_ARRAY
       while (true) {
+        current = record + 1;
         JsonToken t = p.nextToken();
         line = p.currentLocation().getLineNr();
         if (t == JsonToken.END_ARRAY) {
@@ -108,7 +110,7 @@ public final class ExampleReader {
     } catch (JacksonException e) {
       long errLine = e.getLocation() != null ? e.getLocation().getLineNr() : line;
       throw new DataFormatException(
-          file, errLine, record + 1, "malformed JSON: " + e.getOriginalMessage());
+          file, errLine, current, "malformed JSON: " + e.getOriginalMessage());
     }
     return record;
   }
