@@ -17,6 +17,8 @@ public final class Datasets {
 
   public static final String PROCEDURAL = "builtin:procedural";
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Datasets.class);
+
   private Datasets() {}
 
   /**
@@ -83,8 +85,20 @@ public final class Datasets {
           };
       ExampleReader.read(file, spec.format(), sink);
     }
-    return new DatasetSplits(
-        train.rows(), validation.rows(), train.stats(), validation.stats(), template, heldOut);
+    DatasetSplits out =
+        new DatasetSplits(
+            train.rows(), validation.rows(), train.stats(), validation.stats(), template, heldOut);
+    for (var e :
+        java.util.Map.of("train", out.trainStats(), "validation", out.validationStats())
+            .entrySet()) {
+      DataStats st = e.getValue();
+      if (st.truncated() > 0 || st.dropped() > 0) {
+        LOG.warn("{} data {}: {}", e.getKey(), uri, st.summary());
+      } else {
+        LOG.info("{} data {}: {}", e.getKey(), uri, st.summary());
+      }
+    }
+    return out;
   }
 
   /** The conversation up to its last assistant turn as a prompt, that turn as the reference. */
