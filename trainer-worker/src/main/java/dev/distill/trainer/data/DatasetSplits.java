@@ -19,4 +19,19 @@ public record DatasetSplits(
     DataStats trainStats,
     DataStats validationStats,
     PromptTemplate template,
-    List<EvalPrompt> heldOut) {}
+    List<EvalPrompt> heldOut) {
+
+  /**
+   * The shuffling, resumable training loader over {@link #train()}.
+   *
+   * @param seqLen fixed T, or 0 to pad each batch to its longest row
+   */
+  public BatchIterator trainBatches(int batchSize, long seed, int padId, int seqLen) {
+    return new BatchIterator(train, batchSize, seed, padId, seqLen, true);
+  }
+
+  /** The validation rows in order, the last batch possibly smaller. */
+  public List<Batch> validationBatches(int batchSize, int padId, int seqLen) {
+    return BatchIterator.sequential(validation, batchSize, padId, seqLen);
+  }
+}

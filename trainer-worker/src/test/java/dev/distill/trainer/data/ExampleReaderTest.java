@@ -67,6 +67,17 @@ class ExampleReaderTest {
   }
 
   @Test
+  void recordsArriveBeforeTheRestOfTheFileIsRead(@TempDir Path dir) throws Exception {
+    // a reader that parsed the whole array first would fail before delivering anything
+    Path file = dir.resolve("tail-broken.json");
+    Files.writeString(file, "[{\"instruction\": \"a\", \"output\": \"b\"},\n{\"instruction\": ");
+    AtomicLong delivered = new AtomicLong();
+    assertThatThrownBy(() -> ExampleReader.read(file, "alpaca", e -> delivered.incrementAndGet()))
+        .hasMessageStartingWith(file + ":2: record 2:");
+    assertThat(delivered.get()).isEqualTo(1);
+  }
+
+  @Test
   void malformedLinesNameFileLineAndRecord(@TempDir Path dir) throws Exception {
     Path jsonl = dir.resolve("bad.jsonl");
     Files.writeString(

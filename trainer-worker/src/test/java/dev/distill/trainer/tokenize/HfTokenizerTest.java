@@ -23,6 +23,10 @@ class HfTokenizerTest {
 
   /** A WordLevel tokenizer over whitespace-split words. */
   static Path writeWordLevel(Path dir) throws IOException {
+    return writeWordLevel(dir, null);
+  }
+
+  static Path writeWordLevel(Path dir, Map<String, Object> truncation) throws IOException {
     Map<String, Integer> vocab = new LinkedHashMap<>();
     for (String w : List.of("<pad>", "<bos>", "<eos>", "<unk>", "<start_of_turn>")) {
       vocab.put(w, vocab.size());
@@ -52,7 +56,7 @@ class HfTokenizerTest {
     }
     Map<String, Object> json = new LinkedHashMap<>();
     json.put("version", "1.0");
-    json.put("truncation", null);
+    json.put("truncation", truncation);
     json.put("padding", null);
     json.put("added_tokens", added);
     json.put("normalizer", null);
@@ -81,6 +85,17 @@ class HfTokenizerTest {
       assertThat(tok.bosToken()).isEqualTo("<bos>");
       assertThat(tok.specialId("<start_of_turn>")).hasValue(4);
       assertThat(tok.encode("<start_of_turn>the")).containsExactly(4, 5);
+    }
+  }
+
+  @Test
+  void truncationWrittenInTheFileIsIgnored(@TempDir Path dir) throws IOException {
+    Path file =
+        writeWordLevel(
+            dir,
+            Map.of("direction", "Right", "max_length", 8, "strategy", "LongestFirst", "stride", 0));
+    try (HfTokenizer tok = HfTokenizer.load(file)) {
+      assertThat(tok.encode("the cat sat on a mat the cat sat on a mat")).hasSize(12);
     }
   }
 
