@@ -1,0 +1,37 @@
+package dev.distill.trainer.data;
+
+import java.util.List;
+
+/**
+ * A dataset opened for training: rows of both splits, what happened to them, and held-out prompts.
+ *
+ * @param train training rows
+ * @param validation validation rows
+ * @param trainStats truncation and counts of the training split
+ * @param validationStats truncation and counts of the validation split
+ * @param template the prompt template used
+ * @param heldOut validation prompts with reference answers for exact-match evaluation (at most
+ *     {@link Datasets#MAX_HELD_OUT}; empty for plain text)
+ */
+public record DatasetSplits(
+    List<Sequence> train,
+    List<Sequence> validation,
+    DataStats trainStats,
+    DataStats validationStats,
+    PromptTemplate template,
+    List<EvalPrompt> heldOut) {
+
+  /**
+   * The shuffling, resumable training loader over {@link #train()}.
+   *
+   * @param seqLen fixed T, or 0 to pad each batch to its longest row
+   */
+  public BatchIterator trainBatches(int batchSize, long seed, int padId, int seqLen) {
+    return new BatchIterator(train, batchSize, seed, padId, seqLen, true);
+  }
+
+  /** The validation rows in order, the last batch possibly smaller. */
+  public List<Batch> validationBatches(int batchSize, int padId, int seqLen) {
+    return BatchIterator.sequential(validation, batchSize, padId, seqLen);
+  }
+}

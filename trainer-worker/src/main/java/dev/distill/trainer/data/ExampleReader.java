@@ -1,0 +1,231 @@
+package dev.distill.trainer.data;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PushbackInputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Consumer;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.JsonParser;
+import tools.jackson.core.JsonToken;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Streams the examples of a data file, one record at a time (a file is never loaded whole):
+ *
+ * <ul>
+ *   <li>{@code alpaca}: a JSON array of {@code {"instruction", "input", "output"}} objects, or the
+ *       same objects one per line (JSONL); {@code input} is optional.
+ *   <li>{@code chat}: JSONL of {@code {"messages": [{"role": "system"|"user"|"assistant",
+ *       "content"}]}}.
+ *   <li>{@code text}: plain UTF-8 text; documents are separated by blank lines. A corpus without
+ *       blank lines is one document, which {@link SequenceBuilder} cuts into sequences.
+ * </ul>
+ *
+ * Errors name the file, the line and the record number (1-based).
+ */
+public final class ExampleReader {
+
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  private ExampleReader() {}
+
+  /**
+   * Reads {@code file} in {@code format} and hands each example to {@code sink}, in file order.
+   *
+   * @return the number of examples read
+   */
+  public static long read(Path file, String format, Consumer<Example> sink) {
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException("data file not found: " + file);
+    }
+    try {
+      return switch (format.toLowerCase(Locale.ROOT)) {
+        case "alpaca" -> readAlpaca(file, sink);
+        case "chat" -> readJsonLines(file, sink, ExampleReader::chatRecord);
+        case "text" -> readText(file, sink);
+        default ->
+            throw new IllegalArgumentException(
+                "format must be one of alpaca, chat, text, was '" + format + "'");
+      };
+    } catch (IOException e) {
+      throw new DataFormatException(file, "cannot read: " + e.getMessage(), e);
+    }
+  }
+
+  /** Reads a whole (small) file into a list. */
+  public static List<Example> readAll(Path file, String format) {
+    List<Example> out = new ArrayList<>();
+    read(file, format, out::add);
+    return out;
+  }
+
+  private static long readAlpaca(Path file, Consumer<Example> sink) throws IOException {
+    try (PushbackInputStream in = new PushbackInputStream(Files.newInputStream(file), 4)) {
+      int c;
+      do {
+        c = in.read();
+      } while (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == 0xEF || c == 0xBB
+          || c == 0xBF);
+      if (c >= 0) {
+        in.unread(c);
+      }
+      if (c == '[') {
+        return readJsonArray(file, in, sink);
+      }
+    }
+    return readJsonLines(file, sink, ExampleReader::alpacaRecord);
+  }
+
+  private static long readJsonArray(Path file, InputStream in, Consumer<Example> sink) {
+    long record = 0;
+    long line = 1;
+    long current = 1; // the record being read, for error messages
+    try (JsonParser p = JSON.createParser(in)) {
+      p.nextToken(); // START_ARRAY
+      while (true) {
+        current = record + 1;
+        JsonToken t = p.nextToken();
+        line = p.currentLocation().getLineNr();
+        if (t == JsonToken.END_ARRAY) {
+          break;
+        }
+        if (t == null) {
+          throw new DataFormatException(file, line, record + 1, "the JSON array is not closed");
+        }
+        record++;
+        if (t != JsonToken.START_OBJECT) {
+          throw new DataFormatException(file, line, record, "expected a JSON object, found " + t);
+        }
+        JsonNode node = p.readValueAsTree();
+        sink.accept(checked(file, line, record, () -> alpacaRecord(node)));
+      }
+    } catch (JacksonException e) {
+      long errLine = e.getLocation() != null ? e.getLocation().getLineNr() : line;
+      throw new DataFormatException(
+          file, errLine, current, "malformed JSON: " + e.getOriginalMessage());
+    }
+    return record;
+  }
+
+  private interface RecordParser {
+    Example parse(JsonNode node);
+  }
+
+  private static long readJsonLines(Path file, Consumer<Example> sink, RecordParser parser)
+      throws IOException {
+    long record = 0;
+    long lineNo = 0;
+    try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+      String line;
+      while ((line = r.readLine()) != null) {
+        lineNo++;
+        if (line.isBlank()) {
+          continue;
+        }
+        record++;
+        JsonNode node;
+        try {
+          node = JSON.readTree(line);
+        } catch (JacksonException e) {
+          throw new DataFormatException(
+              file, lineNo, record, "malformed JSON: " + e.getOriginalMessage());
+        }
+        if (!node.isObject()) {
+          throw new DataFormatException(file, lineNo, record, "expected a JSON object");
+        }
+        sink.accept(checked(file, lineNo, record, () -> parser.parse(node)));
+      }
+    }
+    return record;
+  }
+
+  private static Example checked(
+      Path file, long line, long record, java.util.function.Supplier<Example> parse) {
+    try {
+      return parse.get();
+    } catch (DataFormatException e) {
+      throw e;
+    } catch (IllegalArgumentException e) {
+      throw new DataFormatException(file, line, record, e.getMessage());
+    }
+  }
+
+  private static Example alpacaRecord(JsonNode node) {
+    return Example.Chat.alpaca(
+        requiredString(node, "instruction"),
+        optionalString(node, "input"),
+        requiredString(node, "output"));
+  }
+
+  private static Example chatRecord(JsonNode node) {
+    JsonNode messages = node.get("messages");
+    if (messages == null || !messages.isArray() || messages.isEmpty()) {
+      throw new IllegalArgumentException("'messages' must be a non-empty array");
+    }
+    List<Message> out = new ArrayList<>();
+    int i = 0;
+    for (JsonNode m : messages) {
+      if (!m.isObject()) {
+        throw new IllegalArgumentException("messages[" + i + "] is not an object");
+      }
+      try {
+        out.add(new Message(requiredString(m, "role"), requiredString(m, "content")));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("messages[" + i + "]: " + e.getMessage());
+      }
+      i++;
+    }
+    return new Example.Chat(out, "");
+  }
+
+  private static String requiredString(JsonNode node, String field) {
+    JsonNode v = node.get(field);
+    if (v == null || v.isNull()) {
+      throw new IllegalArgumentException("field '" + field + "' is missing");
+    }
+    if (!v.isString()) {
+      throw new IllegalArgumentException("field '" + field + "' must be a string");
+    }
+    return v.asString();
+  }
+
+  private static String optionalString(JsonNode node, String field) {
+    JsonNode v = node.get(field);
+    return v == null || v.isNull() ? "" : requiredString(node, field);
+  }
+
+  private static long readText(Path file, Consumer<Example> sink) throws IOException {
+    long docs = 0;
+    try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+      StringBuilder doc = new StringBuilder();
+      String line;
+      while (true) {
+        line = r.readLine();
+        if (line == null || line.isBlank()) {
+          if (!doc.isEmpty()) {
+            sink.accept(new Example.Text(doc.toString()));
+            docs++;
+            doc.setLength(0);
+          }
+          if (line == null) {
+            break;
+          }
+        } else {
+          if (!doc.isEmpty()) {
+            doc.append('\n');
+          }
+          doc.append(line);
+        }
+      }
+    }
+    return docs;
+  }
+}

@@ -1,0 +1,76 @@
+package dev.distill.trainer.data;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.distill.spec.DatasetSpec;
+import dev.distill.trainer.tokenize.ByteTokenizer;
+import java.util.HashSet;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class DatasetsTest {
+
+  private final ByteTokenizer tok = ByteTokenizer.instance();
+
+  @Test
+  void proceduralSpecGivesDisjointSplitsAndHeldOutPrompts() {
+    DatasetSpec spec =
+        new DatasetSpec("builtin:procedural", null, "gemma", 64, 0.1, true, false, 2000, 7L);
+    DatasetSplits d = Datasets.open(spec, tok);
+    assertThat(d.trainStats().examples() + d.validationStats().examples()).isEqualTo(2000);
+    assertThat(d.validationStats().examples()).isBetween(120L, 300L);
+    assertThat(d.trainStats().truncated()).isZero();
+    assertThat(d.train()).hasSize((int) d.trainStats().examples());
+    assertThat(d.heldOut()).hasSize((int) d.validationStats().examples());
+    EvalPrompt p = d.heldOut().get(0);
+    assertThat(p.prompt())
+        .startsWith("<bos><start_of_turn>user\n")
+        .endsWith("<start_of_turn>model\n");
+    // no held-out prompt text occurs as a training prompt
+    Set<String> trainTexts = new HashSet<>();
+    for (Sequence s : d.train()) {
+      String text = tok.decode(s.ids());
+      trainTexts.add(
+          text.substring(
+              0, text.indexOf("<start_of_turn>model\n") + "<start_of_turn>model\n".length()));
+    }
+    assertThat(d.heldOut()).noneMatch(h -> trainTexts.contains(h.prompt()));
+    // the same spec opens to the same rows
+    DatasetSplits again = Datasets.open(spec, tok);
+    assertThat(again.train().get(5).ids()).containsExactly(d.train().get(5).ids());
+    assertThat(again.validation()).hasSameSizeAs(d.validation());
+  }
+
+  @Test
+  void alpacaFileWithPackingAndTruncationReport() {
+    String uri = "file:" + SharedDatasets.file("alpaca-style-instructions-1100.json");
+    DatasetSpec spec = new DatasetSpec(uri, "alpaca", "alpaca", 256, 0.05, true, true, null, 1L);
+    DatasetSplits d = Datasets.open(spec, tok);
+    assertThat(d.trainStats().examples() + d.validationStats().examples()).isEqualTo(1100);
+    assertThat(d.trainStats().truncated()).isPositive(); // the Alpaca preamble alone is ~150 bytes
+    assertThat(d.trainStats().sequences()).isLessThan(d.trainStats().examples());
+    assertThat(d.train()).allMatch(s -> s.length() <= 256);
+    assertThat(d.heldOut()).isNotEmpty();
+    assertThat(d.heldOut().get(0).prompt())
+        .startsWith("<bos>Below is an instruction")
+        .endsWith("### Response:\n");
+  }
+
+  @Test
+  void badUrisNameTheProblem() {
+    assertThatThrownBy(
+            () ->
+                Datasets.open(
+                    new DatasetSpec("builtin:nope", null, null, null, null, null, null, null, null),
+                    tok))
+        .hasMessageContaining("builtin:nope");
+    assertThatThrownBy(
+            () ->
+                Datasets.open(
+                    new DatasetSpec(
+                        "file:/no/such.json", null, null, null, null, null, null, null, null),
+                    tok))
+        .hasMessageContaining("/no/such.json");
+  }
+}

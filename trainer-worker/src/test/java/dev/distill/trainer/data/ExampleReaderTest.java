@@ -1,0 +1,119 @@
+package dev.distill.trainer.data;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ExampleReaderTest {
+
+  @Test
+  void streamsAllAlpacaRecordsOfTheSharedFile() {
+    Path file = SharedDatasets.file("alpaca-style-instructions-1100.json");
+    AtomicLong withInput = new AtomicLong();
+    AtomicLong seen = new AtomicLong();
+    Example[] first = new Example[1];
+    long n =
+        ExampleReader.read(
+            file,
+            "alpaca",
+            e -> {
+              if (seen.getAndIncrement() == 0) {
+                first[0] = e;
+              }
+              if (!((Example.Chat) e).input().isEmpty()) {
+                withInput.incrementAndGet();
+              }
+            });
+    assertThat(n).isEqualTo(1100);
+    assertThat(seen.get()).isEqualTo(1100);
+    assertThat(withInput.get()).isBetween(1L, 1099L);
+    Example.Chat c = (Example.Chat) first[0];
+    assertThat(c.messages().get(0).content())
+        .isEqualTo("Evaluate the following phrase by transforming it into the spelling given.");
+    assertThat(c.input()).isEqualTo("freind --> friend");
+    assertThat(c.messages().get(1).role()).isEqualTo("assistant");
+  }
+
+  @Test
+  void alpacaJsonLinesAndChatAndText(@TempDir Path dir) throws Exception {
+    Path jsonl = dir.resolve("a.jsonl");
+    Files.writeString(
+        jsonl,
+        "{\"instruction\": \"Say hi\", \"output\": \"Hi\"}\n\n{\"instruction\": \"Add\", \"input\": \"1 2\", \"output\": \"3\"}\n");
+    List<Example> a = ExampleReader.readAll(jsonl, "alpaca");
+    assertThat(a)
+        .containsExactly(
+            Example.Chat.alpaca("Say hi", "", "Hi"), Example.Chat.alpaca("Add", "1 2", "3"));
+
+    Path chat = dir.resolve("c.jsonl");
+    Files.writeString(
+        chat,
+        "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"content\": \"Q\"},"
+            + " {\"role\": \"assistant\", \"content\": \"A\"}]}\n");
+    List<Example> c = ExampleReader.readAll(chat, "chat");
+    assertThat(((Example.Chat) c.get(0)).messages())
+        .containsExactly(Message.system("S"), Message.user("Q"), Message.assistant("A"));
+
+    Path text = dir.resolve("t.txt");
+    Files.writeString(text, "first doc\nline two\n\n\n  \nsecond doc\n");
+    assertThat(ExampleReader.readAll(text, "text"))
+        .containsExactly(new Example.Text("first doc\nline two"), new Example.Text("second doc"));
+  }
+
+  @Test
+  void recordsArriveBeforeTheRestOfTheFileIsRead(@TempDir Path dir) throws Exception {
+    // a reader that parsed the whole array first would fail before delivering anything
+    Path file = dir.resolve("tail-broken.json");
+    Files.writeString(file, "[{\"instruction\": \"a\", \"output\": \"b\"},\n{\"instruction\": ");
+    AtomicLong delivered = new AtomicLong();
+    assertThatThrownBy(() -> ExampleReader.read(file, "alpaca", e -> delivered.incrementAndGet()))
+        .hasMessageStartingWith(file + ":2: record 2:");
+    assertThat(delivered.get()).isEqualTo(1);
+  }
+
+  @Test
+  void malformedLinesNameFileLineAndRecord(@TempDir Path dir) throws Exception {
+    Path jsonl = dir.resolve("bad.jsonl");
+    Files.writeString(
+        jsonl,
+        "{\"instruction\": \"a\", \"output\": \"b\"}\n\n{\"instruction\": \"a\", \"output\": \n");
+    assertThatThrownBy(() -> ExampleReader.readAll(jsonl, "alpaca"))
+        .isInstanceOf(DataFormatException.class)
+        .hasMessageStartingWith(jsonl + ":3: record 2: malformed JSON");
+
+    Path missing = dir.resolve("missing.jsonl");
+    Files.writeString(missing, "{\"instruction\": \"a\"}\n");
+    assertThatThrownBy(() -> ExampleReader.readAll(missing, "alpaca"))
+        .hasMessage(missing + ":1: record 1: field 'output' is missing");
+
+    Path role = dir.resolve("role.jsonl");
+    Files.writeString(
+        role,
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}]}\n{\"messages\": [{\"role\": \"bot\", \"content\": \"x\"}]}\n");
+    assertThatThrownBy(() -> ExampleReader.readAll(role, "chat"))
+        .hasMessageStartingWith(role + ":2: record 2: messages[0]: role must be one of");
+
+    Path array = dir.resolve("bad.json");
+    Files.writeString(
+        array,
+        "[\n  {\"instruction\": \"a\", \"output\": \"b\"},\n  {\"instruction\": 5, \"output\": \"b\"}\n]\n");
+    assertThatThrownBy(() -> ExampleReader.readAll(array, "alpaca"))
+        .hasMessage(array + ":3: record 2: field 'instruction' must be a string");
+
+    Path broken = dir.resolve("broken.json");
+    Files.writeString(
+        broken,
+        "[\n  {\"instruction\": \"a\", \"output\": \"b\"},\n  {\"instruction\" \"a\"}\n]\n");
+    assertThatThrownBy(() -> ExampleReader.readAll(broken, "alpaca"))
+        .hasMessageStartingWith(broken + ":3: record 2: malformed JSON");
+
+    assertThatThrownBy(() -> ExampleReader.readAll(dir.resolve("nope.json"), "alpaca"))
+        .hasMessageContaining("nope.json");
+  }
+}

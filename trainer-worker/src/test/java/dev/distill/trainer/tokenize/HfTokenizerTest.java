@@ -1,0 +1,192 @@
+package dev.distill.trainer.tokenize;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.distill.trainer.data.SharedDatasets;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+class HfTokenizerTest {
+
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  /** A WordLevel tokenizer over whitespace-split words. */
+  static Path writeWordLevel(Path dir) throws IOException {
+    return writeWordLevel(dir, null);
+  }
+
+  static Path writeWordLevel(Path dir, Map<String, Object> truncation) throws IOException {
+    Map<String, Integer> vocab = new LinkedHashMap<>();
+    for (String w : List.of("<pad>", "<bos>", "<eos>", "<unk>", "<start_of_turn>")) {
+      vocab.put(w, vocab.size());
+    }
+    for (String w : "the cat sat on a mat".split(" ")) {
+      vocab.put(w, vocab.size());
+    }
+    List<Object> added = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      String content = (String) vocab.keySet().toArray()[i];
+      added.add(
+          Map.of(
+              "id",
+              i,
+              "content",
+              content,
+              "single_word",
+              false,
+              "lstrip",
+              false,
+              "rstrip",
+              false,
+              "normalized",
+              false,
+              "special",
+              true));
+    }
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("version", "1.0");
+    json.put("truncation", truncation);
+    json.put("padding", null);
+    json.put("added_tokens", added);
+    json.put("normalizer", null);
+    json.put("pre_tokenizer", Map.of("type", "Whitespace"));
+    json.put("post_processor", null);
+    json.put("decoder", null);
+    json.put("model", Map.of("type", "WordLevel", "vocab", vocab, "unk_token", "<unk>"));
+    Path file = dir.resolve("tokenizer.json");
+    JSON.writeValue(file.toFile(), json);
+    return file;
+  }
+
+  @Test
+  void wordLevelLongTextIsNotTruncated(@TempDir Path dir) throws IOException {
+    Path file = writeWordLevel(dir);
+    String text = String.join(" ", java.util.Collections.nCopies(300, "the cat sat on a mat"));
+    try (HfTokenizer tok = HfTokenizer.load(file)) {
+      int[] ids = tok.encode(text);
+      assertThat(ids).hasSize(1800); // far beyond DJL's default 512
+      assertThat(ids[1799]).isEqualTo(10); // "mat"
+      assertThat(tok.encode("the dog")).containsExactly(5, 3); // unknown word -> <unk>
+      assertThat(tok.vocabSize()).isEqualTo(11);
+      assertThat(tok.bosId()).isEqualTo(1);
+      assertThat(tok.eosId()).isEqualTo(2);
+      assertThat(tok.padId()).isEqualTo(0);
+      assertThat(tok.bosToken()).isEqualTo("<bos>");
+      assertThat(tok.specialId("<start_of_turn>")).hasValue(4);
+      assertThat(tok.encode("<start_of_turn>the")).containsExactly(4, 5);
+    }
+  }
+
+  @Test
+  void truncationWrittenInTheFileIsIgnored(@TempDir Path dir) throws IOException {
+    Path file =
+        writeWordLevel(
+            dir,
+            Map.of("direction", "Right", "max_length", 8, "strategy", "LongestFirst", "stride", 0));
+    try (HfTokenizer tok = HfTokenizer.load(file)) {
+      assertThat(tok.encode("the cat sat on a mat the cat sat on a mat")).hasSize(12);
+    }
+  }
+
+  @Test
+  void gpt2BpeFromTheSharedFiles(@TempDir Path dir) throws IOException {
+    Path file = writeGpt2(dir);
+    try (HfTokenizer tok = HfTokenizer.load(dir)) {
+      assertThat(tok.vocabSize()).isEqualTo(50257);
+      // ids as produced by OpenAI's GPT-2 encoder (tiktoken "gpt2")
+      assertThat(tok.encode("Hello, world!")).containsExactly(15496, 11, 995, 0);
+      assertThat(tok.eosId()).isEqualTo(50256);
+      assertThat(tok.bosId()).isEqualTo(50256);
+      assertThat(tok.encode("<|endoftext|>")).containsExactly(50256);
+      String verdict =
+          Files.readString(SharedDatasets.file("the-verdict.txt"), StandardCharsets.UTF_8);
+      int[] ids = tok.encode(verdict);
+      assertThat(ids.length).isGreaterThan(512);
+      assertThat(tok.decode(ids)).isEqualTo(verdict);
+    }
+    assertThat(file).exists();
+  }
+
+  @Test
+  void missingOrBrokenFilesNameTheFile(@TempDir Path dir) throws IOException {
+    assertThatThrownBy(() -> Tokenizers.load(dir.toString()))
+        .hasMessageContaining(dir.toString())
+        .hasMessageContaining("tokenizer.json");
+    Path bad = dir.resolve("bad.json");
+    Files.writeString(bad, "{\"model\": {\"vocab\": [1, 2");
+    assertThatThrownBy(() -> Tokenizers.load("file:" + bad)).hasMessageContaining(bad.toString());
+  }
+
+  /** Builds a tokenizer.json from GPT-2's encoder.json and vocab.bpe. */
+  static Path writeGpt2(Path dir) throws IOException {
+    JsonNode encoder = JSON.readTree(SharedDatasets.file("gpt2-encoder.json").toFile());
+    List<String> merges = new ArrayList<>();
+    for (String line :
+        Files.readAllLines(SharedDatasets.file("gpt2-vocab.bpe"), StandardCharsets.UTF_8)) {
+      if (!line.startsWith("#version") && !line.isBlank()) {
+        merges.add(line);
+      }
+    }
+    Map<String, Object> byteLevel =
+        Map.of(
+            "type",
+            "ByteLevel",
+            "add_prefix_space",
+            false,
+            "trim_offsets",
+            true,
+            "use_regex",
+            true);
+    Map<String, Object> model = new LinkedHashMap<>();
+    model.put("type", "BPE");
+    model.put("dropout", null);
+    model.put("unk_token", null);
+    model.put("continuing_subword_prefix", "");
+    model.put("end_of_word_suffix", "");
+    model.put("fuse_unk", false);
+    model.put("byte_fallback", false);
+    model.put("vocab", encoder);
+    model.put("merges", merges);
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("version", "1.0");
+    json.put("truncation", null);
+    json.put("padding", null);
+    json.put(
+        "added_tokens",
+        List.of(
+            Map.of(
+                "id",
+                50256,
+                "content",
+                "<|endoftext|>",
+                "single_word",
+                false,
+                "lstrip",
+                false,
+                "rstrip",
+                false,
+                "normalized",
+                true,
+                "special",
+                true)));
+    json.put("normalizer", null);
+    json.put("pre_tokenizer", byteLevel);
+    json.put("post_processor", byteLevel);
+    json.put("decoder", byteLevel);
+    json.put("model", model);
+    Path file = dir.resolve("tokenizer.json");
+    JSON.writeValue(file.toFile(), json);
+    return file;
+  }
+}
