@@ -23,6 +23,8 @@ import picocli.CommandLine.Command;
       FollowCommand.class,
       dev.distill.trainer.demo.DemoCommand.class,
       dev.distill.trainer.generate.LogitsCommand.class,
+      dev.distill.trainer.worker.WorkerCommand.class,
+      dev.distill.trainer.recipe.TrainCommand.class,
     })
 public final class DistillCli implements Runnable {
 

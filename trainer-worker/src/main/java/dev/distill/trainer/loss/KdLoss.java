@@ -79,6 +79,11 @@ public final class KdLoss {
     this(config, null);
   }
 
+  /** The shared vocabulary size compared, or null when both sides must match. */
+  public Integer sharedVocab() {
+    return sharedVocab;
+  }
+
   public KdLossConfig config() {
     return config;
   }

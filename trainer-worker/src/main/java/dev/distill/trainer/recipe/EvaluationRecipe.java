@@ -1,0 +1,94 @@
+package dev.distill.trainer.recipe;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import dev.distill.spec.JobSpec;
+import dev.distill.trainer.data.Batch;
+import dev.distill.trainer.data.DatasetSplits;
+import dev.distill.trainer.data.Datasets;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The recipe of {@code evaluate} jobs: validation cross-entropy and perplexity of the student,
+ * KL(teacher || student) and top-1 agreement when a teacher is given, and exact match of greedy
+ * generations on held-out prompts with a unique answer. Reports the scores once (step 0) and writes
+ * no checkpoint.
+ */
+public final class EvaluationRecipe {
+
+  private EvaluationRecipe() {}
+
+  public static RunResult run(JobSpec spec, RunContext ctx) {
+    Device device = Engine.getInstance().getGpuCount() > 0 ? Device.gpu() : Device.cpu();
+    try (NDManager manager = NDManager.newBaseManager(device);
+        Models.Loaded student =
+            Models.resolve(spec.student(), ctx, manager, spec.hyperparameters().seed());
+        Models.Loaded teacher =
+            spec.teacher() == null
+                ? null
+                : Models.resolve(spec.teacher(), ctx, manager, spec.hyperparameters().seed() + 1)) {
+      student.model().requireGradients(false);
+      Integer shared = null;
+      if (teacher != null) {
+        teacher.model().requireGradients(false);
+        if (teacher.tokenizer().vocabSize() != student.tokenizer().vocabSize()) {
+          throw new IllegalArgumentException(
+              "teacher and student tokenizers differ: "
+                  + teacher.tokenizer().vocabSize()
+                  + " vs "
+                  + student.tokenizer().vocabSize()
+                  + " tokens");
+        }
+        if (teacher.model().vocabSize() != student.model().vocabSize()) {
+          shared = student.tokenizer().vocabSize();
+        }
+      }
+      DatasetSplits data = Datasets.open(spec.dataset(), student.tokenizer());
+      List<Batch> batches =
+          data.validationBatches(
+              spec.hyperparameters().microBatchSize(),
+              student.tokenizer().padId(),
+              spec.dataset().maxSeqLen());
+      ctx.listener()
+          .onEvent(
+              "started",
+              "evaluating on "
+                  + data.validation().size()
+                  + " validation sequences and up to "
+                  + spec.generation().numSamples()
+                  + " held-out prompts");
+      Map<String, Double> scores =
+          Evaluator.losses(
+              student.model(),
+              teacher == null ? null : teacher.model(),
+              batches,
+              manager,
+              spec.hyperparameters().lossChunkSize(),
+              shared);
+      Map<String, Double> metrics = new LinkedHashMap<>();
+      metrics.put("val_loss", scores.get(Evaluator.CE));
+      metrics.put("val_ppl", Math.exp(scores.get(Evaluator.CE)));
+      if (teacher != null) {
+        metrics.put("kl_to_teacher", scores.get(Evaluator.KL));
+        metrics.put("top1_agreement", scores.get(Evaluator.AGREEMENT));
+      }
+      metrics.put(
+          "exact_match",
+          Evaluator.exactMatch(
+              student.model(),
+              student.tokenizer(),
+              data.template(),
+              data.heldOut(),
+              spec.generation().numSamples(),
+              spec.generation().maxNewTokens(),
+              manager));
+      metrics.put("parameters", (double) student.model().config().parameterCount());
+      ctx.listener().onEval(0, metrics);
+      ctx.listener().onEvent("finished", "scores: " + metrics);
+      return new RunResult(RunResult.Outcome.COMPLETED, 0, null, metrics);
+    }
+  }
+}

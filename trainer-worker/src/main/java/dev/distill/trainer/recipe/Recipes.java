@@ -1,0 +1,52 @@
+package dev.distill.trainer.recipe;
+
+import dev.distill.spec.InvalidSpecException;
+import dev.distill.spec.JobSpec;
+import dev.distill.trainer.checkpoint.CheckpointException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+/** Picks the recipe of a job type, and classifies failures for the service. */
+public final class Recipes {
+
+  private Recipes() {}
+
+  public static RunResult run(JobSpec spec, RunContext ctx) {
+    return switch (spec.type()) {
+      case DISTILL, FINETUNE -> TrainingRecipe.run(spec, ctx);
+      case EVALUATE -> EvaluationRecipe.run(spec, ctx);
+      case SYNTHESIZE ->
+          throw new UnsupportedOperationException(
+              "synthesize jobs are not implemented by this worker yet");
+    };
+  }
+
+  /** One line that says what went wrong, without class names where the message says enough. */
+  public static String describeFailure(Throwable e) {
+    String msg = e.getMessage();
+    if (msg == null || msg.isBlank()) {
+      msg = e.getClass().getSimpleName();
+    }
+    msg = msg.replace('\n', ' ');
+    return msg.length() > 4000 ? msg.substring(0, 4000) + "..." : msg;
+  }
+
+  /**
+   * Whether another attempt could succeed: I/O trouble (a shared volume, a full disk freed later)
+   * yes; bad input, bad weights, unsupported types and bugs no.
+   */
+  public static boolean isRetryable(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof InvalidSpecException
+          || t instanceof CheckpointException
+          || t instanceof IllegalArgumentException
+          || t instanceof UnsupportedOperationException) {
+        return false;
+      }
+      if (t instanceof IOException || t instanceof UncheckedIOException) {
+        return true;
+      }
+    }
+    return false;
+  }
+}
