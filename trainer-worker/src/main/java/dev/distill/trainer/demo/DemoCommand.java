@@ -85,7 +85,7 @@ public final class DemoCommand implements Callable<Integer> {
               "--url",
               url.toString(),
               "--storage-root",
-              homeDir.resolve("artifacts").toString(),
+              homeDir.resolve("data").resolve("artifacts").toString(),
               "--metrics-port",
               "0",
               "--id",

@@ -33,7 +33,7 @@ public final class WorkerCommand implements Callable<Integer> {
   @Option(
       names = "--storage-root",
       description =
-          "Artifact store directory shared by the workers (env DISTILL_STORAGE_ROOT, default DISTILL_HOME/artifacts).")
+          "Artifact store directory shared by the workers (env DISTILL_STORAGE_ROOT, default DISTILL_HOME/data/artifacts).")
   Path storageRoot;
 
   @Option(
@@ -77,6 +77,7 @@ public final class WorkerCommand implements Callable<Integer> {
               : (home != null && !home.isBlank()
                       ? Path.of(home)
                       : Path.of(System.getProperty("user.home"), ".distill"))
+                  .resolve("data")
                   .resolve("artifacts");
     }
     String workerId =
