@@ -128,7 +128,7 @@ final class JobCommands {
     @Option(names = "--limit", description = "At most this many (1..100, default 20).")
     int limit = 20;
 
-    @Option(names = "--after", description = "Cursor: the next_cursor of a previous page.")
+    @Option(names = "--after", description = "Cursor: the next_after of a previous page.")
     String after;
 
     @Override
@@ -150,7 +150,7 @@ final class JobCommands {
       } else {
         Tables.print(out, page.path("items"), JOB_COLUMNS);
         if (page.path("has_more").asBoolean(false)) {
-          out.println("more: --after " + page.path("next_cursor").asString(""));
+          out.println("more: --after " + page.path("next_after").asString(""));
         }
       }
       out.flush();

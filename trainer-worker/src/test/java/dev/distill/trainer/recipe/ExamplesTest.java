@@ -29,7 +29,8 @@ class ExamplesTest {
     try (Stream<Path> s = Files.list(examples())) {
       files = s.filter(p -> p.toString().endsWith(".json")).sorted().toList();
     }
-    assertThat(files).extracting(p -> p.getFileName().toString())
+    assertThat(files)
+        .extracting(p -> p.getFileName().toString())
         .contains("distill.json", "finetune.json", "evaluate.json", "synthesize.json");
     for (Path f : files) {
       JobSpec spec = TrainCommand.read(f);
