@@ -44,17 +44,24 @@ public final class WorkerMetrics implements AutoCloseable {
             .description("Wall time of one optimiser step")
             .publishPercentileHistogram()
             .register(registry);
-    steps = Counter.builder("distill.worker.steps").register(registry);
+    steps =
+        Counter.builder("distill.worker.steps")
+            .description("Optimiser steps done")
+            .register(registry);
     tokens =
         Counter.builder("distill.worker.tokens")
             .description("Tokens trained on")
             .register(registry);
-    jobsFinished = Counter.builder("distill.worker.jobs.finished").register(registry);
+    jobsFinished =
+        Counter.builder("distill.worker.jobs.finished")
+            .description("Jobs this worker ended (any outcome)")
+            .register(registry);
     reportRetries =
         Counter.builder("distill.worker.report.retries")
             .description("Report batches retried because the service was unreachable")
             .register(registry);
     Gauge.builder("distill.worker.tokens.per.second", tokensPerSecond, DoubleAdder::sum)
+        .description("Training speed of the last step, input tokens per second")
         .register(registry);
     Gauge.builder("distill.worker.busy", currentJob, j -> j.get().isEmpty() ? 0 : 1)
         .description("1 while a job runs")
