@@ -41,7 +41,7 @@ public record DemoPlan(
     return new DemoPlan(
         "gemma2-demo-teacher",
         "gemma2-demo-student",
-        6000,
+        20000,
         600,
         600,
         16,
@@ -49,7 +49,7 @@ public record DemoPlan(
         3e-3,
         1.0,
         1.0,
-        200,
+        100,
         1234);
   }
 
@@ -66,7 +66,7 @@ public record DemoPlan(
     d.put("template", "gemma");
     d.put("max_seq_len", maxSeqLen);
     d.put("num_examples", examples);
-    d.put("validation_fraction", 0.1);
+    d.put("validation_fraction", 0.05);
     d.put("seed", seed);
     return d;
   }
@@ -124,7 +124,7 @@ public record DemoPlan(
     Map<String, Object> s =
         spec("evaluate", "job:" + teacherJob, "job:" + modelJob, null, "eval-" + role);
     s.put(
-        "generation", Map.of("num_samples", evalSamples, "max_new_tokens", 24, "temperature", 0.0));
+        "generation", Map.of("num_samples", evalSamples, "max_new_tokens", 16, "temperature", 0.0));
     return s;
   }
 
@@ -157,7 +157,7 @@ public record DemoPlan(
         "data: "
             + examples
             + " procedural instruction examples (exact-answer tasks and tasks with several"
-            + " valid answers), gemma template, loss on responses only, 10% held out",
+            + " valid answers), gemma template, loss on responses only, 5% held out (split by prompt, so held-out prompts are unseen)",
         "teacher "
             + teacherSteps
             + " steps; each student "
