@@ -79,6 +79,11 @@ public final class TrainStepBenchmark {
         Locale.ROOT,
         "student parameters: %,d%n",
         Gemma2Config.preset("gemma2-tiny").withOverrides(student(512)).parameterCount());
+    if (args.length > 1 && args[1].equals("parts")) {
+      parts(steps);
+      return;
+    }
+    parts(10);
     throughput(JobType.FINETUNE, steps);
     throughput(JobType.DISTILL, steps);
     System.out.printf(Locale.ROOT, "load average after throughput: %s%n", loadAverage());
@@ -155,6 +160,72 @@ public final class TrainStepBenchmark {
         median,
         median / TARGET_TOKENS_PER_SECOND,
         TARGET_TOKENS_PER_SECOND);
+  }
+
+  /**
+   * The recipe's step taken apart on synthetic ids (no data pipeline): wall time of the student
+   * forward, the chunked cross-entropy with its backward, and clipping + AdamW, medians in ms.
+   */
+  static void parts(int steps) {
+    Gemma2Config cfg = Gemma2Config.preset("gemma2-tiny").withOverrides(student(512));
+    KdLoss loss = new KdLoss(KdLossConfig.crossEntropyOnly(128), null);
+    Hyperparameters hp = Hyperparameters.defaults();
+    try (NDManager manager = NDManager.newBaseManager();
+        Gemma2Model model = Gemma2Model.init(cfg, manager, 1)) {
+      model.requireGradients(true);
+      try (dev.distill.trainer.optim.AdamW opt =
+          new dev.distill.trainer.optim.AdamW(
+              dev.distill.trainer.optim.OptimizerConfig.from(hp), model.parameters(), manager)) {
+        Random r = new Random(3);
+        int[] ids = new int[BATCH * SEQ];
+        for (int i = 0; i < ids.length; i++) {
+          ids[i] = r.nextInt(512);
+        }
+        int[] ones = new int[BATCH * SEQ];
+        java.util.Arrays.fill(ones, 1);
+        Shape bt = new Shape(BATCH, SEQ);
+        List<Double> fwd = new ArrayList<>();
+        List<Double> lossBack = new ArrayList<>();
+        List<Double> optim = new ArrayList<>();
+        for (int s = 0; s < WARMUP + steps; s++) {
+          try (NDManager m = manager.newSubManager();
+              GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+            NDArray x = m.create(ids, bt); // (B, T)
+            NDArray mask = m.create(ones, bt); // (B, T)
+            NDArray lossMask = m.create(ones, bt); // (B, T)
+            long t0 = System.nanoTime();
+            NDArray h = model.hidden(x, mask); // (B, T, D)
+            h.getShape();
+            long t1 = System.nanoTime();
+            loss.backward(collector, model, h, null, null, x, lossMask, (long) BATCH * SEQ)
+                .total()
+                .getFloat();
+            long t2 = System.nanoTime();
+            opt.clipAndStep();
+            long t3 = System.nanoTime();
+            if (s >= WARMUP) {
+              fwd.add((t1 - t0) / 1e6);
+              lossBack.add((t2 - t1) / 1e6);
+              optim.add((t3 - t2) / 1e6);
+            }
+          }
+        }
+        System.out.printf(
+            Locale.ROOT,
+            "step parts (synthetic 8x128, vocab 512, median of %d): forward %.1f ms (lazy ops may"
+                + " defer to the next part), chunked CE + backward %.1f ms, clip + AdamW %.1f ms%n",
+            steps,
+            median(fwd),
+            median(lossBack),
+            median(optim));
+      }
+    }
+  }
+
+  private static double median(List<Double> xs) {
+    List<Double> c = new ArrayList<>(xs);
+    Collections.sort(c);
+    return c.get(c.size() / 2);
   }
 
   static long memoryInChild(String mode) throws Exception {

@@ -31,7 +31,7 @@ class DistillationTest {
             RecipeSpecs.finetune(
                 ModelRef.of("builtin:gemma2-tiny"),
                 RecipeSpecs.procedural(400),
-                RecipeSpecs.hp(25, 8, 8, 5e-3, 100, 1, 0)),
+                RecipeSpecs.hp(15, 8, 8, 5e-3, 100, 1, 0)),
             new RunContext(tmp.resolve("teacher"), Map.of(), teacherRun, null));
     assertThat(teacher.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
     Path teacherDir = teacher.lastCheckpoint().dir();
@@ -42,7 +42,7 @@ class DistillationTest {
             ModelRef.of("file:" + teacherDir.toAbsolutePath()),
             student,
             RecipeSpecs.procedural(400),
-            RecipeSpecs.hp(30, 8, 8, 5e-3, 100, 1, 10));
+            RecipeSpecs.hp(20, 8, 8, 5e-3, 100, 1, 10));
 
     // KL of the untrained student (the recipe initialises it from the same seed)
     double startKl;
@@ -59,8 +59,11 @@ class DistillationTest {
     RecipeSpecs.Recorder r = new RecipeSpecs.Recorder();
     RunResult result = Recipes.run(spec, new RunContext(tmp.resolve("student"), Map.of(), r, null));
     assertThat(result.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
-    assertThat(r.evals).containsOnlyKeys(10L, 20L, 30L);
-    double endKl = r.evals.get(30L).get("val_kl");
+    assertThat(r.evals).containsOnlyKeys(10L, 20L);
+    double endKl = r.evals.get(20L).get("val_kl");
+    System.out.printf(
+        "val_kl: start %.4f, step 10 %.4f, end %.4f%n",
+        startKl, r.evals.get(10L).get("val_kl"), endKl);
     assertThat(endKl).as("val_kl: start %s, end %s", startKl, endKl).isLessThan(0.6 * startKl);
     assertThat(r.evals.get(10L).get("val_kl")).isGreaterThan(endKl);
     assertThat(r.steps).allMatch(m -> Double.isFinite(m.kd()));
