@@ -27,15 +27,15 @@ import tools.jackson.databind.JsonNode;
  */
 class WorkerLifecycleTest {
 
-  /** 60 steps of the tiny model, a checkpoint every 10. */
+  /** 40 steps of the tiny model, a checkpoint every 10. */
   static final String SPEC =
       """
       {"type": "finetune", "student": "builtin:gemma2-tiny",
        "dataset": {"uri": "builtin:procedural", "num_examples": 400, "max_seq_len": 48},
-       "hyperparameters": {"max_steps": 60, "batch_size": 4, "checkpoint_every": 10}}
+       "hyperparameters": {"max_steps": 40, "batch_size": 4, "checkpoint_every": 10}}
       """;
 
-  static final int MAX_STEPS = 60;
+  static final int MAX_STEPS = 40;
   static final Duration JOB_TIMEOUT = Duration.ofSeconds(100);
 
   static Cluster cluster;
@@ -86,14 +86,14 @@ class WorkerLifecycleTest {
     List<JsonNode> checkpoints = cluster.checkpoints(id);
     assertThat(checkpoints.stream().map(c -> c.get("step").asLong()))
         .as("checkpoint steps")
-        .contains(10L, 20L, 30L, 40L, 50L, 60L);
+        .contains(10L, 20L, 30L, 40L);
     JsonNode last = checkpoints.stream().filter(c -> c.get("final").asBoolean()).findFirst().get();
     assertThat(last.get("step").asLong()).isEqualTo(MAX_STEPS);
     assertThat(job.get("output_uri").asString()).isEqualTo(last.get("uri").asString());
     Path dir = Path.of(last.get("uri").asString().substring("file:".length()));
     assertThat(dir)
         .isEqualTo(
-            cluster.storageRoot.resolve("jobs").resolve(id).resolve("checkpoints/step-000060"));
+            cluster.storageRoot.resolve("jobs").resolve(id).resolve("checkpoints/step-000040"));
     assertThat(Files.isDirectory(dir)).as("%s exists", dir).isTrue();
     assertThat(last.get("sha256").asString()).matches("[0-9a-f]{64}");
     assertThat(last.get("size_bytes").asLong()).isPositive();
@@ -166,7 +166,7 @@ class WorkerLifecycleTest {
   @Timeout(value = 110, unit = TimeUnit.SECONDS)
   void cancelStopsTheRunningJobWithinAFewStepsAndCheckpoints() throws Exception {
     String longSpec =
-        SPEC.replace("\"max_steps\": 60", "\"max_steps\": 5000")
+        SPEC.replace("\"max_steps\": 40", "\"max_steps\": 5000")
             .replace("\"checkpoint_every\": 10", "\"checkpoint_every\": 4000");
     String id = cluster.createJob(longSpec);
     cluster.startWorker("w-cancel");
