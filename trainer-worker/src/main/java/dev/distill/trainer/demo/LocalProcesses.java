@@ -29,8 +29,7 @@ public final class LocalProcesses implements AutoCloseable {
     this.logDir = Files.createDirectories(logDir);
     // a JVM stopped by a signal skips close(): without this its children (the service with its
     // PostgreSQL, the workers) would live on as orphans
-    Runtime.getRuntime()
-        .addShutdownHook(new Thread(this::stopOnExit, "local-processes-shutdown"));
+    Runtime.getRuntime().addShutdownHook(new Thread(this::stopOnExit, "local-processes-shutdown"));
   }
 
   private void stopOnExit() {
