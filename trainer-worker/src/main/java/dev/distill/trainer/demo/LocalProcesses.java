@@ -27,6 +27,26 @@ public final class LocalProcesses implements AutoCloseable {
 
   public LocalProcesses(Path logDir) throws IOException {
     this.logDir = Files.createDirectories(logDir);
+    // a JVM stopped by a signal skips close(): without this its children (the service with its
+    // PostgreSQL, the workers) would live on as orphans
+    Runtime.getRuntime().addShutdownHook(new Thread(this::stopOnExit, "local-processes-shutdown"));
+  }
+
+  private void stopOnExit() {
+    List<Process> alive;
+    synchronized (started) {
+      alive = List.copyOf(started);
+    }
+    alive.forEach(Process::destroy);
+    for (Process p : alive) {
+      try {
+        if (!p.waitFor(20, TimeUnit.SECONDS)) {
+          p.destroyForcibly();
+        }
+      } catch (InterruptedException e) {
+        p.destroyForcibly();
+      }
+    }
   }
 
   /** A free TCP port on loopback. */
@@ -111,7 +131,9 @@ public final class LocalProcesses implements AutoCloseable {
     pb.redirectErrorStream(true);
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     Process p = pb.start();
-    started.add(p);
+    synchronized (started) {
+      started.add(p);
+    }
     return p;
   }
 

@@ -273,6 +273,12 @@ public final class Worker implements AutoCloseable {
       if (failure != null) {
         listener.onEvent("error", failure);
       }
+      if (result != null
+          && result.outcome() != RunResult.Outcome.COMPLETED
+          && result.lastCheckpoint() != null) {
+        // the recipe writes a checkpoint when it stops (cancel, shutdown) without announcing it
+        listener.onCheckpoint(result.lastCheckpoint(), false);
+      }
       Duration drain = Duration.ofMinutes(10);
       boolean drained = events.flush(drain) && points.flush(drain) && checkpoints.flush(drain);
       if (!drained || leaseLost.get()) {
