@@ -1,12 +1,9 @@
 package dev.distill.trainer.cli;
 
-import dev.distill.spec.JobSpec;
 import dev.distill.trainer.control.ApiClient;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -15,11 +12,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.ObjectMapper;
-import tools.jackson.databind.json.JsonMapper;
-import tools.jackson.dataformat.yaml.YAMLMapper;
 
 /** The commands that read and change jobs through the REST API. */
 final class JobCommands {
@@ -30,10 +23,14 @@ final class JobCommands {
     "ID", "id", "TYPE", "type", "STATUS", "status", "ATTEMPTS", "attempts", "CREATED", "created_at"
   };
 
+  static void printJson(PrintWriter out, JsonNode node) {
+    out.println(ApiClient.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(node));
+    out.flush();
+  }
+
   static void printJob(Connection c, PrintWriter out, JsonNode job) {
     if (c.json()) {
-      out.println(ApiClient.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(job));
-      out.flush();
+      printJson(out, job);
       return;
     }
     Tables.print(
@@ -58,36 +55,6 @@ final class JobCommands {
     out.flush();
   }
 
-  /** Reads a JSON or YAML spec file and checks it with the same records the service uses. */
-  static String readSpec(Path file) throws Exception {
-    if (!Files.isRegularFile(file)) {
-      throw new IllegalArgumentException(file + ": no such file");
-    }
-    String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
-    ObjectMapper reader =
-        name.endsWith(".yaml") || name.endsWith(".yml")
-            ? YAMLMapper.builder().build()
-            : JsonMapper.builder().build();
-    JsonNode tree;
-    try {
-      tree = reader.readTree(file.toFile());
-    } catch (RuntimeException e) {
-      throw new IllegalArgumentException(file + ": not valid JSON/YAML: " + e.getMessage(), e);
-    }
-    ObjectMapper strict =
-        JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).build();
-    try {
-      strict.treeToValue(tree, JobSpec.class);
-    } catch (RuntimeException e) {
-      Throwable root = e;
-      while (root.getCause() != null) {
-        root = root.getCause();
-      }
-      throw new IllegalArgumentException(file + ": " + root.getMessage(), e);
-    }
-    return ApiClient.JSON.writeValueAsString(tree);
-  }
-
   @Command(
       name = "submit",
       description = "Submit a job spec (JSON or YAML file); prints the new job.")
@@ -105,7 +72,7 @@ final class JobCommands {
 
     @Override
     public Integer call() throws Exception {
-      String body = readSpec(file);
+      String body = ApiClient.JSON.writeValueAsString(SpecFiles.readTree(file));
       Map<String, String> headers =
           idempotencyKey == null ? Map.of() : Map.of("Idempotency-Key", idempotencyKey);
       JsonNode job = conn.client().send("POST", "v1/jobs", body, headers, Duration.ofSeconds(30));
@@ -146,7 +113,7 @@ final class JobCommands {
       JsonNode page = conn.client().get(path.toString());
       PrintWriter out = spec.commandLine().getOut();
       if (conn.json()) {
-        out.println(ApiClient.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(page));
+        printJson(out, page);
       } else {
         Tables.print(out, page.path("items"), JOB_COLUMNS);
         if (page.path("has_more").asBoolean(false)) {
@@ -216,7 +183,7 @@ final class JobCommands {
       JsonNode body = conn.client().get(path);
       PrintWriter out = spec.commandLine().getOut();
       if (conn.json()) {
-        out.println(ApiClient.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(body));
+        printJson(out, body);
       } else {
         Tables.print(
             out, MetricRows.flatten(body), "NAME", "name", "STEP", "step", "VALUE", "value");
@@ -239,7 +206,7 @@ final class JobCommands {
       JsonNode body = conn.client().get("v1/jobs/" + ApiClient.q(id) + "/checkpoints");
       PrintWriter out = spec.commandLine().getOut();
       if (conn.json()) {
-        out.println(ApiClient.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(body));
+        printJson(out, body);
       } else {
         JsonNode items = body.isArray() ? body : body.path("items");
         Tables.print(

@@ -1,7 +1,6 @@
 package dev.distill.trainer.recipe;
 
 import ai.djl.Device;
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import dev.distill.spec.JobSpec;
 import dev.distill.trainer.data.Batch;
@@ -22,7 +21,7 @@ public final class EvaluationRecipe {
   private EvaluationRecipe() {}
 
   public static RunResult run(JobSpec spec, RunContext ctx) {
-    Device device = Engine.getInstance().getGpuCount() > 0 ? Device.gpu() : Device.cpu();
+    Device device = Models.device();
     try (NDManager manager = NDManager.newBaseManager(device);
         Models.Loaded student =
             Models.resolve(spec.student(), ctx, manager, spec.hyperparameters().seed());
@@ -34,17 +33,7 @@ public final class EvaluationRecipe {
       Integer shared = null;
       if (teacher != null) {
         teacher.model().requireGradients(false);
-        if (teacher.tokenizer().vocabSize() != student.tokenizer().vocabSize()) {
-          throw new IllegalArgumentException(
-              "teacher and student tokenizers differ: "
-                  + teacher.tokenizer().vocabSize()
-                  + " vs "
-                  + student.tokenizer().vocabSize()
-                  + " tokens");
-        }
-        if (teacher.model().vocabSize() != student.model().vocabSize()) {
-          shared = student.tokenizer().vocabSize();
-        }
+        shared = Models.sharedVocab(teacher, student);
       }
       DatasetSplits data = Datasets.open(spec.dataset(), student.tokenizer());
       List<Batch> batches =

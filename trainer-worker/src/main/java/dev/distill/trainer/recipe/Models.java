@@ -34,6 +34,34 @@ final class Models {
 
   private Models() {}
 
+  /** The GPU when the engine sees one, else the CPU: the same code runs on both. */
+  static ai.djl.Device device() {
+    return ai.djl.engine.Engine.getInstance().getGpuCount() > 0
+        ? ai.djl.Device.gpu()
+        : ai.djl.Device.cpu();
+  }
+
+  /**
+   * Checks that teacher and student compare distributions over one vocabulary.
+   *
+   * @return null when both output sizes are equal, else the tokenizer's size (the shared ids of a
+   *     padded superset)
+   * @throws IllegalArgumentException when their tokenizers differ
+   */
+  static Integer sharedVocab(Loaded teacher, Loaded student) {
+    if (teacher.tokenizer().vocabSize() != student.tokenizer().vocabSize()) {
+      throw new IllegalArgumentException(
+          "teacher and student tokenizers differ: "
+              + teacher.tokenizer().vocabSize()
+              + " vs "
+              + student.tokenizer().vocabSize()
+              + " tokens; distillation compares distributions over one vocabulary");
+    }
+    return teacher.model().vocabSize() == student.model().vocabSize()
+        ? null
+        : student.tokenizer().vocabSize();
+  }
+
   /**
    * @param ref the reference from the spec
    * @param ctx for the local directories of {@code job:} references

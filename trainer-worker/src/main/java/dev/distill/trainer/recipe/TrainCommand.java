@@ -2,6 +2,7 @@ package dev.distill.trainer.recipe;
 
 import dev.distill.spec.JobSpec;
 import dev.distill.trainer.checkpoint.Checkpoint;
+import dev.distill.trainer.cli.SpecFiles;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -13,10 +14,6 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
-import tools.jackson.databind.DeserializationFeature;
-import tools.jackson.databind.ObjectMapper;
-import tools.jackson.databind.json.JsonMapper;
-import tools.jackson.dataformat.yaml.YAMLMapper;
 
 /**
  * {@code distill train SPEC --out DIR}: runs a job spec locally, without the service, with the same
@@ -46,7 +43,7 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    JobSpec job = read(specFile);
+    JobSpec job = SpecFiles.read(specFile);
     PrintWriter o = spec.commandLine().getOut();
     TrainingListener printer =
         new TrainingListener() {
@@ -93,24 +90,5 @@ public final class TrainCommand implements Callable<Integer> {
     o.println("done: " + r.outcome().name().toLowerCase(Locale.ROOT) + " at step " + r.step());
     o.flush();
     return 0;
-  }
-
-  static JobSpec read(Path file) {
-    String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
-    ObjectMapper mapper =
-        (name.endsWith(".yaml") || name.endsWith(".yml")
-                ? YAMLMapper.builder()
-                : JsonMapper.builder())
-            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .build();
-    try {
-      return mapper.readValue(file.toFile(), JobSpec.class);
-    } catch (RuntimeException e) {
-      Throwable root = e;
-      while (root.getCause() != null) {
-        root = root.getCause();
-      }
-      throw new IllegalArgumentException(file + ": " + root.getMessage(), e);
-    }
   }
 }

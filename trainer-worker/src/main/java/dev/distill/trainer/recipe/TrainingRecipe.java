@@ -86,7 +86,7 @@ public final class TrainingRecipe implements AutoCloseable {
    * one.
    */
   public void setup() {
-    Device device = Engine.getInstance().getGpuCount() > 0 ? Device.gpu() : Device.cpu();
+    Device device = Models.device();
     manager = NDManager.newBaseManager(device);
     checkpoints = new CheckpointManager(ctx.checkpointDir(), hp.keepCheckpoints());
     Optional<Checkpoint> resume = checkpoints.latest();
@@ -110,17 +110,7 @@ public final class TrainingRecipe implements AutoCloseable {
     if (spec.type() == JobType.DISTILL) {
       teacher = Models.resolve(spec.teacher(), ctx, manager, hp.seed() + 1);
       teacher.model().requireGradients(false);
-      if (teacher.tokenizer().vocabSize() != student.tokenizer().vocabSize()) {
-        throw new IllegalArgumentException(
-            "teacher and student tokenizers differ: "
-                + teacher.tokenizer().vocabSize()
-                + " vs "
-                + student.tokenizer().vocabSize()
-                + " tokens; distillation compares distributions over one vocabulary");
-      }
-      if (teacher.model().vocabSize() != student.model().vocabSize()) {
-        sharedVocab = student.tokenizer().vocabSize();
-      }
+      sharedVocab = Models.sharedVocab(teacher, student);
     }
     loss =
         new KdLoss(

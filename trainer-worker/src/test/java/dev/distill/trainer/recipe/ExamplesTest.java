@@ -33,7 +33,7 @@ class ExamplesTest {
         .extracting(p -> p.getFileName().toString())
         .contains("distill.json", "finetune.json", "evaluate.json", "synthesize.json");
     for (Path f : files) {
-      JobSpec spec = TrainCommand.read(f);
+      JobSpec spec = dev.distill.trainer.cli.SpecFiles.read(f);
       for (ModelRef ref : new ModelRef[] {spec.teacher(), spec.student()}) {
         if (ref != null && ref.isBuiltin()) {
           assertThat(Gemma2Config.PRESETS).as(f + ": " + ref.uri()).contains(ref.target());
