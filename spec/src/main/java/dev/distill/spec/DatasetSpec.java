@@ -16,6 +16,7 @@ import java.util.Set;
  * @param maxSeqLen tokens per sequence, longer examples are truncated with a warning event (never
  *     silently)
  * @param validationFraction share of examples held out, chosen deterministically from {@code seed}
+ *     and each whole example (duplicates and prompts with a unique answer stay on one side)
  * @param maskPrompt whether the loss is masked to the response tokens
  * @param packing whether several short examples are packed into one sequence
  * @param numExamples for {@code builtin:procedural}: how many examples to generate

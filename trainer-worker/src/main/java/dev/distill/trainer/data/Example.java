@@ -5,7 +5,13 @@ import java.util.List;
 /** One training example before templating: a conversation or a plain-text document. */
 public sealed interface Example permits Example.Chat, Example.Text {
 
-  /** The text that decides the train/validation side: the prompt, never the answer. */
+  /**
+   * The text that decides the train/validation side: the whole example, prompt and answer. An exact
+   * duplicate lands on the side of its twin; a prompt with a unique answer is therefore entirely on
+   * one side (held-out prompts of deterministic tasks are unseen in training); a prompt answered in
+   * several ways ("Name a fruit.") appears on both sides with different answers, so validation
+   * measures how well the answer distribution was learnt.
+   */
   String splitKey();
 
   /**
@@ -39,9 +45,7 @@ public sealed interface Example permits Example.Chat, Example.Text {
     public String splitKey() {
       StringBuilder sb = new StringBuilder();
       for (Message m : messages) {
-        if (!m.isAssistant()) {
-          sb.append(m.role()).append('\u0000').append(m.content()).append('\u0000');
-        }
+        sb.append(m.role()).append('\u0000').append(m.content()).append('\u0000');
       }
       return sb.append(input).toString();
     }

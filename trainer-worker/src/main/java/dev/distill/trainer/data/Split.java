@@ -4,10 +4,11 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * The deterministic train/validation split: an example goes to validation when a seeded 64-bit hash
- * of its prompt ({@link Example#splitKey()}) falls below {@code fraction}. The side depends only on
- * the prompt and the seed, so it does not change when the file is reordered or grows, and identical
- * prompts (even with different answers) always land on the same side. The validation share is
- * therefore about {@code fraction}, not exact.
+ * of the whole example ({@link Example#splitKey()}: prompt and answer) falls below {@code
+ * fraction}. The side depends only on the example and the seed, so it does not change when the file
+ * is reordered or grows; duplicates land on one side, and so does every example of a prompt whose
+ * answer is unique. A prompt with several answers can be on both sides, with different answers. The
+ * validation share is about {@code fraction}, not exact.
  *
  * @param fraction share held out, in [0, 1)
  * @param seed the split seed

@@ -157,7 +157,7 @@ public record DemoPlan(
         "data: "
             + examples
             + " procedural instruction examples (exact-answer tasks and tasks with several"
-            + " valid answers), gemma template, loss on responses only, 5% held out (split by prompt, so held-out prompts are unseen)",
+            + " valid answers), gemma template, loss on responses only, 5% held out (split by whole example: a prompt with a unique answer is never seen in training, a prompt with several answers is on both sides)",
         "teacher "
             + teacherSteps
             + " steps; each student "

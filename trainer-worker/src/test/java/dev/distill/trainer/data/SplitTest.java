@@ -50,12 +50,20 @@ class SplitTest {
   }
 
   @Test
-  void samePromptSameSideWhateverTheAnswer() {
+  void duplicatesShareASideButAPromptWithSeveralAnswersSpreadsOverBoth() {
     Split split = new Split(0.5, 1);
+    int apartCount = 0;
     for (int i = 0; i < 50; i++) {
+      Example apple = Example.Chat.of("Name a fruit " + i, "apple");
       assertThat(split.isValidation(Example.Chat.of("Name a fruit " + i, "apple")))
-          .isEqualTo(split.isValidation(Example.Chat.of("Name a fruit " + i, "pear")));
+          .isEqualTo(split.isValidation(apple));
+      if (split.isValidation(apple)
+          != split.isValidation(Example.Chat.of("Name a fruit " + i, "pear"))) {
+        apartCount++;
+      }
     }
+    // the answer is part of the key: with fraction 0.5 about half the pairs are split up
+    assertThat(apartCount).isBetween(10, 40);
   }
 
   @Test

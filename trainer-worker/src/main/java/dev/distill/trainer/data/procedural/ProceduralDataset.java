@@ -146,8 +146,9 @@ public final class ProceduralDataset {
 
   /**
    * Held-out prompts with reference answers for exact-match evaluation: examples generated from
-   * {@code seed} whose prompts fall on the validation side of {@code split}, so a model trained on
-   * the training side of the same split has never seen them. Several-answer tasks are included
+   * {@code seed} that fall on the validation side of {@code split}. A model trained on the training
+   * side of the same split has never seen the prompts with a unique answer; the several-answer
+   * prompts are few and seen in training with other answers. Several-answer tasks are included
    * (scored by {@link ProceduralExample#accepts}); filter on {@link ProceduralExample#unique()} for
    * pure exact match.
    *

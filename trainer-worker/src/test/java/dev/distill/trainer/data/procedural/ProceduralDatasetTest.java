@@ -87,7 +87,14 @@ class ProceduralDatasetTest {
         trainPrompts.add(e.prompt());
       }
     }
-    assertThat(held).noneMatch(e -> trainPrompts.contains(e.prompt()));
+    assertThat(held)
+        .filteredOn(ProceduralExample::unique)
+        .isNotEmpty()
+        .noneMatch(e -> trainPrompts.contains(e.prompt()));
+    assertThat(held)
+        .filteredOn(e -> !e.unique())
+        .isNotEmpty()
+        .allMatch(e -> trainPrompts.contains(e.prompt()));
     assertThat(held.get(0).accepts(" " + held.get(0).answer() + "\n")).isTrue();
   }
 
