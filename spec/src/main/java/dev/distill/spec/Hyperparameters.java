@@ -27,7 +27,10 @@ import java.util.Set;
  * @param checkpointEvery steps between checkpoints (a final one is always written)
  * @param keepCheckpoints how many recent checkpoints are kept
  * @param evalEvery steps between validation passes; 0 means only at the end
- * @param lossChunkSize sequence positions per chunk of the loss (memory O(chunk x vocab))
+ * @param lossChunkSize loss tokens (unmasked positions of a micro-batch) per chunk of the loss:
+ *     peak memory of the logits is O(chunk x vocab); null (the default) sizes it from the
+ *     vocabulary so that one chunk's logits hold about 2^24 values (64 MB in fp32): 65,536 tokens
+ *     at vocab 256, 64 at Gemma's 256k
  */
 public record Hyperparameters(
     @JsonProperty("max_steps") Integer maxSteps,
@@ -71,7 +74,6 @@ public record Hyperparameters(
     checkpointEvery = checkpointEvery == null ? 100 : checkpointEvery;
     keepCheckpoints = keepCheckpoints == null ? 3 : keepCheckpoints;
     evalEvery = evalEvery == null ? 0 : evalEvery;
-    lossChunkSize = lossChunkSize == null ? 128 : lossChunkSize;
   }
 
   /** All defaults. */

@@ -9,11 +9,12 @@ import java.util.List;
  * Turns examples into rows of at most {@code maxSeqLen} tokens, counting what is cut.
  *
  * <ul>
- *   <li>Chat examples are rendered by the template, each segment encoded separately (so a token
- *       never straddles prompt and response) and concatenated. Targets are the response tokens, or
- *       all tokens but the first when {@code maskPrompt} is false. An example longer than {@code
- *       maxSeqLen} keeps its first {@code maxSeqLen} tokens and is counted as truncated; one left
- *       without any target is dropped and counted.
+ *   <li>Chat examples are rendered by the template and encoded as one text whose tokens are handed
+ *       to the segments ({@link Tokenizer#encodePieces}: a token that spans a boundary belongs to
+ *       the later segment, and a SentencePiece "▁" marker is not repeated at each segment). Targets
+ *       are the response tokens, or all tokens but the first when {@code maskPrompt} is false. An
+ *       example longer than {@code maxSeqLen} keeps its first {@code maxSeqLen} tokens and is
+ *       counted as truncated; one left without any target is dropped and counted.
  *   <li>Text documents are {@code <bos> text <eos>}, all tokens targets; a long document is cut
  *       into rows of {@code maxSeqLen} that overlap by one token, so each (input, next token) pair
  *       is trained exactly once.
@@ -79,11 +80,12 @@ public final class SequenceBuilder {
       String text = ((Example.Text) example).text();
       segments = List.of(new Segment(tokenizer.bosToken() + text + tokenizer.eosToken(), true));
     }
-    int[][] parts = new int[segments.size()][];
+    // (the tokens of the whole text, handed to the segments: no marker or merge differs from
+    // encoding the rendered text at once)
+    int[][] parts = tokenizer.encodePieces(segments.stream().map(Segment::text).toList());
     int total = 0;
-    for (int i = 0; i < parts.length; i++) {
-      parts[i] = tokenizer.encode(segments.get(i).text());
-      total += parts[i].length;
+    for (int[] part : parts) {
+      total += part.length;
     }
     int[] ids = new int[total];
     boolean[] target = new boolean[total];

@@ -4,11 +4,13 @@ import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.distill.trainer.model.CausalLm;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 
 /**
  * loss = kdRatio * T^2 * D(P_T || Q_T) + (1 - kdRatio) * CE(Q, labels), each term summed over the
@@ -23,14 +25,15 @@ import dev.distill.trainer.model.CausalLm;
  * <p>Three entry points:
  *
  * <ul>
- *   <li>{@link #backward}: training. Logits are made a chunk of positions at a time from the hidden
- *       states and each chunk's loss is back-propagated at once, so that peak memory is O(B x chunk
- *       x V), not O(B x T x V). How: the student's hidden states are detached into a leaf that
- *       requires a gradient; for each chunk the head runs on a slice of that leaf, the chunk loss
- *       is back-propagated (DJL's PyTorch collector accepts any number of {@code backward} calls;
- *       each frees its chunk's graph and accumulates into the leaf and the head's parameters);
- *       finally sum(hidden * grad_leaf) is back-propagated through the trunk, which gives the trunk
- *       exactly the gradient of the whole loss.
+ *   <li>{@link #backward}: training. Logits are made only for the positions in the loss (unmasked),
+ *       at most {@code chunkSize} of them at a time across the whole micro-batch, and each chunk's
+ *       loss is back-propagated at once, so that peak memory is O(chunk x V), not O(B x T x V), and
+ *       prompt and padding positions cost no head. How: the student's hidden states are detached
+ *       into a leaf that requires a gradient; for each chunk the head runs on the chunk's rows of
+ *       that leaf, the chunk loss is back-propagated (DJL's PyTorch collector accepts any number of
+ *       {@code backward} calls; each frees its chunk's graph and accumulates into the leaf and the
+ *       head's parameters); finally sum(hidden * grad_leaf) is back-propagated through the trunk,
+ *       which gives the trunk exactly the gradient of the whole loss.
  *   <li>{@link #evaluate}: the same chunks without gradients, for validation.
  *   <li>{@link #reference}: plain and unchunked on full logits, differentiable; for tests and small
  *       vocabularies.
@@ -223,22 +226,27 @@ public final class KdLoss {
       leaf.setRequiresGradient(true);
     }
     NDArray teacherLeaf = vocab == null ? null : teacherHidden.stopGradient();
-    long length = bt.get(1);
-    int chunk = config.chunkSize();
-    for (long start = 0; start < length; start += chunk) {
-      long end = Math.min(length, start + chunk);
+    // Only the positions in the loss get logits: the batch is flattened and each chunk gathers at
+    // most chunkSize of its unmasked rows (prompt and padding never reach the head). Each chunk
+    // selects from the leaf itself, so the chunks share no graph node and each backward frees its
+    // own. The gradient reaches the (B, T, D_s) leaf, zero at the rows left out.
+    long rowsTotal = bt.get(0) * bt.get(1);
+    for (long[] positions : chunkPositions(in.mask, config.chunkSize())) {
       try (NDScope scope = new NDScope()) {
         scope.suppressNotUsedWarning();
-        NDIndex positions = new NDIndex(":, {}:{}", start, end);
-        // (B, c, V_s)
-        NDArray studentLogits = student.logits(leaf.get(positions));
+        NDArray at = manager.create(positions); // (c) int64 flattened positions
+        // (1, c, D_s)
+        NDArray rows = gatherRows(leaf, rowsTotal, at).expandDims(0);
+        NDArray studentLogits = student.logits(rows); // (1, c, V_s)
         NDArray teacherLogits = null;
         if (vocab != null) {
           try (NoGrad ignored = NoGrad.open()) {
-            // (B, c, V_t)
-            teacherLogits = teacher.logits(teacherLeaf.get(positions));
+            // (1, c, V_t)
+            teacherLogits = teacher.logits(gatherRows(teacherLeaf, rowsTotal, at).expandDims(0));
           }
         }
+        NDArray chunkLabels = in.labels.reshape(rowsTotal).gather(at, 0).expandDims(0); // (1, c)
+        NDArray ones = in.mask.reshape(rowsTotal).gather(at, 0).expandDims(0); // (1, c) all 1
         boolean ceNeedsGrad = training && config.kdRatio() < 1.0;
         TokenLoss.Sums sums =
             TokenLoss.sums(
@@ -247,14 +255,15 @@ public final class KdLoss {
                 k,
                 studentLogits,
                 teacherLogits,
-                in.labels.get(positions),
-                in.mask.get(positions),
+                chunkLabels,
+                ones,
                 ceNeedsGrad || !training);
         if (training) {
           NDArray loss =
               sums.kd() == null
                   ? sums.ce().mul(k.ceCoefficient)
                   : sums.kd().mul(k.kdCoefficient).add(sums.ce().mul(k.ceCoefficient));
+          // frees this chunk's graph; gradients accumulate in the leaf and the head
           collector.backward(loss);
         }
         ceSum.addi(sums.ce().stopGradient());
@@ -278,6 +287,43 @@ public final class KdLoss {
     in.close();
     k.close();
     return new LossParts(total, kd, ce, in.tokens);
+  }
+
+  /**
+   * Which flattened positions each chunk takes: the unmasked ones in order, at most {@code chunk}
+   * per chunk; no chunk when everything is masked.
+   *
+   * @param mask (B, T) fp32 0/1
+   * @return the (c) positions in [0, B*T) of each chunk
+   */
+  static List<long[]> chunkPositions(NDArray mask, int chunk) {
+    float[] m = mask.toFloatArray(); // (B*T) row-major, as reshape flattens
+    long[] unmasked = new long[m.length];
+    int n = 0;
+    for (int i = 0; i < m.length; i++) {
+      if (m[i] != 0f) {
+        unmasked[n++] = i;
+      }
+    }
+    List<long[]> out = new ArrayList<>();
+    for (int start = 0; start < n; start += chunk) {
+      out.add(Arrays.copyOfRange(unmasked, start, Math.min(n, start + chunk)));
+    }
+    return out;
+  }
+
+  /**
+   * Rows of a (B, T, D) array at flattened positions, differentiable (gather; its backward scatters
+   * into the rows taken).
+   *
+   * @param x (B, T, D)
+   * @param at (c) int64 positions in [0, B*T)
+   * @return (c, D)
+   */
+  private static NDArray gatherRows(NDArray x, long rowsTotal, NDArray at) {
+    long d = x.getShape().get(2);
+    NDArray index = at.expandDims(1).broadcast(new Shape(at.getShape().get(0), d)); // (c, D)
+    return x.reshape(rowsTotal, d).gather(index, 0); // (c, D)
   }
 
   /**

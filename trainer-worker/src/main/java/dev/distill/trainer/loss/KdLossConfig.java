@@ -11,7 +11,8 @@ import dev.distill.spec.Hyperparameters;
  * @param kdRatio loss = kdRatio * KD + (1 - kdRatio) * CE, in [0, 1]; 0 is plain fine-tuning (no
  *     teacher)
  * @param jsdBeta beta of {@link KdKind#JSD}, in [0, 1]; ignored by the other kinds
- * @param chunkSize sequence positions whose logits are materialised at once, at least 1
+ * @param chunkSize tokens in the loss (unmasked positions, counted over the whole micro-batch)
+ *     whose logits are materialised at once, at least 1
  */
 public record KdLossConfig(
     KdKind kind, double temperature, double kdRatio, double jsdBeta, int chunkSize) {
@@ -35,14 +36,35 @@ public record KdLossConfig(
     }
   }
 
-  /** The loss of a job spec ({@code kd_loss}, {@code temperature}, {@code kd_ratio}, ...). */
-  public static KdLossConfig from(Hyperparameters h) {
+  /** Logit values one chunk holds when the spec leaves {@code loss_chunk_size} out: 2^24. */
+  public static final long AUTO_CHUNK_LOGITS = 1L << 24;
+
+  /**
+   * The chunk of a spec: {@code requested} when given, else as many tokens as keep one chunk's
+   * logits at {@link #AUTO_CHUNK_LOGITS} values (at least 16).
+   *
+   * @param requested {@code loss_chunk_size}, or null
+   * @param vocab the widest output of the models in the loss
+   */
+  public static int chunkSize(Integer requested, int vocab) {
+    if (requested != null) {
+      return requested;
+    }
+    return (int) Math.max(16, AUTO_CHUNK_LOGITS / Math.max(1, vocab));
+  }
+
+  /**
+   * The loss of a job spec ({@code kd_loss}, {@code temperature}, {@code kd_ratio}, ...).
+   *
+   * @param vocab the widest output of teacher and student, for the automatic chunk size
+   */
+  public static KdLossConfig from(Hyperparameters h, int vocab) {
     return new KdLossConfig(
         KdKind.fromSpecName(h.kdLoss()),
         h.temperature(),
         h.kdRatio(),
         h.jsdBeta(),
-        h.lossChunkSize());
+        chunkSize(h.lossChunkSize(), vocab));
   }
 
   /** Cross-entropy only: fine-tuning without a teacher. */

@@ -6,6 +6,7 @@ import dev.distill.spec.JobSpec;
 import dev.distill.trainer.data.Batch;
 import dev.distill.trainer.data.DatasetSplits;
 import dev.distill.trainer.data.Datasets;
+import dev.distill.trainer.loss.KdLossConfig;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -55,7 +56,11 @@ public final class EvaluationRecipe {
               teacher == null ? null : teacher.model(),
               batches,
               manager,
-              spec.hyperparameters().lossChunkSize(),
+              KdLossConfig.chunkSize(
+                  spec.hyperparameters().lossChunkSize(),
+                  Math.max(
+                      student.model().vocabSize(),
+                      teacher == null ? 0 : teacher.model().vocabSize())),
               shared);
       Map<String, Double> metrics = new LinkedHashMap<>();
       metrics.put("val_loss", scores.get(Evaluator.CE));

@@ -112,11 +112,14 @@ public final class TrainingRecipe implements AutoCloseable {
       teacher.model().requireGradients(false);
       sharedVocab = Models.sharedVocab(teacher, student);
     }
+    int widestVocab =
+        Math.max(student.model().vocabSize(), teacher == null ? 0 : teacher.model().vocabSize());
     loss =
         new KdLoss(
             spec.type() == JobType.DISTILL
-                ? KdLossConfig.from(hp)
-                : KdLossConfig.crossEntropyOnly(hp.lossChunkSize()),
+                ? KdLossConfig.from(hp, widestVocab)
+                : KdLossConfig.crossEntropyOnly(
+                    KdLossConfig.chunkSize(hp.lossChunkSize(), widestVocab)),
             sharedVocab);
     data = Datasets.open(spec.dataset(), student.tokenizer());
     if (data.train().isEmpty()) {
@@ -277,7 +280,7 @@ public final class TrainingRecipe implements AutoCloseable {
             teacher == null ? null : teacher.model(),
             validation,
             manager,
-            hp.lossChunkSize(),
+            loss.config().chunkSize(),
             loss.sharedVocab());
     Map<String, Double> named = new LinkedHashMap<>();
     named.put("val_loss", scores.get(Evaluator.CE));

@@ -1,6 +1,8 @@
 package dev.distill.trainer.tokenize;
 
+import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.huggingface.tokenizers.jni.CharSpan;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -89,6 +91,52 @@ public final class HfTokenizer implements Tokenizer {
   /** The file this tokenizer was loaded from. */
   public Path file() {
     return file;
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Here the whole text is encoded once and its tokens are handed to the pieces by their
+   * character offsets: a token goes to the piece that holds its last character. So a SentencePiece
+   * tokenizer's "▁" marker is added once at the start of the text, not at every piece, and a token
+   * that spans a boundary (a leading space of a response merged into its first word) belongs to the
+   * later piece, as the model has to produce it there.
+   */
+  @Override
+  public int[][] encodePieces(List<String> pieces) {
+    int[] ends = new int[pieces.size()]; // exclusive end offset of each piece in the whole text
+    StringBuilder whole = new StringBuilder();
+    for (int i = 0; i < ends.length; i++) {
+      whole.append(pieces.get(i));
+      ends[i] = whole.length();
+    }
+    Encoding encoding = djl.encode(whole.toString(), false, false);
+    long[] ids = encoding.getIds();
+    CharSpan[] spans = encoding.getCharTokenSpans();
+    int[] pieceOf = new int[ids.length];
+    int[] counts = new int[ends.length];
+    int piece = 0;
+    for (int t = 0; t < ids.length; t++) {
+      CharSpan span = spans == null || t >= spans.length ? null : spans[t];
+      if (span != null && span.getEnd() > span.getStart()) {
+        int last = span.getEnd() - 1; // offsets count UTF-16 chars, like String.length()
+        piece = 0;
+        while (piece < ends.length - 1 && last >= ends[piece]) {
+          piece++;
+        }
+      } // a token without characters stays with the piece of the token before it
+      pieceOf[t] = piece;
+      counts[piece]++;
+    }
+    int[][] out = new int[ends.length][];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = new int[counts[i]];
+    }
+    int[] filled = new int[ends.length];
+    for (int t = 0; t < ids.length; t++) {
+      out[pieceOf[t]][filled[pieceOf[t]]++] = (int) ids[t];
+    }
+    return out;
   }
 
   @Override

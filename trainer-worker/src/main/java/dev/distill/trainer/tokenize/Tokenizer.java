@@ -1,5 +1,6 @@
 package dev.distill.trainer.tokenize;
 
+import java.util.List;
 import java.util.OptionalInt;
 
 /**
@@ -23,6 +24,24 @@ public interface Tokenizer extends AutoCloseable {
     int[] out = new int[ids.length + 1];
     out[0] = bosId();
     System.arraycopy(ids, 0, out, 1, ids.length);
+    return out;
+  }
+
+  /**
+   * Encodes consecutive pieces of one text (a prompt, then a response, ...) so that the tokens of
+   * all pieces, concatenated, are the tokens of the whole text: each piece gets the tokens whose
+   * last character lies in it. This default encodes each piece on its own, which is exact for
+   * tokenizers whose tokens never depend on the text around a piece (the byte-level one); a
+   * tokenizer that prepends a word-boundary marker at the start of a text (SentencePiece's "▁") or
+   * merges across the boundary must override it.
+   *
+   * @return one array of ids per piece, in order
+   */
+  default int[][] encodePieces(List<String> pieces) {
+    int[][] out = new int[pieces.size()][];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = encode(pieces.get(i));
+    }
     return out;
   }
 

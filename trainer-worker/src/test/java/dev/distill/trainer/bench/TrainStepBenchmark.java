@@ -80,10 +80,10 @@ public final class TrainStepBenchmark {
         "student parameters: %,d%n",
         Gemma2Config.preset("gemma2-tiny").withOverrides(student(512)).parameterCount());
     if (args.length > 1 && args[1].equals("parts")) {
-      parts(steps);
+      parts(steps, args.length > 2 ? Path.of(args[2]) : null);
       return;
     }
-    parts(10);
+    parts(10, null);
     throughput(JobType.FINETUNE, steps);
     throughput(JobType.DISTILL, steps);
     System.out.printf(Locale.ROOT, "load average after throughput: %s%n", loadAverage());
@@ -165,8 +165,12 @@ public final class TrainStepBenchmark {
   /**
    * The recipe's step taken apart on synthetic ids (no data pipeline): wall time of the student
    * forward, the chunked cross-entropy with its backward, and clipping + AdamW, medians in ms.
+   *
+   * @param trace when not null, the measured steps run under PyTorch's profiler and its Chrome
+   *     trace is written there (aggregate it with {@code
+   *     trainer-worker/src/test/python/trace_ops.py})
    */
-  static void parts(int steps) {
+  static void parts(int steps, Path trace) {
     Gemma2Config cfg = Gemma2Config.preset("gemma2-tiny").withOverrides(student(512));
     KdLoss loss = new KdLoss(KdLossConfig.crossEntropyOnly(128), null);
     Hyperparameters hp = Hyperparameters.defaults();
@@ -188,6 +192,9 @@ public final class TrainStepBenchmark {
         List<Double> lossBack = new ArrayList<>();
         List<Double> optim = new ArrayList<>();
         for (int s = 0; s < WARMUP + steps; s++) {
+          if (s == WARMUP && trace != null) {
+            ai.djl.pytorch.jni.JniUtils.startProfile(false, true, false);
+          }
           try (NDManager m = manager.newSubManager();
               GradientCollector collector = Engine.getInstance().newGradientCollector()) {
             NDArray x = m.create(ids, bt); // (B, T)
@@ -209,6 +216,9 @@ public final class TrainStepBenchmark {
               optim.add((t3 - t2) / 1e6);
             }
           }
+        }
+        if (trace != null) {
+          ai.djl.pytorch.jni.JniUtils.stopProfile(trace.toString());
         }
         System.out.printf(
             Locale.ROOT,

@@ -147,11 +147,14 @@ class ChunkedKdLossTest {
                 base.kind(), base.temperature(), base.kdRatio(), base.jsdBeta(), chunk);
         student.widestLogits = 0;
         teacher.widestLogits = 0;
+        student.logitPositions = 0;
         assertSame(expected, chunked(c, ids, labels, mask, n), base.kind() + " chunk " + chunk);
-        // logits are only ever made for one chunk of positions: memory O(B x chunk x V)
-        assertThat(student.widestLogits).isEqualTo(Math.min(chunk, T));
+        // logits are only ever made for one chunk of the unmasked positions of the whole batch:
+        // memory O(chunk x V), and masked positions never reach the head
+        assertThat(student.widestLogits).isEqualTo(Math.min(chunk, n));
+        assertThat(student.logitPositions).isEqualTo(n);
         if (base.kdRatio() > 0) {
-          assertThat(teacher.widestLogits).isEqualTo(Math.min(chunk, T));
+          assertThat(teacher.widestLogits).isEqualTo(Math.min(chunk, n));
         }
       }
     }

@@ -24,8 +24,11 @@ final class TinyLm implements CausalLm {
   private final NDArray one; // ()
   private final Map<String, NDArray> parameters = new LinkedHashMap<>();
 
-  /** The most positions {@link #logits} was ever given at once. */
+  /** The most positions {@link #logits} was ever given at once (rows times positions). */
   long widestLogits;
+
+  /** All positions {@link #logits} was given, summed over its calls. */
+  long logitPositions;
 
   TinyLm(NDManager manager, int vocab, int dim, long seed, boolean trainable) {
     this.vocab = vocab;
@@ -66,7 +69,10 @@ final class TinyLm implements CausalLm {
    */
   @Override
   public NDArray logits(NDArray hidden) {
-    widestLogits = Math.max(widestLogits, hidden.getShape().get(1));
+    Shape shape = hidden.getShape();
+    long positions = shape.size() / shape.get(shape.dimension() - 1);
+    widestLogits = Math.max(widestLogits, positions);
+    logitPositions += positions;
     return hidden.matMul(head.transpose());
   }
 

@@ -88,6 +88,100 @@ class HfTokenizerTest {
     }
   }
 
+  /**
+   * A SentencePiece-like tokenizer: Metaspace marks every word start with "▁", including the start
+   * of any text it is given, as Llama 2's and Phi-3's tokenizers do.
+   */
+  static Path writeMetaspace(Path dir) throws IOException {
+    Map<String, Integer> vocab = new LinkedHashMap<>();
+    for (String w :
+        List.of(
+            "<pad>",
+            "<bos>",
+            "<eos>",
+            "<unk>",
+            "<start_of_turn>",
+            "\u2581",
+            "\u2581the",
+            "\u2581cat",
+            "\u2581sat",
+            "\u2581on",
+            "\u2581a",
+            "\u2581mat",
+            "\u2581\u00e9")) {
+      vocab.put(w, vocab.size());
+    }
+    Map<String, Object> json = new LinkedHashMap<>();
+    json.put("version", "1.0");
+    json.put("truncation", null);
+    json.put("padding", null);
+    json.put(
+        "added_tokens",
+        List.of(
+            Map.of(
+                "id",
+                4,
+                "content",
+                "<start_of_turn>",
+                "single_word",
+                false,
+                "lstrip",
+                false,
+                "rstrip",
+                false,
+                "normalized",
+                false,
+                "special",
+                true)));
+    json.put("normalizer", null);
+    json.put(
+        "pre_tokenizer",
+        Map.of(
+            "type",
+            "Metaspace",
+            "replacement",
+            "\u2581",
+            "prepend_scheme",
+            "always",
+            "split",
+            true));
+    json.put("post_processor", null);
+    json.put("decoder", null);
+    json.put("model", Map.of("type", "WordLevel", "vocab", vocab, "unk_token", "<unk>"));
+    Path file = dir.resolve("tokenizer.json");
+    JSON.writeValue(file.toFile(), json);
+    return file;
+  }
+
+  @Test
+  void piecesGetTheTokensOfTheWholeTextNotAMarkerEach(@TempDir Path dir) throws IOException {
+    try (HfTokenizer tok = HfTokenizer.load(writeMetaspace(dir))) {
+      List<String> pieces = List.of("<start_of_turn>the cat ", "sat on a mat");
+      int[] whole = tok.encode(String.join("", pieces));
+      // one piece at a time, the prompt's trailing space becomes a lone marker token: a token the
+      // whole text does not have
+      int[] separately = concat(new int[][] {tok.encode(pieces.get(0)), tok.encode(pieces.get(1))});
+      assertThat(separately).isNotEqualTo(whole).hasSize(whole.length + 1);
+      int[][] split = tok.encodePieces(pieces);
+      assertThat(concat(split)).isEqualTo(whole);
+      // "▁sat" starts at the prompt's space but ends in the response: the response's first token
+      assertThat(split[0]).containsExactly(4, 6, 7); // <start_of_turn> ▁the ▁cat
+      assertThat(split[1]).containsExactly(8, 9, 10, 11); // ▁sat ▁on ▁a ▁mat
+      // offsets count characters, not UTF-8 bytes: three two-byte letters stay in the first piece
+      int[][] accents = tok.encodePieces(List.of("\u00e9 \u00e9 \u00e9 ", "cat"));
+      assertThat(accents[0]).containsExactly(12, 12, 12);
+      assertThat(accents[1]).containsExactly(7);
+      // an empty piece gets no token
+      int[][] empty = tok.encodePieces(List.of("the", "", " cat"));
+      assertThat(empty[1]).isEmpty();
+      assertThat(concat(empty)).isEqualTo(tok.encode("the cat"));
+    }
+  }
+
+  private static int[] concat(int[][] parts) {
+    return java.util.Arrays.stream(parts).flatMapToInt(java.util.Arrays::stream).toArray();
+  }
+
   @Test
   void truncationWrittenInTheFileIsIgnored(@TempDir Path dir) throws IOException {
     Path file =
