@@ -123,21 +123,40 @@ public final class DemoReport {
     return t.toString();
   }
 
-  /** One sentence comparing the distilled student with the baseline. */
+  /**
+   * Compares the distilled student with the baseline, and says whether the premise held: a teacher
+   * better than both students on the same validation data.
+   */
   public static String verdict(List<ModelResult> results) {
+    ModelResult teacher = find(results, "teacher");
     ModelResult distilled = find(results, "distilled");
     ModelResult baseline = find(results, "baseline");
     if (distilled == null || baseline == null) {
       return "";
     }
     double gain = baseline.valLoss() - distilled.valLoss();
-    return String.format(
-        Locale.ROOT,
-        "The distilled student %s the baseline on validation loss: %.4f vs %.4f (%+.4f).",
-        gain > 0 ? "beats" : "does not beat",
-        distilled.valLoss(),
-        baseline.valLoss(),
-        -gain);
+    String out =
+        String.format(
+            Locale.ROOT,
+            "The distilled student %s the baseline on validation loss: %.4f vs %.4f (%+.4f).",
+            gain > 0 ? "beats" : "does not beat",
+            distilled.valLoss(),
+            baseline.valLoss(),
+            -gain);
+    if (teacher != null) {
+      boolean better =
+          teacher.valLoss() < distilled.valLoss() && teacher.valLoss() < baseline.valLoss();
+      out +=
+          String.format(
+              Locale.ROOT,
+              better
+                  ? " The teacher (%.4f) is better than both students, so the student learnt from a"
+                      + " better model."
+                  : " The teacher (%.4f) is not better than both students: the comparison does not"
+                      + " show a better teacher passing on what it knows.",
+              teacher.valLoss());
+    }
+    return out;
   }
 
   private static ModelResult find(List<ModelResult> results, String name) {
