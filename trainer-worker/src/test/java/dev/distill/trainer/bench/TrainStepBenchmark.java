@@ -126,7 +126,7 @@ public final class TrainStepBenchmark {
             1_000_000,
             1,
             0,
-            128);
+            null); // loss_chunk_size: the default, sized from the vocabulary
     JobSpec spec = new JobSpec(type, t, s, data, hp, null, null, null, null, null);
     List<StepMetrics> seen = new ArrayList<>();
     TrainingListener l =
