@@ -101,6 +101,21 @@ class LeaseExpiryTest extends ServiceTest {
   }
 
   @Test
+  void anExpiredLeaseIsFencedBeforeTheReaperRuns() {
+    Project p = newProject();
+    String id = createJob(p.member(), example("finetune"));
+    Lease l = claim(p.worker(), "late");
+    expire(id);
+    // by the database clock the lease is over: a late heartbeat does not revive it
+    Resp hb = post(l.path("heartbeat"), p.worker(), Map.of("epoch", l.epoch()));
+    assertThat(hb.status()).isEqualTo(409);
+    assertThat(hb.json().get("type").asString()).endsWith("/lease-lost");
+    assertThat(hb.json().get("detail").asString()).contains("expired");
+    assertThat(reaper.reap()).isEqualTo(1);
+    assertThat(job(p.viewer(), id).get("status").asString()).isEqualTo("QUEUED");
+  }
+
+  @Test
   void lastAttemptsExpiryFailsTheJobWithTheReason() {
     Project p = newProject();
     String id =
