@@ -22,8 +22,8 @@ import tools.jackson.databind.JsonNode;
 
 /**
  * The worker process against the real service: a run to success, kill -9 and resume, cancel, and
- * SIGTERM (release and resume). One service with a short lease TTL (6 s, heartbeats every 2 s) for
- * the class; each test starts and stops its own worker processes.
+ * SIGTERM (release without counting an attempt, and resume). One service with a short lease TTL (6
+ * s, heartbeats every 2 s) for the class; each test starts and stops its own worker processes.
  */
 class WorkerLifecycleTest {
 
@@ -235,12 +235,17 @@ class WorkerLifecycleTest {
 
     JsonNode released = cluster.job(id);
     List<String> described = Cluster.describe(cluster.events(id));
-    // released by the worker itself (a fail with retryable), not reaped after the TTL
+    // released by the worker itself, not reaped after the TTL, and the attempt is not counted
     assertThat(released.get("status").asString())
         .as("job %s, events %s", released, described)
         .isEqualTo("QUEUED");
+    assertThat(released.get("attempts").asInt()).as("attempts after the release").isZero();
     assertThat(described)
-        .anySatisfy(e -> assertThat(e).contains("RUNNING -> QUEUED", "worker w-sigterm shut down"))
+        .anySatisfy(
+            e ->
+                assertThat(e)
+                    .contains(
+                        "RUNNING -> QUEUED", "released by worker w-sigterm: shut down at step"))
         .noneSatisfy(e -> assertThat(e).contains("expired"));
     JsonNode preempted =
         cluster.events(id).stream()
@@ -259,6 +264,9 @@ class WorkerLifecycleTest {
     assertThat(job.get("status").asString())
         .as("job %s, events %s", job, Cluster.describe(events))
         .isEqualTo("SUCCEEDED");
+    assertThat(job.get("attempts").asInt())
+        .as("the shutdown did not use up an attempt")
+        .isEqualTo(1);
     JsonNode resumed =
         events.stream()
             .filter(e -> e.get("kind").asString().equals("resumed"))

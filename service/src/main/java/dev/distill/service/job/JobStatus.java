@@ -9,9 +9,10 @@ import java.util.Set;
  *
  * <pre>
  * QUEUED     -> RUNNING (claimed) | CANCELLED (cancel) | FAILED (a job: dependency failed)
- * RUNNING    -> SUCCEEDED | FAILED | QUEUED (lease lost or retryable failure, attempts left)
- *               | CANCELLING (cancel)
- * CANCELLING -> CANCELLED (worker stopped, or lease lost) | SUCCEEDED | FAILED (worker finished first)
+ * RUNNING    -> SUCCEEDED | FAILED | QUEUED (lease lost or retryable failure, attempts left;
+ *               or released by the worker, the attempt not counted) | CANCELLING (cancel)
+ * CANCELLING -> CANCELLED (worker stopped or released, or lease lost) | SUCCEEDED
+ *               | FAILED (worker finished first)
  * SUCCEEDED, FAILED, CANCELLED: terminal
  * </pre>
  */

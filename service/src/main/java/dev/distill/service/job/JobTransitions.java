@@ -72,6 +72,21 @@ public class JobTransitions {
     return true;
   }
 
+  /**
+   * RUNNING -> QUEUED because the worker released the job (it shut down): the attempt it was on
+   * does not count, so the next claim runs the same attempt number again. The event keeps the
+   * released attempt's number.
+   *
+   * @return false if the job was not RUNNING (nothing changed)
+   */
+  public boolean release(UUID id, String reason) {
+    if (!apply(id, JobStatus.RUNNING, JobStatus.QUEUED, reason, null)) {
+      return false;
+    }
+    jdbc.update("UPDATE jobs SET attempts = attempts - 1 WHERE id = ? AND attempts > 0", id);
+    return true;
+  }
+
   /** Writes the {@code status} event of a transition ({@code from} null for creation). */
   public void recordStatusEvent(UUID id, JobStatus from, JobStatus to, String reason) {
     Map<String, Object> data = new LinkedHashMap<>();

@@ -132,6 +132,14 @@ public class ClaimService {
     Map<String, Object> row = rows.get(0);
     UUID id = (UUID) row.get("id");
     JobStatus.check(JobStatus.QUEUED, JobStatus.RUNNING);
+    jdbc.update(
+        "INSERT INTO job_leases (lease_id, job_id, epoch, attempt, worker_id)"
+            + " VALUES (?, ?, ?, ?, ?)",
+        row.get("lease_id"),
+        id,
+        ((Number) row.get("epoch")).longValue(),
+        ((Number) row.get("attempts")).intValue(),
+        req.workerId());
     transitions.recordStatusEvent(
         id, JobStatus.QUEUED, JobStatus.RUNNING, "claimed by worker " + req.workerId());
     jdbc.update(

@@ -6,12 +6,14 @@ import dev.distill.service.job.JobStatus;
 import dev.distill.service.job.JobTransitions;
 import dev.distill.service.metrics.QueueMetrics;
 import dev.distill.service.web.ApiException;
+import dev.distill.spec.protocol.BatchResponse;
 import dev.distill.spec.protocol.CheckpointRegistration;
 import dev.distill.spec.protocol.EventBatch;
 import dev.distill.spec.protocol.FailRequest;
 import dev.distill.spec.protocol.HeartbeatResponse;
 import dev.distill.spec.protocol.MetricBatch;
 import dev.distill.spec.protocol.MetricPoint;
+import dev.distill.spec.protocol.ReleaseRequest;
 import dev.distill.spec.protocol.WorkerEvent;
 import java.sql.Timestamp;
 import java.time.Instant;
@@ -27,8 +29,10 @@ import tools.jackson.databind.ObjectMapper;
 
 /**
  * Everything a worker writes under a lease. Each write first locks the job row by its current lease
- * id and checks the epoch: a lease that expired and was reaped or reclaimed, or a wrong epoch, gets
- * 409 and changes nothing (fencing).
+ * id and checks the epoch: a lease that expired (reaped or not yet), was reclaimed or ended, or a
+ * wrong epoch, gets 409 and changes nothing (fencing). One exception: metric points sent under an
+ * earlier lease of the job (late points, found in {@code job_leases}) are inserted where the job
+ * has no point yet, never overwriting one, and the answer says {@code lease_lost}.
  */
 @Service
 public class LeaseService {
@@ -57,37 +61,62 @@ public class LeaseService {
 
   /** Locks the job held by this lease, or throws 409 if the lease is no longer held. */
   Lease hold(Caller caller, UUID leaseId, long epoch) {
-    List<Lease> rows =
+    Held held = lock(caller, leaseId);
+    ApiException refused = refusal(held, leaseId, epoch);
+    if (refused != null) {
+      metrics.staleRejection();
+      throw refused;
+    }
+    return held.lease();
+  }
+
+  /** The job row of a current lease id, locked, with whether the lease expired; null if none. */
+  private record Held(Lease lease, boolean expired) {}
+
+  private Held lock(Caller caller, UUID leaseId) {
+    List<Held> rows =
         jdbc.query(
-            "SELECT id, status, epoch, attempts, worker_id FROM jobs"
+            "SELECT id, status, epoch, attempts, worker_id, lease_expires_at < now() FROM jobs"
                 + " WHERE lease_id = ? AND project = ? FOR UPDATE",
             (rs, i) ->
-                new Lease(
-                    rs.getObject(1, UUID.class),
-                    JobStatus.valueOf(rs.getString(2)),
-                    rs.getLong(3),
-                    rs.getInt(4),
-                    rs.getString(5)),
+                new Held(
+                    new Lease(
+                        rs.getObject(1, UUID.class),
+                        JobStatus.valueOf(rs.getString(2)),
+                        rs.getLong(3),
+                        rs.getInt(4),
+                        rs.getString(5)),
+                    rs.getBoolean(6)),
             leaseId,
             caller.project());
-    if (rows.isEmpty() || !rows.get(0).status().isLeased()) {
-      metrics.staleRejection();
-      throw new ApiException(
+    return rows.isEmpty() ? null : rows.get(0);
+  }
+
+  /** Why a write under this lease is refused (409), or null when the lease is held. */
+  private static ApiException refusal(Held held, UUID leaseId, long epoch) {
+    if (held == null || !held.lease().status().isLeased()) {
+      return new ApiException(
           HttpStatus.CONFLICT,
           "lease-lost",
           "Lease no longer held",
           "lease " + leaseId + " is not held: it expired and was requeued, or the job ended");
     }
-    Lease lease = rows.get(0);
-    if (lease.epoch() != epoch) {
-      metrics.staleRejection();
-      throw new ApiException(
+    if (held.expired()) {
+      // by the database clock; the reaper requeues the job at its next pass
+      return new ApiException(
+          HttpStatus.CONFLICT,
+          "lease-lost",
+          "Lease no longer held",
+          "lease " + leaseId + " expired; the job is requeued");
+    }
+    if (held.lease().epoch() != epoch) {
+      return new ApiException(
           HttpStatus.CONFLICT,
           "stale-epoch",
           "Stale epoch",
-          "epoch " + epoch + " is not the lease's current epoch " + lease.epoch());
+          "epoch " + epoch + " is not the lease's current epoch " + held.lease().epoch());
     }
-    return lease;
+    return null;
   }
 
   @Transactional
@@ -106,20 +135,22 @@ public class LeaseService {
   }
 
   /**
-   * Stores events; ones already stored (same attempt and seq) are ignored. Returns how many new.
+   * Stores events; ones already stored (same run, that is lease epoch, and seq) are ignored.
+   * Answers how many were new and whether the job is being cancelled.
    */
   @Transactional
-  public int events(Caller caller, UUID leaseId, EventBatch batch) {
+  public BatchResponse events(Caller caller, UUID leaseId, EventBatch batch) {
     Lease lease = hold(caller, leaseId, batch.epoch());
     int added = 0;
     for (WorkerEvent e : batch.events()) {
       added +=
           jdbc.update(
-              "INSERT INTO job_events (job_id, attempt, seq, ts, kind, level, message, data)"
-                  + " VALUES (?, ?, ?, ?, ?, ?, ?, ?::jsonb)"
-                  + " ON CONFLICT (job_id, attempt, seq) DO NOTHING",
+              "INSERT INTO job_events (job_id, attempt, epoch, seq, ts, kind, level, message, data)"
+                  + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb)"
+                  + " ON CONFLICT (job_id, epoch, seq) DO NOTHING",
               lease.jobId(),
               lease.attempt(),
+              lease.epoch(),
               e.seq(),
               Timestamp.from(e.ts() == null ? Instant.now() : e.ts()),
               e.kind(),
@@ -127,30 +158,69 @@ public class LeaseService {
               e.message(),
               e.data() == null ? null : mapper.writeValueAsString(e.data()));
     }
-    return added;
+    return new BatchResponse(added, false, lease.status() == JobStatus.CANCELLING);
   }
 
-  /** Upserts metric points on (job, name, step). */
+  /**
+   * Upserts metric points on (job, name, step) under the current lease. Under an earlier lease of
+   * the same job with that lease's epoch (a worker that lost its lease delivering what it buffered)
+   * the points are late: only those the job has no point for are inserted, and the answer says
+   * {@code lease_lost}. Anything else is refused like every other write.
+   */
   @Transactional
-  public int metrics(Caller caller, UUID leaseId, MetricBatch batch) {
-    Lease lease = hold(caller, leaseId, batch.epoch());
+  public BatchResponse metrics(Caller caller, UUID leaseId, MetricBatch batch) {
+    Held held = lock(caller, leaseId);
+    ApiException refused = refusal(held, leaseId, batch.epoch());
+    if (refused == null) {
+      Lease lease = held.lease();
+      int n = insertPoints(lease.jobId(), batch, true);
+      return new BatchResponse(n, false, lease.status() == JobStatus.CANCELLING);
+    }
+    List<UUID> earlier =
+        jdbc.queryForList(
+            "SELECT l.job_id FROM job_leases l JOIN jobs j ON j.id = l.job_id"
+                + " WHERE l.lease_id = ? AND l.epoch = ? AND j.project = ?",
+            UUID.class,
+            leaseId,
+            batch.epoch(),
+            caller.project());
+    if (earlier.isEmpty()) {
+      metrics.staleRejection();
+      throw refused;
+    }
+    return new BatchResponse(insertPoints(earlier.get(0), batch, false), true, false);
+  }
+
+  /**
+   * @param overwrite true for the current lease (a resent batch upserts), false for late points
+   * @return how many points were written
+   */
+  private int insertPoints(UUID jobId, MetricBatch batch, boolean overwrite) {
     List<Object[]> args =
         batch.points().stream()
             .map(
                 (MetricPoint p) ->
                     new Object[] {
-                      lease.jobId(),
+                      jobId,
                       p.name(),
                       p.step(),
                       p.value(),
                       Timestamp.from(p.ts() == null ? Instant.now() : p.ts())
                     })
             .toList();
-    jdbc.batchUpdate(
-        "INSERT INTO job_metrics (job_id, name, step, value, ts) VALUES (?, ?, ?, ?, ?)"
-            + " ON CONFLICT (job_id, name, step) DO UPDATE SET value = excluded.value, ts = excluded.ts",
-        args);
-    return args.size();
+    int[] counts =
+        jdbc.batchUpdate(
+            "INSERT INTO job_metrics (job_id, name, step, value, ts) VALUES (?, ?, ?, ?, ?)"
+                + (overwrite
+                    ? " ON CONFLICT (job_id, name, step) DO UPDATE SET value = excluded.value,"
+                        + " ts = excluded.ts"
+                    : " ON CONFLICT (job_id, name, step) DO NOTHING"),
+            args);
+    int n = 0;
+    for (int c : counts) {
+      n += Math.max(c, 0);
+    }
+    return n;
   }
 
   @Transactional
@@ -187,6 +257,21 @@ public class LeaseService {
         JobStatus.SUCCEEDED,
         "completed by " + lease.workerId(),
         null);
+  }
+
+  /**
+   * The worker gives the job back (it is shutting down), after it checkpointed. RUNNING: QUEUED
+   * without counting the attempt. CANCELLING: CANCELLED, as the worker stopped.
+   */
+  @Transactional
+  public void release(Caller caller, UUID leaseId, ReleaseRequest r) {
+    Lease lease = hold(caller, leaseId, r.epoch());
+    String reason = "released by worker " + lease.workerId() + ": " + r.reason();
+    if (lease.status() == JobStatus.CANCELLING) {
+      transitions.apply(lease.jobId(), lease.status(), JobStatus.CANCELLED, reason, null);
+    } else {
+      transitions.release(lease.jobId(), reason);
+    }
   }
 
   /**

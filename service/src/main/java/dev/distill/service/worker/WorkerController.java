@@ -1,6 +1,7 @@
 package dev.distill.service.worker;
 
 import dev.distill.service.auth.Caller;
+import dev.distill.spec.protocol.BatchResponse;
 import dev.distill.spec.protocol.CheckpointRegistration;
 import dev.distill.spec.protocol.ClaimRequest;
 import dev.distill.spec.protocol.ClaimResponse;
@@ -10,7 +11,7 @@ import dev.distill.spec.protocol.FailRequest;
 import dev.distill.spec.protocol.HeartbeatRequest;
 import dev.distill.spec.protocol.HeartbeatResponse;
 import dev.distill.spec.protocol.MetricBatch;
-import java.util.Map;
+import dev.distill.spec.protocol.ReleaseRequest;
 import java.util.Optional;
 import java.util.UUID;
 import org.springframework.http.MediaType;
@@ -60,19 +61,20 @@ class WorkerController {
   }
 
   @PostMapping(path = LEASE + "/events", consumes = JSON)
-  Map<String, Integer> events(
+  BatchResponse events(
       @PathVariable("lease_id") UUID leaseId,
       @RequestBody EventBatch batch,
       @RequestAttribute(Caller.ATTRIBUTE) Caller caller) {
-    return Map.of("accepted", leases.events(caller, leaseId, batch));
+    return leases.events(caller, leaseId, batch);
   }
 
+  /** Also takes late points of an earlier lease of the job ({@code lease_lost: true}). */
   @PostMapping(path = LEASE + "/metrics", consumes = JSON)
-  Map<String, Integer> metrics(
+  BatchResponse metrics(
       @PathVariable("lease_id") UUID leaseId,
       @RequestBody MetricBatch batch,
       @RequestAttribute(Caller.ATTRIBUTE) Caller caller) {
-    return Map.of("accepted", leases.metrics(caller, leaseId, batch));
+    return leases.metrics(caller, leaseId, batch);
   }
 
   @PostMapping(path = LEASE + "/checkpoints", consumes = JSON)
@@ -90,6 +92,16 @@ class WorkerController {
       @RequestBody CompleteRequest body,
       @RequestAttribute(Caller.ATTRIBUTE) Caller caller) {
     leases.complete(caller, leaseId, body.epoch());
+    return ResponseEntity.noContent().build();
+  }
+
+  /** Gives the job back without counting the attempt (worker shutdown). */
+  @PostMapping(path = LEASE + "/release", consumes = JSON)
+  ResponseEntity<Void> release(
+      @PathVariable("lease_id") UUID leaseId,
+      @RequestBody ReleaseRequest body,
+      @RequestAttribute(Caller.ATTRIBUTE) Caller caller) {
+    leases.release(caller, leaseId, body);
     return ResponseEntity.noContent().build();
   }
 

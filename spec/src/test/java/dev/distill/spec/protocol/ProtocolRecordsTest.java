@@ -114,4 +114,27 @@ class ProtocolRecordsTest {
         .hasMessageContaining("epoch")
         .hasMessageContaining("reason");
   }
+
+  @Test
+  void releaseRequestNeedsEpochAndReason() {
+    ReleaseRequest r =
+        json.readValue("{\"epoch\":4,\"reason\":\"shut down\"}", ReleaseRequest.class);
+    assertThat(r.epoch()).isEqualTo(4);
+    assertThatThrownBy(() -> new ReleaseRequest(null, " "))
+        .satisfies(
+            e ->
+                assertThat(((InvalidSpecException) e).violations())
+                    .extracting(SpecViolation::field)
+                    .containsExactly("epoch", "reason"));
+  }
+
+  @Test
+  void batchResponseIsSnakeCaseAndAnOldAnswerMeansHeldAndNotCancelled() {
+    assertThat(json.writeValueAsString(new BatchResponse(3, true, false)))
+        .isEqualTo("{\"accepted\":3,\"lease_lost\":true,\"cancel_requested\":false}");
+    // a service from before these flags answered only {accepted}: nothing lost, nothing cancelled
+    BatchResponse old = json.readValue("{\"accepted\":2}", BatchResponse.class);
+    assertThat(old.leaseLost()).isFalse();
+    assertThat(old.cancelRequested()).isFalse();
+  }
 }

@@ -48,7 +48,9 @@ final class Outbox<T> implements AutoCloseable {
    * @param sender sends a batch
    * @param maxBatch largest batch
    * @param onFatal called once when the service refuses a batch for good (4xx other than 408/429,
-   *     for example 409 when the lease was lost): the outbox then drops what it holds
+   *     for example 409 when the lease was lost): the outbox then drops what it holds. Metric
+   *     points are not refused when the lease was lost (the service keeps them as late points), so
+   *     the metric outbox goes on delivering them
    * @param onRetry called on each retry (for a metric)
    */
   Outbox(

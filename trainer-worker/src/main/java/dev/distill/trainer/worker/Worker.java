@@ -1,6 +1,7 @@
 package dev.distill.trainer.worker;
 
 import dev.distill.spec.protocol.Artifact;
+import dev.distill.spec.protocol.BatchResponse;
 import dev.distill.spec.protocol.CheckpointRegistration;
 import dev.distill.spec.protocol.ClaimRequest;
 import dev.distill.spec.protocol.ClaimResponse;
@@ -11,6 +12,7 @@ import dev.distill.spec.protocol.HeartbeatRequest;
 import dev.distill.spec.protocol.HeartbeatResponse;
 import dev.distill.spec.protocol.MetricBatch;
 import dev.distill.spec.protocol.MetricPoint;
+import dev.distill.spec.protocol.ReleaseRequest;
 import dev.distill.spec.protocol.WorkerEvent;
 import dev.distill.trainer.checkpoint.Checkpoint;
 import dev.distill.trainer.control.ApiClient;
@@ -39,13 +41,18 @@ import tools.jackson.databind.JsonNode;
  * per JVM).
  *
  * <p>While a job runs, a heartbeat thread extends the lease every third of its TTL and learns about
- * cancellation; events, metrics and checkpoint registrations go through {@link Outbox}es. A write
- * refused with 409 means the lease was lost (it expired and another worker holds the job): the run
- * stops at the next step without reporting anything more.
+ * cancellation; events, metrics and checkpoint registrations go through {@link Outbox}es, and the
+ * answers to event and metric batches (sent every few seconds) carry the cancel flag too, so a
+ * cancel is seen at the next batch. A write refused with 409, or a metric batch answered {@code
+ * lease_lost}, means the lease was lost (it expired and the job was requeued): the run stops at the
+ * next step, delivers the metric points it still holds (the service keeps those it lacks) and
+ * reports nothing else. On shutdown the run checkpoints and releases the lease, which does not
+ * count an attempt.
  */
 public final class Worker implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
+  private static final Duration LATE_POINTS_TIMEOUT = Duration.ofSeconds(60);
 
   private final WorkerConfig config;
   private final ApiClient api;
@@ -146,7 +153,7 @@ public final class Worker implements AutoCloseable {
         () -> {
           if (leaseLost.compareAndSet(false, true)) {
             log.warn(
-                "worker {}: lease of job {} lost; stopping without further reports",
+                "worker {}: lease of job {} lost; stopping, delivering only metric points",
                 config.workerId(),
                 jobId);
           }
@@ -154,14 +161,21 @@ public final class Worker implements AutoCloseable {
     Outbox<WorkerEvent> events =
         new Outbox<>(
             "events-" + jobId,
-            batch -> api.post(lease + "events", new EventBatch(epoch, batch)),
+            batch ->
+                onAnswer(
+                    api.post(lease + "events", new EventBatch(epoch, batch)), jobId, cancel, lost),
             500,
             e -> onRefused(e, lost),
             metrics::reportRetried);
     Outbox<MetricPoint> points =
         new Outbox<>(
             "metrics-" + jobId,
-            batch -> api.post(lease + "metrics", new MetricBatch(epoch, batch)),
+            batch ->
+                onAnswer(
+                    api.post(lease + "metrics", new MetricBatch(epoch, batch)),
+                    jobId,
+                    cancel,
+                    lost),
             2000,
             e -> onRefused(e, lost),
             metrics::reportRetried);
@@ -179,7 +193,11 @@ public final class Worker implements AutoCloseable {
             epoch,
             ttlOf(claim),
             step,
-            resp -> cancel.set(resp.cancelRequested()),
+            resp -> {
+              if (resp.cancelRequested()) {
+                cancel.set(true);
+              }
+            },
             lost);
     AtomicLong seq = new AtomicLong();
     TrainingListener listener =
@@ -268,6 +286,7 @@ public final class Worker implements AutoCloseable {
     }
     try {
       if (leaseLost.get()) {
+        deliverLatePoints(points, jobId);
         return;
       }
       if (failure != null) {
@@ -281,7 +300,11 @@ public final class Worker implements AutoCloseable {
       }
       Duration drain = Duration.ofMinutes(10);
       boolean drained = events.flush(drain) && points.flush(drain) && checkpoints.flush(drain);
-      if (!drained || leaseLost.get()) {
+      if (leaseLost.get()) {
+        deliverLatePoints(points, jobId);
+        return;
+      }
+      if (!drained) {
         log.warn("worker {}: could not deliver the reports of job {}", config.workerId(), jobId);
         return;
       }
@@ -310,17 +333,11 @@ public final class Worker implements AutoCloseable {
       path = "fail";
       body = new FailRequest(epoch, "cancelled at step " + result.step(), false, true);
     } else {
-      path = "fail";
+      // shutdown: give the job back without spending an attempt
+      path = "release";
       body =
-          new FailRequest(
-              epoch,
-              "worker "
-                  + config.workerId()
-                  + " shut down at step "
-                  + result.step()
-                  + "; resumes from the last checkpoint",
-              true,
-              false);
+          new ReleaseRequest(
+              epoch, "shut down at step " + result.step() + "; resumes from the last checkpoint");
     }
     long backoffMs = 500;
     for (int attempt = 0; attempt < 60; attempt++) {
@@ -336,6 +353,42 @@ public final class Worker implements AutoCloseable {
         backoffMs = Math.min(backoffMs * 2, 10_000);
       }
     }
+  }
+
+  /**
+   * Reads the answer to an event or metric batch: raises the cancel flag, and calls {@code lost}
+   * when the points were taken as late points of a lost lease.
+   */
+  private void onAnswer(JsonNode answer, String jobId, AtomicBoolean cancel, Runnable lost) {
+    BatchResponse r = ApiClient.JSON.treeToValue(answer, BatchResponse.class);
+    if (r.cancelRequested()) {
+      cancel.set(true);
+    }
+    if (r.leaseLost()) {
+      lost.run();
+      log.info(
+          "worker {}: job {}: {} late metric points stored",
+          config.workerId(),
+          jobId,
+          r.accepted());
+    }
+  }
+
+  /**
+   * After the lease was lost: the metric points still held go out as late points (the service keeps
+   * those the job lacks), so no step between the last delivered point and the checkpoint the next
+   * attempt resumes from goes missing. Bounded, as the service answered moments ago.
+   */
+  private void deliverLatePoints(Outbox<MetricPoint> points, String jobId)
+      throws InterruptedException {
+    int held = points.pendingCount();
+    boolean delivered = points.flush(LATE_POINTS_TIMEOUT);
+    log.info(
+        "worker {}: job {}: {} buffered metric points {} after the lease was lost",
+        config.workerId(),
+        jobId,
+        held,
+        delivered ? "delivered" : "NOT all delivered");
   }
 
   private static void onRefused(ApiException e, Runnable lost) {

@@ -14,7 +14,8 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code distill worker}: registers with the service and runs jobs until stopped. SIGTERM
- * checkpoints the running job, releases its lease and exits 0 (Kubernetes scale-down).
+ * checkpoints the running job, releases its lease (the attempt is not counted) and exits 0
+ * (Kubernetes scale-down).
  */
 @Command(name = "worker", description = "Run a worker: claim jobs from the service and train them.")
 public final class WorkerCommand implements Callable<Integer> {
