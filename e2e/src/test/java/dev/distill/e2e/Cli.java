@@ -107,7 +107,8 @@ final class Cli {
                 "-Dai.djl.offline=true"));
     cmd.addAll(jvmOptions);
     cmd.addAll(
-        List.of("-cp", System.getProperty("java.class.path"), "dev.distill.trainer.cli.DistillCli"));
+        List.of(
+            "-cp", System.getProperty("java.class.path"), "dev.distill.trainer.cli.DistillCli"));
     cmd.addAll(Arrays.asList(args));
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().keySet().removeIf(k -> k.startsWith("DISTILL_"));

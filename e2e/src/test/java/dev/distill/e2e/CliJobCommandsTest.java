@@ -164,7 +164,9 @@ class CliJobCommandsTest {
     assertOneLineError(unknownField, "bad-field.yaml", "hyperparameters.chekpoint_every");
     assertOneLineError(rejected, "422", "student.uri", missing);
     String line = rejected.errLines().get(0);
-    assertThat(line.indexOf(missing)).as("said once: %s", line).isEqualTo(line.lastIndexOf(missing));
+    assertThat(line.indexOf(missing))
+        .as("said once: %s", line)
+        .isEqualTo(line.lastIndexOf(missing));
     assertThat(jobCount()).as("jobs after the rejected submits").isEqualTo(before);
   }
 
