@@ -3,8 +3,10 @@ package dev.distill.trainer.cli;
 import dev.distill.trainer.control.ApiClient;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 import picocli.CommandLine.Option;
 
 /**
@@ -34,9 +36,34 @@ final class Connection {
   Output output = Output.table;
 
   ApiClient client() {
-    String u =
-        url != null ? url : System.getenv().getOrDefault("DISTILL_URL", "http://localhost:8080");
-    return new ApiClient(URI.create(u.endsWith("/") ? u : u + "/"), resolveToken());
+    String env = System.getenv("DISTILL_URL");
+    String u = url != null ? url : env != null && !env.isBlank() ? env.trim() : DEFAULT_URL;
+    return new ApiClient(baseUri(url != null ? "--url" : "DISTILL_URL", u), resolveToken());
+  }
+
+  static final String DEFAULT_URL = "http://localhost:8080";
+
+  /**
+   * The base URL with a trailing slash.
+   *
+   * @param source where the value came from, named in the error
+   * @throws IllegalArgumentException naming the source and the value when it is not an http(s) URL
+   *     with a host
+   */
+  static URI baseUri(String source, String u) {
+    String bad =
+        source + ": '" + u + "' is not an http(s) URL with a host, for example " + DEFAULT_URL;
+    URI uri;
+    try {
+      uri = new URI(u.endsWith("/") ? u : u + "/");
+    } catch (URISyntaxException e) {
+      throw new IllegalArgumentException(bad, e);
+    }
+    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    if (!(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null) {
+      throw new IllegalArgumentException(bad);
+    }
+    return uri;
   }
 
   private String resolveToken() {

@@ -40,10 +40,20 @@ final class FollowCommand implements Callable<Integer> {
           new JobFollower(
                   conn.client(), spec.commandLine().getOut(), System.console() != null, null)
               .follow(id);
-      Runtime.getRuntime().removeShutdownHook(hook);
       return JobFollower.exitCode(job);
     } catch (InterruptedException e) {
       return 130;
+    } finally {
+      // an error (unknown job, bad token) must not print "detached" at exit
+      removeHook(hook);
+    }
+  }
+
+  private static void removeHook(Thread hook) {
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException shuttingDown) {
+      // Ctrl-C: the hook is running
     }
   }
 }

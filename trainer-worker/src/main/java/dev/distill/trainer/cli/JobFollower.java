@@ -12,7 +12,8 @@ import tools.jackson.databind.JsonNode;
 /**
  * Follows a job until it reaches an end state: prints its events as they arrive and a progress line
  * with step, loss and ETA. Used by {@code follow} and by the demo. Polling (once a second) keeps it
- * simple and robust to service restarts; an unreachable service is retried.
+ * simple and robust to service restarts; an unreachable service is retried once it has answered
+ * (the first request failing to connect is an error: most likely a wrong URL).
  */
 public final class JobFollower {
 
@@ -43,10 +44,12 @@ public final class JobFollower {
     long firstStep = -1;
     int lastDecile = -1;
     boolean progressShown = false;
+    boolean reached = false;
     while (true) {
       JsonNode job;
       try {
         job = api.get("v1/jobs/" + jobId);
+        reached = true;
         String path =
             "v1/jobs/"
                 + jobId
@@ -71,7 +74,8 @@ public final class JobFollower {
           }
         }
       } catch (ApiException e) {
-        if (!e.retryable()) {
+        // never reached at all: a wrong URL more likely than a restart, so do not wait forever
+        if (!e.retryable() || (!reached && e.status() == 0)) {
           throw e;
         }
         out.println(prefix() + "service unreachable, retrying: " + e.getMessage());

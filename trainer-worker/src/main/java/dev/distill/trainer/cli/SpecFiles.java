@@ -4,9 +4,12 @@ import dev.distill.spec.JobSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.StringJoiner;
+import tools.jackson.core.JacksonException;
 import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.exc.UnrecognizedPropertyException;
 import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.dataformat.yaml.YAMLMapper;
 
@@ -54,7 +57,23 @@ public final class SpecFiles {
       while (root.getCause() != null) {
         root = root.getCause();
       }
-      throw new IllegalArgumentException(file + ": " + root.getMessage(), e);
+      throw new IllegalArgumentException(file + ": " + describe(root), e);
     }
+  }
+
+  /** One line that names the field ({@code hyperparameters.bogus: unknown field; ...}). */
+  private static String describe(Throwable root) {
+    if (root instanceof JacksonException j && !j.getPath().isEmpty()) {
+      StringJoiner path = new StringJoiner(".");
+      for (JacksonException.Reference r : j.getPath()) {
+        path.add(r.getPropertyName() != null ? r.getPropertyName() : "[" + r.getIndex() + "]");
+      }
+      String what =
+          root instanceof UnrecognizedPropertyException u
+              ? "unknown field; known: " + u.getKnownPropertyIds()
+              : j.getOriginalMessage();
+      return path + ": " + what.replace('\n', ' ');
+    }
+    return root.getMessage();
   }
 }

@@ -3,6 +3,7 @@ package dev.distill.trainer.cli;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import tools.jackson.databind.JsonNode;
 
 /** Renders rows of JSON objects as a plain text table. */
@@ -57,7 +58,7 @@ public final class Tables {
       return "-";
     }
     if (v.isFloatingPointNumber()) {
-      return String.format("%.4g", v.asDouble());
+      return String.format(Locale.ROOT, "%.4g", v.asDouble()); // a dot whatever the locale
     }
     return v.isValueNode() ? v.asText() : v.toString();
   }

@@ -107,7 +107,10 @@ public final class ApiClient {
       String detail = problem.path("detail").asText("");
       StringJoiner fields = new StringJoiner("; ");
       for (JsonNode err : problem.path("errors")) {
-        fields.add(err.path("field").asText("?") + ": " + err.path("message").asText(""));
+        String field = err.path("field").asText("?") + ": " + err.path("message").asText("");
+        if (!detail.contains(field)) { // the service often puts them in the detail already
+          fields.add(field);
+        }
       }
       message =
           "HTTP "
