@@ -24,21 +24,21 @@ class ChartValuesTest {
 
   @ParameterizedTest(name = "{0}={1}")
   @CsvSource({
-    "worker.replicas, two, replicas",
-    "service.replicas, many, replicas",
-    "worker.image.repository, '', repository",
-    "service.image.repository, '', repository",
-    "worker.replica, 3, replica",
-    "worker.metricsPort, 70000, metricsPort",
-    "worker.device, tpu, device",
-    "worker.resources.requests.cpu, 500m, cpu",
-    "worker.resources.requests.cpu, 1.5, cpu",
-    "worker.token.existingSecret, '', existingSecret",
-    "worker.storageRoot, relative/dir, storageRoot",
-    "worker.artifacts.accessModes[0], ReadWriteSometimes, accessModes",
-    "service.leaseTtl, sixty, leaseTtl",
-    "service.database.url, postgres://x/y, url",
-    "podSecurityContext.runAsNonRoot, false, runAsNonRoot",
+    "worker.replicas, two, '/worker/replicas'",
+    "service.replicas, many, '/service/replicas'",
+    "worker.image.repository, '', '/worker/image/repository'",
+    "service.image.repository, '', '/service/image/repository'",
+    "worker.replica, 3, 'additional properties ''replica'' not allowed'",
+    "worker.metricsPort, 70000, '/worker/metricsPort'",
+    "worker.device, tpu, '/worker/device'",
+    "worker.resources.requests.cpu, 500m, '/worker/resources/requests/cpu'",
+    "worker.resources.requests.cpu, 1.5, '/worker/resources/requests/cpu'",
+    "worker.token.existingSecret, '', '/worker/token/existingSecret'",
+    "worker.storageRoot, relative/dir, '/worker/storageRoot'",
+    "worker.artifacts.accessModes[0], ReadWriteSometimes, '/worker/artifacts/accessModes/0'",
+    "service.leaseTtl, sixty, '/service/leaseTtl'",
+    "service.database.url, postgres://x/y, '/service/database/url'",
+    "podSecurityContext.runAsNonRoot, false, '/podSecurityContext/runAsNonRoot'",
   })
   void schemaRejectsWithAMessageNamingTheValue(String key, String value, String named) {
     assertThatThrownBy(() -> Rendered.template(withDb(key, value))).hasMessageContaining(named);
