@@ -107,3 +107,29 @@ CPU share only adds throttling.
 {{- fail (printf "worker.autoscaling.minReplicas (%d) must not exceed worker.autoscaling.maxReplicas (%d)" (int .Values.worker.autoscaling.minReplicas) (int .Values.worker.autoscaling.maxReplicas)) }}
 {{- end }}
 {{- end }}
+
+{{/*
+Memory the worker offers to jobs' requirements (--memory-mb), in MiB: worker.memoryMb if set, else the
+container's memory limit (whole units: 12Gi, 12288Mi, 16G, or bytes), else nothing (the JVM's own limit).
+*/}}
+{{- define "distill.workerMemoryMb" -}}
+{{- $w := .Values.worker }}
+{{- if gt (int $w.memoryMb) 0 }}
+{{- int $w.memoryMb }}
+{{- else if and $w.resources.limits (index $w.resources.limits "memory") }}
+{{- $m := toString (index $w.resources.limits "memory") }}
+{{- $units := dict "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 }}
+{{- $digits := $m }}
+{{- $mult := 1 }}
+{{- range $suffix, $factor := $units }}
+{{- if hasSuffix $suffix $m }}
+{{- $digits = trimSuffix $suffix $m }}
+{{- $mult = $factor }}
+{{- end }}
+{{- end }}
+{{- if not (regexMatch "^[0-9]+$" $digits) }}
+{{- fail (printf "worker.resources.limits.memory %q: give whole units (12Gi, 12288Mi) or set worker.memoryMb" $m) }}
+{{- end }}
+{{- div (mul (atoi $digits) $mult) 1048576 }}
+{{- end }}
+{{- end }}

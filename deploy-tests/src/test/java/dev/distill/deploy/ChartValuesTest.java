@@ -61,6 +61,12 @@ class ChartValuesTest {
   }
 
   @Test
+  void aFractionalMemoryLimitNeedsAnExplicitOffer() {
+    assertThatThrownBy(() -> Rendered.template(withDb("worker.resources.limits.memory", "1.5Gi")))
+        .hasMessageContaining("worker.resources.limits.memory \"1.5Gi\"");
+  }
+
+  @Test
   void autoscalingBoundsMustBeOrdered() {
     Map<String, Object> sets = withDb("worker.autoscaling.enabled", true);
     sets.put("worker.autoscaling.minReplicas", 5);

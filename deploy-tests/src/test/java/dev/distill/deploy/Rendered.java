@@ -18,6 +18,7 @@ import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -52,7 +53,8 @@ record Rendered(List<HasMetadata> objects) {
           "Secret", Secret.class,
           "PersistentVolumeClaim", PersistentVolumeClaim.class,
           "ServiceAccount", ServiceAccount.class,
-          "HorizontalPodAutoscaler", HorizontalPodAutoscaler.class);
+          "HorizontalPodAutoscaler", HorizontalPodAutoscaler.class,
+          "PodDisruptionBudget", PodDisruptionBudget.class);
 
   /** Renders with the database URL set plus {@code sets} (applied in order, as --set). */
   static Rendered render(Map<String, Object> sets) {

@@ -12,6 +12,7 @@ import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import java.net.URI;
 import java.util.List;
 import java.util.Map;
@@ -148,6 +149,17 @@ class WorkerManifestTest {
     assertThat(opts.stream().filter(o -> o.startsWith("-Dai.djl.pytorch.num_threads="))).hasSize(1);
   }
 
+  /** 16Gi = 16 * 1024 MiB; 12000M = 12e9 / 2^20 = 11444.09 MiB, rounded down. */
+  @ParameterizedTest
+  @CsvSource({"16Gi, 0, 16384", "12288Mi, 0, 12288", "12000M, 0, 11444", "16Gi, 9000, 9000"})
+  void memoryOfferedToJobsIsTheLimitUnlessGiven(String limit, int memoryMb, String offered) {
+    Rendered r =
+        Rendered.render(
+            Map.of("worker.resources.limits.memory", limit, "worker.memoryMb", memoryMb));
+    Container c = worker(r.one(Deployment.class, "worker"));
+    assertThat(arg(c, "--memory-mb")).isEqualTo(offered);
+  }
+
   @Test
   void metricsPortIsDeclaredAnnotatedAndGivenToTheWorker() {
     Rendered r = Rendered.render(Map.of("worker.metricsPort", 9555));
@@ -185,5 +197,24 @@ class WorkerManifestTest {
     assertThat(hpa.getSpec().getScaleTargetRef().getName()).isEqualTo(d.getMetadata().getName());
     assertThat(hpa.getSpec().getMinReplicas()).isEqualTo(2);
     assertThat(hpa.getSpec().getMaxReplicas()).isEqualTo(6);
+  }
+
+  @Test
+  void disruptionBudgetSelectsExactlyTheWorkers() {
+    Rendered r = Rendered.render();
+    PodDisruptionBudget pdb = r.one(PodDisruptionBudget.class, "worker");
+    assertThat(pdb.getSpec().getMaxUnavailable().getIntVal()).isEqualTo(1);
+    Map<String, String> selector = pdb.getSpec().getSelector().getMatchLabels();
+    for (String component : List.of("service", "worker")) {
+      Map<String, String> pod =
+          r.one(Deployment.class, component).getSpec().getTemplate().getMetadata().getLabels();
+      assertThat(pod.entrySet().containsAll(selector.entrySet()))
+          .as("budget selects the %s pods", component)
+          .isEqualTo(component.equals("worker"));
+    }
+    assertThat(
+            Rendered.render(Map.of("worker.podDisruptionBudget.enabled", false))
+                .all(PodDisruptionBudget.class))
+        .isEmpty();
   }
 }
