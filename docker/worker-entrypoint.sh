@@ -1,0 +1,12 @@
+#!/bin/sh
+# `distill <command> ...` inside the worker image. DISTILL_TOKEN may come from a file (DISTILL_TOKEN_FILE, e.g.
+# a mounted Secret or the compose worker-token volume). JAVA_OPTS carries JVM flags; -Dai.djl.offline=true is
+# always set. exec: the JVM is PID 1, so SIGTERM reaches the worker's checkpoint-and-release path.
+set -eu
+if [ -z "${DISTILL_TOKEN:-}" ] && [ -n "${DISTILL_TOKEN_FILE:-}" ]; then
+  DISTILL_TOKEN=$(cat "$DISTILL_TOKEN_FILE")
+  export DISTILL_TOKEN
+fi
+# shellcheck disable=SC2086
+exec java -Dai.djl.offline=true ${JAVA_OPTS:-} \
+  -cp "/opt/distill/distill-trainer-worker.jar:/opt/distill/lib/*" dev.distill.trainer.cli.DistillCli "$@"
