@@ -42,7 +42,7 @@ public record DemoPlan(
         "gemma2-demo-teacher",
         "gemma2-demo-student",
         20000,
-        600,
+        1200,
         600,
         16,
         64,

@@ -41,7 +41,7 @@ public final class EvaluationRecipe {
           data.validationBatches(
               spec.hyperparameters().microBatchSize(),
               student.tokenizer().padId(),
-              spec.dataset().maxSeqLen());
+              TrainingRecipe.batchLength(spec.dataset()));
       ctx.listener()
           .onEvent(
               "started",

@@ -127,8 +127,9 @@ public final class TrainingRecipe implements AutoCloseable {
           "dataset " + spec.dataset().uri() + ": no training examples");
     }
     int pad = student.tokenizer().padId();
-    batches = data.trainBatches(hp.microBatchSize(), hp.seed(), pad, spec.dataset().maxSeqLen());
-    validation = data.validationBatches(hp.microBatchSize(), pad, spec.dataset().maxSeqLen());
+    int seqLen = batchLength(spec.dataset());
+    batches = data.trainBatches(hp.microBatchSize(), hp.seed(), pad, seqLen);
+    validation = data.validationBatches(hp.microBatchSize(), pad, seqLen);
     optimizer = new AdamW(OptimizerConfig.from(hp), student.model().parameters(), manager);
     if (resume.isPresent()) {
       Checkpoint c = resume.get();
@@ -352,5 +353,16 @@ public final class TrainingRecipe implements AutoCloseable {
     if (manager != null) {
       manager.close();
     }
+  }
+
+  /**
+   * The length batches are padded to: packed rows are all about {@code max_seq_len} long, so they
+   * keep it; unpacked rows are padded only to the longest row of their batch (no compute is spent
+   * on padding beyond it; the loss and gradients do not depend on it).
+   *
+   * @return a fixed length, or 0 for the longest row of each batch
+   */
+  static int batchLength(dev.distill.spec.DatasetSpec dataset) {
+    return dataset.packing() ? dataset.maxSeqLen() : 0;
   }
 }

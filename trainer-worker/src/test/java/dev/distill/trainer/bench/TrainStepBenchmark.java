@@ -193,7 +193,7 @@ public final class TrainStepBenchmark {
         List<Double> optim = new ArrayList<>();
         for (int s = 0; s < WARMUP + steps; s++) {
           if (s == WARMUP && trace != null) {
-            ai.djl.pytorch.jni.JniUtils.startProfile(false, true, false);
+            ai.djl.pytorch.jni.JniUtils.startProfile(false, Boolean.getBoolean("shapes"), false);
           }
           try (NDManager m = manager.newSubManager();
               GradientCollector collector = Engine.getInstance().newGradientCollector()) {
