@@ -46,10 +46,20 @@ public final class DemoCommand implements Callable<Integer> {
   @Option(names = "--quick", description = "A tiny run that checks the plumbing, not the result.")
   boolean quick;
 
+  @Option(
+      names = "--seed",
+      description =
+          "Seed of the data, the split, the initialisations and the data order (default 1234);"
+              + " other seeds show how much the result varies.")
+  Long seed;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter o = spec.commandLine().getOut();
     DemoPlan plan = quick ? DemoPlan.quick() : DemoPlan.standard();
+    if (seed != null) {
+      plan = plan.withSeed(seed);
+    }
     Path homeDir = home != null ? home : defaultHome();
     Files.createDirectories(out);
     Instant started = Instant.now();

@@ -53,6 +53,23 @@ public record DemoPlan(
         1234);
   }
 
+  /** The same plan with another seed. */
+  public DemoPlan withSeed(long newSeed) {
+    return new DemoPlan(
+        teacherPreset,
+        studentPreset,
+        examples,
+        teacherSteps,
+        studentSteps,
+        batchSize,
+        maxSeqLen,
+        learningRate,
+        temperature,
+        kdRatio,
+        evalSamples,
+        newSeed);
+  }
+
   /** A much smaller run for tests of the plumbing (not of the result). */
   public static DemoPlan quick() {
     return new DemoPlan(
@@ -160,15 +177,17 @@ public record DemoPlan(
             + " valid answers), gemma template, loss on responses only, 5% held out (split by whole example: a prompt with a unique answer is never seen in training, a prompt with several answers is on both sides)",
         "teacher "
             + teacherSteps
-            + " steps; each student "
+            + " steps (trained longer, as a real teacher is); each student "
             + studentSteps
-            + " steps of batch "
+            + " steps; batches of "
             + batchSize
-            + " x "
+            + " sequences of at most "
             + maxSeqLen
             + " tokens, peak learning rate "
             + learningRate
-            + ", same seed and data order",
+            + "; seed "
+            + seed
+            + " for data, split, initialisation and data order, the same for both students",
         "distillation: forward KL, temperature "
             + temperature
             + ", kd_ratio "
