@@ -1,6 +1,7 @@
 package dev.distill.trainer.data;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * A dataset opened for training: rows of both splits, what happened to them, and held-out prompts.
@@ -12,6 +13,9 @@ import java.util.List;
  * @param template the prompt template used
  * @param heldOut validation prompts with reference answers for exact-match evaluation (at most
  *     {@link Datasets#MAX_HELD_OUT}; empty for plain text)
+ * @param validationGroups validation examples by kind, unpacked, for losses per kind: for the
+ *     procedural data {@link #UNIQUE} (tasks with one right answer) and {@link #SEVERAL} (tasks
+ *     with several valid answers, where a model should learn the distribution); empty for files
  */
 public record DatasetSplits(
     List<Sequence> train,
@@ -19,7 +23,14 @@ public record DatasetSplits(
     DataStats trainStats,
     DataStats validationStats,
     PromptTemplate template,
-    List<EvalPrompt> heldOut) {
+    List<EvalPrompt> heldOut,
+    Map<String, List<Sequence>> validationGroups) {
+
+  /** Group of the validation examples whose answer is unique. */
+  public static final String UNIQUE = "unique";
+
+  /** Group of the validation examples with several valid answers. */
+  public static final String SEVERAL = "several";
 
   /**
    * The shuffling, resumable training loader over {@link #train()}.

@@ -43,6 +43,7 @@ public final class Datasets {
         new SequenceBuilder(
             tokenizer, template, spec.maxSeqLen(), spec.maskPrompt(), spec.packing());
     List<EvalPrompt> heldOut = new ArrayList<>();
+    java.util.Map<String, SequenceBuilder> groups = new java.util.LinkedHashMap<>();
     String uri = spec.uri();
     if (uri == null || uri.isBlank()) {
       throw new IllegalArgumentException("dataset uri is missing");
@@ -52,6 +53,13 @@ public final class Datasets {
         Example e = p.toExample();
         if (split.isValidation(e)) {
           validation.add(e);
+          groups
+              .computeIfAbsent(
+                  p.unique() ? DatasetSplits.UNIQUE : DatasetSplits.SEVERAL,
+                  g ->
+                      new SequenceBuilder(
+                          tokenizer, template, spec.maxSeqLen(), spec.maskPrompt(), false))
+              .add(e);
           if (heldOut.size() < MAX_HELD_OUT) {
             heldOut.add(
                 new EvalPrompt(
@@ -87,7 +95,13 @@ public final class Datasets {
     }
     DatasetSplits out =
         new DatasetSplits(
-            train.rows(), validation.rows(), train.stats(), validation.stats(), template, heldOut);
+            train.rows(),
+            validation.rows(),
+            train.stats(),
+            validation.stats(),
+            template,
+            heldOut,
+            groupRows(groups));
     for (var e :
         java.util.Map.of("train", out.trainStats(), "validation", out.validationStats())
             .entrySet()) {
@@ -114,5 +128,12 @@ public final class Datasets {
             new Example.Chat(m.subList(0, last), chat.input()), tokenizer.bosToken());
     return java.util.Optional.of(
         new EvalPrompt(prompt, List.of(m.get(last).content().strip()), true, "file"));
+  }
+
+  private static java.util.Map<String, List<Sequence>> groupRows(
+      java.util.Map<String, SequenceBuilder> groups) {
+    java.util.Map<String, List<Sequence>> out = new java.util.TreeMap<>();
+    groups.forEach((name, builder) -> out.put(name, builder.rows()));
+    return java.util.Collections.unmodifiableMap(out);
   }
 }

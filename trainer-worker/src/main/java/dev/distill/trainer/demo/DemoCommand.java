@@ -132,7 +132,8 @@ public final class DemoCommand implements Callable<Integer> {
             latest(
                 api,
                 evalJob,
-                "val_loss,kl_to_teacher,exact_match,top1_agreement,val_ppl,parameters");
+                "val_loss,kl_to_teacher,exact_match,top1_agreement,val_ppl,parameters,"
+                    + "val_loss_unique,val_loss_several");
         results.add(
             new DemoReport.ModelResult(
                 e.getKey(),
@@ -144,7 +145,9 @@ public final class DemoCommand implements Callable<Integer> {
                 m.getOrDefault("exact_match", Double.NaN),
                 Map.of(
                     "top1_agreement", m.getOrDefault("top1_agreement", Double.NaN),
-                    "val_ppl", m.getOrDefault("val_ppl", Double.NaN))));
+                    "val_ppl", m.getOrDefault("val_ppl", Double.NaN),
+                    "val_loss_unique", m.getOrDefault("val_loss_unique", Double.NaN),
+                    "val_loss_several", m.getOrDefault("val_loss_several", Double.NaN))));
       }
       List<DemoReport.Curve> train = new ArrayList<>();
       List<DemoReport.Curve> val = new ArrayList<>();

@@ -104,19 +104,27 @@ public final class DemoReport {
     return md.toString();
   }
 
+  private static String optional(Double v) {
+    return v == null || v.isNaN() ? "-" : String.format(Locale.ROOT, "%.4f", v);
+  }
+
   /** The results as a markdown table. */
   public static String table(List<ModelResult> results) {
     StringBuilder t = new StringBuilder();
-    t.append("| model | parameters | val loss | KL to teacher | exact match |\n");
-    t.append("| --- | ---: | ---: | ---: | ---: |\n");
+    t.append(
+        "| model | parameters | val loss | val loss, one answer | val loss, several answers"
+            + " | KL to teacher | exact match |\n");
+    t.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for (ModelResult r : results) {
       t.append(
           String.format(
               Locale.ROOT,
-              "| %s | %,d | %.4f | %.4f | %.1f%% |%n",
+              "| %s | %,d | %.4f | %s | %s | %.4f | %.1f%% |%n",
               r.name(),
               r.parameters(),
               r.valLoss(),
+              optional(r.other().get("val_loss_unique")),
+              optional(r.other().get("val_loss_several")),
               r.klToTeacher(),
               100 * r.exactMatch()));
     }
@@ -155,6 +163,23 @@ public final class DemoReport {
                   : " The teacher (%.4f) is not better than both students: the comparison does not"
                       + " show a better teacher passing on what it knows.",
               teacher.valLoss());
+    }
+    Double dUnique = distilled.other().get("val_loss_unique");
+    Double bUnique = baseline.other().get("val_loss_unique");
+    Double dSeveral = distilled.other().get("val_loss_several");
+    Double bSeveral = baseline.other().get("val_loss_several");
+    if (dUnique != null && bUnique != null && dSeveral != null && bSeveral != null) {
+      out +=
+          String.format(
+              Locale.ROOT,
+              " By kind of task, distilled vs baseline: several valid answers %.4f vs %.4f (%+.4f),"
+                  + " one answer %.4f vs %.4f (%+.4f).",
+              dSeveral,
+              bSeveral,
+              dSeveral - bSeveral,
+              dUnique,
+              bUnique,
+              dUnique - bUnique);
     }
     return out;
   }

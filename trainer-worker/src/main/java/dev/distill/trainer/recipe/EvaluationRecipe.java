@@ -65,6 +65,26 @@ public final class EvaluationRecipe {
       Map<String, Double> metrics = new LinkedHashMap<>();
       metrics.put("val_loss", scores.get(Evaluator.CE));
       metrics.put("val_ppl", Math.exp(scores.get(Evaluator.CE)));
+      // per kind of example (procedural data): val_loss_unique, val_loss_several
+      for (var group : data.validationGroups().entrySet()) {
+        List<Batch> groupBatches =
+            dev.distill.trainer.data.BatchIterator.sequential(
+                group.getValue(),
+                spec.hyperparameters().microBatchSize(),
+                student.tokenizer().padId(),
+                0);
+        metrics.put(
+            "val_loss_" + group.getKey(),
+            Evaluator.losses(
+                    student.model(),
+                    null,
+                    groupBatches,
+                    manager,
+                    KdLossConfig.chunkSize(
+                        spec.hyperparameters().lossChunkSize(), student.model().vocabSize()),
+                    null)
+                .get(Evaluator.CE));
+      }
       if (teacher != null) {
         metrics.put("kl_to_teacher", scores.get(Evaluator.KL));
         metrics.put("top1_agreement", scores.get(Evaluator.AGREEMENT));

@@ -23,6 +23,12 @@ class DatasetsTest {
     assertThat(d.trainStats().truncated()).isZero();
     assertThat(d.train()).hasSize((int) d.trainStats().examples());
     assertThat(d.heldOut()).hasSize((int) d.validationStats().examples());
+    // the validation examples again, by kind of task: every one in exactly one group
+    assertThat(d.validationGroups()).containsOnlyKeys(DatasetSplits.UNIQUE, DatasetSplits.SEVERAL);
+    long unique = d.heldOut().stream().filter(EvalPrompt::unique).count();
+    assertThat(d.validationGroups().get(DatasetSplits.UNIQUE)).hasSize((int) unique);
+    assertThat(d.validationGroups().get(DatasetSplits.SEVERAL))
+        .hasSize((int) (d.validationStats().examples() - unique));
     EvalPrompt p = d.heldOut().get(0);
     assertThat(p.prompt())
         .startsWith("<bos><start_of_turn>user\n")

@@ -13,6 +13,18 @@ class DemoReportTest {
     return new ModelResult(name, "j-" + name, "e-" + name, 1000, valLoss, 0.1, 0.5, Map.of());
   }
 
+  private static ModelResult byKind(String name, double valLoss, double unique, double several) {
+    return new ModelResult(
+        name,
+        "j-" + name,
+        "e-" + name,
+        1000,
+        valLoss,
+        0.1,
+        0.5,
+        Map.of("val_loss_unique", unique, "val_loss_several", several));
+  }
+
   @Test
   void verdictComparesTheStudentsAndChecksTheTeacherIsBetterThanBoth() {
     assertThat(
@@ -35,5 +47,22 @@ class DemoReportTest {
         .startsWith("The distilled student does not beat the baseline")
         .contains("(+0.1000)");
     assertThat(DemoReport.verdict(List.of(result("teacher", 0.4)))).isEmpty();
+  }
+
+  @Test
+  void verdictAndTableSplitTheLossByKindOfTask() {
+    List<ModelResult> rs =
+        List.of(
+            byKind("teacher", 0.4, 0.5, 0.2),
+            byKind("distilled", 0.5, 0.6, 0.3),
+            byKind("baseline", 0.6, 0.62, 0.55));
+    assertThat(DemoReport.verdict(rs))
+        .contains("several valid answers 0.3000 vs 0.5500 (-0.2500)")
+        .contains("one answer 0.6000 vs 0.6200 (-0.0200)");
+    assertThat(DemoReport.table(rs))
+        .contains("| val loss, one answer | val loss, several answers |")
+        .contains("| distilled | 1,000 | 0.5000 | 0.6000 | 0.3000 | 0.1000 | 50.0% |");
+    assertThat(DemoReport.table(List.of(result("teacher", 0.4))))
+        .contains("| teacher | 1,000 | 0.4000 | - | - |");
   }
 }

@@ -65,6 +65,13 @@ class EvaluationRecipeTest {
     // an untrained byte-level model: cross-entropy near ln(272) = 5.6
     assertThat(m.get("val_loss")).isBetween(4.0, 7.0);
     assertThat(m.get("val_ppl")).isCloseTo(Math.exp(m.get("val_loss")), within(1e-6));
+    // the procedural data is also scored by kind of task; the mean over all validation tokens is
+    // a weighted mean of the two
+    double unique = m.get("val_loss_unique");
+    double several = m.get("val_loss_several");
+    assertThat(unique).isNotEqualTo(several);
+    assertThat(m.get("val_loss"))
+        .isBetween(Math.min(unique, several) - 1e-6, Math.max(unique, several) + 1e-6);
   }
 
   @Test
