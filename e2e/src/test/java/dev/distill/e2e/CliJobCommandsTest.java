@@ -240,6 +240,12 @@ class CliJobCommandsTest {
     assertThat(follow.out()).doesNotContain("detached");
     JsonNode job = cluster.job(id);
     assertThat(job.get("status").asString()).isEqualTo("SUCCEEDED");
+    // -o json: no progress, only the ended job as JSON, for scripts
+    Cli.Result followJson = cli.run("follow", id, "-o", "json");
+    assertThat(followJson.exit()).as("%s", followJson).isZero();
+    assertThat(Cluster.JSON.readTree(followJson.out()).get("status").asString())
+        .isEqualTo("SUCCEEDED");
+    assertThat(followJson.out()).doesNotContain("started:");
 
     // metrics: finetune reports loss and ce (no kl) for steps 1..4, the values the API holds
     TreeMap<Long, Double> loss = cluster.series(id, "loss");

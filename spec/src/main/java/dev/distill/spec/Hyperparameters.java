@@ -101,7 +101,9 @@ public record Hyperparameters(
     }
     v.positiveBelow("learning_rate", learningRate, 1.0);
     v.range("min_lr_ratio", minLrRatio, 0.0, 1.0);
-    v.range("warmup_steps", warmupSteps, 0, maxSteps == null ? 10_000_000 : maxSteps);
+    // bounded by max_steps only when that is valid itself (else one mistake gives two errors)
+    v.range(
+        "warmup_steps", warmupSteps, 0, maxSteps == null || maxSteps < 1 ? 10_000_000 : maxSteps);
     v.range("weight_decay", weightDecay, 0.0, 1.0);
     v.range("beta1", beta1, 0.0, 0.999999);
     v.range("beta2", beta2, 0.0, 0.999999);

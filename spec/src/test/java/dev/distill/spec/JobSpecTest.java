@@ -64,6 +64,26 @@ class JobSpecTest {
   }
 
   @Test
+  void aBadMaxStepsIsOneErrorNotTwo() {
+    assertThatThrownBy(
+            () ->
+                json.readValue(
+                    """
+                    {"type": "finetune", "student": "builtin:gemma2-tiny",
+                     "dataset": {"uri": "builtin:procedural"},
+                     "hyperparameters": {"max_steps": -5}}
+                    """,
+                    JobSpec.class))
+        .rootCause()
+        .isInstanceOfSatisfying(
+            InvalidSpecException.class,
+            e ->
+                assertThat(e.violations())
+                    .extracting(SpecViolation::field)
+                    .containsExactly("hyperparameters.max_steps"));
+  }
+
+  @Test
   void rejectsUnknownFields() {
     assertThatThrownBy(
             () ->

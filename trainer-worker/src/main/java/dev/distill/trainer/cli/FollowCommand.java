@@ -36,10 +36,16 @@ final class FollowCommand implements Callable<Integer> {
             });
     Runtime.getRuntime().addShutdownHook(hook);
     try {
+      // -o json: no progress lines, only the job as JSON once it has ended (for scripts)
+      boolean json = conn.json();
+      java.io.PrintWriter progress =
+          json ? new java.io.PrintWriter(java.io.Writer.nullWriter()) : spec.commandLine().getOut();
       JsonNode job =
-          new JobFollower(
-                  conn.client(), spec.commandLine().getOut(), System.console() != null, null)
+          new JobFollower(conn.client(), progress, !json && System.console() != null, null)
               .follow(id);
+      if (json) {
+        JobCommands.printJson(spec.commandLine().getOut(), job);
+      }
       return JobFollower.exitCode(job);
     } catch (InterruptedException e) {
       return 130;
