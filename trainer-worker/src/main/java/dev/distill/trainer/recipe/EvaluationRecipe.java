@@ -36,7 +36,8 @@ public final class EvaluationRecipe {
         teacher.model().requireGradients(false);
         shared = Models.sharedVocab(teacher, student);
       }
-      DatasetSplits data = Datasets.open(spec.dataset(), student.tokenizer());
+      DatasetSplits data =
+          Datasets.open(DatasetRefs.resolve(spec.dataset(), ctx), student.tokenizer());
       List<Batch> batches =
           data.validationBatches(
               spec.hyperparameters().microBatchSize(),

@@ -15,9 +15,7 @@ public final class Recipes {
     return switch (spec.type()) {
       case DISTILL, FINETUNE -> TrainingRecipe.run(spec, ctx);
       case EVALUATE -> EvaluationRecipe.run(spec, ctx);
-      case SYNTHESIZE ->
-          throw new UnsupportedOperationException(
-              "synthesize jobs are not implemented by this worker yet");
+      case SYNTHESIZE -> SynthesisRecipe.run(spec, ctx);
     };
   }
 

@@ -121,7 +121,7 @@ public final class TrainingRecipe implements AutoCloseable {
                 : KdLossConfig.crossEntropyOnly(
                     KdLossConfig.chunkSize(hp.lossChunkSize(), widestVocab)),
             sharedVocab);
-    data = Datasets.open(spec.dataset(), student.tokenizer());
+    data = Datasets.open(DatasetRefs.resolve(spec.dataset(), ctx), student.tokenizer());
     if (data.train().isEmpty()) {
       throw new IllegalArgumentException(
           "dataset " + spec.dataset().uri() + ": no training examples");
