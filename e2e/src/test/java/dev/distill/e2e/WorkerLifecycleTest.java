@@ -290,4 +290,76 @@ class WorkerLifecycleTest {
     assertThat(sorted).isNotEmpty();
     return sorted[sorted.length / 2];
   }
+
+  /**
+   * Three chained jobs through the service: a model trained on four conversations (prompts in the
+   * loss), a synthesize job that uses it as its teacher ({@code job:}), and a finetune whose
+   * dataset is the synthesize job's output ({@code job:}).
+   */
+  @Test
+  @Timeout(value = 200, unit = TimeUnit.SECONDS)
+  void synthesizedDataFeedsALaterFinetune() throws Exception {
+    Path dir = Files.createTempDirectory("distill-e2e-pairs"); // /tmp is an allowed file: root
+    Path pairs = dir.resolve("pairs.jsonl");
+    StringBuilder rows = new StringBuilder();
+    for (String[] qa : new String[][] {{"Hi", "Hello"}, {"Bye", "See you"}, {"Up", "Down"}}) {
+      for (int copy = 0; copy < 3; copy++) {
+        rows.append(
+            "{\"instruction\": \"%s\", \"input\": \"\", \"output\": \"%s\"}\n"
+                .formatted(qa[0], qa[1]));
+      }
+    }
+    Files.writeString(pairs, rows);
+    String parrot =
+        cluster.createJob(
+            """
+            {"type": "finetune", "student": "builtin:gemma2-tiny",
+             "dataset": {"uri": "file:%s", "format": "alpaca", "template": "gemma",
+                         "max_seq_len": 64, "validation_fraction": 0.0, "mask_prompt": false},
+             "hyperparameters": {"max_steps": 120, "batch_size": 8, "learning_rate": 0.01,
+                                 "checkpoint_every": 1000, "keep_checkpoints": 1}}
+            """
+                .formatted(pairs.toAbsolutePath()));
+    cluster.startWorker("w-chain");
+    assertSucceeded(parrot);
+
+    String synth =
+        cluster.createJob(
+            """
+            {"type": "synthesize", "teacher": "job:%s",
+             "generation": {"num_samples": 6, "max_new_tokens": 16, "temperature": 0.0,
+                            "pre_query_template": "gemma2"},
+             "hyperparameters": {"seed": 3}}
+            """
+                .formatted(parrot));
+    JsonNode synthJob = assertSucceeded(synth);
+    Path out = Path.of(synthJob.get("output_uri").asString().substring("file:".length()));
+    List<String> lines = Files.readAllLines(out.resolve("data.jsonl"));
+    // greedy decoding: the same instruction every time, so one row and five duplicates dropped
+    assertThat(lines).hasSize(1);
+    JsonNode row = Cluster.JSON.readTree(lines.get(0));
+    assertThat(row.get("instruction").asString()).isIn("Hi", "Bye", "Up");
+    assertThat(row.get("output").asString()).isNotBlank();
+    assertThat(cluster.series(synth, "dropped_duplicate").lastEntry().getValue()).isEqualTo(5.0);
+
+    String student =
+        cluster.createJob(
+            """
+            {"type": "finetune", "student": "builtin:gemma2-tiny",
+             "dataset": {"uri": "job:%s", "format": "alpaca", "max_seq_len": 48,
+                         "validation_fraction": 0.0},
+             "hyperparameters": {"max_steps": 2, "batch_size": 1}}
+            """
+                .formatted(synth));
+    assertSucceeded(student);
+    assertThat(cluster.series(student, "loss").keySet()).containsExactly(1L, 2L);
+  }
+
+  private static JsonNode assertSucceeded(String id) throws Exception {
+    JsonNode job = cluster.awaitStatus(id, JOB_TIMEOUT, "SUCCEEDED", "FAILED", "CANCELLED");
+    assertThat(job.get("status").asString())
+        .as("job %s: %s", id, job.get("failure_reason"))
+        .isEqualTo("SUCCEEDED");
+    return job;
+  }
 }
