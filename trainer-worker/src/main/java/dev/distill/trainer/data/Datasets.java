@@ -6,7 +6,11 @@ import dev.distill.trainer.data.procedural.ProceduralExample;
 import dev.distill.trainer.tokenize.Tokenizer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.Consumer;
 
 /** Opens the data of a {@link DatasetSpec} as training and validation rows. */
@@ -43,7 +47,7 @@ public final class Datasets {
         new SequenceBuilder(
             tokenizer, template, spec.maxSeqLen(), spec.maskPrompt(), spec.packing());
     List<EvalPrompt> heldOut = new ArrayList<>();
-    java.util.Map<String, SequenceBuilder> groups = new java.util.LinkedHashMap<>();
+    Map<String, SequenceBuilder> groups = new LinkedHashMap<>();
     String uri = spec.uri();
     if (uri == null || uri.isBlank()) {
       throw new IllegalArgumentException("dataset uri is missing");
@@ -103,8 +107,7 @@ public final class Datasets {
             heldOut,
             groupRows(groups));
     for (var e :
-        java.util.Map.of("train", out.trainStats(), "validation", out.validationStats())
-            .entrySet()) {
+        Map.of("train", out.trainStats(), "validation", out.validationStats()).entrySet()) {
       DataStats st = e.getValue();
       if (st.truncated() > 0 || st.dropped() > 0) {
         LOG.warn("{} data {}: {}", e.getKey(), uri, st.summary());
@@ -130,10 +133,9 @@ public final class Datasets {
         new EvalPrompt(prompt, List.of(m.get(last).content().strip()), true, "file"));
   }
 
-  private static java.util.Map<String, List<Sequence>> groupRows(
-      java.util.Map<String, SequenceBuilder> groups) {
-    java.util.Map<String, List<Sequence>> out = new java.util.TreeMap<>();
+  private static Map<String, List<Sequence>> groupRows(Map<String, SequenceBuilder> groups) {
+    Map<String, List<Sequence>> out = new TreeMap<>();
     groups.forEach((name, builder) -> out.put(name, builder.rows()));
-    return java.util.Collections.unmodifiableMap(out);
+    return Collections.unmodifiableMap(out);
   }
 }

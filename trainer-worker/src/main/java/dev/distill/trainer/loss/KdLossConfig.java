@@ -56,15 +56,11 @@ public record KdLossConfig(
   /**
    * The loss of a job spec ({@code kd_loss}, {@code temperature}, {@code kd_ratio}, ...).
    *
-   * @param vocab the widest output of teacher and student, for the automatic chunk size
+   * @param chunk loss tokens per chunk, from {@link #chunkSize}
    */
-  public static KdLossConfig from(Hyperparameters h, int vocab) {
+  public static KdLossConfig from(Hyperparameters h, int chunk) {
     return new KdLossConfig(
-        KdKind.fromSpecName(h.kdLoss()),
-        h.temperature(),
-        h.kdRatio(),
-        h.jsdBeta(),
-        chunkSize(h.lossChunkSize(), vocab));
+        KdKind.fromSpecName(h.kdLoss()), h.temperature(), h.kdRatio(), h.jsdBeta(), chunk);
   }
 
   /** Cross-entropy only: fine-tuning without a teacher. */

@@ -4,9 +4,9 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import dev.distill.spec.JobSpec;
 import dev.distill.trainer.data.Batch;
+import dev.distill.trainer.data.BatchIterator;
 import dev.distill.trainer.data.DatasetSplits;
 import dev.distill.trainer.data.Datasets;
-import dev.distill.trainer.loss.KdLossConfig;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,17 +51,14 @@ public final class EvaluationRecipe {
                   + " validation sequences and up to "
                   + spec.generation().numSamples()
                   + " held-out prompts");
+      int chunk = Models.lossChunk(spec.hyperparameters().lossChunkSize(), student, teacher);
       Map<String, Double> scores =
           Evaluator.losses(
               student.model(),
               teacher == null ? null : teacher.model(),
               batches,
               manager,
-              KdLossConfig.chunkSize(
-                  spec.hyperparameters().lossChunkSize(),
-                  Math.max(
-                      student.model().vocabSize(),
-                      teacher == null ? 0 : teacher.model().vocabSize())),
+              chunk,
               shared);
       Map<String, Double> metrics = new LinkedHashMap<>();
       metrics.put("val_loss", scores.get(Evaluator.CE));
@@ -69,21 +66,14 @@ public final class EvaluationRecipe {
       // per kind of example (procedural data): val_loss_unique, val_loss_several
       for (var group : data.validationGroups().entrySet()) {
         List<Batch> groupBatches =
-            dev.distill.trainer.data.BatchIterator.sequential(
+            BatchIterator.sequential(
                 group.getValue(),
                 spec.hyperparameters().microBatchSize(),
                 student.tokenizer().padId(),
                 0);
         metrics.put(
             "val_loss_" + group.getKey(),
-            Evaluator.losses(
-                    student.model(),
-                    null,
-                    groupBatches,
-                    manager,
-                    KdLossConfig.chunkSize(
-                        spec.hyperparameters().lossChunkSize(), student.model().vocabSize()),
-                    null)
+            Evaluator.losses(student.model(), null, groupBatches, manager, chunk, null)
                 .get(Evaluator.CE));
       }
       if (teacher != null) {

@@ -2,6 +2,7 @@ package dev.distill.trainer.recipe;
 
 import ai.djl.ndarray.NDManager;
 import dev.distill.spec.ModelRef;
+import dev.distill.trainer.loss.KdLossConfig;
 import dev.distill.trainer.model.gemma2.Gemma2Config;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
 import dev.distill.trainer.tokenize.ByteTokenizer;
@@ -148,5 +149,17 @@ final class Models {
         Files.copy(srcDir.resolve(extra), dir.resolve(extra), StandardCopyOption.REPLACE_EXISTING);
       }
     }
+  }
+
+  /**
+   * Loss tokens per chunk of a job: {@code loss_chunk_size} when the spec gives it, else sized from
+   * the widest output of the models in the loss ({@link KdLossConfig#chunkSize}).
+   *
+   * @param teacher null without a teacher
+   */
+  static int lossChunk(Integer requested, Loaded student, Loaded teacher) {
+    int widest =
+        Math.max(student.model().vocabSize(), teacher == null ? 0 : teacher.model().vocabSize());
+    return KdLossConfig.chunkSize(requested, widest);
   }
 }

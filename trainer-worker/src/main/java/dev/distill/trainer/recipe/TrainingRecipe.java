@@ -112,14 +112,12 @@ public final class TrainingRecipe implements AutoCloseable {
       teacher.model().requireGradients(false);
       sharedVocab = Models.sharedVocab(teacher, student);
     }
-    int widestVocab =
-        Math.max(student.model().vocabSize(), teacher == null ? 0 : teacher.model().vocabSize());
+    int chunk = Models.lossChunk(hp.lossChunkSize(), student, teacher);
     loss =
         new KdLoss(
             spec.type() == JobType.DISTILL
-                ? KdLossConfig.from(hp, widestVocab)
-                : KdLossConfig.crossEntropyOnly(
-                    KdLossConfig.chunkSize(hp.lossChunkSize(), widestVocab)),
+                ? KdLossConfig.from(hp, chunk)
+                : KdLossConfig.crossEntropyOnly(chunk),
             sharedVocab);
     data = Datasets.open(DatasetRefs.resolve(spec.dataset(), ctx), student.tokenizer());
     if (data.train().isEmpty()) {

@@ -14,10 +14,11 @@ class KdLossConfigTest {
         new Hyperparameters(
             null, null, null, null, null, null, null, null, null, null, 2.0, 0.7, "JSD", 0.25, null,
             null, null, null, 64);
-    KdLossConfig c = KdLossConfig.from(h, 256_000);
+    KdLossConfig c = KdLossConfig.from(h, KdLossConfig.chunkSize(h.lossChunkSize(), 256_000));
     assertThat(c).isEqualTo(new KdLossConfig(KdKind.JSD, 2.0, 0.7, 0.25, 64));
     // without loss_chunk_size one chunk's logits hold about 2^24 values
-    assertThat(KdLossConfig.from(Hyperparameters.defaults(), 272))
+    Hyperparameters defaults = Hyperparameters.defaults();
+    assertThat(KdLossConfig.from(defaults, KdLossConfig.chunkSize(defaults.lossChunkSize(), 272)))
         .isEqualTo(new KdLossConfig(KdKind.FORWARD_KL, 1.0, 1.0, 0.5, 61_680));
     assertThat(KdLossConfig.chunkSize(null, 256_000)).isEqualTo(65);
     assertThat(KdLossConfig.chunkSize(null, 16_777_216 * 4)).isEqualTo(16);
