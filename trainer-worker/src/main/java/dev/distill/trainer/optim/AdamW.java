@@ -6,9 +6,12 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.distill.trainer.fused.FusedOps;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -28,6 +31,9 @@ import java.util.Map;
  * exp_avg_sq.<name>} and the step count t) exports and imports for exact resume. Updates run with
  * PyTorch grad mode off on the calling thread, so a step may be called inside or outside a {@link
  * ai.djl.training.GradientCollector}.
+ *
+ * <p>The update runs as PyTorch's fused AdamW kernel ({@link FusedOps#adamw}, one pass over each
+ * tensor), or composed from DJL ops parameter by parameter when fused ops are switched off.
  */
 public final class AdamW implements AutoCloseable {
 
@@ -151,6 +157,49 @@ public final class AdamW implements AutoCloseable {
       throw new IllegalArgumentException("lr must be finite and not negative, was " + lr);
     }
     long t = step + 1;
+    if (FusedOps.enabled()) {
+      stepFused(lr, t);
+    } else {
+      stepComposed(lr, t);
+    }
+    step = t;
+    zeroGradients();
+  }
+
+  /** Two calls of PyTorch's fused AdamW: the parameters that decay, then the others. */
+  private void stepFused(double lr, long t) {
+    try (GradMode ignored = GradMode.off()) {
+      for (boolean decayGroup : new boolean[] {true, false}) {
+        List<NDArray> ps = new ArrayList<>();
+        List<NDArray> gs = new ArrayList<>();
+        List<NDArray> ms = new ArrayList<>();
+        List<NDArray> vs = new ArrayList<>();
+        try {
+          for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
+            NDArray p = e.getValue();
+            if ((config.weightDecay() > 0 && decays(e.getKey(), p)) != decayGroup) {
+              continue;
+            }
+            NDArray g = Gradients.of(p);
+            if (g == null) {
+              continue; // never reached by a backward pass: skipped, as torch.optim skips None
+            }
+            ps.add(p);
+            gs.add(g);
+            ms.add(expAvg.get(e.getKey()));
+            vs.add(expAvgSq.get(e.getKey()));
+          }
+          double wd = decayGroup ? config.weightDecay() : 0.0;
+          FusedOps.adamw(ps, gs, ms, vs, t, lr, config.beta1(), config.beta2(), wd, config.eps());
+        } finally {
+          gs.forEach(NDArray::close);
+        }
+      }
+    }
+  }
+
+  /** The same update composed from DJL ops, parameter by parameter. */
+  private void stepComposed(double lr, long t) {
     double b1 = config.beta1();
     double b2 = config.beta2();
     double bias1 = 1 - Math.pow(b1, t);
@@ -181,8 +230,6 @@ public final class AdamW implements AutoCloseable {
         }
       }
     }
-    step = t;
-    zeroGradients();
   }
 
   /** Sets every parameter's gradient to zero. */

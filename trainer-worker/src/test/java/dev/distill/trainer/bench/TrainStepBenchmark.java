@@ -11,6 +11,7 @@ import dev.distill.spec.Hyperparameters;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.JobType;
 import dev.distill.spec.ModelRef;
+import dev.distill.trainer.fused.FusedOps;
 import dev.distill.trainer.loss.KdKind;
 import dev.distill.trainer.loss.KdLoss;
 import dev.distill.trainer.loss.KdLossConfig;
@@ -38,8 +39,11 @@ import java.util.Random;
  * clipping, AdamW), against the 9,000 tokens/s target; and peak RSS of the chunked loss against the
  * plain one at vocab 32k, each measured in its own child JVM.
  *
- * <p>Usage: {@code java -cp ... dev.distill.trainer.bench.TrainStepBenchmark [steps]}; the child
- * mode is {@code mem chunked|plain}.
+ * <p>Usage: {@code java -cp ... dev.distill.trainer.bench.TrainStepBenchmark [steps [parts [TRACE]
+ * | throughput | floor | fused]]}: everything; only the step parts (optionally profiled); the GEMM
+ * floor, parts and throughput without the memory children; only the GEMM floor; or the step parts
+ * with fused and composed ops on alternate steps. The child mode is {@code mem chunked|plain}.
+ * {@code -Ddistill.fused_ops=false} measures the composed GeGLU instead of the fused one.
  */
 public final class TrainStepBenchmark {
 
@@ -79,14 +83,26 @@ public final class TrainStepBenchmark {
         Locale.ROOT,
         "student parameters: %,d%n",
         Gemma2Config.preset("gemma2-tiny").withOverrides(student(512)).parameterCount());
+    if (args.length > 1 && args[1].equals("floor")) {
+      gemmFloor();
+      return;
+    }
+    if (args.length > 1 && args[1].equals("fused")) {
+      parts(steps, null, true);
+      return;
+    }
     if (args.length > 1 && args[1].equals("parts")) {
       parts(steps, args.length > 2 ? Path.of(args[2]) : null);
       return;
     }
+    gemmFloor();
     parts(10, null);
     throughput(JobType.FINETUNE, steps);
     throughput(JobType.DISTILL, steps);
     System.out.printf(Locale.ROOT, "load average after throughput: %s%n", loadAverage());
+    if (args.length > 1 && args[1].equals("throughput")) {
+      return;
+    }
     long chunked = memoryInChild("chunked");
     long plain = memoryInChild("plain");
     System.out.printf(
@@ -171,6 +187,14 @@ public final class TrainStepBenchmark {
    *     trainer-worker/src/test/python/trace_ops.py})
    */
   static void parts(int steps, Path trace) {
+    parts(steps, trace, false);
+  }
+
+  /**
+   * @param alternate when true, steps alternate between fused ops and composed ones ({@link
+   *     FusedOps#PROPERTY}), so that both see the same machine state, and each gets its own medians
+   */
+  static void parts(int steps, Path trace, boolean alternate) {
     Gemma2Config cfg = Gemma2Config.preset("gemma2-tiny").withOverrides(student(512));
     KdLoss loss = new KdLoss(KdLossConfig.crossEntropyOnly(128), null);
     Hyperparameters hp = Hyperparameters.defaults();
@@ -188,11 +212,16 @@ public final class TrainStepBenchmark {
         int[] ones = new int[BATCH * SEQ];
         java.util.Arrays.fill(ones, 1);
         Shape bt = new Shape(BATCH, SEQ);
-        List<Double> fwd = new ArrayList<>();
-        List<Double> lossBack = new ArrayList<>();
-        List<Double> optim = new ArrayList<>();
-        for (int s = 0; s < WARMUP + steps; s++) {
-          if (s == WARMUP && trace != null) {
+        int variants = alternate ? 2 : 1;
+        List<List<Double>> fwd = List.of(new ArrayList<>(), new ArrayList<>());
+        List<List<Double>> lossBack = List.of(new ArrayList<>(), new ArrayList<>());
+        List<List<Double>> optim = List.of(new ArrayList<>(), new ArrayList<>());
+        for (int s = 0; s < (WARMUP + steps) * variants; s++) {
+          int variant = s % variants; // 0: as configured (fused by default), 1: composed
+          if (alternate) {
+            System.setProperty(FusedOps.PROPERTY, variant == 0 ? "true" : "false");
+          }
+          if (s == WARMUP * variants && trace != null) {
             ai.djl.pytorch.jni.JniUtils.startProfile(false, Boolean.getBoolean("shapes"), false);
           }
           try (NDManager m = manager.newSubManager();
@@ -210,25 +239,125 @@ public final class TrainStepBenchmark {
             long t2 = System.nanoTime();
             opt.clipAndStep();
             long t3 = System.nanoTime();
-            if (s >= WARMUP) {
-              fwd.add((t1 - t0) / 1e6);
-              lossBack.add((t2 - t1) / 1e6);
-              optim.add((t3 - t2) / 1e6);
+            if (s >= WARMUP * variants) {
+              fwd.get(variant).add((t1 - t0) / 1e6);
+              lossBack.get(variant).add((t2 - t1) / 1e6);
+              optim.get(variant).add((t3 - t2) / 1e6);
             }
           }
         }
         if (trace != null) {
           ai.djl.pytorch.jni.JniUtils.stopProfile(trace.toString());
         }
-        System.out.printf(
-            Locale.ROOT,
-            "step parts (synthetic 8x128, vocab 512, median of %d): forward %.1f ms (lazy ops may"
-                + " defer to the next part), chunked CE + backward %.1f ms, clip + AdamW %.1f ms%n",
-            steps,
-            median(fwd),
-            median(lossBack),
-            median(optim));
+        if (alternate) {
+          System.clearProperty(FusedOps.PROPERTY);
+        }
+        double[] total = new double[variants];
+        for (int v = 0; v < variants; v++) {
+          total[v] = median(fwd.get(v)) + median(lossBack.get(v)) + median(optim.get(v));
+          System.out.printf(
+              Locale.ROOT,
+              "step parts%s (synthetic 8x128, vocab 512, median of %d): forward %.1f ms (lazy ops"
+                  + " may defer to the next part), chunked CE + backward %.1f ms, clip + AdamW %.1f"
+                  + " ms; sum %.1f ms%n",
+              !alternate ? "" : v == 0 ? ", fused ops" : ", composed ops",
+              steps,
+              median(fwd.get(v)),
+              median(lossBack.get(v)),
+              median(optim.get(v)),
+              total[v]);
+        }
+        if (alternate) {
+          System.out.printf(Locale.ROOT, "fused / composed step time: %.3f%n", total[0] / total[1]);
+        }
       }
+    }
+  }
+
+  /**
+   * The step's matrix products alone, as the floor under any implementation that runs them through
+   * libtorch's GEMM: every product of the student's forward and backward at batch 8 x 128 (q, k, v,
+   * o, gate, up, down and the head: forward, input gradient, weight gradient; attention scores and
+   * values: forward and both gradients), on random operands of the same shapes, timed back to back.
+   * Prints the sum and the tokens/s it would allow with nothing else in the step.
+   */
+  static void gemmFloor() {
+    Gemma2Config c = Gemma2Config.preset("gemma2-tiny").withOverrides(student(512));
+    long n = (long) BATCH * SEQ; // tokens
+    int d = c.hiddenSize();
+    int inter = c.intermediateSize();
+    int qd = c.numAttentionHeads() * c.headDim();
+    int kvd = c.numKeyValueHeads() * c.headDim();
+    List<long[]> mm = new ArrayList<>(); // {M, K, N}: (M, K) @ (K, N)
+    for (int layer = 0; layer < c.numHiddenLayers(); layer++) {
+      for (long[] w :
+          new long[][] {{d, qd}, {d, kvd}, {d, kvd}, {qd, d}, {d, inter}, {d, inter}, {inter, d}}) {
+        mm.add(new long[] {n, w[0], w[1]}); // forward: x @ W^T
+        mm.add(new long[] {n, w[1], w[0]}); // input gradient: g @ W
+        mm.add(new long[] {w[1], n, w[0]}); // weight gradient: g^T @ x
+      }
+    }
+    mm.add(new long[] {n, d, c.vocabSize()}); // head forward (every token in the loss)
+    mm.add(new long[] {n, c.vocabSize(), d}); // head input gradient
+    mm.add(new long[] {c.vocabSize(), n, d}); // head weight gradient
+    long heads = (long) BATCH * c.numKeyValueHeads(); // batched over (B, KV)
+    long rows = (long) c.groupSize() * SEQ; // G * T query rows per kv head
+    List<long[]> bmm = new ArrayList<>(); // {batch, M, K, N}
+    for (int layer = 0; layer < c.numHiddenLayers(); layer++) {
+      bmm.add(new long[] {heads, rows, c.headDim(), SEQ}); // scores q @ k^T
+      bmm.add(new long[] {heads, rows, SEQ, c.headDim()}); // dq = dscores @ k
+      bmm.add(new long[] {heads, SEQ, rows, c.headDim()}); // dk = dscores^T @ q
+      bmm.add(new long[] {heads, rows, SEQ, c.headDim()}); // out = probs @ v
+      bmm.add(new long[] {heads, rows, c.headDim(), SEQ}); // dprobs = dout @ v^T
+      bmm.add(new long[] {heads, SEQ, rows, c.headDim()}); // dv = probs^T @ dout
+    }
+    double flops = 0;
+    for (long[] s : mm) {
+      flops += 2.0 * s[0] * s[1] * s[2];
+    }
+    for (long[] s : bmm) {
+      flops += 2.0 * s[0] * s[1] * s[2] * s[3];
+    }
+    try (NDManager m = NDManager.newBaseManager()) {
+      List<NDArray[]> ops = new ArrayList<>();
+      for (long[] s : mm) {
+        ops.add(
+            new NDArray[] {
+              m.randomNormal(new Shape(s[0], s[1])), m.randomNormal(new Shape(s[1], s[2]))
+            });
+      }
+      for (long[] s : bmm) {
+        ops.add(
+            new NDArray[] {
+              m.randomNormal(new Shape(s[0], s[1], s[2])),
+              m.randomNormal(new Shape(s[0], s[2], s[3]))
+            });
+      }
+      List<Double> rounds = new ArrayList<>();
+      for (int r = 0; r < 13; r++) {
+        long t0 = System.nanoTime();
+        for (NDArray[] ab : ops) {
+          try (NDArray out = ab[0].matMul(ab[1])) {
+            out.getShape();
+          }
+        }
+        if (r >= 3) {
+          rounds.add((System.nanoTime() - t0) / 1e6);
+        }
+      }
+      double ms = median(rounds);
+      System.out.printf(
+          Locale.ROOT,
+          "GEMM floor: the step's %d matrix products (%.1f GFLOP) alone take %.1f ms (median of 10,"
+              + " %.0f GFLOP/s) = at most %,.0f tokens/s = %.2f x the %,.0f target, before any"
+              + " other work%n",
+          ops.size(),
+          flops / 1e9,
+          ms,
+          flops / ms / 1e6,
+          n / ms * 1000,
+          n / ms * 1000 / TARGET_TOKENS_PER_SECOND,
+          TARGET_TOKENS_PER_SECOND);
     }
   }
 

@@ -8,11 +8,14 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
+import dev.distill.trainer.fused.FusedOps;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class AdamWTest {
 
@@ -112,8 +115,19 @@ class AdamWTest {
     }
   }
 
-  @Test
-  void secondStepMatchesAPlainDoubleImplementation() {
+  /** Both the fused kernel (the default) and the composed ops against doubles. */
+  @ParameterizedTest(name = "fused ops {0}")
+  @ValueSource(booleans = {true, false})
+  void secondStepMatchesAPlainDoubleImplementation(boolean fused) {
+    System.setProperty(FusedOps.PROPERTY, Boolean.toString(fused));
+    try {
+      secondStepMatchesAPlainDoubleImplementation();
+    } finally {
+      System.clearProperty(FusedOps.PROPERTY);
+    }
+  }
+
+  private void secondStepMatchesAPlainDoubleImplementation() {
     Map<String, NDArray> p = params();
     Map<String, float[]> start = new LinkedHashMap<>();
     p.forEach((k, v) -> start.put(k, v.toFloatArray()));

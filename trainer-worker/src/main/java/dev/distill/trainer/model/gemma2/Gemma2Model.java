@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
+import dev.distill.trainer.fused.FusedOps;
 import dev.distill.trainer.model.IncrementalLm;
 import dev.distill.trainer.model.KvCache;
 import dev.distill.trainer.model.gemma2.Gemma2WeightNames.Layer;
@@ -26,6 +27,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Gemma 2 as in Hugging Face's {@code modeling_gemma2.py}, written out by hand. Parameters are
@@ -72,12 +74,16 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   private final NDArray one;
   private final NDArray eps;
   private final NDArray embedScale; // sqrt(D), as HF's normalizer
-  private final NDArray queryScale; // query_pre_attn_scalar^-0.5
+  // query_pre_attn_scalar^-0.5, divided by the attention soft-cap when there is one: the scores
+  // then come out already divided by the cap, which saves a pass over them before the tanh
+  private final NDArray queryScale;
   private final NDArray attnCap; // may be null
   private final NDArray finalCap; // may be null
   private final NDArray geluA; // 2 sqrt(2/pi) 0.044715
   private final NDArray geluB; // 2 sqrt(2/pi)
   private final NDArray maskMagnitude; // 1e9
+  private final NDArray minusHalf; // -0.5, the exponent of rsqrt
+  private final Map<Long, NDArray> reciprocals = new ConcurrentHashMap<>(); // n -> 1 / n
 
   // "TxSwW" -> (T, S) additive mask of offset 0, built once per (T, window)
   private final Map<String, NDArray> maskCache =
@@ -91,7 +97,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
           return false;
         }
       };
-  private volatile NDArray[] ropeTables; // {cos, sin}, each (P, hd)
+  private volatile NDArray[] ropeTables; // {cos, signed sin}, each (P, hd)
 
   private Gemma2Model(Gemma2Config config, NDManager manager, Map<String, NDArray> params) {
     this.config = config;
@@ -108,7 +114,13 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     this.one = constant(1f);
     this.eps = constant((float) config.rmsNormEps());
     this.embedScale = constant((float) Math.sqrt(config.hiddenSize()));
-    this.queryScale = constant((float) Math.pow(config.queryPreAttnScalar(), -0.5));
+    this.queryScale =
+        constant(
+            (float)
+                (Math.pow(config.queryPreAttnScalar(), -0.5)
+                    / (config.attnLogitSoftcapping() == null
+                        ? 1.0
+                        : config.attnLogitSoftcapping())));
     this.attnCap =
         config.attnLogitSoftcapping() == null
             ? null
@@ -120,6 +132,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     this.geluA = constant((float) (2 * GELU_C * 0.044715));
     this.geluB = constant((float) (2 * GELU_C));
     this.maskMagnitude = constant(-MASKED);
+    this.minusHalf = constant(-0.5f);
     for (NDArray p : params.values()) {
       p.setRequiresGradient(true);
     }
@@ -296,7 +309,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     int offset = cache == null ? 0 : cache.length();
     long s = offset + t;
     NDArray x = embedding(ids).mul(embedScale); // (B, T, D), scaled by sqrt(D)
-    NDArray[] rope = rope(offset, t); // cos, sin: (1, T, 1, hd) each
+    NDArray[] rope = rope(offset, t); // cos, signed sin: (1, T, 1, hd) each
     NDArray pad = documentMask(attentionMask); // (B, 1, 1, T, S) or null
     NDArray global = withPad(causalMask(offset, t, s, 0), pad); // (T, S) or (B, 1, 1, T, S)
     NDArray sliding =
@@ -326,23 +339,32 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   }
 
   /**
-   * Gemma's RMSNorm: {@code x * rsqrt(mean(x^2) + eps) * (1 + w)}.
+   * Gemma's RMSNorm: {@code x * rsqrt(mean(x^2) + eps) * (1 + w)}. mean(x^2) is taken as ||x||^2 /
+   * D: the L2 norm is one fused pass (and one backward) with no (..., D) temporary, which halves
+   * the cost of the norm against square-mean-divide. At x = 0 libtorch's norm backward gives 0, the
+   * true derivative of ||x||^2, so padding rows stay finite.
    *
    * @param x (..., D)
    * @param w (D)
    * @return (..., D)
    */
   NDArray rmsNorm(NDArray x, NDArray w) {
-    NDArray ms = x.square().mean(new int[] {-1}, true); // (..., 1)
-    NDArray rms = ms.add(eps).sqrt(); // (..., 1) no rsqrt in DJL: divide by the root instead
-    return x.div(rms).mul(w.add(one)); // (..., D)
+    long d = x.getShape().get(x.getShape().dimension() - 1);
+    NDArray l2 = x.norm(new int[] {-1}, true); // (..., 1) ||x||
+    NDArray r = l2.square().mul(reciprocal(d)).add(eps).pow(minusHalf); // (..., 1) rsqrt(ms + eps)
+    return x.mul(r).mul(w.add(one)); // (..., D)
+  }
+
+  /** 1 / n as a native scalar constant, made once per n. */
+  private NDArray reciprocal(long n) {
+    return reciprocals.computeIfAbsent(n, k -> constant((float) (1.0 / k)));
   }
 
   /**
    * Grouped-query attention with RoPE, query scaling, soft-capping and an additive mask.
    *
    * @param x (B, T, D) normed input
-   * @param rope cos, sin: (1, T, 1, hd)
+   * @param rope cos, signed sin: (1, T, 1, hd)
    * @param mask (T, S) or (B, 1, 1, T, S) additive
    * @return (B, T, D)
    */
@@ -357,7 +379,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     NDArray q = linear(x, w[Layer.Q_PROJ.ordinal()]).reshape(b, t, h, hd); // (B, T, H, hd)
     NDArray k = linear(x, w[Layer.K_PROJ.ordinal()]).reshape(b, t, kv, hd); // (B, T, KV, hd)
     NDArray v = linear(x, w[Layer.V_PROJ.ordinal()]).reshape(b, t, kv, hd); // (B, T, KV, hd)
-    q = applyRope(q, rope).mul(queryScale); // (B, T, H, hd) scaled by query_pre_attn_scalar^-0.5
+    q = applyRope(q, rope).mul(queryScale); // (B, T, H, hd) scaled by scalar^-0.5 [/ cap]
     k = applyRope(k, rope); // (B, T, KV, hd)
     // Head h uses key/value head h / G (as HF's repeat_kv): group the G query heads of a kv head as
     // rows.
@@ -377,7 +399,9 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     long s = k.getShape().get(2);
     NDArray scores =
         q.matMul(k.transpose(0, 1, 3, 2)); // (B, KV, G*T, hd) @ (B, KV, hd, S) -> (B, KV, G*T, S)
-    scores = softcap(scores, attnCap); // (B, KV, G*T, S) tanh(s / cap) * cap
+    if (attnCap != null) {
+      scores = scores.tanh().mul(attnCap); // (B, KV, G*T, S) tanh(s / cap) * cap, s / cap from q
+    }
     scores = scores.reshape(b, kv, g, t, s).add(mask); // (B, KV, G, T, S) hidden keys at -1e9
     NDArray probs = scores.softmax(-1).reshape(b, kv, g * t, s); // (B, KV, G*T, S)
     NDArray out = probs.matMul(v); // (B, KV, G*T, hd)
@@ -393,9 +417,21 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * @return (B, T, D)
    */
   private NDArray mlp(NDArray[] w, NDArray x) {
-    NDArray gate = geluTanh(linear(x, w[Layer.GATE_PROJ.ordinal()])); // (B, T, I)
+    NDArray gate = linear(x, w[Layer.GATE_PROJ.ordinal()]); // (B, T, I)
     NDArray up = linear(x, w[Layer.UP_PROJ.ordinal()]); // (B, T, I)
-    return linear(gate.mul(up), w[Layer.DOWN_PROJ.ordinal()]); // (B, T, D)
+    return linear(geglu(gate, up), w[Layer.DOWN_PROJ.ordinal()]); // (B, T, D)
+  }
+
+  /**
+   * {@code gelu_tanh(gate) * up}: one libtorch kernel each way through {@link FusedOps}, or
+   * composed from DJL ops when that is switched off.
+   *
+   * @param gate (B, T, I)
+   * @param up (B, T, I)
+   * @return (B, T, I)
+   */
+  NDArray geglu(NDArray gate, NDArray up) {
+    return FusedOps.enabled() ? FusedOps.geglu(gate, up) : geluTanh(gate).mul(up);
   }
 
   /**
@@ -423,24 +459,25 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   }
 
   /**
-   * Rotary embedding, HF's rotate_half convention: {@code x * cos + cat(-x2, x1) * sin}.
+   * Rotary embedding, HF's rotate_half convention: {@code x * cos + cat(-x2, x1) * sin}, computed
+   * as {@code x * cos + cat(x2, x1) * sin'} with the sign of the first half folded into the table
+   * ({@code sin' = cat(-sin, sin)}), which saves a pass forward and backward.
    *
    * @param x (B, T, n, hd)
-   * @param rope cos, sin: (1, T, 1, hd)
+   * @param rope cos, signed sin: (1, T, 1, hd)
    * @return (B, T, n, hd)
    */
   private static NDArray applyRope(NDArray x, NDArray[] rope) {
     NDList halves = x.split(2, 3); // 2 x (B, T, n, hd/2); positive axis (a negative one crashes)
-    NDArray rotated =
-        NDArrays.concat(new NDList(halves.get(1).neg(), halves.get(0)), 3); // (B, T, n, hd)
-    return x.mul(rope[0]).add(rotated.mul(rope[1]));
+    NDArray swapped = NDArrays.concat(new NDList(halves.get(1), halves.get(0)), 3); // (B,T,n,hd)
+    return x.mul(rope[0]).add(swapped.mul(rope[1]));
   }
 
   /**
    * cos and sin of positions [offset, offset + t), from tables grown on demand (angles as HF in
    * fp32: inv_freq = theta^(-2i/hd), emb = cat(freqs, freqs)).
    *
-   * @return cos, sin: (1, t, 1, hd)
+   * @return cos, signed sin (see applyRope): (1, t, 1, hd)
    */
   private NDArray[] rope(int offset, long t) {
     long needed = offset + t;
@@ -487,7 +524,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
         float s = (float) Math.sin(angle);
         cos[p * hd + i] = c;
         cos[p * hd + i + hd / 2] = c;
-        sin[p * hd + i] = s;
+        sin[p * hd + i] = -s; // signed: rotate_half's minus on the first half, see applyRope
         sin[p * hd + i + hd / 2] = s;
       }
     }

@@ -60,6 +60,49 @@ class Gemma2ModelTest {
     return m.create(ids, new Shape(1, ids.length));
   }
 
+  /**
+   * d/dx of sum(g * rmsNorm(x, w)) against the formula in doubles: r (1 + w_i) g_i - x_i r^3 / D
+   * sum_j g_j (1 + w_j) x_j with r = (mean(x^2) + eps)^-1/2, and at x = 0 (a padding row) r (1 +
+   * w_i) g_i, finite.
+   */
+  @Test
+  void rmsNormGradientMatchesHandComputedValuesIncludingAZeroRow() {
+    float[][] rows = {{1f, -2f, 0.5f, 3f}, {0f, 0f, 0f, 0f}};
+    float[] w = {0f, 0.5f, -0.25f, 1f};
+    float[] g = {0.3f, -1f, 2f, 0.7f};
+    double eps = 1e-6;
+    try (NDManager m = manager.newSubManager();
+        Gemma2Model model = Gemma2Model.init(config(1, 3), m, 1);
+        GradientCollector collector = ai.djl.engine.Engine.getInstance().newGradientCollector()) {
+      NDArray x = m.create(new float[] {1f, -2f, 0.5f, 3f, 0f, 0f, 0f, 0f}, new Shape(2, 4));
+      x.setRequiresGradient(true);
+      NDArray y = model.rmsNorm(x, m.create(w)); // (2, 4)
+      collector.backward(y.mul(m.create(g)).sum());
+      float[] dx;
+      try (NDArray grad = x.getGradient()) {
+        dx = grad.toFloatArray();
+      }
+      for (int row = 0; row < 2; row++) {
+        float[] xs = rows[row];
+        double ms = 0;
+        double dot = 0;
+        for (int j = 0; j < 4; j++) {
+          ms += xs[j] * xs[j] / 4.0;
+          dot += g[j] * (1 + w[j]) * xs[j];
+        }
+        double r = 1 / Math.sqrt(ms + eps);
+        for (int i = 0; i < 4; i++) {
+          double expected = r * (1 + w[i]) * g[i] - xs[i] * r * r * r / 4 * dot;
+          assertThat((double) dx[row * 4 + i])
+              .as("d/dx[%d][%d]", row, i)
+              .isCloseTo(
+                  expected,
+                  org.assertj.core.data.Offset.offset(1e-5 * Math.max(1, Math.abs(expected))));
+        }
+      }
+    }
+  }
+
   @Test
   void geluTanhAndRmsNormMatchHandComputedValues() {
     try (NDManager m = manager.newSubManager();
