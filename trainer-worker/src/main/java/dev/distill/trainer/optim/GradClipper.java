@@ -1,7 +1,11 @@
 package dev.distill.trainer.optim;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -19,30 +23,29 @@ public final class GradClipper {
    * @param parameters the live parameters; those without a gradient are skipped
    */
   public static double globalNorm(Map<String, NDArray> parameters) {
+    // As clip_grad_norm_: the norm of the per-tensor norms. Each tensor's norm is one fused pass
+    // over its gradient (no squared copy); the few norms are stacked, squared and summed in fp64,
+    // with one device sync at the end.
+    List<NDArray> norms = new ArrayList<>();
     try (GradMode ignored = GradMode.off()) {
-      NDArray sum = null; // () fp64, one device sync at the end
       for (NDArray p : parameters.values()) {
-        NDArray grad = Gradients.of(p);
-        if (grad == null) {
-          continue;
-        }
-        try (NDArray g = grad;
-            NDArray g64 = g.toType(DataType.FLOAT64, true);
-            NDArray sq = g64.square();
-            NDArray s = sq.sum()) {
-          if (sum == null) {
-            sum = s.duplicate();
-          } else {
-            sum.addi(s);
+        try (NDArray g = Gradients.of(p)) {
+          if (g != null) {
+            norms.add(g.norm()); // () in the gradient's dtype
           }
         }
       }
-      if (sum == null) {
+      if (norms.isEmpty()) {
         return 0.0;
       }
-      try (NDArray total = sum) {
+      try (NDArray stacked = NDArrays.stack(new NDList(norms)); // (P)
+          NDArray wide = stacked.toType(DataType.FLOAT64, false);
+          NDArray squares = wide.square();
+          NDArray total = squares.sum()) {
         return Math.sqrt(total.getDouble());
       }
+    } finally {
+      norms.forEach(NDArray::close);
     }
   }
 
