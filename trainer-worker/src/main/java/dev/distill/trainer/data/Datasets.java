@@ -53,9 +53,12 @@ public final class Datasets {
       throw new IllegalArgumentException("dataset uri is missing");
     }
     if (uri.equals(PROCEDURAL)) {
-      for (ProceduralExample p : ProceduralDataset.generate(spec.numExamples(), spec.seed())) {
+      List<ProceduralExample> generated =
+          ProceduralDataset.generate(spec.numExamples(), spec.seed());
+      for (int i = 0; i < generated.size(); i++) {
+        ProceduralExample p = generated.get(i);
         Example e = p.toExample();
-        if (split.isValidation(e)) {
+        if (ProceduralDataset.isValidation(split, p, i)) {
           validation.add(e);
           groups
               .computeIfAbsent(

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.distill.spec.DatasetSpec;
 import dev.distill.trainer.tokenize.ByteTokenizer;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -50,6 +51,19 @@ class DatasetsTest {
         .filteredOn(h -> !h.unique())
         .isNotEmpty()
         .allMatch(h -> trainTexts.contains(h.prompt()));
+    // validation examples with several answers are fresh draws from the training distribution:
+    // their (prompt, answer) pairs occur in training too (a split by content would hold out only
+    // pairs training never shows)
+    Set<String> trainExamples = new HashSet<>();
+    for (Sequence s : d.train()) {
+      trainExamples.add(tok.decode(s.ids()));
+    }
+    List<Sequence> several = d.validationGroups().get(DatasetSplits.SEVERAL);
+    long seenInTraining =
+        several.stream().filter(s -> trainExamples.contains(tok.decode(s.ids()))).count();
+    assertThat(seenInTraining)
+        .as("several-answer validation pairs also in training")
+        .isGreaterThan(several.size() * 9L / 10);
     // the same spec opens to the same rows
     DatasetSplits again = Datasets.open(spec, tok);
     assertThat(again.train().get(5).ids()).containsExactly(d.train().get(5).ids());

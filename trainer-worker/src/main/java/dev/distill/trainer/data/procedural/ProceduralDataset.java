@@ -1,5 +1,6 @@
 package dev.distill.trainer.data.procedural;
 
+import dev.distill.trainer.data.Example;
 import dev.distill.trainer.data.Split;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -145,6 +146,26 @@ public final class ProceduralDataset {
   }
 
   /**
+   * Which side of the split a generated example falls on. An example with a unique answer goes by
+   * its content ({@link Split#isValidation(Example)}), so that no validation prompt is ever a
+   * training prompt. An example with several valid answers goes by its position in the generated
+   * stream: its few (prompt, answer) pairs each recur hundreds of times, and a split by content
+   * would hold out whole pairs, so that validation would only ask for answers that training never
+   * gave that prompt, a loss that rises the better a model learns the answer distribution. Split by
+   * position, validation holds fresh draws from the same distribution, and the model that matches
+   * it has the lowest loss. (Used for the training and validation sequences; {@link #heldOut} needs
+   * only prompts and keeps the split by content.)
+   *
+   * @param index the example's position in its stream
+   */
+  public static boolean isValidation(Split split, ProceduralExample e, long index) {
+    Example example = e.toExample();
+    return e.unique()
+        ? split.isValidation(example)
+        : split.isValidation(example.splitKey() + "\u0000#" + index);
+  }
+
+  /**
    * Held-out prompts with reference answers for exact-match evaluation: examples generated from
    * {@code seed} that fall on the validation side of {@code split}. A model trained on the training
    * side of the same split has never seen the prompts with a unique answer; the several-answer
@@ -167,7 +188,7 @@ public final class ProceduralDataset {
           k < UNIQUE_TASKS.size()
               ? unique(UNIQUE_TASKS.get(k), r)
               : multi(MULTI.get(k - UNIQUE_TASKS.size()), r);
-      if (split.isValidation(e.toExample())) {
+      if (split.isValidation(e.toExample())) { // by content: only the prompt matters here
         out.add(e);
       }
     }
