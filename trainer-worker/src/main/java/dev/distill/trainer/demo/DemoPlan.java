@@ -174,7 +174,9 @@ public record DemoPlan(
         "data: "
             + examples
             + " procedural instruction examples (exact-answer tasks and tasks with several"
-            + " valid answers), gemma template, loss on responses only, 5% held out (split by whole example: a prompt with a unique answer is never seen in training, a prompt with several answers is on both sides)",
+            + " valid answers), gemma template, loss on responses only, 5% held out (a prompt with"
+            + " a unique answer is never seen in training; examples with several answers are held"
+            + " out by position, fresh draws of the same distribution)",
         "teacher "
             + teacherSteps
             + " steps (trained longer, as a real teacher is); each student "
