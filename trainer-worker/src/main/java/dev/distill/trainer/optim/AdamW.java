@@ -3,6 +3,7 @@ package dev.distill.trainer.optim;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
@@ -307,8 +308,11 @@ public final class AdamW implements AutoCloseable {
               + ", was "
               + source.getShape());
     }
-    try (NDArray converted = source.toType(DataType.FLOAT32, true)) {
-      target.set(converted.toByteBuffer()); // through the host: resume happens once
+    try (NDArray converted = source.toType(DataType.FLOAT32, true);
+        NDArray placed = converted.toDevice(target.getDevice(), false)) {
+      // a native copy; set(Buffer) would go through the host and make libtorch print a
+      // deprecation warning ("AutoNonVariableTypeMode") into the worker's log
+      target.set(new NDIndex("..."), placed);
     }
   }
 
