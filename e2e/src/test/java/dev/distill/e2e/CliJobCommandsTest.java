@@ -345,6 +345,32 @@ class CliJobCommandsTest {
   }
 
   @Test
+  @Timeout(value = 90, unit = TimeUnit.SECONDS)
+  void ctrlCDetachesFollowWithExit130AndTheJobGoesOn() throws Exception {
+    String id = cluster.createJob(PARKED);
+    Cli.Started follow = cli.start("follow", id);
+    Instant deadline = Instant.now().plusSeconds(40);
+    while (!follow.out().contains("status: created")) {
+      assertThat(follow.process().isAlive())
+          .as("follow still running; stdout: %s", follow.out())
+          .isTrue();
+      assertThat(Instant.now()).as("follow printed the created event").isBefore(deadline);
+      Thread.sleep(100);
+    }
+
+    // what a terminal sends on Ctrl-C
+    Process kill =
+        new ProcessBuilder("kill", "-INT", Long.toString(follow.process().pid())).start();
+    assertThat(kill.waitFor()).isZero();
+    Cli.Result r = follow.await(Duration.ofSeconds(30));
+
+    assertThat(r.exit()).as("%s", r).isEqualTo(130);
+    assertThat(lastLine(r)).isEqualTo("detached; the job goes on (distill follow " + id + ")");
+    assertThat(cluster.job(id).get("status").asString()).isEqualTo("QUEUED");
+    cluster.cancel(id);
+  }
+
+  @Test
   @Timeout(value = 60, unit = TimeUnit.SECONDS)
   void followOfAnUnknownJobFailsInOneLine() throws Exception {
     Cli.Result r = cli.run("follow", UUID.randomUUID().toString());

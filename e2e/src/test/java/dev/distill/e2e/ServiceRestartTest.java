@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -22,7 +23,8 @@ import tools.jackson.databind.JsonNode;
  * worker trains: the worker keeps training and buffers its reports. The outage outlasts the lease
  * TTL (6 s), so on restart the lease is lost and the job requeued: the worker delivers the metric
  * points it buffered as late points, stops, and the next attempt resumes from the last registered
- * checkpoint. The job completes with every step reported.
+ * checkpoint. The job completes with every step reported, and {@code distill follow}, started
+ * before the outage, reports the outage, stays attached and exits 0 when the job succeeds.
  */
 class ServiceRestartTest {
 
@@ -60,6 +62,18 @@ class ServiceRestartTest {
         j -> j.get("latest_metrics") != null && j.get("latest_metrics").has("loss"),
         "reporting loss");
 
+    // a user following the job sees the outage and stays attached
+    Cli cli =
+        new Cli(
+            cluster.home.resolve("cli"),
+            Map.of("DISTILL_URL", cluster.base.toString(), "DISTILL_TOKEN", Cluster.ADMIN_TOKEN));
+    Cli.Started follow = cli.start("follow", id);
+    Instant attached = Instant.now().plusSeconds(30);
+    while (!follow.out().contains("status: created")) {
+      assertThat(Instant.now()).as("follow printed the first event").isBefore(attached);
+      Thread.sleep(100);
+    }
+
     Instant down = Instant.now();
     cluster.stopService();
     // the worker trains on with nobody to report to, past the end of its last extended lease
@@ -94,5 +108,11 @@ class ServiceRestartTest {
         .as("late points stored (down %s, up %s); see %s", down, up, cluster.log("w-restart"))
         .isPositive();
     assertThat(cluster.checkpoints(id).stream().map(c -> c.get("step").asLong())).contains(50L);
+
+    Cli.Result followed = follow.await(Duration.ofSeconds(30));
+    assertThat(followed.exit()).as("%s", followed).isZero();
+    assertThat(followed.out()).contains("service unreachable, retrying");
+    List<String> lines = followed.outLines();
+    assertThat(lines.get(lines.size() - 1)).as("%s", followed).isEqualTo("SUCCEEDED");
   }
 }
