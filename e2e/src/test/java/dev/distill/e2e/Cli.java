@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -123,6 +124,24 @@ final class Cli {
 
     String out() throws IOException {
       return Files.readString(outFile, StandardCharsets.UTF_8);
+    }
+
+    /** Waits until stdout contains the text; fails if the command ends first or time runs out. */
+    void awaitOutput(String text, Duration within) throws Exception {
+      Instant deadline = Instant.now().plus(within);
+      while (!out().contains(text)) {
+        if (!process.isAlive()) {
+          fail(
+              "distill %s ended before printing '%s'; stdout: %s",
+              String.join(" ", args), text, out());
+        }
+        if (Instant.now().isAfter(deadline)) {
+          fail(
+              "distill %s printed no '%s' within %s; stdout: %s",
+              String.join(" ", args), text, within, out());
+        }
+        Thread.sleep(100);
+      }
     }
 
     Result await(Duration timeout) throws Exception {

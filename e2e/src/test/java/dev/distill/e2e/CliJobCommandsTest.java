@@ -7,7 +7,6 @@ import dev.distill.trainer.demo.LocalProcesses;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -327,14 +326,7 @@ class CliJobCommandsTest {
   void followOfAJobCancelledWhileFollowedExitsThree() throws Exception {
     String id = cluster.createJob(PARKED);
     Cli.Started follow = cli.start("follow", id);
-    Instant deadline = Instant.now().plusSeconds(40);
-    while (!follow.out().contains("status: created")) {
-      assertThat(follow.process().isAlive())
-          .as("follow still running; stdout: %s", follow.out())
-          .isTrue();
-      assertThat(Instant.now()).as("follow printed the created event").isBefore(deadline);
-      Thread.sleep(100);
-    }
+    follow.awaitOutput("status: created", Duration.ofSeconds(40));
     assertThat(cluster.job(id).get("status").asString()).isEqualTo("QUEUED");
 
     cluster.cancel(id);
@@ -349,14 +341,7 @@ class CliJobCommandsTest {
   void ctrlCDetachesFollowWithExit130AndTheJobGoesOn() throws Exception {
     String id = cluster.createJob(PARKED);
     Cli.Started follow = cli.start("follow", id);
-    Instant deadline = Instant.now().plusSeconds(40);
-    while (!follow.out().contains("status: created")) {
-      assertThat(follow.process().isAlive())
-          .as("follow still running; stdout: %s", follow.out())
-          .isTrue();
-      assertThat(Instant.now()).as("follow printed the created event").isBefore(deadline);
-      Thread.sleep(100);
-    }
+    follow.awaitOutput("status: created", Duration.ofSeconds(40));
 
     // what a terminal sends on Ctrl-C
     Process kill =

@@ -68,11 +68,7 @@ class ServiceRestartTest {
             cluster.home.resolve("cli"),
             Map.of("DISTILL_URL", cluster.base.toString(), "DISTILL_TOKEN", Cluster.ADMIN_TOKEN));
     Cli.Started follow = cli.start("follow", id);
-    Instant attached = Instant.now().plusSeconds(30);
-    while (!follow.out().contains("status: created")) {
-      assertThat(Instant.now()).as("follow printed the first event").isBefore(attached);
-      Thread.sleep(100);
-    }
+    follow.awaitOutput("status: created", Duration.ofSeconds(30));
 
     Instant down = Instant.now();
     cluster.stopService();
