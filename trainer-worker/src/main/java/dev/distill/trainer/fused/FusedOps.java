@@ -102,10 +102,10 @@ public final class FusedOps {
       PtNDArray[] steps = new PtNDArray[n];
       Arrays.fill(steps, t);
       IValue[] args = {
-        IValue.listFrom(pt(params)),
-        IValue.listFrom(pt(grads)),
-        IValue.listFrom(pt(expAvgs)),
-        IValue.listFrom(pt(expAvgSqs)),
+        IValue.listFrom(params.toArray(new PtNDArray[0])),
+        IValue.listFrom(grads.toArray(new PtNDArray[0])),
+        IValue.listFrom(expAvgs.toArray(new PtNDArray[0])),
+        IValue.listFrom(expAvgSqs.toArray(new PtNDArray[0])),
         IValue.listFrom(steps),
         IValue.from(lr),
         IValue.from(beta1),
@@ -121,14 +121,6 @@ public final class FusedOps {
         }
       }
     }
-  }
-
-  private static PtNDArray[] pt(List<NDArray> arrays) {
-    PtNDArray[] out = new PtNDArray[arrays.size()];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = (PtNDArray) arrays.get(i);
-    }
-    return out;
   }
 
   private static PtSymbolBlock module() {
