@@ -60,7 +60,7 @@ class JobApiTest extends ServiceTest {
         post(
             "/v1/jobs",
             p.member(),
-            "{\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\",\"shuffle\":true}}");
+            "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\",\"shuffle\":true}}");
     assertThat(unknown.status()).isEqualTo(422);
     assertThat(unknown.header("Content-Type")).startsWith("application/problem+json");
     assertThat(unknown.json().get("type").asString())
@@ -72,7 +72,7 @@ class JobApiTest extends ServiceTest {
         post(
             "/v1/jobs",
             p.member(),
-            "{\"status\":\"SUCCEEDED\",\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\"}}");
+            "{\"status\":\"SUCCEEDED\",\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"}}");
     assertThat(owned.status()).isEqualTo(422);
     assertThat(owned.json().get("errors").get(0).get("field").asString()).isEqualTo("status");
     assertThat(owned.json().get("errors").get(0).get("message").asString())
@@ -87,7 +87,7 @@ class JobApiTest extends ServiceTest {
         post(
             "/v1/jobs",
             p.member(),
-            "{\"type\":\"distill\",\"teacher\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\",\"max_seq_len\":2},"
+            "{\"type\":\"distill\",\"teacher\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\",\"max_seq_len\":2},"
                 + "\"hyperparameters\":{\"learning_rate\":5,\"batch_size\":0},\"priority\":5000}");
     assertThat(r.status()).isEqualTo(422);
     assertThat(fields(r))
@@ -111,7 +111,7 @@ class JobApiTest extends ServiceTest {
         post(
             "/v1/jobs",
             p.member(),
-            "{\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"hyperparameters\":{\"max_steps\":\"many\"}}");
+            "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"hyperparameters\":{\"max_steps\":\"many\"}}");
     assertThat(number.status()).isEqualTo(422);
     assertThat(fields(number)).containsExactly("hyperparameters.max_steps");
     assertThat(number.body()).doesNotContain("java.", "Integer", "Exception");
