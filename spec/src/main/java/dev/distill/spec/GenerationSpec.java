@@ -30,7 +30,8 @@ public record GenerationSpec(
     @JsonProperty("top_p") Double topP,
     @JsonProperty("pre_query_template") String preQueryTemplate,
     @JsonProperty("pre_query") String preQuery,
-    @JsonProperty("stop_strings") List<String> stopStrings) {
+    @JsonProperty("stop_strings") @JsonInclude(JsonInclude.Include.NON_EMPTY)
+        List<String> stopStrings) {
 
   /** The longest custom pre-query text. */
   public static final int MAX_PRE_QUERY = 8192;
