@@ -1,0 +1,221 @@
+package dev.distill.app.cli;
+
+import dev.distill.app.console.MetricRows;
+import dev.distill.app.console.Tables;
+import dev.distill.app.control.ApiClient;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import tools.jackson.databind.JsonNode;
+
+/** The commands that read and change jobs through the REST API. */
+final class JobCommands {
+
+  private JobCommands() {}
+
+  static final String[] JOB_COLUMNS = {
+    "ID", "id", "TYPE", "type", "STATUS", "status", "ATTEMPTS", "attempts", "CREATED", "created_at"
+  };
+
+  static void printJson(PrintWriter out, JsonNode node) {
+    out.println(ApiClient.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(node));
+    out.flush();
+  }
+
+  static void printJob(Connection c, PrintWriter out, JsonNode job) {
+    if (c.json()) {
+      printJson(out, job);
+      return;
+    }
+    Tables.print(
+        out,
+        java.util.List.of(job),
+        "ID",
+        "id",
+        "TYPE",
+        "type",
+        "STATUS",
+        "status",
+        "ATTEMPTS",
+        "attempts",
+        "WORKER",
+        "worker_id");
+    if (job.hasNonNull("failure_reason")) {
+      out.println("failure: " + job.get("failure_reason").asString());
+    }
+    if (job.hasNonNull("output_uri")) {
+      out.println("output: " + job.get("output_uri").asString());
+    }
+    out.flush();
+  }
+
+  @Command(
+      name = "submit",
+      description = "Submit a job spec (JSON or YAML file); prints the new job.")
+  static final class Submit implements Callable<Integer> {
+    @Mixin Connection conn;
+    @Spec CommandSpec spec;
+
+    @Parameters(paramLabel = "FILE", description = "The job spec, JSON or YAML.")
+    Path file;
+
+    @Option(
+        names = "--idempotency-key",
+        description = "Retrying with the same key returns the same job.")
+    String idempotencyKey;
+
+    @Override
+    public Integer call() throws Exception {
+      String body = ApiClient.JSON.writeValueAsString(SpecFiles.readTree(file));
+      Map<String, String> headers =
+          idempotencyKey == null ? Map.of() : Map.of("Idempotency-Key", idempotencyKey);
+      JsonNode job = conn.client().send("POST", "v1/jobs", body, headers, Duration.ofSeconds(30));
+      printJob(conn, spec.commandLine().getOut(), job);
+      return 0;
+    }
+  }
+
+  @Command(name = "jobs", description = "List jobs, newest first.")
+  static final class List implements Callable<Integer> {
+    @Mixin Connection conn;
+    @Spec CommandSpec spec;
+
+    @Option(names = "--status", description = "Only jobs in this status.")
+    String status;
+
+    @Option(names = "--type", description = "Only jobs of this type.")
+    String type;
+
+    @Option(names = "--limit", description = "At most this many (1..100, default 20).")
+    int limit = 20;
+
+    @Option(names = "--after", description = "Cursor: the next_after of a previous page.")
+    String after;
+
+    @Override
+    public Integer call() {
+      StringBuilder path = new StringBuilder("v1/jobs?limit=").append(limit);
+      if (status != null) {
+        path.append("&status=").append(ApiClient.q(status));
+      }
+      if (type != null) {
+        path.append("&type=").append(ApiClient.q(type));
+      }
+      if (after != null) {
+        path.append("&after=").append(ApiClient.q(after));
+      }
+      JsonNode page = conn.client().get(path.toString());
+      PrintWriter out = spec.commandLine().getOut();
+      if (conn.json()) {
+        printJson(out, page);
+      } else {
+        Tables.print(out, page.path("items"), JOB_COLUMNS);
+        if (page.path("has_more").asBoolean(false)) {
+          out.println("more: --after " + page.path("next_after").asString(""));
+        }
+      }
+      out.flush();
+      return 0;
+    }
+  }
+
+  @Command(name = "job", description = "Show one job.")
+  static final class Show implements Callable<Integer> {
+    @Mixin Connection conn;
+    @Spec CommandSpec spec;
+
+    @Parameters(paramLabel = "ID")
+    String id;
+
+    @Override
+    public Integer call() {
+      printJob(conn, spec.commandLine().getOut(), conn.client().get("v1/jobs/" + ApiClient.q(id)));
+      return 0;
+    }
+  }
+
+  @Command(name = "cancel", description = "Cancel a job (a running job stops within one step).")
+  static final class Cancel implements Callable<Integer> {
+    @Mixin Connection conn;
+    @Spec CommandSpec spec;
+
+    @Parameters(paramLabel = "ID")
+    String id;
+
+    @Override
+    public Integer call() {
+      printJob(
+          conn,
+          spec.commandLine().getOut(),
+          conn.client().post("v1/jobs/" + ApiClient.q(id) + "/cancel", null));
+      return 0;
+    }
+  }
+
+  @Command(name = "metrics", description = "Show a job's metric series.")
+  static final class Metrics implements Callable<Integer> {
+    @Mixin Connection conn;
+    @Spec CommandSpec spec;
+
+    @Parameters(paramLabel = "ID")
+    String id;
+
+    @Option(names = "--names", description = "Comma-separated series names (default loss,kl,ce).")
+    String names = "loss,kl,ce";
+
+    @Option(names = "--after-step", description = "Only steps after this one.")
+    long afterStep = -1;
+
+    @Override
+    public Integer call() {
+      String path =
+          "v1/jobs/"
+              + ApiClient.q(id)
+              + "/metrics?names="
+              + ApiClient.q(names)
+              + (afterStep >= 0 ? "&after_step=" + afterStep : "");
+      JsonNode body = conn.client().get(path);
+      PrintWriter out = spec.commandLine().getOut();
+      if (conn.json()) {
+        printJson(out, body);
+      } else {
+        Tables.print(
+            out, MetricRows.flatten(body), "NAME", "name", "STEP", "step", "VALUE", "value");
+      }
+      out.flush();
+      return 0;
+    }
+  }
+
+  @Command(name = "checkpoints", description = "List a job's checkpoints.")
+  static final class Checkpoints implements Callable<Integer> {
+    @Mixin Connection conn;
+    @Spec CommandSpec spec;
+
+    @Parameters(paramLabel = "ID")
+    String id;
+
+    @Override
+    public Integer call() {
+      JsonNode body = conn.client().get("v1/jobs/" + ApiClient.q(id) + "/checkpoints");
+      PrintWriter out = spec.commandLine().getOut();
+      if (conn.json()) {
+        printJson(out, body);
+      } else {
+        JsonNode items = body.isArray() ? body : body.path("items");
+        Tables.print(
+            out, items, "STEP", "step", "FINAL", "final", "SIZE", "size_bytes", "URI", "uri");
+      }
+      out.flush();
+      return 0;
+    }
+  }
+}
