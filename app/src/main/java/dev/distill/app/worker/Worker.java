@@ -27,8 +27,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.StringJoiner;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -200,6 +202,11 @@ public final class Worker implements AutoCloseable {
             },
             lost);
     AtomicLong seq = new AtomicLong();
+    // synthesize reports its progress counts through onEval; the others validation scores
+    String evalKind =
+        claim.job().spec().type() == dev.distill.spec.JobType.SYNTHESIZE
+            ? "progress"
+            : "validation";
     TrainingListener listener =
         new TrainingListener() {
           @Override
@@ -221,6 +228,7 @@ public final class Worker implements AutoCloseable {
 
           @Override
           public void onEval(long evalStep, Map<String, Double> values) {
+            onEvent(evalKind, evalMessage(evalStep, values));
             Instant now = Instant.now();
             values.forEach(
                 (name, v) -> {
@@ -232,6 +240,15 @@ public final class Worker implements AutoCloseable {
 
           @Override
           public void onCheckpoint(Checkpoint c, boolean isFinal) {
+            onEvent(
+                "checkpoint",
+                String.format(
+                    Locale.ROOT,
+                    "step %d%s: %s (%.1f MB)",
+                    c.step(),
+                    isFinal ? ", final" : "",
+                    c.dir().toAbsolutePath(),
+                    c.sizeBytes() / 1e6));
             checkpoints.add(
                 new CheckpointRegistration(
                     epoch,
@@ -494,5 +511,12 @@ public final class Worker implements AutoCloseable {
         thread.join(5000);
       }
     }
+  }
+
+  /** {@code step 200: val_loss 1.234, val_ppl 3.435}: the scores of one validation pass. */
+  static String evalMessage(long step, Map<String, Double> values) {
+    StringJoiner sj = new StringJoiner(", ", "step " + step + ": ", "");
+    values.forEach((name, v) -> sj.add(name + " " + dev.distill.app.console.MetricRows.format(v)));
+    return sj.toString();
   }
 }
