@@ -2,7 +2,10 @@ package dev.distill.trainer.loss;
 
 import java.util.Locale;
 
-/** The divergence between teacher distribution P and student distribution Q. */
+/**
+ * The divergence between teacher distribution P and student distribution Q. The spec names are the
+ * spec's {@code Catalog.KD_LOSSES} ({@code KdLossConfigTest} asserts they are exactly these).
+ */
 public enum KdKind {
   /** KL(P || Q) = sum_v P(v) (log P(v) - log Q(v)): mean-seeking, the classic Hinton KD. */
   FORWARD_KL("forward_kl"),

@@ -45,4 +45,10 @@ class KdLossConfigTest {
         .hasMessageContaining("kd_loss")
         .hasMessageContaining("'kl'");
   }
+
+  @Test
+  void theSpecCatalogNamesExactlyTheseDivergences() {
+    assertThat(java.util.Arrays.stream(KdKind.values()).map(KdKind::specName))
+        .containsExactlyElementsOf(dev.distill.spec.Catalog.KD_LOSSES);
+  }
 }
