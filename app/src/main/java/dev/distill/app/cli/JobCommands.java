@@ -6,6 +6,7 @@ import dev.distill.app.control.ApiClient;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -15,6 +16,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.node.ObjectNode;
 
 /** The commands that read and change jobs through the REST API. */
 final class JobCommands {
@@ -42,24 +44,21 @@ final class JobCommands {
    * A job row for the table: the job with {@code name} (its {@code metadata.name}) and {@code
    * duration} (started to finished, or to now while it runs) added.
    */
-  static JsonNode jobRow(JsonNode job, java.time.Instant now) {
-    tools.jackson.databind.node.ObjectNode row =
-        ((tools.jackson.databind.node.ObjectNode) job).deepCopy();
+  static JsonNode jobRow(JsonNode job, Instant now) {
+    ObjectNode row = ((ObjectNode) job).deepCopy();
     JsonNode name = job.path("spec").path("metadata").path("name");
     row.put("name", name.isString() ? name.asString() : "-");
     row.put("duration", duration(job, now));
     return row;
   }
 
-  static String duration(JsonNode job, java.time.Instant now) {
+  static String duration(JsonNode job, Instant now) {
     if (!job.hasNonNull("started_at")) {
       return "-";
     }
-    java.time.Instant start = java.time.Instant.parse(job.get("started_at").asString());
-    java.time.Instant end =
-        job.hasNonNull("finished_at")
-            ? java.time.Instant.parse(job.get("finished_at").asString())
-            : now;
+    Instant start = Instant.parse(job.get("started_at").asString());
+    Instant end =
+        job.hasNonNull("finished_at") ? Instant.parse(job.get("finished_at").asString()) : now;
     long s = Math.max(0, Duration.between(start, end).toSeconds());
     return s >= 3600
         ? String.format("%dh%02dm%02ds", s / 3600, s / 60 % 60, s % 60)
@@ -177,7 +176,7 @@ final class JobCommands {
       if (conn.json()) {
         printJson(out, page);
       } else {
-        java.time.Instant now = java.time.Instant.now();
+        Instant now = Instant.now();
         java.util.List<JsonNode> rows = new java.util.ArrayList<>();
         page.path("items").forEach(j -> rows.add(jobRow(j, now)));
         Tables.print(out, rows, JOB_COLUMNS);
