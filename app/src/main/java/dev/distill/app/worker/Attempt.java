@@ -1,7 +1,9 @@
 package dev.distill.app.worker;
 
+import dev.distill.app.console.MetricRows;
 import dev.distill.app.control.ApiException;
 import dev.distill.app.control.WorkerClient;
+import dev.distill.spec.JobType;
 import dev.distill.spec.protocol.Artifact;
 import dev.distill.spec.protocol.BatchResponse;
 import dev.distill.spec.protocol.CheckpointRegistration;
@@ -24,8 +26,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.StringJoiner;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -287,6 +291,10 @@ final class Attempt implements TrainingListener, StopSignal {
 
   @Override
   public void onEval(long evalStep, Map<String, Double> values) {
+    // synthesize reports its progress counts through onEval; the others validation scores
+    onEvent(
+        claim.job().spec().type() == JobType.SYNTHESIZE ? "progress" : "validation",
+        evalMessage(evalStep, values));
     Instant now = Instant.now();
     values.forEach(
         (name, v) -> {
@@ -298,6 +306,15 @@ final class Attempt implements TrainingListener, StopSignal {
 
   @Override
   public void onCheckpoint(Checkpoint c, boolean isFinal) {
+    onEvent(
+        "checkpoint",
+        String.format(
+            Locale.ROOT,
+            "step %d%s: %s (%.1f MB)",
+            c.step(),
+            isFinal ? ", final" : "",
+            c.dir().toAbsolutePath(),
+            c.sizeBytes() / 1e6));
     checkpoints.add(
         new CheckpointRegistration(
             epoch,
@@ -354,6 +371,13 @@ final class Attempt implements TrainingListener, StopSignal {
         jobId,
         held,
         delivered ? "delivered" : "NOT all delivered");
+  }
+
+  /** {@code step 200: val_loss 1.234, val_ppl 3.435}: the scores of one validation pass. */
+  static String evalMessage(long step, Map<String, Double> values) {
+    StringJoiner sj = new StringJoiner(", ", "step " + step + ": ", "");
+    values.forEach((name, v) -> sj.add(name + " " + MetricRows.format(v)));
+    return sj.toString();
   }
 
   private static Duration ttlOf(ClaimResponse claim) {

@@ -1,9 +1,11 @@
 package dev.distill.trainer.recipe;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDManager;
+import dev.distill.spec.DatasetSpec;
 import dev.distill.spec.GenerationSpec;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.JobType;
@@ -89,5 +91,32 @@ class EvaluationRecipeTest {
     Map<String, Double> m = run(evaluate(null, ModelRef.of("file:" + modelDir.toAbsolutePath())));
     assertThat(m).containsKeys("val_loss", "val_ppl", "exact_match", "parameters");
     assertThat(m).doesNotContainKeys("kl_to_teacher", "top1_agreement");
+  }
+
+  @Test
+  void anEmptyValidationShareFailsInsteadOfScoringNaN() throws Exception {
+    Path one =
+        Files.writeString(
+            tmp.resolve("one.jsonl"), "{\"instruction\": \"Hi\", \"output\": \"Hello\"}\n");
+    DatasetSpec ds =
+        new DatasetSpec(
+            "file:" + one.toAbsolutePath(), "alpaca", null, 64, 0.01, null, null, null, 1L);
+    JobSpec spec =
+        new JobSpec(
+            JobType.EVALUATE,
+            null,
+            ModelRef.of("file:" + modelDir.toAbsolutePath()),
+            ds,
+            RecipeSpecs.hp(1, 8, 8, 1e-3, 100, 1, 0),
+            new GenerationSpec(4, 6, null, null, null),
+            null,
+            null,
+            null,
+            null);
+    assertThatThrownBy(
+            () -> Recipes.run(spec, new RunContext(tmp.resolve("empty"), Map.of(), null, null)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("dataset.validation_fraction 0.01")
+        .hasMessageContaining("held out no example");
   }
 }
