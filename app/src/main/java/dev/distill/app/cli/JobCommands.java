@@ -6,7 +6,6 @@ import dev.distill.app.control.ApiClient;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -130,9 +129,7 @@ final class JobCommands {
     @Override
     public Integer call() throws Exception {
       String body = ApiClient.JSON.writeValueAsString(SpecFiles.readTree(file, sets));
-      Map<String, String> headers =
-          idempotencyKey == null ? Map.of() : Map.of("Idempotency-Key", idempotencyKey);
-      JsonNode job = conn.client().send("POST", "v1/jobs", body, headers, Duration.ofSeconds(30));
+      JsonNode job = conn.jobs().submit(body, idempotencyKey);
       if (quiet) {
         spec.commandLine().getOut().println(job.path("id").asString());
         spec.commandLine().getOut().flush();
@@ -162,17 +159,7 @@ final class JobCommands {
 
     @Override
     public Integer call() {
-      StringBuilder path = new StringBuilder("v1/jobs?limit=").append(limit);
-      if (status != null) {
-        path.append("&status=").append(ApiClient.q(status));
-      }
-      if (type != null) {
-        path.append("&type=").append(ApiClient.q(type));
-      }
-      if (after != null) {
-        path.append("&after=").append(ApiClient.q(after));
-      }
-      JsonNode page = conn.client().get(path.toString());
+      JsonNode page = conn.jobs().list(status, type, limit, after);
       PrintWriter out = spec.commandLine().getOut();
       if (conn.json()) {
         printJson(out, page);
@@ -200,7 +187,7 @@ final class JobCommands {
 
     @Override
     public Integer call() {
-      printJob(conn, spec.commandLine().getOut(), conn.client().get("v1/jobs/" + ApiClient.q(id)));
+      printJob(conn, spec.commandLine().getOut(), conn.jobs().job(id));
       return 0;
     }
   }
@@ -215,10 +202,7 @@ final class JobCommands {
 
     @Override
     public Integer call() {
-      printJob(
-          conn,
-          spec.commandLine().getOut(),
-          conn.client().post("v1/jobs/" + ApiClient.q(id) + "/cancel", null));
+      printJob(conn, spec.commandLine().getOut(), conn.jobs().cancel(id));
       return 0;
     }
   }
@@ -244,13 +228,7 @@ final class JobCommands {
 
     @Override
     public Integer call() {
-      String path =
-          "v1/jobs/"
-              + ApiClient.q(id)
-              + "/metrics?names="
-              + ApiClient.q(names)
-              + (afterStep >= 0 ? "&after_step=" + afterStep : "");
-      JsonNode body = conn.client().get(path);
+      JsonNode body = conn.jobs().metrics(id, names, afterStep);
       PrintWriter out = spec.commandLine().getOut();
       if (conn.json()) {
         printJson(out, body);
@@ -273,7 +251,7 @@ final class JobCommands {
 
     @Override
     public Integer call() {
-      JsonNode body = conn.client().get("v1/jobs/" + ApiClient.q(id) + "/checkpoints");
+      JsonNode body = conn.jobs().checkpoints(id);
       PrintWriter out = spec.commandLine().getOut();
       if (conn.json()) {
         printJson(out, body);

@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.LongStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -51,6 +52,21 @@ class AttemptTest {
   @BeforeAll
   static void start() throws Exception {
     shortTtl = new Service("4s");
+  }
+
+  /** Set after each test: an attempt a failed test left running stops (one run per JVM). */
+  static final AtomicBoolean abort = new AtomicBoolean();
+
+  static Running running;
+
+  @AfterEach
+  void stopLeftoverAttempt() throws Exception {
+    abort.set(true);
+    if (running != null) {
+      running.finished.handle((v, e) -> null).get(120, TimeUnit.SECONDS);
+      running = null;
+    }
+    abort.set(false);
   }
 
   @AfterAll
@@ -128,7 +144,7 @@ class AttemptTest {
   @Test
   @Timeout(value = 240, unit = TimeUnit.SECONDS)
   void reportsAreBufferedThroughAServiceOutageAndNothingIsLost() throws Exception {
-    try (Service s = new Service("90s")) {
+    try (Service s = new Service("300s")) {
       String id =
           s.submit(
               """
@@ -220,7 +236,13 @@ class AttemptTest {
               .orElseThrow(() -> new AssertionError("no job to claim"));
       assertThat(claim.job().id().toString()).isEqualTo(jobId);
       WorkerMetrics metrics = new WorkerMetrics("attempt-test");
-      Attempt attempt = new Attempt(worker, claim, "attempt-test", metrics, shuttingDown);
+      Attempt attempt =
+          new Attempt(
+              worker,
+              claim,
+              "attempt-test",
+              metrics,
+              () -> abort.get() || shuttingDown.getAsBoolean());
       CompletableFuture<Void> done =
           CompletableFuture.runAsync(
               () -> {
@@ -232,7 +254,8 @@ class AttemptTest {
                   metrics.close();
                 }
               });
-      return new Running(done);
+      running = new Running(done);
+      return running;
     }
 
     void awaitSteps(String jobId, int n) throws InterruptedException {
