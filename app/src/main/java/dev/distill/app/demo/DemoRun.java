@@ -1,8 +1,8 @@
 package dev.distill.app.demo;
 
 import dev.distill.app.console.JobFollower;
+import dev.distill.app.console.JobTable;
 import dev.distill.app.console.MetricRows;
-import dev.distill.app.console.Tables;
 import dev.distill.app.control.ApiClient;
 import dev.distill.app.control.JobsClient;
 import dev.distill.app.control.TokensClient;
@@ -73,17 +73,7 @@ public final class DemoRun {
           Map.of("DISTILL_TOKEN", workerToken));
       o.println("worker started; jobs already in this database:");
       JsonNode earlier = jobs.list(null, null, 100, null);
-      Tables.print(
-          o,
-          earlier.path("items"),
-          "ID",
-          "id",
-          "TYPE",
-          "type",
-          "STATUS",
-          "status",
-          "CREATED",
-          "created_at");
+      JobTable.print(o, earlier.path("items"), Instant.now());
 
       String teacher = runJob(jobs, o, "teacher", plan.teacherSpec());
       String distilled = runJob(jobs, o, "distilled", plan.distilledSpec(teacher));
