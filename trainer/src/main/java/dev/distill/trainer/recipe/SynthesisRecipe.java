@@ -146,15 +146,9 @@ public final class SynthesisRecipe {
           // nothing is saved: a restart regenerates the same samples from the seed
           ctx.listener()
               .onEvent(
-                  stop.get() == StopSignal.Reason.CANCELLED ? "cancelled" : "preempted",
+                  stop.get().eventType(),
                   "stopped after " + i + " of " + gen.numSamples() + " samples");
-          return new RunResult(
-              stop.get() == StopSignal.Reason.CANCELLED
-                  ? RunResult.Outcome.CANCELLED
-                  : RunResult.Outcome.PREEMPTED,
-              0,
-              null,
-              counts.asMap());
+          return new RunResult(RunResult.Outcome.of(stop.get()), 0, null, counts.asMap());
         }
         counts.attempted++;
         try (NDManager sampleManager = manager.newSubManager()) {
