@@ -53,7 +53,8 @@ public final class ServiceProcess implements AutoCloseable {
   /** Starts the service (again, on the same home and port) and waits until it is ready. */
   public ServiceProcess start() throws Exception {
     starts++;
-    String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    String cp =
+        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     List<String> cmd =
         new ArrayList<>(
             List.of(
@@ -153,7 +154,8 @@ public final class ServiceProcess implements AutoCloseable {
 
   public HttpResponse<String> send(
       String method, String path, String token, String body, Duration timeout) throws Exception {
-    return http.send(request(method, path, token, body, timeout), HttpResponse.BodyHandlers.ofString());
+    return http.send(
+        request(method, path, token, body, timeout), HttpResponse.BodyHandlers.ofString());
   }
 
   public HttpRequest request(
@@ -201,7 +203,13 @@ public final class ServiceProcess implements AutoCloseable {
         post(
             "/v1/tokens",
             ADMIN,
-            "{\"name\":\"" + role + "-" + System.nanoTime() + "\",\"role\":\"" + role + "\","
+            "{\"name\":\""
+                + role
+                + "-"
+                + System.nanoTime()
+                + "\",\"role\":\""
+                + role
+                + "\","
                 + "\"project\":\"default\"}");
     if (r.statusCode() != 201) {
       fail("POST /v1/tokens: %d %s", r.statusCode(), r.body());
