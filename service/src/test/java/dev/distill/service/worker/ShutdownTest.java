@@ -72,7 +72,7 @@ class ShutdownTest {
   static void awaitWaiting(ServiceProcess service, int n) throws Exception {
     Instant deadline = Instant.now().plusSeconds(60);
     while (waiting(service) < n) {
-      assertThat(Instant.now()).as("%d claims waiting", waiting(service)).isBefore(deadline);
+      assertThat(Instant.now()).as("%.0f claims waiting", waiting(service)).isBefore(deadline);
       Thread.sleep(100);
     }
   }
