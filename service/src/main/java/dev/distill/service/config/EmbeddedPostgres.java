@@ -91,17 +91,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
     }
   }
 
-  int port() {
-    return port;
-  }
-
   String jdbcUrl() {
     return "jdbc:postgresql://127.0.0.1:" + port + "/postgres";
-  }
-
-  /** The postmaster's process id (from {@code postmaster.pid}). */
-  long pid() {
-    return postmaster.pid();
   }
 
   boolean isRunning() {

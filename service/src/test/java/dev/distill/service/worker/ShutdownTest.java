@@ -59,7 +59,7 @@ class ShutdownTest {
         }
       }
       String log = Files.readString(service.log());
-      assertThat(log).contains("embedded PostgreSQL stopped");
+      assertThat(log).contains("Graceful shutdown complete", "embedded PostgreSQL stopped");
       assertThat(log.indexOf("embedded PostgreSQL stopped"))
           .as("the database stops after the web server's graceful shutdown")
           .isGreaterThan(log.indexOf("Graceful shutdown complete"));
