@@ -3,7 +3,7 @@ package dev.distill.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import dev.distill.trainer.demo.LocalProcesses;
+import dev.distill.app.demo.LocalProcesses;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
