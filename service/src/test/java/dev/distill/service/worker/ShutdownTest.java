@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distill.service.ServiceProcess;
 import java.io.IOException;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.time.Duration;
@@ -17,9 +18,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Real processes: SIGTERM while workers' claims wait. Every waiting claim is answered at once (204,
- * or 503 problem+json), none sees a dropped connection, the database stops only after the web
- * server drained, and the service exits well before the claims' 25 s wait (which it took before).
+ * Real processes: SIGTERM while workers' claims wait and a user follows a job's events. Every
+ * waiting claim is answered at once (204, or 503 problem+json), the event stream ends cleanly, none
+ * sees a dropped connection, the database stops only after the web server drained, and the service
+ * exits well before the claims' 25 s wait (which it took before).
  */
 class ShutdownTest {
 
@@ -43,8 +45,41 @@ class ShutdownTest {
                     HttpResponse.BodyHandlers.ofString()));
       }
       awaitWaiting(service, 6);
+      // a job none of the waiting workers can claim (they have no labels)
+      HttpResponse<String> created =
+          service.post(
+              "/v1/jobs",
+              ServiceProcess.ADMIN,
+              ServiceProcess.JOB.replaceFirst(
+                  "\\}$", ",\"requirements\":{\"labels\":{\"pool\":\"elsewhere\"}}}"));
+      assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+      String job = ServiceProcess.json(created).get("id").asString();
+      CompletableFuture<HttpResponse<String>> stream =
+          service
+              .http()
+              .sendAsync(
+                  HttpRequest.newBuilder(service.uri("/v1/jobs/" + job + "/events"))
+                      .header("Authorization", "Bearer " + ServiceProcess.ADMIN)
+                      .header("Accept", "text/event-stream")
+                      .timeout(Duration.ofSeconds(60))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
+      Instant open = Instant.now().plusSeconds(30);
+      while (gauge(service, "distill_event_streams_open") < 1) {
+        assertThat(Instant.now()).as("the event stream opens").isBefore(open);
+        Thread.sleep(100);
+      }
 
       Duration exit = service.terminate(Duration.ofSeconds(20));
+
+      HttpResponse<String> followed;
+      try {
+        followed = stream.get(5, TimeUnit.SECONDS);
+      } catch (ExecutionException e) {
+        throw new AssertionError("the event stream was cut instead of ended: " + e.getCause(), e);
+      }
+      assertThat(followed.statusCode()).isEqualTo(200);
+      assertThat(followed.body()).as("it sent the job's events, then ended").contains("created");
 
       for (CompletableFuture<HttpResponse<String>> c : claims) {
         HttpResponse<String> r;
