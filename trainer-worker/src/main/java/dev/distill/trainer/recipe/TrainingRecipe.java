@@ -17,6 +17,7 @@ import dev.distill.trainer.data.BatchIterator;
 import dev.distill.trainer.data.DatasetSplits;
 import dev.distill.trainer.data.Datasets;
 import dev.distill.trainer.data.LoaderState;
+import dev.distill.trainer.data.PromptTemplate;
 import dev.distill.trainer.loss.KdLoss;
 import dev.distill.trainer.loss.KdLossConfig;
 import dev.distill.trainer.loss.LossParts;
@@ -48,6 +49,7 @@ public final class TrainingRecipe implements AutoCloseable {
   private final Hyperparameters hp;
   private final RunContext ctx;
   private final String specHash;
+  private final PromptTemplate template;
   private NDManager manager;
   private Models.Loaded student;
   private Models.Loaded teacher;
@@ -71,6 +73,7 @@ public final class TrainingRecipe implements AutoCloseable {
     this.hp = spec.hyperparameters();
     this.ctx = ctx;
     this.specHash = SpecHash.of(spec);
+    this.template = PromptTemplate.of(spec.dataset().template());
   }
 
   /** Runs a job from setup to the final checkpoint. */
@@ -101,17 +104,19 @@ public final class TrainingRecipe implements AutoCloseable {
                 + specHash
                 + "); use a new output directory");
       }
-      student = Models.load(c.dir(), spec.student().tokenizer(), manager);
-    } else {
-      student = Models.resolve(spec.student(), ctx, manager, hp.seed());
     }
-    student.model().requireGradients(true);
-    Integer sharedVocab = null;
     if (spec.type() == JobType.DISTILL) {
       teacher = Models.resolve(spec.teacher(), ctx, manager, hp.seed() + 1);
       teacher.model().requireGradients(false);
-      sharedVocab = Models.sharedVocab(teacher, student);
     }
+    if (resume.isPresent()) {
+      student = Models.load(resume.get().dir(), spec.student().tokenizer(), manager);
+    } else {
+      // a builtin student without a tokenizer of its own takes the teacher's
+      student = Models.resolve(spec.student(), ctx, manager, hp.seed(), teacher);
+    }
+    student.model().requireGradients(true);
+    Integer sharedVocab = teacher == null ? null : Models.sharedVocab(teacher, student);
     int chunk = Models.lossChunk(hp.lossChunkSize(), student, teacher);
     loss =
         new KdLoss(
@@ -311,7 +316,7 @@ public final class TrainingRecipe implements AutoCloseable {
         checkpoints.save(
             state,
             dir -> {
-              Models.save(student, dir);
+              Models.save(student, dir, template);
               SafetensorsWriter.write(
                   dir.resolve(OPTIMIZER_FILE),
                   optimizer.exportState(),
