@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 class HfTokenizerTest {
@@ -219,5 +220,35 @@ class HfTokenizerTest {
     Path bad = dir.resolve("bad.json");
     Files.writeString(bad, "{\"model\": {\"vocab\": [1, 2");
     assertThatThrownBy(() -> Tokenizers.load("file:" + bad)).hasMessageContaining(bad.toString());
+  }
+
+  @Test
+  void savedIntoAModelDirectoryItComesBackWithItsSpecialTokens(@TempDir Path dir)
+      throws IOException {
+    Path source = TokenizerFixtures.writeGpt2(Files.createDirectories(dir.resolve("src")));
+    Path model = Files.createDirectories(dir.resolve("model"));
+    try (HfTokenizer tok = HfTokenizer.load(source)) {
+      Tokenizers.save(tok, source, model);
+    }
+    JsonNode config = JSON.readTree(model.resolve("tokenizer_config.json").toFile());
+    assertThat(config.get("tokenizer_class").asString()).isEqualTo("PreTrainedTokenizerFast");
+    assertThat(config.get("bos_token").asString()).isEqualTo("<|endoftext|>");
+    assertThat(config.get("eos_token").asString()).isEqualTo("<|endoftext|>");
+    assertThat(config.get("pad_token").asString()).isEqualTo("<|endoftext|>");
+    assertThat(config.get("clean_up_tokenization_spaces").asBoolean()).isFalse();
+    try (Tokenizer back = Tokenizers.load(model)) {
+      assertThat(back.vocabSize()).isEqualTo(50257);
+      assertThat(back.eosId()).isEqualTo(50256);
+      assertThat(back.padId()).isEqualTo(50256);
+      assertThat(back.encode("Hello, world!")).containsExactly(15496, 11, 995, 0);
+    }
+    // a source's own tokenizer_config.json is kept as it is
+    Files.writeString(
+        source.resolveSibling("tokenizer_config.json"), "{\"eos_token\": \"<|endoftext|>\"}");
+    try (HfTokenizer tok = HfTokenizer.load(source)) {
+      Tokenizers.save(tok, source, model);
+    }
+    assertThat(Files.readString(model.resolve("tokenizer_config.json")))
+        .isEqualTo("{\"eos_token\": \"<|endoftext|>\"}");
   }
 }
