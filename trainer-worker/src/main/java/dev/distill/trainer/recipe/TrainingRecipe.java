@@ -85,14 +85,26 @@ public final class TrainingRecipe implements AutoCloseable {
   }
 
   /**
-   * Models, data, loss and optimiser; resumes from the newest checkpoint of this run if there is
-   * one.
+   * Models, data, loss and optimiser; resumes from the newest checkpoint of this run that verifies,
+   * if there is one (newer damaged ones are set aside, each with a {@code checkpoint_skipped}
+   * event).
    */
   public void setup() {
     Device device = Models.device();
     manager = NDManager.newBaseManager(device);
     checkpoints = new CheckpointManager(ctx.checkpointDir(), hp.keepCheckpoints());
-    Optional<Checkpoint> resume = checkpoints.latest();
+    Optional<Checkpoint> resume =
+        checkpoints.latestValid(
+            skipped ->
+                ctx.listener()
+                    .onEvent(
+                        "checkpoint_skipped",
+                        "skipped checkpoint "
+                            + skipped.dir().getFileName()
+                            + " (set aside as ."
+                            + skipped.dir().getFileName()
+                            + ".damaged): "
+                            + skipped.reason()));
     if (resume.isPresent()) {
       Checkpoint c = resume.get();
       if (!specHash.equals(c.state().specHash())) {

@@ -240,7 +240,8 @@ public final class Worker implements AutoCloseable {
                     c.sizeBytes(),
                     c.sha256(),
                     finite(c.state().metrics()),
-                    isFinal));
+                    isFinal,
+                    c.deleted().stream().map(d -> "file:" + d.toAbsolutePath()).toList()));
           }
         };
     StopSignal stop =
