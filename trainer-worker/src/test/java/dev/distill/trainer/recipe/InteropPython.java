@@ -24,7 +24,7 @@ final class InteropPython {
 
   /** The command that makes the venv, from the repository root. */
   static final String MAKE_VENV =
-      "python3 -m venv " + VENV + " && " + VENV + "/bin/pip install -r " + REQUIREMENTS;
+      "python3 -m venv " + VENV + " && " + VENV + "/bin/pip install --retries 0 -r " + REQUIREMENTS;
 
   private InteropPython() {}
 
