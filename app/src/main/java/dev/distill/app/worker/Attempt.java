@@ -323,7 +323,8 @@ final class Attempt implements TrainingListener, StopSignal {
             c.sizeBytes(),
             c.sha256(),
             finite(c.state().metrics()),
-            isFinal));
+            isFinal,
+            c.deleted().stream().map(d -> "file:" + d.toAbsolutePath()).toList()));
   }
 
   // --- the lease

@@ -138,7 +138,8 @@ public class ClaimService {
     jdbc.query(
         "SELECT DISTINCT ON (c.job_id) c.job_id, c.uri, c.step, c.sha256, c.size_bytes"
             + " FROM checkpoints c JOIN job_dependencies d ON d.depends_on = c.job_id"
-            + " WHERE d.job_id = ? ORDER BY c.job_id, c.is_final DESC, c.step DESC, c.id DESC",
+            + " WHERE d.job_id = ? AND c.deleted_at IS NULL"
+            + " ORDER BY c.job_id, c.is_final DESC, c.step DESC, c.id DESC",
         rs -> {
           artifacts.put(
               rs.getString(1),
@@ -148,7 +149,7 @@ public class ClaimService {
     List<Artifact> resume =
         jdbc.query(
             "SELECT uri, step, sha256, size_bytes FROM checkpoints WHERE job_id = ?"
-                + " ORDER BY step DESC, id DESC LIMIT 1",
+                + " AND deleted_at IS NULL ORDER BY step DESC, id DESC LIMIT 1",
             (rs, i) -> new Artifact(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getLong(4)),
             id);
     ClaimedJob job =

@@ -234,7 +234,7 @@ public class LeaseService {
             + " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, uri) DO UPDATE SET"
             + " attempt = excluded.attempt, step = excluded.step, size_bytes = excluded.size_bytes,"
             + " sha256 = excluded.sha256, metrics = excluded.metrics, is_final = excluded.is_final,"
-            + " created_at = now()",
+            + " created_at = now(), deleted_at = NULL",
         lease.jobId(),
         lease.attempt(),
         c.uri(),
@@ -243,6 +243,18 @@ public class LeaseService {
         c.sha256(),
         mapper.writeValueAsString(new TreeMap<>(c.metrics())),
         c.isFinal());
+    // the worker deleted these directories (keep_checkpoints, or damaged on resume): not listed
+    // any more; the one just registered exists whatever the list says
+    List<String> deleted = c.deleted().stream().filter(u -> !u.equals(c.uri())).toList();
+    if (!deleted.isEmpty()) {
+      jdbc.update(
+          "UPDATE checkpoints SET deleted_at = now() WHERE job_id = ? AND deleted_at IS NULL"
+              + " AND uri = ANY (?)",
+          ps -> {
+            ps.setObject(1, lease.jobId());
+            ps.setArray(2, ps.getConnection().createArrayOf("text", deleted.toArray()));
+          });
+    }
   }
 
   /** The attempt succeeded: SUCCEEDED, with the output checkpoint as {@code output_uri}. */
@@ -251,7 +263,8 @@ public class LeaseService {
     Lease lease = hold(caller, leaseId, epoch);
     jdbc.update(
         "UPDATE jobs SET output_uri = (SELECT uri FROM checkpoints WHERE job_id = ?"
-            + " ORDER BY is_final DESC, step DESC, id DESC LIMIT 1) WHERE id = ?",
+            + " AND deleted_at IS NULL ORDER BY is_final DESC, step DESC, id DESC LIMIT 1)"
+            + " WHERE id = ?",
         lease.jobId(),
         lease.jobId());
     transitions.apply(

@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -29,7 +30,9 @@ import tools.jackson.databind.json.JsonMapper;
  * <p>{@link #save} writes into a hidden temporary directory, adds {@code trainer_state.json} and
  * {@code manifest.json} (SHA-256 of every other file), then renames it into place, so a crash never
  * leaves a half-written checkpoint that looks complete. {@link #load} recomputes every hash and
- * refuses a mismatch.
+ * refuses a mismatch; {@link #latestValid} resumes from the newest checkpoint that verifies and
+ * sets newer damaged ones aside. What pruning and setting aside removed is handed out with the next
+ * saved {@link Checkpoint#deleted()}, for whoever lists checkpoints elsewhere.
  */
 public final class CheckpointManager {
 
@@ -44,8 +47,12 @@ public final class CheckpointManager {
     void writeTo(Path dir) throws IOException;
   }
 
+  /** A checkpoint that failed verification on resume, and why. */
+  public record Skipped(Path dir, String reason) {}
+
   private final Path root;
   private final int keepLast;
+  private final List<Path> deletedSinceSave = new ArrayList<>();
 
   /**
    * @param root directory holding the checkpoints (created if needed)
@@ -91,14 +98,62 @@ public final class CheckpointManager {
     } catch (IOException e) {
       throw new CheckpointException("cannot write checkpoint " + target + ": " + e.getMessage(), e);
     }
+    deletedSinceSave.remove(target); // written again
     prune();
-    return describe(target, state);
+    Checkpoint saved = describe(target, state, List.copyOf(deletedSinceSave));
+    deletedSinceSave.clear();
+    return saved;
   }
 
   /** The newest complete checkpoint, verified, if any. */
   public Optional<Checkpoint> latest() {
     List<Path> dirs = list();
     return dirs.isEmpty() ? Optional.empty() : Optional.of(load(dirs.get(dirs.size() - 1)));
+  }
+
+  /**
+   * The newest checkpoint that verifies, for resuming. Each newer one that does not is renamed to
+   * {@code .step-NNNNNN.damaged} (kept for inspection; neither listed, resumed from nor counted by
+   * pruning again) and reported to {@code onSkipped}, newest first.
+   *
+   * @throws CheckpointException when checkpoints exist but none verifies, naming each and why
+   *     (nothing is set aside then: starting over is not a silent choice)
+   */
+  public Optional<Checkpoint> latestValid(Consumer<Skipped> onSkipped) {
+    List<Path> dirs = new ArrayList<>(list());
+    List<Skipped> skipped = new ArrayList<>();
+    for (int i = dirs.size() - 1; i >= 0; i--) {
+      Path dir = dirs.get(i);
+      try {
+        Checkpoint c = load(dir);
+        for (Skipped s : skipped) {
+          setAside(s.dir());
+          onSkipped.accept(s);
+        }
+        return Optional.of(c);
+      } catch (CheckpointException e) {
+        skipped.add(new Skipped(dir, e.getMessage()));
+      }
+    }
+    if (skipped.isEmpty()) {
+      return Optional.empty();
+    }
+    StringBuilder msg = new StringBuilder("no checkpoint under " + root + " verifies:");
+    for (Skipped s : skipped) {
+      msg.append("\n  ").append(s.reason());
+    }
+    throw new CheckpointException(msg.toString());
+  }
+
+  private void setAside(Path dir) {
+    Path aside = root.resolve("." + dir.getFileName() + ".damaged");
+    try {
+      deleteRecursively(aside);
+      Files.move(dir, aside);
+    } catch (IOException e) {
+      throw new CheckpointException("cannot set aside damaged " + dir + ": " + e.getMessage(), e);
+    }
+    deletedSinceSave.add(dir);
   }
 
   /** Complete checkpoint directories, oldest first. */
@@ -167,13 +222,13 @@ public final class CheckpointManager {
     } catch (RuntimeException e) {
       throw new CheckpointException(dir.resolve(TRAINER_STATE) + ": " + e.getMessage(), e);
     }
-    return describe(dir, state);
+    return describe(dir, state, List.of());
   }
 
-  private static Checkpoint describe(Path dir, TrainerState state) {
+  private static Checkpoint describe(Path dir, TrainerState state, List<Path> deleted) {
     try (Stream<Path> s = Files.walk(dir)) {
       long size = s.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
-      return new Checkpoint(dir, state.step(), state, size, sha256(dir.resolve(MANIFEST)));
+      return new Checkpoint(dir, state.step(), state, size, sha256(dir.resolve(MANIFEST)), deleted);
     } catch (IOException e) {
       throw new CheckpointException(dir + ": " + e.getMessage(), e);
     }
@@ -183,7 +238,9 @@ public final class CheckpointManager {
     List<Path> dirs = new ArrayList<>(list());
     while (dirs.size() > keepLast) {
       try {
-        deleteRecursively(dirs.remove(0));
+        Path old = dirs.remove(0);
+        deleteRecursively(old);
+        deletedSinceSave.add(old);
       } catch (IOException e) {
         throw new CheckpointException("cannot delete old checkpoint: " + e.getMessage(), e);
       }

@@ -81,6 +81,14 @@ public enum PromptTemplate {
     return name().toLowerCase(Locale.ROOT);
   }
 
+  /**
+   * The marker that ends every turn ({@code <end_of_turn>} for gemma), or "" for alpaca, whose
+   * responses end with the tokenizer's EOS.
+   */
+  public String endOfTurn() {
+    return endOfTurn;
+  }
+
   /** Whether the official template starts with {@code bos_token}. */
   boolean usesBos() {
     return this != CHATML;

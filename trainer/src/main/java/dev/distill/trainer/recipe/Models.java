@@ -2,6 +2,8 @@ package dev.distill.trainer.recipe;
 
 import ai.djl.ndarray.NDManager;
 import dev.distill.spec.ModelRef;
+import dev.distill.trainer.data.PromptTemplate;
+import dev.distill.trainer.generate.GenerationConfig;
 import dev.distill.trainer.loss.KdLossConfig;
 import dev.distill.trainer.model.gemma2.Gemma2Config;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
@@ -11,8 +13,10 @@ import dev.distill.trainer.tokenize.Tokenizers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Turns a {@link ModelRef} into a model and its tokenizer; writes both into a checkpoint directory.
@@ -70,15 +74,43 @@ final class Models {
    * @param seed initialisation seed of builtin models
    */
   static Loaded resolve(ModelRef ref, RunContext ctx, NDManager manager, long seed) {
+    return resolve(ref, ctx, manager, seed, null);
+  }
+
+  /**
+   * A model whose tokenizer may come from another: a {@code builtin:} model without a {@code
+   * tokenizer} of its own takes {@code tokenizerDonor}'s (a student the teacher's, so that both
+   * compare distributions over one vocabulary), else the byte tokenizer. A preset's {@code
+   * vocab_size} and special token ids follow its tokenizer unless the spec's {@code config} sets
+   * them.
+   *
+   * @param tokenizerDonor the model whose tokenizer a builtin model without one uses, or null
+   */
+  static Loaded resolve(
+      ModelRef ref, RunContext ctx, NDManager manager, long seed, Loaded tokenizerDonor) {
     if (ref.isBuiltin()) {
       String name = ref.target();
       if (!Gemma2Config.PRESETS.contains(name)) {
         throw new IllegalArgumentException(
             "unknown builtin model '" + name + "', expected one of " + Gemma2Config.PRESETS);
       }
-      Gemma2Config config = Gemma2Config.preset(name).withOverrides(ref.config());
-      Tokenizer tokenizer =
-          ref.tokenizer() == null ? ByteTokenizer.instance() : Tokenizers.load(ref.tokenizer());
+      Tokenizer tokenizer;
+      Path source;
+      if (ref.tokenizer() != null) {
+        tokenizer = Tokenizers.load(ref.tokenizer());
+        source =
+            ref.tokenizer().equals("byte")
+                ? null
+                : Path.of(ref.tokenizer().substring(ModelRef.FILE.length()));
+      } else if (tokenizerDonor != null && tokenizerDonor.tokenizerSource() != null) {
+        source = tokenizerDonor.tokenizerSource();
+        tokenizer = Tokenizers.load(source);
+      } else {
+        tokenizer = ByteTokenizer.instance();
+        source = null;
+      }
+      Gemma2Config config =
+          Gemma2Config.preset(name).withOverrides(followTokenizer(tokenizer, ref.config()));
       if (tokenizer.vocabSize() > config.vocabSize()) {
         throw new IllegalArgumentException(
             "model "
@@ -88,10 +120,6 @@ final class Models {
                 + " is smaller than the tokenizer's "
                 + tokenizer.vocabSize());
       }
-      Path source =
-          ref.tokenizer() == null
-              ? null
-              : Path.of(ref.tokenizer().substring(ModelRef.FILE.length()));
       return new Loaded(Gemma2Model.init(config, manager, seed), tokenizer, source);
     }
     Path dir;
@@ -105,6 +133,20 @@ final class Models {
       dir = Path.of(ref.target());
     }
     return load(dir, ref.tokenizer(), manager);
+  }
+
+  /**
+   * The config overrides of a preset trained with a tokenizer: its vocabulary size and BOS, EOS and
+   * pad ids, then the spec's own overrides, which win.
+   */
+  static Map<String, Object> followTokenizer(Tokenizer tokenizer, Map<String, Object> explicit) {
+    Map<String, Object> m = new HashMap<>();
+    m.put("vocab_size", tokenizer.vocabSize());
+    m.put("bos_token_id", tokenizer.bosId() < 0 ? null : tokenizer.bosId());
+    m.put("eos_token_id", tokenizer.eosId() < 0 ? null : tokenizer.eosId());
+    m.put("pad_token_id", tokenizer.padId());
+    m.putAll(explicit);
+    return m;
   }
 
   /** A Hugging Face model directory (a checkpoint of ours or a downloaded model). */
@@ -130,25 +172,33 @@ final class Models {
     return new Loaded(Gemma2Model.load(dir, manager), tokenizer, source);
   }
 
-  /** Writes the model (config.json, safetensors) and its tokenizer files into a directory. */
+  /** Writes the model and its tokenizer, with EOS alone ending a generation. */
   static void save(Loaded m, Path dir) throws IOException {
+    save(m, dir, null);
+  }
+
+  /**
+   * Writes the model (config.json, safetensors), its tokenizer files (tokenizer.json,
+   * tokenizer_config.json) and generation_config.json into a directory: a Hugging Face model
+   * directory whose {@code generate} stops where ours does.
+   *
+   * @param template the prompt template it was trained with: its end-of-turn token (when the
+   *     tokenizer has it) ends a generation beside EOS; null for EOS alone
+   */
+  static void save(Loaded m, Path dir, PromptTemplate template) throws IOException {
     m.model().save(dir);
-    if (m.tokenizer() instanceof ByteTokenizer b) {
-      b.writeTo(dir);
-      return;
+    Tokenizers.save(m.tokenizer(), m.tokenizerSource(), dir);
+    generationConfig(m, template).writeTo(dir);
+  }
+
+  /** The model's BOS and pad ids; its EOS ids and the template's end-of-turn id. */
+  static GenerationConfig generationConfig(Loaded m, PromptTemplate template) {
+    Gemma2Config c = m.model().config();
+    List<Integer> eos = new ArrayList<>(c.eosTokenIds());
+    if (template != null && !template.endOfTurn().isEmpty()) {
+      m.tokenizer().specialId(template.endOfTurn()).ifPresent(eos::add);
     }
-    Path src = m.tokenizerSource();
-    if (src == null) {
-      return;
-    }
-    Path srcDir = Files.isDirectory(src) ? src : src.getParent();
-    Path tokenizerJson = Files.isDirectory(src) ? src.resolve("tokenizer.json") : src;
-    Files.copy(tokenizerJson, dir.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
-    for (String extra : List.of("tokenizer_config.json", "special_tokens_map.json")) {
-      if (Files.isRegularFile(srcDir.resolve(extra))) {
-        Files.copy(srcDir.resolve(extra), dir.resolve(extra), StandardCopyOption.REPLACE_EXISTING);
-      }
-    }
+    return new GenerationConfig(c.bosTokenId(), eos, c.padTokenId());
   }
 
   /**

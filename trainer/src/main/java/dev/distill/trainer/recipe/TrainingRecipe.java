@@ -17,6 +17,7 @@ import dev.distill.trainer.data.BatchIterator;
 import dev.distill.trainer.data.DatasetSplits;
 import dev.distill.trainer.data.Datasets;
 import dev.distill.trainer.data.LoaderState;
+import dev.distill.trainer.data.PromptTemplate;
 import dev.distill.trainer.loss.KdLoss;
 import dev.distill.trainer.loss.KdLossConfig;
 import dev.distill.trainer.loss.LossParts;
@@ -48,6 +49,7 @@ public final class TrainingRecipe implements AutoCloseable {
   private final Hyperparameters hp;
   private final RunContext ctx;
   private final String specHash;
+  private final PromptTemplate template;
   private NDManager manager;
   private Models.Loaded student;
   private Models.Loaded teacher;
@@ -71,6 +73,7 @@ public final class TrainingRecipe implements AutoCloseable {
     this.hp = spec.hyperparameters();
     this.ctx = ctx;
     this.specHash = SpecHash.of(spec);
+    this.template = PromptTemplate.of(spec.dataset().template());
   }
 
   /** Runs a job from setup to the final checkpoint. */
@@ -82,14 +85,26 @@ public final class TrainingRecipe implements AutoCloseable {
   }
 
   /**
-   * Models, data, loss and optimiser; resumes from the newest checkpoint of this run if there is
-   * one.
+   * Models, data, loss and optimiser; resumes from the newest checkpoint of this run that verifies,
+   * if there is one (newer damaged ones are set aside, each with a {@code checkpoint_skipped}
+   * event).
    */
   public void setup() {
     Device device = Models.device();
     manager = NDManager.newBaseManager(device);
     checkpoints = new CheckpointManager(ctx.checkpointDir(), hp.keepCheckpoints());
-    Optional<Checkpoint> resume = checkpoints.latest();
+    Optional<Checkpoint> resume =
+        checkpoints.latestValid(
+            skipped ->
+                ctx.listener()
+                    .onEvent(
+                        "checkpoint_skipped",
+                        "skipped checkpoint "
+                            + skipped.dir().getFileName()
+                            + " (set aside as ."
+                            + skipped.dir().getFileName()
+                            + ".damaged): "
+                            + skipped.reason()));
     if (resume.isPresent()) {
       Checkpoint c = resume.get();
       if (!specHash.equals(c.state().specHash())) {
@@ -101,17 +116,19 @@ public final class TrainingRecipe implements AutoCloseable {
                 + specHash
                 + "); use a new output directory");
       }
-      student = Models.load(c.dir(), spec.student().tokenizer(), manager);
-    } else {
-      student = Models.resolve(spec.student(), ctx, manager, hp.seed());
     }
-    student.model().requireGradients(true);
-    Integer sharedVocab = null;
     if (spec.type() == JobType.DISTILL) {
       teacher = Models.resolve(spec.teacher(), ctx, manager, hp.seed() + 1);
       teacher.model().requireGradients(false);
-      sharedVocab = Models.sharedVocab(teacher, student);
     }
+    if (resume.isPresent()) {
+      student = Models.load(resume.get().dir(), spec.student().tokenizer(), manager);
+    } else {
+      // a builtin student without a tokenizer of its own takes the teacher's
+      student = Models.resolve(spec.student(), ctx, manager, hp.seed(), teacher);
+    }
+    student.model().requireGradients(true);
+    Integer sharedVocab = teacher == null ? null : Models.sharedVocab(teacher, student);
     int chunk = Models.lossChunk(hp.lossChunkSize(), student, teacher);
     loss =
         new KdLoss(
@@ -305,7 +322,7 @@ public final class TrainingRecipe implements AutoCloseable {
         checkpoints.save(
             state,
             dir -> {
-              Models.save(student, dir);
+              Models.save(student, dir, template);
               SafetensorsWriter.write(
                   dir.resolve(OPTIMIZER_FILE),
                   optimizer.exportState(),

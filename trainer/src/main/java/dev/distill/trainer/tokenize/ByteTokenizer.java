@@ -175,6 +175,11 @@ public final class ByteTokenizer implements Tokenizer {
   }
 
   @Override
+  public String padToken() {
+    return SPECIALS.get(padId());
+  }
+
+  @Override
   public OptionalInt specialId(String token) {
     int i = SPECIALS.indexOf(token);
     return i < 0 ? OptionalInt.empty() : OptionalInt.of(i);
@@ -195,9 +200,11 @@ public final class ByteTokenizer implements Tokenizer {
       config.put("tokenizer_class", "PreTrainedTokenizerFast");
       config.put("bos_token", bosToken());
       config.put("eos_token", eosToken());
-      config.put("pad_token", SPECIALS.get(padId()));
+      config.put("pad_token", padToken());
       config.put("unk_token", "<unk>");
       config.put("add_bos_token", false);
+      config.put("add_eos_token", false);
+      config.put("clean_up_tokenization_spaces", false);
       config.put("model_max_length", 1_000_000_000);
       config.put(CONFIG_MARKER, "byte");
       mapper

@@ -39,6 +39,7 @@ public final class HfTokenizer implements Tokenizer {
   private final Map<String, Integer> specials;
   private final String bosToken;
   private final String eosToken;
+  private final String padToken;
   private final int bosId;
   private final int eosId;
   private final int padId;
@@ -55,6 +56,7 @@ public final class HfTokenizer implements Tokenizer {
     this.eosId = eosToken.isEmpty() ? -1 : specials.get(eosToken);
     String pad = pick(names.get("pad_token"), PAD_NAMES);
     this.padId = !pad.isEmpty() ? specials.get(pad) : eosId >= 0 ? eosId : 0;
+    this.padToken = !pad.isEmpty() ? pad : eosToken;
   }
 
   /**
@@ -195,6 +197,11 @@ public final class HfTokenizer implements Tokenizer {
   @Override
   public String eosToken() {
     return eosToken;
+  }
+
+  @Override
+  public String padToken() {
+    return padToken;
   }
 
   @Override

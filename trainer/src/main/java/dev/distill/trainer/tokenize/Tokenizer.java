@@ -70,6 +70,12 @@ public interface Tokenizer extends AutoCloseable {
   String eosToken();
 
   /**
+   * The string of the token {@link #padId()} names (the EOS token's when the tokenizer has no pad
+   * token of its own), or "" when that id has no token string.
+   */
+  String padToken();
+
+  /**
    * The id of a special or added token such as {@code <start_of_turn>}, if the vocabulary has it.
    */
   OptionalInt specialId(String token);

@@ -96,4 +96,39 @@ class ResumeTest {
         .hasMessageContaining(SpecHash.of(other))
         .hasMessageContaining(stopped.lastCheckpoint().state().specHash());
   }
+
+  @Test
+  void aDamagedNewestCheckpointIsSkippedWithAnEventAndTheRunResumesFromTheOneBefore()
+      throws Exception {
+    JobSpec spec =
+        RecipeSpecs.finetune(
+            ModelRef.of("builtin:gemma2-tiny"),
+            RecipeSpecs.procedural(300),
+            RecipeSpecs.hp(STEPS, 4, 4, 3e-3, 2, 2, 0));
+    Path dir = tmp.resolve("damaged");
+    RecipeSpecs.Recorder first = new RecipeSpecs.Recorder();
+    RunResult stopped = Recipes.run(spec, new RunContext(dir, Map.of(), first, after(first, 3)));
+    assertThat(stopped.step()).isEqualTo(3); // checkpoints of steps 2 and 3
+    Path weights = stopped.lastCheckpoint().dir().resolve("model.safetensors");
+    byte[] bytes = Files.readAllBytes(weights);
+    bytes[bytes.length / 2] ^= 0x40;
+    Files.write(weights, bytes);
+
+    RecipeSpecs.Recorder second = new RecipeSpecs.Recorder();
+    RunResult resumed = Recipes.run(spec, new RunContext(dir, Map.of(), second, null));
+
+    assertThat(resumed.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
+    assertThat(second.events.get(0))
+        .startsWith("checkpoint_skipped: skipped checkpoint step-000003")
+        .contains("model.safetensors")
+        .contains("SHA-256 mismatch");
+    assertThat(second.events.get(1)).isEqualTo("resumed: resumed from step-000002 at step 2");
+    assertThat(second.losses().keySet()).containsExactly(3L, 4L, 5L, 6L);
+    assertThat(second.losses().get(3L)).isCloseTo(first.losses().get(3L), within(1e-6));
+    assertThat(dir.resolve("checkpoints/.step-000003.damaged/model.safetensors")).exists();
+    // the next checkpoint tells the service that step 3 is gone
+    assertThat(second.checkpoints.get(0).step()).isEqualTo(4);
+    assertThat(second.checkpoints.get(0).deleted())
+        .containsExactly(dir.resolve("checkpoints").resolve(CheckpointManager.dirName(3)));
+  }
 }

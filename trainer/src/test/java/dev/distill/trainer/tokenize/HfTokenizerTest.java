@@ -195,7 +195,7 @@ class HfTokenizerTest {
 
   @Test
   void gpt2BpeFromTheSharedFiles(@TempDir Path dir) throws IOException {
-    Path file = writeGpt2(dir);
+    Path file = TokenizerFixtures.writeGpt2(dir);
     try (HfTokenizer tok = HfTokenizer.load(dir)) {
       assertThat(tok.vocabSize()).isEqualTo(50257);
       // ids as produced by OpenAI's GPT-2 encoder (tiktoken "gpt2")
@@ -222,65 +222,33 @@ class HfTokenizerTest {
     assertThatThrownBy(() -> Tokenizers.load("file:" + bad)).hasMessageContaining(bad.toString());
   }
 
-  /** Builds a tokenizer.json from GPT-2's encoder.json and vocab.bpe. */
-  static Path writeGpt2(Path dir) throws IOException {
-    JsonNode encoder = JSON.readTree(SharedDatasets.file("gpt2-encoder.json").toFile());
-    List<String> merges = new ArrayList<>();
-    for (String line :
-        Files.readAllLines(SharedDatasets.file("gpt2-vocab.bpe"), StandardCharsets.UTF_8)) {
-      if (!line.startsWith("#version") && !line.isBlank()) {
-        merges.add(line);
-      }
+  @Test
+  void savedIntoAModelDirectoryItComesBackWithItsSpecialTokens(@TempDir Path dir)
+      throws IOException {
+    Path source = TokenizerFixtures.writeGpt2(Files.createDirectories(dir.resolve("src")));
+    Path model = Files.createDirectories(dir.resolve("model"));
+    try (HfTokenizer tok = HfTokenizer.load(source)) {
+      Tokenizers.save(tok, source, model);
     }
-    Map<String, Object> byteLevel =
-        Map.of(
-            "type",
-            "ByteLevel",
-            "add_prefix_space",
-            false,
-            "trim_offsets",
-            true,
-            "use_regex",
-            true);
-    Map<String, Object> model = new LinkedHashMap<>();
-    model.put("type", "BPE");
-    model.put("dropout", null);
-    model.put("unk_token", null);
-    model.put("continuing_subword_prefix", "");
-    model.put("end_of_word_suffix", "");
-    model.put("fuse_unk", false);
-    model.put("byte_fallback", false);
-    model.put("vocab", encoder);
-    model.put("merges", merges);
-    Map<String, Object> json = new LinkedHashMap<>();
-    json.put("version", "1.0");
-    json.put("truncation", null);
-    json.put("padding", null);
-    json.put(
-        "added_tokens",
-        List.of(
-            Map.of(
-                "id",
-                50256,
-                "content",
-                "<|endoftext|>",
-                "single_word",
-                false,
-                "lstrip",
-                false,
-                "rstrip",
-                false,
-                "normalized",
-                true,
-                "special",
-                true)));
-    json.put("normalizer", null);
-    json.put("pre_tokenizer", byteLevel);
-    json.put("post_processor", byteLevel);
-    json.put("decoder", byteLevel);
-    json.put("model", model);
-    Path file = dir.resolve("tokenizer.json");
-    JSON.writeValue(file.toFile(), json);
-    return file;
+    JsonNode config = JSON.readTree(model.resolve("tokenizer_config.json").toFile());
+    assertThat(config.get("tokenizer_class").asString()).isEqualTo("PreTrainedTokenizerFast");
+    assertThat(config.get("bos_token").asString()).isEqualTo("<|endoftext|>");
+    assertThat(config.get("eos_token").asString()).isEqualTo("<|endoftext|>");
+    assertThat(config.get("pad_token").asString()).isEqualTo("<|endoftext|>");
+    assertThat(config.get("clean_up_tokenization_spaces").asBoolean()).isFalse();
+    try (Tokenizer back = Tokenizers.load(model)) {
+      assertThat(back.vocabSize()).isEqualTo(50257);
+      assertThat(back.eosId()).isEqualTo(50256);
+      assertThat(back.padId()).isEqualTo(50256);
+      assertThat(back.encode("Hello, world!")).containsExactly(15496, 11, 995, 0);
+    }
+    // a source's own tokenizer_config.json is kept as it is
+    Files.writeString(
+        source.resolveSibling("tokenizer_config.json"), "{\"eos_token\": \"<|endoftext|>\"}");
+    try (HfTokenizer tok = HfTokenizer.load(source)) {
+      Tokenizers.save(tok, source, model);
+    }
+    assertThat(Files.readString(model.resolve("tokenizer_config.json")))
+        .isEqualTo("{\"eos_token\": \"<|endoftext|>\"}");
   }
 }

@@ -28,18 +28,20 @@ import tools.jackson.databind.json.JsonMapper;
  * @param headDim head_dim
  * @param maxPositionEmbeddings max_position_embeddings
  * @param rmsNormEps rms_norm_eps
- * @param ropeTheta rope_theta
+ * @param ropeTheta rope_theta (also written as {@code rope_parameters.rope_theta}, where
+ *     transformers 5 keeps it)
  * @param attnLogitSoftcapping attn_logit_softcapping, null for none
  * @param finalLogitSoftcapping final_logit_softcapping, null for none
  * @param queryPreAttnScalar query_pre_attn_scalar: queries are scaled by its inverse square root
+ *     (an integer, as in Hugging Face's {@code Gemma2Config}, whose strict validation refuses 32.0)
  * @param slidingWindow sliding_window: even layers see keys j with i - window < j <= i
  * @param hiddenActivation hidden_activation (or the older hidden_act)
  * @param tieWordEmbeddings tie_word_embeddings (must be true: the head is the embedding)
  * @param bosTokenId bos_token_id, may be null
  * @param eosTokenIds eos_token_id (a number or a list in config.json), may be empty
  * @param padTokenId pad_token_id, may be null
- * @param torchDtype torch_dtype: the dtype the weights were stored in (float32, bfloat16, float16),
- *     may be null
+ * @param torchDtype torch_dtype (transformers 5: dtype): the dtype the weights were stored in
+ *     (float32, bfloat16, float16), may be null
  */
 public record Gemma2Config(
     int vocabSize,
@@ -54,7 +56,7 @@ public record Gemma2Config(
     double ropeTheta,
     Double attnLogitSoftcapping,
     Double finalLogitSoftcapping,
-    double queryPreAttnScalar,
+    int queryPreAttnScalar,
     int slidingWindow,
     String hiddenActivation,
     boolean tieWordEmbeddings,
@@ -77,6 +79,9 @@ public record Gemma2Config(
   public static final String MODEL_TYPE = "gemma2";
 
   private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  /** Keys written from other keys; an override may still set them. */
+  static final Set<String> DERIVED = Set.of("layer_types", "rope_parameters", "dtype");
 
   public Gemma2Config {
     positive("vocab_size", vocabSize);
@@ -240,22 +245,55 @@ public record Gemma2Config(
         headDim,
         intValue(json, "max_position_embeddings", 8192),
         doubleValue(json, "rms_norm_eps", 1e-6),
-        doubleValue(json, "rope_theta", 10000.0),
+        ropeTheta(json),
         nullableDouble(json, "attn_logit_softcapping", 50.0),
         nullableDouble(json, "final_logit_softcapping", 30.0),
-        doubleValue(json, "query_pre_attn_scalar", 256.0),
+        intValue(json, "query_pre_attn_scalar", 256),
         intValue(json, "sliding_window", 4096),
         activation,
         booleanValue(json, "tie_word_embeddings", true),
         nullableInt(json, "bos_token_id", 2),
         intList(json, "eos_token_id", List.of(1)),
         nullableInt(json, "pad_token_id", 0),
-        json.containsKey("torch_dtype") ? stringValue(json, "torch_dtype", null) : null);
+        json.get("torch_dtype") != null
+            ? stringValue(json, "torch_dtype", null)
+            : json.get("dtype") != null ? stringValue(json, "dtype", null) : null);
+  }
+
+  /**
+   * rope_theta: transformers 5 writes it inside {@code rope_parameters} (with {@code rope_type}),
+   * older versions at the top level. Only the default (unscaled) rotary embedding is supported.
+   */
+  private static double ropeTheta(Map<String, ?> json) {
+    Object params = json.get("rope_parameters");
+    if (params == null) {
+      return doubleValue(json, "rope_theta", 10000.0);
+    }
+    if (!(params instanceof Map<?, ?> p)) {
+      throw new IllegalArgumentException("rope_parameters=" + params + " is not an object");
+    }
+    Object type = p.get("rope_type");
+    if (type != null && !type.equals("default")) {
+      throw new IllegalArgumentException(
+          "rope_parameters.rope_type=" + type + " is not supported; expected default");
+    }
+    Object theta = p.get("rope_theta");
+    if (theta == null) {
+      return doubleValue(json, "rope_theta", 10000.0);
+    }
+    if (!(theta instanceof Number n)) {
+      throw new IllegalArgumentException(
+          "rope_parameters.rope_theta=" + theta + " is not a number");
+    }
+    return n.doubleValue();
   }
 
   /**
    * The config.json content of this config (a valid Gemma2ForCausalLM config), in a stable key
-   * order.
+   * order. Every value has the JSON type of its field in transformers' {@code Gemma2Config} (a
+   * strict dataclass in transformers 5: an {@code int} field refuses {@code 32.0}, a {@code float}
+   * field refuses {@code 50}): integers are written from Java ints, floats from doubles, absent
+   * soft-caps and token ids as null.
    */
   public Map<String, Object> toHf() {
     Map<String, Object> m = new LinkedHashMap<>();
@@ -271,6 +309,10 @@ public record Gemma2Config(
     m.put("max_position_embeddings", maxPositionEmbeddings);
     m.put("rms_norm_eps", rmsNormEps);
     m.put("rope_theta", ropeTheta);
+    Map<String, Object> rope = new LinkedHashMap<>();
+    rope.put("rope_type", "default");
+    rope.put("rope_theta", ropeTheta);
+    m.put("rope_parameters", rope);
     m.put("attn_logit_softcapping", attnLogitSoftcapping);
     m.put("final_logit_softcapping", finalLogitSoftcapping);
     m.put("query_pre_attn_scalar", queryPreAttnScalar);
@@ -280,11 +322,14 @@ public record Gemma2Config(
     m.put("hidden_act", hiddenActivation);
     m.put("tie_word_embeddings", tieWordEmbeddings);
     m.put("bos_token_id", bosTokenId);
-    m.put("eos_token_id", eosTokenIds.size() == 1 ? eosTokenIds.get(0) : eosTokenIds);
+    m.put(
+        "eos_token_id",
+        eosTokenIds.isEmpty() ? null : eosTokenIds.size() == 1 ? eosTokenIds.get(0) : eosTokenIds);
     m.put("pad_token_id", padTokenId);
     m.put("attention_bias", false);
     m.put("attention_dropout", 0.0);
     m.put("torch_dtype", torchDtype == null ? "float32" : torchDtype);
+    m.put("dtype", torchDtype == null ? "float32" : torchDtype);
     return m;
   }
 
@@ -297,8 +342,11 @@ public record Gemma2Config(
     if (!overrides.containsKey("layer_types")) {
       m.remove("layer_types"); // derived from num_hidden_layers, which may be overridden
     }
+    // derived from rope_theta and torch_dtype, which may be overridden
+    m.remove("rope_parameters");
+    m.remove("dtype");
     for (var e : overrides.entrySet()) {
-      if (e.getKey().equals("layer_types")) {
+      if (DERIVED.contains(e.getKey())) {
         m.put(e.getKey(), e.getValue());
         continue;
       }
@@ -310,6 +358,9 @@ public record Gemma2Config(
     }
     if (overrides.containsKey("hidden_act") && !overrides.containsKey("hidden_activation")) {
       m.put("hidden_activation", overrides.get("hidden_act"));
+    }
+    if (overrides.containsKey("dtype") && !overrides.containsKey("torch_dtype")) {
+      m.put("torch_dtype", overrides.get("dtype"));
     }
     return fromHf(m);
   }
@@ -370,9 +421,9 @@ public record Gemma2Config(
    */
   public static Gemma2Config preset(String name) {
     return switch (name) {
-      case "gemma2-2b" -> real(256000, 2304, 9216, 26, 8, 4, 256, 256.0);
-      case "gemma2-9b" -> real(256000, 3584, 14336, 42, 16, 8, 256, 256.0);
-      case "gemma2-27b" -> real(256000, 4608, 36864, 46, 32, 16, 128, 144.0);
+      case "gemma2-2b" -> real(256000, 2304, 9216, 26, 8, 4, 256, 256);
+      case "gemma2-9b" -> real(256000, 3584, 14336, 42, 16, 8, 256, 256);
+      case "gemma2-27b" -> real(256000, 4608, 36864, 46, 32, 16, 128, 144);
       case "gemma2-tiny" -> small(64, 256, 2, 4, 2, 16, 32);
       case "gemma2-demo-teacher" -> small(128, 512, 4, 4, 2, 32, 64);
       case "gemma2-demo-student" -> small(96, 384, 3, 3, 1, 32, 64);
@@ -383,7 +434,7 @@ public record Gemma2Config(
   }
 
   private static Gemma2Config real(
-      int vocab, int d, int inter, int layers, int heads, int kv, int headDim, double qScalar) {
+      int vocab, int d, int inter, int layers, int heads, int kv, int headDim, int qScalar) {
     return new Gemma2Config(
         vocab,
         d,

@@ -10,6 +10,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 class Gemma2ConfigTest {
 
@@ -21,7 +23,7 @@ class Gemma2ConfigTest {
     assertThat(Gemma2Config.preset("gemma2-27b").parameterCount()).isEqualTo(27_227_128_320L);
     assertThat(Gemma2Config.preset("gemma2-2b").parameterBytes("bfloat16"))
         .isEqualTo(2 * 2_614_341_888L);
-    assertThat(Gemma2Config.preset("gemma2-27b").queryPreAttnScalar()).isEqualTo(144.0);
+    assertThat(Gemma2Config.preset("gemma2-27b").queryPreAttnScalar()).isEqualTo(144);
   }
 
   @Test
@@ -112,12 +114,15 @@ class Gemma2ConfigTest {
   void everyCatalogPresetBuildsAndEveryScalarConfigKeyIsACatalogKey() {
     for (String name : dev.distill.spec.Catalog.MODEL_PRESETS) {
       Gemma2Config c = Gemma2Config.preset(name);
-      // the keys a spec may override are exactly the scalar keys of config.json
+      // the keys a spec may override are exactly the scalar keys of config.json (less those
+      // written from other keys)
       java.util.Set<String> scalar = new java.util.TreeSet<>();
       c.toHf()
           .forEach(
               (k, v) -> {
-                if (!(v instanceof List) && !k.equals("model_type")) {
+                if (!(v instanceof List)
+                    && !k.equals("model_type")
+                    && !Gemma2Config.DERIVED.contains(k)) {
                   scalar.add(k);
                 }
               });
@@ -132,5 +137,92 @@ class Gemma2ConfigTest {
       }
     }
     assertThat(Gemma2Config.PRESETS).isSameAs(dev.distill.spec.Catalog.MODEL_PRESETS);
+  }
+
+  /**
+   * The field types of transformers 5.17's {@code Gemma2Config} (a strict dataclass: an int field
+   * refuses 32.0, a float field refuses 50), key by key.
+   */
+  private static final Map<String, String> HF_TYPES =
+      Map.ofEntries(
+          Map.entry("vocab_size", "int"),
+          Map.entry("hidden_size", "int"),
+          Map.entry("intermediate_size", "int"),
+          Map.entry("num_hidden_layers", "int"),
+          Map.entry("num_attention_heads", "int"),
+          Map.entry("num_key_value_heads", "int"),
+          Map.entry("head_dim", "int"),
+          Map.entry("max_position_embeddings", "int"),
+          Map.entry("query_pre_attn_scalar", "int"),
+          Map.entry("sliding_window", "int"),
+          Map.entry("bos_token_id", "int|null"),
+          Map.entry("pad_token_id", "int|null"),
+          Map.entry("eos_token_id", "int|list|null"),
+          Map.entry("rms_norm_eps", "float"),
+          Map.entry("rope_theta", "float"),
+          Map.entry("attn_logit_softcapping", "float|null"),
+          Map.entry("final_logit_softcapping", "float|null"),
+          Map.entry("attention_dropout", "float"),
+          Map.entry("tie_word_embeddings", "bool"),
+          Map.entry("attention_bias", "bool"),
+          Map.entry("hidden_activation", "str"),
+          Map.entry("layer_types", "list"),
+          Map.entry("rope_parameters", "object"));
+
+  @Test
+  void writtenConfigHasHuggingFacesTypesKeyByKey(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("config.json");
+    Gemma2Config config =
+        Gemma2Config.preset("gemma2-tiny")
+            .withOverrides(
+                Map.of(
+                    "query_pre_attn_scalar",
+                    32.0,
+                    "attn_logit_softcapping",
+                    50,
+                    "rms_norm_eps",
+                    1e-5,
+                    "eos_token_id",
+                    2));
+    config.write(file);
+    JsonNode json = JsonMapper.builder().build().readTree(file.toFile());
+    HF_TYPES.forEach(
+        (key, type) -> {
+          JsonNode v = json.get(key);
+          assertThat(v).as(key).isNotNull();
+          String actual =
+              v.isNull()
+                  ? "null"
+                  : v.isIntegralNumber()
+                      ? "int"
+                      : v.isFloatingPointNumber()
+                          ? "float"
+                          : v.isBoolean()
+                              ? "bool"
+                              : v.isString() ? "str" : v.isArray() ? "list" : "object";
+          assertThat(List.of(type.split("\\|"))).as("%s=%s", key, v).contains(actual);
+        });
+    assertThat(json.get("query_pre_attn_scalar").asInt()).isEqualTo(32);
+    assertThat(json.get("rope_parameters").get("rope_theta").isFloatingPointNumber()).isTrue();
+    assertThat(json.get("rope_parameters").get("rope_type").asString()).isEqualTo("default");
+    assertThat(Gemma2Config.read(file)).isEqualTo(config);
+    assertThatThrownBy(() -> config.withOverrides(Map.of("query_pre_attn_scalar", 32.5)))
+        .hasMessageContaining("query_pre_attn_scalar=32.5 is not an integer");
+  }
+
+  @Test
+  void readsRopeThetaAndDtypeWhereTransformers5WritesThem() {
+    Map<String, Object> json = new HashMap<>(Gemma2Config.preset("gemma2-tiny").toHf());
+    json.remove("rope_theta");
+    json.remove("torch_dtype");
+    json.put("rope_parameters", Map.of("rope_type", "default", "rope_theta", 500.0));
+    json.put("dtype", "bfloat16");
+    Gemma2Config c = Gemma2Config.fromHf(json);
+    assertThat(c.ropeTheta()).isEqualTo(500.0);
+    assertThat(c.torchDtype()).isEqualTo("bfloat16");
+    assertThat(c.withOverrides(Map.of("rope_theta", 100.0)).ropeTheta()).isEqualTo(100.0);
+    json.put("rope_parameters", Map.of("rope_type", "yarn", "rope_theta", 500.0));
+    assertThatThrownBy(() -> Gemma2Config.fromHf(json))
+        .hasMessageContaining("rope_parameters.rope_type=yarn");
   }
 }
