@@ -143,6 +143,28 @@ public enum PromptTemplate {
     return this == ALPACA ? bos + ALPACA_PREAMBLE + "### Instruction:\n" : bos + header("user");
   }
 
+  /**
+   * The marker that ends a turn in this template ({@code <end_of_turn>} for gemma); "" for alpaca,
+   * whose responses end with the tokenizer's EOS.
+   */
+  public String endOfTurn() {
+    return endOfTurn;
+  }
+
+  /**
+   * The end-of-turn markers of every template, in declaration order: generation stops at any of
+   * them that the tokenizer knows, whichever family's template the model learned.
+   */
+  public static List<String> endOfTurnMarkers() {
+    List<String> out = new ArrayList<>();
+    for (PromptTemplate t : values()) {
+      if (!t.endOfTurn.isEmpty()) {
+        out.add(t.endOfTurn);
+      }
+    }
+    return List.copyOf(out);
+  }
+
   /** Strings that end an assistant turn during generation. */
   public List<String> stopStrings(String eosToken) {
     if (this == ALPACA) {

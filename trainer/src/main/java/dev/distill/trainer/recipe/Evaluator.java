@@ -16,7 +16,6 @@ import dev.distill.trainer.loss.LossParts;
 import dev.distill.trainer.model.NoGrad;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
 import dev.distill.trainer.tokenize.Tokenizer;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -100,13 +99,7 @@ final class Evaluator {
       int limit,
       int maxNewTokens,
       NDManager manager) {
-    Set<Integer> stopIds = new HashSet<>();
-    if (tokenizer.eosId() >= 0) {
-      stopIds.add(tokenizer.eosId());
-    }
-    for (String s : List.of("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>")) {
-      tokenizer.specialId(s).ifPresent(stopIds::add);
-    }
+    Set<Integer> stopIds = tokenizer.endOfTurnIds(PromptTemplate.endOfTurnMarkers());
     GenerationOptions options =
         GenerationOptions.greedy(maxNewTokens, stopIds)
             .withStopStrings(template.stopStrings(tokenizer.eosToken()));

@@ -118,7 +118,7 @@ public final class SynthesisRecipe {
                 + context
                 + " positions leaves no room for an instruction after the pre-query template");
       }
-      Set<Integer> stopIds = endOfTurnIds(tok);
+      Set<Integer> stopIds = tok.endOfTurnIds(PromptTemplate.endOfTurnMarkers());
       List<String> stopStrings = template.stopStrings(tok.eosToken());
       ctx.listener()
           .onEvent(
@@ -242,18 +242,6 @@ public final class SynthesisRecipe {
     h ^= h >>> 33;
     h *= 0xFF51AFD7ED558CCDL;
     return h ^ (h >>> 33);
-  }
-
-  /** The token ids that end a turn: EOS and every end-of-turn marker the tokenizer knows. */
-  static Set<Integer> endOfTurnIds(Tokenizer tok) {
-    Set<Integer> ids = new HashSet<>();
-    if (tok.eosId() >= 0) {
-      ids.add(tok.eosId());
-    }
-    for (String s : List.of("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>")) {
-      tok.specialId(s).ifPresent(ids::add);
-    }
-    return ids;
   }
 
   private static GenerationOptions options(
