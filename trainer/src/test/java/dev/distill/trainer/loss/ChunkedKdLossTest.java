@@ -139,6 +139,7 @@ class ChunkedKdLossTest {
       new KdLossConfig(KdKind.REVERSE_KL, 1.0, 0.4, 0.5, 1),
       new KdLossConfig(KdKind.JSD, 1.5, 1.0, 0.3, 1),
       new KdLossConfig(KdKind.FORWARD_KL, 1.0, 0.0, 0.5, 1),
+      KdLossConfig.crossEntropyOnly(1),
     };
     for (KdLossConfig base : configs) {
       Result expected = reference(base, ids, labels, mask, n);

@@ -43,6 +43,17 @@ class KdLossConfigTest {
   }
 
   @Test
+  void crossEntropyOnlyHasNoDivergence() {
+    KdLossConfig ce = KdLossConfig.crossEntropyOnly(8);
+    assertThat(ce.kind()).isNull();
+    assertThat(ce.kdRatio()).isZero();
+    assertThat(ce.needsTeacher()).isFalse();
+    assertThatThrownBy(() -> new KdLossConfig(null, 1, 0.5, 0.5, 4))
+        .hasMessageContaining("kind")
+        .hasMessageContaining("kdRatio 0.5");
+  }
+
+  @Test
   void messagesNameTheFieldAndTheValue() {
     assertThatThrownBy(() -> new KdLossConfig(KdKind.JSD, 0, 1, 0.5, 4))
         .hasMessageContaining("temperature")
