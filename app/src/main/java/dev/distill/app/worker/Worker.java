@@ -231,6 +231,11 @@ public final class Worker implements AutoCloseable {
           }
 
           @Override
+          public void onProgress(long done, Map<String, Double> values) {
+            onEval(done, values); // the same metric points, at x = samples attempted
+          }
+
+          @Override
           public void onCheckpoint(Checkpoint c, boolean isFinal) {
             checkpoints.add(
                 new CheckpointRegistration(

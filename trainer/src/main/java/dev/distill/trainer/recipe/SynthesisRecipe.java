@@ -144,7 +144,7 @@ public final class SynthesisRecipe {
               .onEvent(
                   stop.get() == StopSignal.Reason.CANCELLED ? "cancelled" : "preempted",
                   "stopped after " + i + " of " + gen.numSamples() + " samples");
-          return new RunResult(
+          return RunResult.synthesized(
               stop.get() == StopSignal.Reason.CANCELLED
                   ? RunResult.Outcome.CANCELLED
                   : RunResult.Outcome.PREEMPTED,
@@ -202,7 +202,7 @@ public final class SynthesisRecipe {
           counts.written++;
         } finally {
           if (counts.attempted % PROGRESS_EVERY == 0 || counts.attempted == gen.numSamples()) {
-            ctx.listener().onEval(counts.attempted, counts.asMap());
+            ctx.listener().onProgress(counts.attempted, counts.asMap());
           }
         }
       }
@@ -232,7 +232,8 @@ public final class SynthesisRecipe {
                   + " ("
                   + counts.dropped()
                   + " dropped)");
-      return new RunResult(RunResult.Outcome.COMPLETED, counts.written, out, counts.asMap());
+      return RunResult.synthesized(
+          RunResult.Outcome.COMPLETED, counts.written, out, counts.asMap());
     }
   }
 

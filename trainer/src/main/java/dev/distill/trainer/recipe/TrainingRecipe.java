@@ -180,7 +180,7 @@ public final class TrainingRecipe implements AutoCloseable {
             .onEvent(
                 stop.get() == StopSignal.Reason.CANCELLED ? "cancelled" : "preempted",
                 "stopped at step " + step + " after checkpoint " + c.dir().getFileName());
-        return new RunResult(
+        return RunResult.trained(
             stop.get() == StopSignal.Reason.CANCELLED
                 ? RunResult.Outcome.CANCELLED
                 : RunResult.Outcome.PREEMPTED,
@@ -258,7 +258,7 @@ public final class TrainingRecipe implements AutoCloseable {
     ctx.listener().onCheckpoint(lastCheckpoint, true);
     ctx.listener()
         .onEvent("finished", "trained " + step + " steps, " + tokensSeen + " response tokens");
-    return new RunResult(RunResult.Outcome.COMPLETED, step, lastCheckpoint, lastMetrics);
+    return RunResult.trained(RunResult.Outcome.COMPLETED, step, lastCheckpoint, lastMetrics);
   }
 
   /**

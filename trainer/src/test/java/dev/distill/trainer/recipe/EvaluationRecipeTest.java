@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.within;
 import ai.djl.ndarray.NDManager;
 import dev.distill.spec.GenerationSpec;
 import dev.distill.spec.JobSpec;
-import dev.distill.spec.JobType;
 import dev.distill.spec.ModelRef;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,17 +31,16 @@ class EvaluationRecipeTest {
   }
 
   private static JobSpec evaluate(ModelRef teacher, ModelRef student) {
-    return new JobSpec(
-        JobType.EVALUATE,
-        teacher,
-        student,
-        RecipeSpecs.procedural(300),
-        RecipeSpecs.hp(1, 8, 8, 1e-3, 100, 1, 0),
-        new GenerationSpec(4, 6, null, null, null),
-        null,
-        null,
-        null,
-        null);
+    return RecipeSpecs.anEvaluation()
+        .teacher(teacher)
+        .student(student)
+        .steps(1)
+        .batch(8)
+        .learningRate(1e-3)
+        .checkpointEvery(100)
+        .keepCheckpoints(1)
+        .generation(new GenerationSpec(4, 6, null, null, null))
+        .build();
   }
 
   private static Map<String, Double> run(JobSpec spec) {

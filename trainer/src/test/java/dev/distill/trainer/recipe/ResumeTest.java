@@ -27,10 +27,14 @@ class ResumeTest {
   @TempDir Path tmp;
 
   private static JobSpec spec(int batch, int micro, double lr) {
-    return RecipeSpecs.finetune(
-        ModelRef.of("builtin:gemma2-tiny"),
-        RecipeSpecs.procedural(300),
-        RecipeSpecs.hp(STEPS, batch, micro, lr, 100, 2, 0));
+    return RecipeSpecs.aFinetune()
+        .student(ModelRef.of("builtin:gemma2-tiny"))
+        .steps(STEPS)
+        .batch(batch, micro)
+        .learningRate(lr)
+        .checkpointEvery(100)
+        .keepCheckpoints(2)
+        .build();
   }
 
   /** Fires PREEMPTED once the recorder has seen {@code after} steps. */
