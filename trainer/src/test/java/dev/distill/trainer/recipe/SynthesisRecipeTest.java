@@ -69,9 +69,7 @@ class SynthesisRecipeTest {
             .keepCheckpoints(1)
             .build();
     RunResult r =
-        Recipes.run(
-            parrotJob,
-            new RunContext(tmp.resolve("parrot-job"), Map.of(), null, null));
+        Recipes.run(parrotJob, new RunContext(tmp.resolve("parrot-job"), Map.of(), null, null));
     assertThat(r.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
     parrot = r.lastCheckpoint().dir();
   }
