@@ -177,7 +177,7 @@ public abstract class ServiceTest {
               + priority
               + "}";
       default ->
-          "{\"type\":\"distill\",\"teacher\":\"builtin:gemma2-small\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"priority\":"
+          "{\"type\":\"distill\",\"teacher\":\"builtin:gemma2-demo-teacher\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"priority\":"
               + priority
               + "}";
     };

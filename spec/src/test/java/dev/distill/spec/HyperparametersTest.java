@@ -63,6 +63,6 @@ class HyperparametersTest {
                     .containsExactly(
                         new SpecViolation(
                             "hyperparameters.kd_loss",
-                            "must be one of forward_kl, jsd, reverse_kl, was 'kl'")));
+                            "must be one of forward_kl, reverse_kl, jsd, was 'kl'")));
   }
 }

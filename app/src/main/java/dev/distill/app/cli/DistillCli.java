@@ -10,6 +10,8 @@ import picocli.CommandLine.Command;
 @Command(
     name = "distill",
     mixinStandardHelpOptions = true,
+    // --help and --version on every subcommand too
+    scope = CommandLine.ScopeType.INHERIT,
     description =
         "Knowledge distillation: train small models on a large model's token distributions.",
     subcommands = {
@@ -21,6 +23,7 @@ import picocli.CommandLine.Command;
       JobCommands.Metrics.class,
       JobCommands.Checkpoints.class,
       FollowCommand.class,
+      TokenCommands.class,
       DemoCommand.class,
       LogitsCommand.class,
       WorkerCommand.class,

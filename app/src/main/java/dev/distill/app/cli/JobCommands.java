@@ -22,8 +22,49 @@ final class JobCommands {
   private JobCommands() {}
 
   static final String[] JOB_COLUMNS = {
-    "ID", "id", "TYPE", "type", "STATUS", "status", "ATTEMPTS", "attempts", "CREATED", "created_at"
+    "ID",
+    "id",
+    "NAME",
+    "name",
+    "TYPE",
+    "type",
+    "STATUS",
+    "status",
+    "ATTEMPTS",
+    "attempts",
+    "CREATED",
+    "created_at",
+    "DURATION",
+    "duration"
   };
+
+  /**
+   * A job row for the table: the job with {@code name} (its {@code metadata.name}) and {@code
+   * duration} (started to finished, or to now while it runs) added.
+   */
+  static JsonNode jobRow(JsonNode job, java.time.Instant now) {
+    tools.jackson.databind.node.ObjectNode row =
+        ((tools.jackson.databind.node.ObjectNode) job).deepCopy();
+    JsonNode name = job.path("spec").path("metadata").path("name");
+    row.put("name", name.isString() ? name.asString() : "-");
+    row.put("duration", duration(job, now));
+    return row;
+  }
+
+  static String duration(JsonNode job, java.time.Instant now) {
+    if (!job.hasNonNull("started_at")) {
+      return "-";
+    }
+    java.time.Instant start = java.time.Instant.parse(job.get("started_at").asString());
+    java.time.Instant end =
+        job.hasNonNull("finished_at")
+            ? java.time.Instant.parse(job.get("finished_at").asString())
+            : now;
+    long s = Math.max(0, Duration.between(start, end).toSeconds());
+    return s >= 3600
+        ? String.format("%dh%02dm%02ds", s / 3600, s / 60 % 60, s % 60)
+        : s >= 60 ? String.format("%dm%02ds", s / 60, s % 60) : s + "s";
+  }
 
   static void printJson(PrintWriter out, JsonNode node) {
     out.println(ApiClient.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(node));
@@ -72,13 +113,32 @@ final class JobCommands {
         description = "Retrying with the same key returns the same job.")
     String idempotencyKey;
 
+    @Option(
+        names = "--set",
+        paramLabel = "FIELD=VALUE",
+        description =
+            "Set a field of the spec before it is checked and sent (repeatable; dots for nesting):"
+                + " --set teacher=job:<id> --set hyperparameters.max_steps=50. VALUE is read as"
+                + " JSON when it is a number, true, false, an object or an array, else as a string.")
+    java.util.List<String> sets = new java.util.ArrayList<>();
+
+    @Option(
+        names = {"-q", "--quiet"},
+        description = "Print only the new job's id (for scripts: ID=$(distill submit -q ...)).")
+    boolean quiet;
+
     @Override
     public Integer call() throws Exception {
-      String body = ApiClient.JSON.writeValueAsString(SpecFiles.readTree(file));
+      String body = ApiClient.JSON.writeValueAsString(SpecFiles.readTree(file, sets));
       Map<String, String> headers =
           idempotencyKey == null ? Map.of() : Map.of("Idempotency-Key", idempotencyKey);
       JsonNode job = conn.client().send("POST", "v1/jobs", body, headers, Duration.ofSeconds(30));
-      printJob(conn, spec.commandLine().getOut(), job);
+      if (quiet) {
+        spec.commandLine().getOut().println(job.path("id").asString());
+        spec.commandLine().getOut().flush();
+      } else {
+        printJob(conn, spec.commandLine().getOut(), job);
+      }
       return 0;
     }
   }
@@ -117,7 +177,10 @@ final class JobCommands {
       if (conn.json()) {
         printJson(out, page);
       } else {
-        Tables.print(out, page.path("items"), JOB_COLUMNS);
+        java.time.Instant now = java.time.Instant.now();
+        java.util.List<JsonNode> rows = new java.util.ArrayList<>();
+        page.path("items").forEach(j -> rows.add(jobRow(j, now)));
+        Tables.print(out, rows, JOB_COLUMNS);
         if (page.path("has_more").asBoolean(false)) {
           out.println("more: --after " + page.path("next_after").asString(""));
         }
@@ -160,6 +223,9 @@ final class JobCommands {
     }
   }
 
+  /** The series {@code metrics} shows unless told: training losses and the validation loss. */
+  static final String DEFAULT_METRICS = "loss,kl,ce,val_loss";
+
   @Command(name = "metrics", description = "Show a job's metric series.")
   static final class Metrics implements Callable<Integer> {
     @Mixin Connection conn;
@@ -168,8 +234,10 @@ final class JobCommands {
     @Parameters(paramLabel = "ID")
     String id;
 
-    @Option(names = "--names", description = "Comma-separated series names (default loss,kl,ce).")
-    String names = "loss,kl,ce";
+    @Option(
+        names = "--names",
+        description = "Comma-separated series names (default " + DEFAULT_METRICS + ").")
+    String names = DEFAULT_METRICS;
 
     @Option(names = "--after-step", description = "Only steps after this one.")
     long afterStep = -1;

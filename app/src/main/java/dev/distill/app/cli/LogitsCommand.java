@@ -25,7 +25,6 @@ import tools.jackson.databind.json.JsonMapper;
  */
 @Command(
     name = "logits",
-    mixinStandardHelpOptions = true,
     description =
         "Print the logsumexp and top logits of each position of a token sequence as JSON.")
 public final class LogitsCommand implements Callable<Integer> {

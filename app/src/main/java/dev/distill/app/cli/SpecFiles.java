@@ -26,6 +26,17 @@ public final class SpecFiles {
 
   /** The file as a JSON tree, checked as a {@link JobSpec}. */
   public static JsonNode readTree(Path file) {
+    return readTree(file, java.util.List.of());
+  }
+
+  /**
+   * The file as a JSON tree with {@code FIELD=VALUE} assignments applied, checked as a {@link
+   * JobSpec}.
+   *
+   * @param sets {@code teacher=job:<id>}, {@code hyperparameters.max_steps=50}: dots for nesting; a
+   *     value that reads as a JSON number, boolean, object or array is that, else a string
+   */
+  public static JsonNode readTree(Path file, java.util.List<String> sets) {
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException(file + ": no such file");
     }
@@ -40,8 +51,59 @@ public final class SpecFiles {
     } catch (RuntimeException e) {
       throw new IllegalArgumentException(file + ": not valid JSON/YAML: " + e.getMessage(), e);
     }
+    for (String set : sets) {
+      apply(tree, set);
+    }
     toSpec(file, tree);
     return tree;
+  }
+
+  /** Applies one {@code FIELD=VALUE} to the tree. */
+  static void apply(JsonNode tree, String set) {
+    int eq = set.indexOf('=');
+    if (eq <= 0) {
+      throw new IllegalArgumentException("--set " + set + ": expected FIELD=VALUE");
+    }
+    String[] path = set.substring(0, eq).split("\\.");
+    String raw = set.substring(eq + 1);
+    if (!tree.isObject()) {
+      throw new IllegalArgumentException("--set " + set + ": the spec is not an object");
+    }
+    tools.jackson.databind.node.ObjectNode node = (tools.jackson.databind.node.ObjectNode) tree;
+    for (int i = 0; i < path.length - 1; i++) {
+      if (path[i].isEmpty()) {
+        throw new IllegalArgumentException("--set " + set + ": empty field name");
+      }
+      JsonNode child = node.get(path[i]);
+      if (child == null || child.isNull()) {
+        node = node.putObject(path[i]);
+      } else if (child.isObject()) {
+        node = (tools.jackson.databind.node.ObjectNode) child;
+      } else if (child.isString()) {
+        // a model given as a string: "teacher.tokenizer=..." turns it into {"uri": ...}
+        tools.jackson.databind.node.ObjectNode obj = node.putObject(path[i]);
+        obj.put("uri", child.asString());
+        node = obj;
+      } else {
+        throw new IllegalArgumentException("--set " + set + ": " + path[i] + " is not an object");
+      }
+    }
+    node.set(path[path.length - 1], valueOf(raw));
+  }
+
+  private static JsonNode valueOf(String raw) {
+    if (raw.equals("true")
+        || raw.equals("false")
+        || raw.startsWith("{")
+        || raw.startsWith("[")
+        || raw.matches("-?\\d+(\\.\\d+)?([eE][-+]?\\d+)?")) {
+      try {
+        return JsonMapper.builder().build().readTree(raw);
+      } catch (RuntimeException e) {
+        throw new IllegalArgumentException("--set value '" + raw + "' is not valid JSON", e);
+      }
+    }
+    return tools.jackson.databind.node.JsonNodeFactory.instance.stringNode(raw);
   }
 
   /** The file as a checked {@link JobSpec}. */

@@ -67,28 +67,28 @@ public final class WorkerCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    String u =
-        url != null ? url : System.getenv().getOrDefault("DISTILL_URL", "http://localhost:8080");
+    String envUrl = System.getenv("DISTILL_URL");
+    URI serviceUrl =
+        url != null
+            ? Connection.baseUri("--url", url)
+            : Connection.baseUri(
+                "DISTILL_URL",
+                envUrl != null && !envUrl.isBlank() ? envUrl.trim() : Connection.DEFAULT_URL);
     String t = token != null ? token : System.getenv("DISTILL_TOKEN");
     Path root = storageRoot;
     if (root == null) {
       String env = System.getenv("DISTILL_STORAGE_ROOT");
-      String home = System.getenv("DISTILL_HOME");
       root =
           env != null && !env.isBlank()
               ? Path.of(env)
-              : (home != null && !home.isBlank()
-                      ? Path.of(home)
-                      : Path.of(System.getProperty("user.home"), ".distill"))
-                  .resolve("data")
-                  .resolve("artifacts");
+              : Connection.home().resolve("data").resolve("artifacts");
     }
     String workerId =
         id != null ? id : hostName() + "-" + UUID.randomUUID().toString().substring(0, 8);
     long mem = memoryMb != null ? memoryMb : Runtime.getRuntime().maxMemory() / (1024 * 1024);
     WorkerConfig config =
         new WorkerConfig(
-            URI.create(u),
+            serviceUrl,
             t,
             workerId,
             new WorkerCapabilities(device, mem, labels),

@@ -10,8 +10,9 @@ import java.util.Set;
 import tools.jackson.databind.JsonNode;
 
 /**
- * Follows a job until it reaches an end state: prints its events as they arrive and a progress line
- * with step, loss and ETA. Used by {@code follow} and by the demo. Polling (once a second) keeps it
+ * Follows a job until it reaches an end state: prints its events as they arrive (validation passes
+ * and checkpoints among them), a progress line with step, loss and ETA, and at the end the final
+ * metrics and output. Used by {@code follow} and by the demo. Polling (once a second) keeps it
  * simple and robust to service restarts; an unreachable service is retried once it has answered
  * (the first request failing to connect is an error: most likely a wrong URL).
  */
@@ -113,11 +114,37 @@ public final class JobFollower {
                 + (job.hasNonNull("failure_reason")
                     ? ": " + job.get("failure_reason").asString()
                     : ""));
+        String metrics = finalMetrics(job);
+        if (!metrics.isEmpty()) {
+          out.println(prefix() + "final metrics: " + metrics);
+        }
+        if (job.hasNonNull("output_uri")) {
+          out.println(prefix() + "output: " + job.get("output_uri").asString());
+        }
         out.flush();
         return job;
       }
       Thread.sleep(1000);
     }
+  }
+
+  /**
+   * The job's latest value of every series ({@code latest_metrics}), by name: {@code loss 1.234,
+   * val_loss 1.301, ...}; empty when it has none.
+   */
+  static String finalMetrics(JsonNode job) {
+    java.util.TreeMap<String, Double> sorted = new java.util.TreeMap<>();
+    job.path("latest_metrics")
+        .properties()
+        .forEach(
+            e -> {
+              if (e.getValue().isNumber()) {
+                sorted.put(e.getKey(), e.getValue().asDouble());
+              }
+            });
+    java.util.StringJoiner sj = new java.util.StringJoiner(", ");
+    sorted.forEach((k, v) -> sj.add(k + " " + MetricRows.format(v)));
+    return sj.toString();
   }
 
   /** The process exit code for a job's end state: 0 succeeded, 1 failed, 3 cancelled. */

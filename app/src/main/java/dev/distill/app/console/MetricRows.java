@@ -35,4 +35,11 @@ public final class MetricRows {
     items.forEach(rows::add);
     return rows;
   }
+
+  /** A metric value for people: integers as such (counts), else four significant digits. */
+  public static String format(double v) {
+    return v == Math.rint(v) && Math.abs(v) < 1e15
+        ? Long.toString((long) v)
+        : String.format(java.util.Locale.ROOT, "%.4g", v);
+  }
 }

@@ -24,7 +24,7 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * Writes the demo's results: {@code report.json} (one object per model with {@code val_loss},
  * {@code kl_to_teacher}, {@code exact_match}), {@code report.md} (the table, the regime and the
- * verdict) and PNG loss curves.
+ * verdict) and PNG curves, one quantity per chart ({@link Curves}).
  */
 public final class DemoReport {
 
@@ -42,6 +42,27 @@ public final class DemoReport {
   /** A named series of (step, value) points. */
   public record Curve(String name, List<double[]> points) {}
 
+  /**
+   * The curves of the report, each chart one quantity so that its lines compare: the training
+   * cross-entropy of every model (the distilled student's {@code ce} on the same labels, not its KD
+   * loss), the distilled student's KL to the teacher on its own axis, and the validation loss.
+   *
+   * @param trainCe training cross-entropy per model (series {@value #CE})
+   * @param trainKl the distilled student's KL to the teacher (series {@value #KL}); may be empty
+   * @param val validation loss per model (series {@code val_loss}); may be empty
+   */
+  public record Curves(List<Curve> trainCe, List<Curve> trainKl, List<Curve> val) {}
+
+  /** The training cross-entropy series, reported by every training job. */
+  public static final String CE = "ce";
+
+  /** The distillation term's series, reported by distill jobs. */
+  public static final String KL = "kl";
+
+  static final String TRAIN_CE_PNG = "train-ce.png";
+  static final String TRAIN_KL_PNG = "train-kl.png";
+  static final String VAL_PNG = "val-loss.png";
+
   private static final ObjectMapper JSON = JsonMapper.builder().build();
 
   static {
@@ -56,17 +77,11 @@ public final class DemoReport {
    * @param out the output folder (created)
    * @param results teacher, distilled, baseline (in that order)
    * @param regime lines describing sizes, data and settings under which the comparison holds
-   * @param trainCurves training loss per model
-   * @param valCurves validation loss per model (may be empty)
+   * @param curves what the charts draw
    * @return the markdown text written to report.md
    */
   public static String write(
-      Path out,
-      List<ModelResult> results,
-      List<String> regime,
-      List<Curve> trainCurves,
-      List<Curve> valCurves)
-      throws IOException {
+      Path out, List<ModelResult> results, List<String> regime, Curves curves) throws IOException {
     Files.createDirectories(out);
     Map<String, Object> json = new LinkedHashMap<>();
     for (ModelResult r : results) {
@@ -83,9 +98,20 @@ public final class DemoReport {
     json.put("regime", regime);
     JSON.writerWithDefaultPrettyPrinter().writeValue(out.resolve("report.json").toFile(), json);
 
-    chart(out.resolve("train-loss.png"), "Training loss", "loss", trainCurves);
-    if (!valCurves.isEmpty()) {
-      chart(out.resolve("val-loss.png"), "Validation loss", "val_loss", valCurves);
+    chart(
+        out.resolve(TRAIN_CE_PNG),
+        "Training cross-entropy (labels of the training batch)",
+        "cross-entropy",
+        curves.trainCe());
+    if (!curves.trainKl().isEmpty()) {
+      chart(
+          out.resolve(TRAIN_KL_PNG),
+          "Distilled student: KL(teacher || student) on the training batch",
+          "KL",
+          curves.trainKl());
+    }
+    if (!curves.val().isEmpty()) {
+      chart(out.resolve(VAL_PNG), "Validation cross-entropy", "val_loss", curves.val());
     }
 
     StringBuilder md = new StringBuilder();
@@ -96,9 +122,12 @@ public final class DemoReport {
     for (String line : regime) {
       md.append("- ").append(line).append('\n');
     }
-    md.append("\n## Curves\n\n![training loss](train-loss.png)\n");
-    if (!valCurves.isEmpty()) {
-      md.append("\n![validation loss](val-loss.png)\n");
+    md.append("\n## Curves\n\n![training cross-entropy](" + TRAIN_CE_PNG + ")\n");
+    if (!curves.trainKl().isEmpty()) {
+      md.append("\n![distilled student: KL to the teacher](" + TRAIN_KL_PNG + ")\n");
+    }
+    if (!curves.val().isEmpty()) {
+      md.append("\n![validation loss](" + VAL_PNG + ")\n");
     }
     Files.writeString(out.resolve("report.md"), md.toString());
     return md.toString();

@@ -120,10 +120,17 @@ public final class DemoRun {
                     "val_loss_unique", m.getOrDefault("val_loss_unique", Double.NaN),
                     "val_loss_several", m.getOrDefault("val_loss_several", Double.NaN))));
       }
-      List<DemoReport.Curve> train = new ArrayList<>();
+      // one quantity per chart: the distilled student's "loss" is its KD term, not comparable
+      // with the others' cross-entropy, so every model's "ce" is drawn and its KL apart
+      List<DemoReport.Curve> trainCe = new ArrayList<>();
+      List<DemoReport.Curve> trainKl = new ArrayList<>();
       List<DemoReport.Curve> val = new ArrayList<>();
       for (Map.Entry<String, String> e : trained.entrySet()) {
-        train.add(new DemoReport.Curve(e.getKey(), series(api, e.getValue(), "loss")));
+        trainCe.add(new DemoReport.Curve(e.getKey(), series(api, e.getValue(), DemoReport.CE)));
+        List<double[]> kl = series(api, e.getValue(), DemoReport.KL);
+        if (!kl.isEmpty()) {
+          trainKl.add(new DemoReport.Curve(e.getKey(), kl));
+        }
         val.add(new DemoReport.Curve(e.getKey(), series(api, e.getValue(), "val_loss")));
       }
       List<String> regime =
@@ -134,7 +141,8 @@ public final class DemoRun {
               + " s on "
               + Runtime.getRuntime().availableProcessors()
               + " cores");
-      String md = DemoReport.write(out, results, regime, train, val);
+      String md =
+          DemoReport.write(out, results, regime, new DemoReport.Curves(trainCe, trainKl, val));
       o.println();
       o.println(DemoReport.table(results));
       o.println(DemoReport.verdict(results));

@@ -31,7 +31,8 @@ class ExamplesTest {
     }
     assertThat(files)
         .extracting(p -> p.getFileName().toString())
-        .contains("distill.json", "finetune.json", "evaluate.json", "synthesize.json");
+        .contains(
+            "teacher.json", "distill.json", "finetune.json", "evaluate.json", "synthesize.json");
     for (Path f : files) {
       JobSpec spec = SpecFiles.read(f);
       for (ModelRef ref : new ModelRef[] {spec.teacher(), spec.student()}) {
@@ -41,6 +42,17 @@ class ExamplesTest {
               .isPositive();
         }
       }
+    }
+  }
+
+  /** The tree as a spec, through the same strict reader as {@code submit}. */
+  static JobSpec toSpec(tools.jackson.databind.JsonNode tree) throws Exception {
+    Path f = Files.createTempFile("spec", ".json");
+    try {
+      Files.writeString(f, tree.toString());
+      return SpecFiles.read(f);
+    } finally {
+      Files.delete(f);
     }
   }
 }

@@ -65,4 +65,28 @@ class DemoReportTest {
     assertThat(DemoReport.table(List.of(result("teacher", 0.4))))
         .contains("| teacher | 1,000 | 0.4000 | - | - |");
   }
+
+  @Test
+  void chartsDrawOneQuantityEach(@org.junit.jupiter.api.io.TempDir java.nio.file.Path out)
+      throws Exception {
+    DemoReport.Curve ce = new DemoReport.Curve("distilled", List.of(new double[] {1, 2.5}));
+    DemoReport.Curve kl = new DemoReport.Curve("distilled", List.of(new double[] {1, 0.3}));
+    DemoReport.Curve base = new DemoReport.Curve("baseline", List.of(new double[] {1, 2.7}));
+    String md =
+        DemoReport.write(
+            out,
+            List.of(result("teacher", 0.4), result("distilled", 0.5), result("baseline", 0.6)),
+            List.of("regime"),
+            new DemoReport.Curves(List.of(ce, base), List.of(kl), List.of()));
+    assertThat(out.resolve(DemoReport.TRAIN_CE_PNG)).isNotEmptyFile();
+    assertThat(out.resolve(DemoReport.TRAIN_KL_PNG)).isNotEmptyFile();
+    assertThat(out.resolve(DemoReport.VAL_PNG)).doesNotExist();
+    assertThat(out.resolve("train-loss.png")).doesNotExist();
+    assertThat(md)
+        .contains("![training cross-entropy](train-ce.png)")
+        .contains("![distilled student: KL to the teacher](train-kl.png)");
+    // the series the demo reads: cross-entropy, which every training job reports, and KL apart
+    assertThat(DemoReport.CE).isEqualTo("ce");
+    assertThat(DemoReport.KL).isEqualTo("kl");
+  }
 }

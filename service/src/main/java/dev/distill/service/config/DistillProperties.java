@@ -47,7 +47,7 @@ public record DistillProperties(
       throw new IllegalArgumentException(
           "distill.max-body-bytes must be positive, was " + maxBodyBytes);
     }
-    storage = storage == null ? new Storage(List.of()) : storage;
+    storage = storage == null ? new Storage(List.of(), null) : storage;
   }
 
   private static Duration positive(String name, Duration d, Duration fallback) {
@@ -62,13 +62,17 @@ public record DistillProperties(
 
   /**
    * @param allowedRoots absolute directories under which {@code file:} references must lie
+   * @param checkFiles whether the service sees the workers' storage, so that a {@code file:}
+   *     reference under an allowed root must exist and be readable at submission (default true;
+   *     false where the service does not mount it, as in the Helm chart and docker-compose)
    */
-  public record Storage(List<Path> allowedRoots) {
+  public record Storage(List<Path> allowedRoots, Boolean checkFiles) {
     public Storage {
       allowedRoots =
           allowedRoots == null
               ? List.of()
               : allowedRoots.stream().map(p -> p.toAbsolutePath().normalize()).toList();
+      checkFiles = checkFiles == null ? Boolean.TRUE : checkFiles;
     }
   }
 }

@@ -46,7 +46,7 @@ class ExternalDatabaseTest {
                       .header("Content-Type", "application/json")
                       .POST(
                           HttpRequest.BodyPublishers.ofString(
-                              "{\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\"}}"))
+                              "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"}}"))
                       .build(),
                   HttpResponse.BodyHandlers.ofString());
       assertThat(r.statusCode()).as(r.body()).isEqualTo(201);

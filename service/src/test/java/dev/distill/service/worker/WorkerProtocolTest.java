@@ -57,7 +57,7 @@ class WorkerProtocolTest extends ServiceTest {
     String gpu =
         createJob(
             p.member(),
-            "{\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\"},"
+            "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"},"
                 + "\"requirements\":{\"device\":\"cuda\",\"min_memory_mb\":20000,\"labels\":{\"pool\":\"research\"}}}");
     assertThat(post("/v1/worker/claims", p.worker(), claimBody("cpu", 0)).status()).isEqualTo(204);
     Map<String, Object> smallGpu =
@@ -205,7 +205,7 @@ class WorkerProtocolTest extends ServiceTest {
     String id =
         createJob(
             p.member(),
-            "{\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"max_attempts\":2}");
+            "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"max_attempts\":2}");
     Lease first = claim(p.worker(), "w");
     checkpoint(p, first, "file:/ckpt/c/step-10", 10, false);
     fail(p, first, "out of memory", true);
@@ -275,7 +275,7 @@ class WorkerProtocolTest extends ServiceTest {
     String distill =
         createJob(
             p.member(),
-            "{\"type\":\"distill\",\"teacher\":\"builtin:gemma2-small\",\"student\":\"builtin:gemma2-tiny\","
+            "{\"type\":\"distill\",\"teacher\":\"builtin:gemma2-demo-teacher\",\"student\":\"builtin:gemma2-tiny\","
                 + "\"dataset\":{\"uri\":\"job:"
                 + synth
                 + "\"},\"priority\":100}");

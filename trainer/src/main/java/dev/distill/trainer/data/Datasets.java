@@ -1,5 +1,6 @@
 package dev.distill.trainer.data;
 
+import dev.distill.spec.Catalog;
 import dev.distill.spec.DatasetSpec;
 import dev.distill.trainer.data.procedural.ProceduralDataset;
 import dev.distill.trainer.data.procedural.ProceduralExample;
@@ -19,6 +20,7 @@ public final class Datasets {
   /** The most held-out prompts kept for exact-match evaluation. */
   public static final int MAX_HELD_OUT = 1000;
 
+  /** The built-in procedural dataset, one of the spec's {@link Catalog#DATASETS}. */
   public static final String PROCEDURAL = "builtin:procedural";
 
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Datasets.class);
@@ -81,7 +83,7 @@ public final class Datasets {
       }
     } else if (uri.startsWith("builtin:")) {
       throw new IllegalArgumentException(
-          "uri: unknown built-in dataset '" + uri + "', the only one is " + PROCEDURAL);
+          "uri: unknown built-in dataset '" + uri + "', expected one of " + Catalog.DATASETS);
     } else if (uri.startsWith("job:")) {
       throw new IllegalArgumentException(
           "uri: '" + uri + "' must be resolved to the synthesize job's output file by the worker");

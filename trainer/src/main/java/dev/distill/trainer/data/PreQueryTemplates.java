@@ -1,5 +1,6 @@
 package dev.distill.trainer.data;
 
+import dev.distill.spec.Catalog;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -7,9 +8,10 @@ import java.util.Map;
 /**
  * The Magpie pre-query templates we support (Xu et al. 2024, "Magpie: Alignment Data Synthesis from
  * Scratch by Prompting Aligned LLMs with Nothing"; magpie-align/magpie {@code
- * configs/model_configs.json}), by the name a spec's {@code generation.pre_query_template} uses,
- * mapped to our {@link PromptTemplate}. The template text is the chat template up to where the
- * first user message starts ({@link PromptTemplate#preQuery}); nothing is read at run time.
+ * configs/model_configs.json}), by the name a spec's {@code generation.pre_query_template} uses
+ * (the spec's {@link Catalog#PRE_QUERY_TEMPLATES}), mapped to our {@link PromptTemplate}. The
+ * template text is the chat template up to where the first user message starts ({@link
+ * PromptTemplate#preQuery}); nothing is read at run time.
  *
  * <ul>
  *   <li>{@code gemma2}, {@code gemma}: {@code <bos><start_of_turn>user\n} (the official Gemma
@@ -21,16 +23,12 @@ import java.util.Map;
  */
 public final class PreQueryTemplates {
 
-  /** Spec name to prompt template; the only place these names are listed. */
+  /** Spec name to prompt template, from the spec's {@link Catalog#PRE_QUERY_TEMPLATES}. */
   private static final Map<String, PromptTemplate> BY_NAME = new LinkedHashMap<>();
 
   static {
-    BY_NAME.put("gemma2", PromptTemplate.GEMMA);
-    BY_NAME.put("gemma", PromptTemplate.GEMMA);
-    BY_NAME.put("llama3", PromptTemplate.LLAMA3);
-    BY_NAME.put("phi3", PromptTemplate.PHI3);
-    BY_NAME.put("chatml", PromptTemplate.CHATML);
-    BY_NAME.put("qwen2", PromptTemplate.CHATML);
+    Catalog.PRE_QUERY_TEMPLATES.forEach(
+        (name, template) -> BY_NAME.put(name, PromptTemplate.of(template)));
   }
 
   private PreQueryTemplates() {}

@@ -1,5 +1,6 @@
 package dev.distill.trainer.data;
 
+import dev.distill.spec.Catalog;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -55,8 +56,8 @@ public enum PromptTemplate {
   }
 
   /**
-   * The template of a spec name ({@code alpaca}, {@code gemma}, {@code llama3}, {@code phi3},
-   * {@code chatml}).
+   * The template of a spec name, one of the spec's {@link Catalog#TEMPLATES} ({@code
+   * PromptTemplateTest} asserts that they are exactly this enum's ids).
    */
   public static PromptTemplate of(String name) {
     if (name == null) {
@@ -66,7 +67,12 @@ public enum PromptTemplate {
       return valueOf(name.toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
-          "template must be one of alpaca, gemma, llama3, phi3, chatml, was '" + name + "'", e);
+          "template must be one of "
+              + String.join(", ", Catalog.TEMPLATES)
+              + ", was '"
+              + name
+              + "'",
+          e);
     }
   }
 

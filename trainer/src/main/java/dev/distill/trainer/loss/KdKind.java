@@ -1,15 +1,14 @@
 package dev.distill.trainer.loss;
 
-import dev.distill.spec.Hyperparameters;
+import dev.distill.spec.Catalog;
+import java.util.List;
 import java.util.Locale;
-import java.util.Set;
-import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
  * The divergence between teacher distribution P and student distribution Q. The job spec owns the
- * {@code kd_loss} names ({@link Hyperparameters#KD_LOSSES}); each kind's name is its constant's
- * name in lower case, and loading this enum fails unless the two sets are the same.
+ * {@code kd_loss} names ({@link Catalog#KD_LOSSES}); each kind's name is its constant's name in
+ * lower case, and loading this enum fails unless the two lists are the same, in the same order.
  */
 public enum KdKind {
   /** KL(P || Q) = sum_v P(v) (log P(v) - log Q(v)): mean-seeking, the classic Hinton KD. */
@@ -26,13 +25,13 @@ public enum KdKind {
   JSD;
 
   static {
-    Set<String> names = Stream.of(values()).map(KdKind::specName).collect(Collectors.toSet());
-    if (!names.equals(Hyperparameters.KD_LOSSES)) {
+    List<String> names = Stream.of(values()).map(KdKind::specName).toList();
+    if (!names.equals(Catalog.KD_LOSSES)) {
       throw new IllegalStateException(
           "KdKind "
               + names
-              + " and Hyperparameters.KD_LOSSES "
-              + Hyperparameters.KD_LOSSES
+              + " and Catalog.KD_LOSSES "
+              + Catalog.KD_LOSSES
               + " must name the same losses");
     }
   }
@@ -43,7 +42,7 @@ public enum KdKind {
   }
 
   /**
-   * @param name one of {@link Hyperparameters#KD_LOSSES}, any case
+   * @param name one of {@link Catalog#KD_LOSSES}, any case
    * @throws IllegalArgumentException naming the field and the value when unknown
    */
   public static KdKind fromSpecName(String name) {
@@ -55,10 +54,6 @@ public enum KdKind {
       }
     }
     throw new IllegalArgumentException(
-        "kd_loss must be one of "
-            + Stream.of(values()).map(KdKind::specName).collect(Collectors.joining(", "))
-            + ", was '"
-            + name
-            + "'");
+        "kd_loss must be one of " + String.join(", ", Catalog.KD_LOSSES) + ", was '" + name + "'");
   }
 }

@@ -38,6 +38,14 @@ public final class EvaluationRecipe {
       }
       DatasetSplits data =
           Datasets.open(DatasetRefs.resolve(spec.dataset(), ctx), student.tokenizer());
+      if (data.validation().isEmpty()) {
+        throw new IllegalArgumentException(
+            "dataset.validation_fraction "
+                + spec.dataset().validationFraction()
+                + " of "
+                + spec.dataset().uri()
+                + " held out no example: evaluate scores the held-out share");
+      }
       List<Batch> batches =
           data.validationBatches(
               spec.hyperparameters().microBatchSize(),

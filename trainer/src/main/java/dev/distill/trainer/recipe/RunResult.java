@@ -23,7 +23,15 @@ public record RunResult(
   public enum Outcome {
     COMPLETED,
     CANCELLED,
-    PREEMPTED
+    PREEMPTED;
+
+    /** The outcome of a run stopped early: the one mapping from stop reason to outcome. */
+    public static Outcome of(StopSignal.Reason reason) {
+      return switch (reason) {
+        case CANCELLED -> CANCELLED;
+        case PREEMPTED -> PREEMPTED;
+      };
+    }
   }
 
   public RunResult {

@@ -11,7 +11,12 @@ public interface StopSignal {
     /** The job was cancelled: checkpoint, then end as cancelled. */
     CANCELLED,
     /** The process is shutting down (SIGTERM, scale-down): checkpoint so another worker resumes. */
-    PREEMPTED
+    PREEMPTED;
+
+    /** The type of the event a recipe reports when it stops for this reason. */
+    public String eventType() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
   }
 
   Optional<Reason> check();

@@ -31,7 +31,9 @@ import tools.jackson.databind.json.JsonMapper;
  * The recipe of {@code synthesize} jobs: Magpie (Xu et al. 2024). The teacher, given only its chat
  * template up to the user turn (the pre-query template), writes an instruction; then, given that
  * instruction in the full template up to its own turn, it writes the response. Empty, too long (no
- * end-of-turn marker within the bound) and duplicate instructions are dropped and counted.
+ * end-of-turn marker within the bound) and duplicate instructions are dropped and counted; a run
+ * that keeps none fails with the counts. A custom pre-query text ({@code generation.pre_query})
+ * replaces the template's for the instruction; {@code generation.stop_strings} end both.
  *
  * <p>The output is a directory registered as the job's final checkpoint: {@value #DATA_FILE}
  * (Alpaca JSONL: {@code instruction}, {@code input} "", {@code output}) and {@value #MANIFEST_FILE}
@@ -105,7 +107,8 @@ public final class SynthesisRecipe {
       Tokenizer tok = teacher.tokenizer();
       Gemma2Model model = teacher.model();
       int context = model.config().maxPositionEmbeddings();
-      String preQuery = template.preQuery(tok.bosToken());
+      // a custom pre-query text (Magpie's model_configs.json) is used verbatim
+      String preQuery = preQuery(gen, template, tok);
       int[] preQueryIds = tok.encode(preQuery);
       // the instruction must leave room for the response: at most half the context after the
       // pre-query, and never more than max_new_tokens
@@ -119,7 +122,8 @@ public final class SynthesisRecipe {
                 + " positions leaves no room for an instruction after the pre-query template");
       }
       Set<Integer> stopIds = tok.endOfTurnIds(PromptTemplate.endOfTurnMarkers());
-      List<String> stopStrings = template.stopStrings(tok.eosToken());
+      List<String> stopStrings = new ArrayList<>(template.stopStrings(tok.eosToken()));
+      stopStrings.addAll(gen.stopStrings());
       ctx.listener()
           .onEvent(
               "started",
@@ -142,15 +146,9 @@ public final class SynthesisRecipe {
           // nothing is saved: a restart regenerates the same samples from the seed
           ctx.listener()
               .onEvent(
-                  stop.get() == StopSignal.Reason.CANCELLED ? "cancelled" : "preempted",
+                  stop.get().eventType(),
                   "stopped after " + i + " of " + gen.numSamples() + " samples");
-          return RunResult.synthesized(
-              stop.get() == StopSignal.Reason.CANCELLED
-                  ? RunResult.Outcome.CANCELLED
-                  : RunResult.Outcome.PREEMPTED,
-              0,
-              null,
-              counts.asMap());
+          return RunResult.synthesized(RunResult.Outcome.of(stop.get()), 0, null, counts.asMap());
         }
         counts.attempted++;
         try (NDManager sampleManager = manager.newSubManager()) {
@@ -220,7 +218,21 @@ public final class SynthesisRecipe {
                     counts.droppedDuplicate,
                     counts.droppedEmptyResponse));
       }
-      Checkpoint out = save(spec, ctx, template, tok, rows, counts);
+      if (counts.written == 0) {
+        // deterministic from the seed: another attempt would keep nothing either
+        throw new IllegalStateException(
+            String.format(
+                "synthesize kept 0 of %d samples (%d empty, %d too long, %d duplicate"
+                    + " instructions, %d empty responses): the teacher must continue its chat"
+                    + " template's user turn and end it with the end-of-turn token (a chat-template"
+                    + " model, or one trained with mask_prompt false; see docs/spec.md, Magpie)",
+                counts.attempted,
+                counts.droppedEmpty,
+                counts.droppedTooLong,
+                counts.droppedDuplicate,
+                counts.droppedEmptyResponse));
+      }
+      Checkpoint out = save(spec, ctx, template, preQuery, rows, counts);
       ctx.listener().onCheckpoint(out, true);
       ctx.listener()
           .onEvent(
@@ -235,6 +247,11 @@ public final class SynthesisRecipe {
       return RunResult.synthesized(
           RunResult.Outcome.COMPLETED, counts.written, out, counts.asMap());
     }
+  }
+
+  /** The custom pre-query text of the spec, else the template's with the tokenizer's BOS. */
+  static String preQuery(GenerationSpec gen, PromptTemplate template, Tokenizer tok) {
+    return gen.preQuery() != null ? gen.preQuery() : template.preQuery(tok.bosToken());
   }
 
   /** The seed of one generation: phase 0 writes the instruction, phase 1 the response. */
@@ -270,7 +287,7 @@ public final class SynthesisRecipe {
       JobSpec spec,
       RunContext ctx,
       PromptTemplate template,
-      Tokenizer tok,
+      String preQuery,
       List<Row> rows,
       Counts counts) {
     GenerationSpec gen = spec.generation();
@@ -278,7 +295,7 @@ public final class SynthesisRecipe {
     manifest.put("method", "magpie");
     manifest.put("model", spec.teacher().uri());
     manifest.put("pre_query_template", template.id());
-    manifest.put("pre_query", template.preQuery(tok.bosToken()));
+    manifest.put("pre_query", preQuery);
     manifest.put("format", "alpaca");
     manifest.put("data_file", DATA_FILE);
     Map<String, Object> settings = new LinkedHashMap<>();
@@ -286,6 +303,9 @@ public final class SynthesisRecipe {
     settings.put("max_new_tokens", gen.maxNewTokens());
     settings.put("temperature", gen.temperature());
     settings.put("top_p", gen.topP());
+    if (!gen.stopStrings().isEmpty()) {
+      settings.put("stop_strings", gen.stopStrings());
+    }
     manifest.put("settings", settings);
     manifest.put("seed", spec.hyperparameters().seed());
     Map<String, Object> countMap = new LinkedHashMap<>();

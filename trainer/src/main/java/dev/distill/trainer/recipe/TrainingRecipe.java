@@ -178,15 +178,9 @@ public final class TrainingRecipe implements AutoCloseable {
         Checkpoint c = saveCheckpoint();
         ctx.listener()
             .onEvent(
-                stop.get() == StopSignal.Reason.CANCELLED ? "cancelled" : "preempted",
+                stop.get().eventType(),
                 "stopped at step " + step + " after checkpoint " + c.dir().getFileName());
-        return RunResult.trained(
-            stop.get() == StopSignal.Reason.CANCELLED
-                ? RunResult.Outcome.CANCELLED
-                : RunResult.Outcome.PREEMPTED,
-            step,
-            c,
-            lastMetrics);
+        return RunResult.trained(RunResult.Outcome.of(stop.get()), step, c, lastMetrics);
       }
       long t0 = System.nanoTime();
       Batch[] micro = new Batch[accumulation];

@@ -150,4 +150,12 @@ class PromptTemplateTest {
   void unknownTemplateNamesTheValue() {
     assertThatThrownBy(() -> PromptTemplate.of("vicuna")).hasMessageContaining("'vicuna'");
   }
+
+  @Test
+  void theSpecCatalogNamesExactlyTheseTemplates() {
+    assertThat(java.util.Arrays.stream(PromptTemplate.values()).map(PromptTemplate::id))
+        .containsExactlyElementsOf(dev.distill.spec.Catalog.TEMPLATES);
+    assertThat(PreQueryTemplates.names())
+        .containsExactlyElementsOf(dev.distill.spec.Catalog.PRE_QUERY_TEMPLATES.keySet());
+  }
 }

@@ -1,9 +1,11 @@
 package dev.distill.trainer.recipe;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDManager;
+import dev.distill.spec.DatasetSpec;
 import dev.distill.spec.GenerationSpec;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.ModelRef;
@@ -31,6 +33,11 @@ class EvaluationRecipeTest {
   }
 
   private static JobSpec evaluate(ModelRef teacher, ModelRef student) {
+    return evaluation(teacher, student).build();
+  }
+
+  /** One step's settings; a single batch of 8; 4 prompts of 6 new tokens for exact match. */
+  private static RecipeSpecs.Job evaluation(ModelRef teacher, ModelRef student) {
     return RecipeSpecs.anEvaluation()
         .teacher(teacher)
         .student(student)
@@ -39,8 +46,7 @@ class EvaluationRecipeTest {
         .learningRate(1e-3)
         .checkpointEvery(100)
         .keepCheckpoints(1)
-        .generation(new GenerationSpec(4, 6, null, null, null))
-        .build();
+        .generation(new GenerationSpec(4, 6, null, null, null));
   }
 
   private static Map<String, Double> run(JobSpec spec) {
@@ -87,5 +93,22 @@ class EvaluationRecipeTest {
     Map<String, Double> m = run(evaluate(null, ModelRef.of("file:" + modelDir.toAbsolutePath())));
     assertThat(m).containsKeys("val_loss", "val_ppl", "exact_match", "parameters");
     assertThat(m).doesNotContainKeys("kl_to_teacher", "top1_agreement");
+  }
+
+  @Test
+  void anEmptyValidationShareFailsInsteadOfScoringNaN() throws Exception {
+    Path one =
+        Files.writeString(
+            tmp.resolve("one.jsonl"), "{\"instruction\": \"Hi\", \"output\": \"Hello\"}\n");
+    DatasetSpec ds =
+        new DatasetSpec(
+            "file:" + one.toAbsolutePath(), "alpaca", null, 64, 0.01, null, null, null, 1L);
+    JobSpec spec =
+        evaluation(null, ModelRef.of("file:" + modelDir.toAbsolutePath())).dataset(ds).build();
+    assertThatThrownBy(
+            () -> Recipes.run(spec, new RunContext(tmp.resolve("empty"), Map.of(), null, null)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("dataset.validation_fraction 0.01")
+        .hasMessageContaining("held out no example");
   }
 }

@@ -268,4 +268,54 @@ class SynthesisRecipeTest {
         .hasMessageContaining("generation.pre_query_template")
         .hasMessageContaining("'vicuna'");
   }
+
+  @Test
+  void keepingNoSampleFailsWithTheCounts() {
+    RecipeSpecs.Recorder rec = new RecipeSpecs.Recorder();
+    // one token per instruction: random weights never end the turn in it, so every sample is too
+    // long
+    assertThatThrownBy(
+            () ->
+                Recipes.run(
+                    synthesize(TINY, 1, new GenerationSpec(5, 1, 1.0, 1.0, null)),
+                    new RunContext(tmp.resolve("none-kept"), Map.of(), rec, null)))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("synthesize kept 0 of 5 samples (0 empty, 5 too long")
+        .hasMessageContaining("mask_prompt false");
+    assertThat(Recipes.isRetryable(new IllegalStateException("x"))).isFalse();
+    assertThat(rec.checkpoints).isEmpty();
+    assertThat(rec.events).anyMatch(e -> e.startsWith("warning: dropped 5 of 5"));
+  }
+
+  @Test
+  void aCustomPreQueryTextIsUsedVerbatimAndStopStringsEndTheTurns() throws Exception {
+    // the parrot learnt "<start_of_turn>user\nBye<end_of_turn>": a pre-query ending in "B" leaves
+    // it "ye"
+    String custom = "<bos><start_of_turn>user\nB";
+    RunResult r =
+        Recipes.run(
+            synthesize(
+                ModelRef.of("job:" + PARROT_ID),
+                1,
+                new GenerationSpec(1, 24, 0.0, 1.0, "gemma2", custom, null)),
+            new RunContext(tmp.resolve("custom"), Map.of(PARROT_ID, parrot), null, null));
+    List<JsonNode> rows = rows(r.lastCheckpoint().dir());
+    assertThat(rows).hasSize(1);
+    assertThat(rows.get(0).get("instruction").asString()).isEqualTo("ye");
+    JsonNode manifest =
+        JSON.readTree(r.lastCheckpoint().dir().resolve(SynthesisRecipe.MANIFEST_FILE).toFile());
+    assertThat(manifest.get("pre_query").asString()).isEqualTo(custom);
+
+    RunResult stopped =
+        Recipes.run(
+            synthesize(
+                ModelRef.of("job:" + PARROT_ID),
+                1,
+                new GenerationSpec(1, 24, 0.0, 1.0, "gemma2", custom, List.of("e"))),
+            new RunContext(tmp.resolve("custom-stop"), Map.of(PARROT_ID, parrot), null, null));
+    List<JsonNode> cut = rows(stopped.lastCheckpoint().dir());
+    assertThat(cut).hasSize(1);
+    assertThat(cut.get(0).get("instruction").asString()).isEqualTo("y");
+    assertThat(cut.get(0).get("output").asString()).doesNotContain("e");
+  }
 }

@@ -1,5 +1,6 @@
 package dev.distill.trainer.model.gemma2;
 
+import dev.distill.spec.Catalog;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -344,15 +345,11 @@ public record Gemma2Config(
   // ----------------------------------------------------------------------------------------
   // Presets.
 
-  /** Names accepted by {@link #preset(String)}. */
-  public static final List<String> PRESETS =
-      List.of(
-          "gemma2-2b",
-          "gemma2-9b",
-          "gemma2-27b",
-          "gemma2-tiny",
-          "gemma2-demo-teacher",
-          "gemma2-demo-student");
+  /**
+   * Names accepted by {@link #preset(String)}: the spec's {@link Catalog#MODEL_PRESETS}, the one
+   * list of them ({@code Gemma2ConfigTest} builds every one).
+   */
+  public static final List<String> PRESETS = Catalog.MODEL_PRESETS;
 
   /**
    * The default vocabulary of the small presets: the built-in byte-level tokenizer's (16 specials,

@@ -137,4 +137,30 @@ class Gemma2ConfigTest {
         .hasMessageContaining(file.toString())
         .hasMessageContaining("model_type=llama");
   }
+
+  @Test
+  void everyCatalogPresetBuildsAndEveryScalarConfigKeyIsACatalogKey() {
+    for (String name : dev.distill.spec.Catalog.MODEL_PRESETS) {
+      Gemma2Config c = Gemma2Config.preset(name);
+      // the keys a spec may override are exactly the scalar keys of config.json
+      java.util.Set<String> scalar = new java.util.TreeSet<>();
+      c.toHf()
+          .forEach(
+              (k, v) -> {
+                if (!(v instanceof List) && !k.equals("model_type")) {
+                  scalar.add(k);
+                }
+              });
+      assertThat(scalar)
+          .as(name)
+          .containsExactlyInAnyOrderElementsOf(dev.distill.spec.Catalog.CONFIG_KEYS);
+      for (String key : dev.distill.spec.Catalog.CONFIG_KEYS) {
+        Object value = c.toHf().get(key);
+        if (value != null) {
+          assertThat(c.withOverrides(Map.of(key, value))).as(name + " " + key).isEqualTo(c);
+        }
+      }
+    }
+    assertThat(Gemma2Config.PRESETS).isSameAs(dev.distill.spec.Catalog.MODEL_PRESETS);
+  }
 }
