@@ -32,7 +32,8 @@ import tools.jackson.databind.json.JsonMapper;
       "distill.admin-token=" + ServiceTest.ADMIN,
       "distill.reaper-interval=1h",
       "distill.claim-poll-interval=30s",
-      "distill.max-body-bytes=65536"
+      "distill.max-body-bytes=65536",
+      "distill.embedded.durable=false"
     })
 public abstract class ServiceTest {
 

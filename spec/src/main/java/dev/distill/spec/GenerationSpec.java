@@ -22,14 +22,14 @@ import java.util.Locale;
  * @param stopStrings synthesize: more strings that end an instruction or a response (Magpie's
  *     {@code stop_tokens}), beside the template's end-of-turn marker and the tokenizer's EOS
  */
-@JsonInclude(JsonInclude.Include.NON_NULL)
 public record GenerationSpec(
     @JsonProperty("num_samples") Integer numSamples,
     @JsonProperty("max_new_tokens") Integer maxNewTokens,
     @JsonProperty("temperature") Double temperature,
     @JsonProperty("top_p") Double topP,
     @JsonProperty("pre_query_template") String preQueryTemplate,
-    @JsonProperty("pre_query") String preQuery,
+    // absent when unset, so that a spec without them serialises (and hashes) as before
+    @JsonProperty("pre_query") @JsonInclude(JsonInclude.Include.NON_NULL) String preQuery,
     @JsonProperty("stop_strings") @JsonInclude(JsonInclude.Include.NON_EMPTY)
         List<String> stopStrings) {
 

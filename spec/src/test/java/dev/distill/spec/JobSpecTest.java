@@ -228,6 +228,16 @@ class JobSpecTest {
   }
 
   @Test
+  void generationWithoutTheCustomFieldsSerialisesAsBefore() {
+    // the spec hash of a checkpoint covers this JSON: a job checkpointed before pre_query and
+    // stop_strings existed must resume under the same hash
+    tools.jackson.databind.JsonNode gen = json.valueToTree(GenerationSpec.defaults());
+    assertThat(gen.propertyNames())
+        .containsExactly(
+            "num_samples", "max_new_tokens", "temperature", "top_p", "pre_query_template");
+  }
+
+  @Test
   void rejectsUnknownFields() {
     assertThatThrownBy(
             () ->

@@ -1,6 +1,8 @@
 package dev.distill.app.cli;
 
 import dev.distill.app.control.ApiClient;
+import dev.distill.app.control.JobsClient;
+import dev.distill.app.control.TokensClient;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -39,6 +41,14 @@ final class Connection {
     String env = System.getenv("DISTILL_URL");
     String u = url != null ? url : env != null && !env.isBlank() ? env.trim() : DEFAULT_URL;
     return new ApiClient(baseUri(url != null ? "--url" : "DISTILL_URL", u), resolveToken());
+  }
+
+  JobsClient jobs() {
+    return new JobsClient(client());
+  }
+
+  TokensClient tokens() {
+    return new TokensClient(client());
   }
 
   static final String DEFAULT_URL = "http://localhost:8080";

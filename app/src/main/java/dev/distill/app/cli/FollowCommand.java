@@ -42,7 +42,7 @@ final class FollowCommand implements Callable<Integer> {
       java.io.PrintWriter progress =
           json ? new java.io.PrintWriter(java.io.Writer.nullWriter()) : spec.commandLine().getOut();
       JsonNode job =
-          new JobFollower(conn.client(), progress, !json && System.console() != null, null)
+          new JobFollower(conn.jobs(), progress, !json && System.console() != null, null)
               .follow(id);
       if (json) {
         JobCommands.printJson(spec.commandLine().getOut(), job);

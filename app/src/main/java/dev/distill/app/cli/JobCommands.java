@@ -1,12 +1,11 @@
 package dev.distill.app.cli;
 
+import dev.distill.app.console.JobTable;
 import dev.distill.app.console.MetricRows;
 import dev.distill.app.console.Tables;
 import dev.distill.app.control.ApiClient;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -20,51 +19,6 @@ import tools.jackson.databind.JsonNode;
 final class JobCommands {
 
   private JobCommands() {}
-
-  static final String[] JOB_COLUMNS = {
-    "ID",
-    "id",
-    "NAME",
-    "name",
-    "TYPE",
-    "type",
-    "STATUS",
-    "status",
-    "ATTEMPTS",
-    "attempts",
-    "CREATED",
-    "created_at",
-    "DURATION",
-    "duration"
-  };
-
-  /**
-   * A job row for the table: the job with {@code name} (its {@code metadata.name}) and {@code
-   * duration} (started to finished, or to now while it runs) added.
-   */
-  static JsonNode jobRow(JsonNode job, java.time.Instant now) {
-    tools.jackson.databind.node.ObjectNode row =
-        ((tools.jackson.databind.node.ObjectNode) job).deepCopy();
-    JsonNode name = job.path("spec").path("metadata").path("name");
-    row.put("name", name.isString() ? name.asString() : "-");
-    row.put("duration", duration(job, now));
-    return row;
-  }
-
-  static String duration(JsonNode job, java.time.Instant now) {
-    if (!job.hasNonNull("started_at")) {
-      return "-";
-    }
-    java.time.Instant start = java.time.Instant.parse(job.get("started_at").asString());
-    java.time.Instant end =
-        job.hasNonNull("finished_at")
-            ? java.time.Instant.parse(job.get("finished_at").asString())
-            : now;
-    long s = Math.max(0, Duration.between(start, end).toSeconds());
-    return s >= 3600
-        ? String.format("%dh%02dm%02ds", s / 3600, s / 60 % 60, s % 60)
-        : s >= 60 ? String.format("%dm%02ds", s / 60, s % 60) : s + "s";
-  }
 
   static void printJson(PrintWriter out, JsonNode node) {
     out.println(ApiClient.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(node));
@@ -130,9 +84,7 @@ final class JobCommands {
     @Override
     public Integer call() throws Exception {
       String body = ApiClient.JSON.writeValueAsString(SpecFiles.readTree(file, sets));
-      Map<String, String> headers =
-          idempotencyKey == null ? Map.of() : Map.of("Idempotency-Key", idempotencyKey);
-      JsonNode job = conn.client().send("POST", "v1/jobs", body, headers, Duration.ofSeconds(30));
+      JsonNode job = conn.jobs().submit(body, idempotencyKey);
       if (quiet) {
         spec.commandLine().getOut().println(job.path("id").asString());
         spec.commandLine().getOut().flush();
@@ -162,25 +114,12 @@ final class JobCommands {
 
     @Override
     public Integer call() {
-      StringBuilder path = new StringBuilder("v1/jobs?limit=").append(limit);
-      if (status != null) {
-        path.append("&status=").append(ApiClient.q(status));
-      }
-      if (type != null) {
-        path.append("&type=").append(ApiClient.q(type));
-      }
-      if (after != null) {
-        path.append("&after=").append(ApiClient.q(after));
-      }
-      JsonNode page = conn.client().get(path.toString());
+      JsonNode page = conn.jobs().list(status, type, limit, after);
       PrintWriter out = spec.commandLine().getOut();
       if (conn.json()) {
         printJson(out, page);
       } else {
-        java.time.Instant now = java.time.Instant.now();
-        java.util.List<JsonNode> rows = new java.util.ArrayList<>();
-        page.path("items").forEach(j -> rows.add(jobRow(j, now)));
-        Tables.print(out, rows, JOB_COLUMNS);
+        JobTable.print(out, page.path("items"), java.time.Instant.now());
         if (page.path("has_more").asBoolean(false)) {
           out.println("more: --after " + page.path("next_after").asString(""));
         }
@@ -190,35 +129,31 @@ final class JobCommands {
     }
   }
 
-  @Command(name = "job", description = "Show one job.")
-  static final class Show implements Callable<Integer> {
+  /** A command about one job: the connection options and the job id. */
+  abstract static class OnJob implements Callable<Integer> {
     @Mixin Connection conn;
     @Spec CommandSpec spec;
 
-    @Parameters(paramLabel = "ID")
+    @Parameters(paramLabel = "ID", description = "The job id.")
     String id;
+  }
+
+  @Command(name = "job", description = "Show one job.")
+  static final class Show extends OnJob {
 
     @Override
     public Integer call() {
-      printJob(conn, spec.commandLine().getOut(), conn.client().get("v1/jobs/" + ApiClient.q(id)));
+      printJob(conn, spec.commandLine().getOut(), conn.jobs().job(id));
       return 0;
     }
   }
 
   @Command(name = "cancel", description = "Cancel a job (a running job stops within one step).")
-  static final class Cancel implements Callable<Integer> {
-    @Mixin Connection conn;
-    @Spec CommandSpec spec;
-
-    @Parameters(paramLabel = "ID")
-    String id;
+  static final class Cancel extends OnJob {
 
     @Override
     public Integer call() {
-      printJob(
-          conn,
-          spec.commandLine().getOut(),
-          conn.client().post("v1/jobs/" + ApiClient.q(id) + "/cancel", null));
+      printJob(conn, spec.commandLine().getOut(), conn.jobs().cancel(id));
       return 0;
     }
   }
@@ -227,12 +162,7 @@ final class JobCommands {
   static final String DEFAULT_METRICS = "loss,kl,ce,val_loss";
 
   @Command(name = "metrics", description = "Show a job's metric series.")
-  static final class Metrics implements Callable<Integer> {
-    @Mixin Connection conn;
-    @Spec CommandSpec spec;
-
-    @Parameters(paramLabel = "ID")
-    String id;
+  static final class Metrics extends OnJob {
 
     @Option(
         names = "--names",
@@ -244,13 +174,7 @@ final class JobCommands {
 
     @Override
     public Integer call() {
-      String path =
-          "v1/jobs/"
-              + ApiClient.q(id)
-              + "/metrics?names="
-              + ApiClient.q(names)
-              + (afterStep >= 0 ? "&after_step=" + afterStep : "");
-      JsonNode body = conn.client().get(path);
+      JsonNode body = conn.jobs().metrics(id, names, afterStep);
       PrintWriter out = spec.commandLine().getOut();
       if (conn.json()) {
         printJson(out, body);
@@ -264,16 +188,11 @@ final class JobCommands {
   }
 
   @Command(name = "checkpoints", description = "List a job's checkpoints.")
-  static final class Checkpoints implements Callable<Integer> {
-    @Mixin Connection conn;
-    @Spec CommandSpec spec;
-
-    @Parameters(paramLabel = "ID")
-    String id;
+  static final class Checkpoints extends OnJob {
 
     @Override
     public Integer call() {
-      JsonNode body = conn.client().get("v1/jobs/" + ApiClient.q(id) + "/checkpoints");
+      JsonNode body = conn.jobs().checkpoints(id);
       PrintWriter out = spec.commandLine().getOut();
       if (conn.json()) {
         printJson(out, body);

@@ -3,6 +3,7 @@ package dev.distill.app.cli;
 import dev.distill.spec.JobSpec;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.StringJoiner;
 import tools.jackson.core.JacksonException;
@@ -11,6 +12,8 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.ObjectMapper;
 import tools.jackson.databind.exc.UnrecognizedPropertyException;
 import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.JsonNodeFactory;
+import tools.jackson.databind.node.ObjectNode;
 import tools.jackson.dataformat.yaml.YAMLMapper;
 
 /**
@@ -26,7 +29,7 @@ public final class SpecFiles {
 
   /** The file as a JSON tree, checked as a {@link JobSpec}. */
   public static JsonNode readTree(Path file) {
-    return readTree(file, java.util.List.of());
+    return readTree(file, List.of());
   }
 
   /**
@@ -36,7 +39,7 @@ public final class SpecFiles {
    * @param sets {@code teacher=job:<id>}, {@code hyperparameters.max_steps=50}: dots for nesting; a
    *     value that reads as a JSON number, boolean, object or array is that, else a string
    */
-  public static JsonNode readTree(Path file, java.util.List<String> sets) {
+  public static JsonNode readTree(Path file, List<String> sets) {
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException(file + ": no such file");
     }
@@ -69,7 +72,7 @@ public final class SpecFiles {
     if (!tree.isObject()) {
       throw new IllegalArgumentException("--set " + set + ": the spec is not an object");
     }
-    tools.jackson.databind.node.ObjectNode node = (tools.jackson.databind.node.ObjectNode) tree;
+    ObjectNode node = (ObjectNode) tree;
     for (int i = 0; i < path.length - 1; i++) {
       if (path[i].isEmpty()) {
         throw new IllegalArgumentException("--set " + set + ": empty field name");
@@ -78,10 +81,10 @@ public final class SpecFiles {
       if (child == null || child.isNull()) {
         node = node.putObject(path[i]);
       } else if (child.isObject()) {
-        node = (tools.jackson.databind.node.ObjectNode) child;
+        node = (ObjectNode) child;
       } else if (child.isString()) {
         // a model given as a string: "teacher.tokenizer=..." turns it into {"uri": ...}
-        tools.jackson.databind.node.ObjectNode obj = node.putObject(path[i]);
+        ObjectNode obj = node.putObject(path[i]);
         obj.put("uri", child.asString());
         node = obj;
       } else {
@@ -103,7 +106,7 @@ public final class SpecFiles {
         throw new IllegalArgumentException("--set value '" + raw + "' is not valid JSON", e);
       }
     }
-    return tools.jackson.databind.node.JsonNodeFactory.instance.stringNode(raw);
+    return JsonNodeFactory.instance.stringNode(raw);
   }
 
   /** The file as a checked {@link JobSpec}. */

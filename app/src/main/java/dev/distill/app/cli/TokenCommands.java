@@ -1,8 +1,6 @@
 package dev.distill.app.cli;
 
 import java.io.PrintWriter;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -45,13 +43,7 @@ final class TokenCommands implements Runnable {
 
     @Override
     public Integer call() {
-      Map<String, String> body = new LinkedHashMap<>();
-      body.put("name", name);
-      body.put("role", role);
-      if (project != null) {
-        body.put("project", project);
-      }
-      JsonNode created = conn.client().post("v1/tokens", body);
+      JsonNode created = conn.tokens().create(name, role, project);
       PrintWriter out = spec.commandLine().getOut();
       if (conn.json()) {
         JobCommands.printJson(out, created);

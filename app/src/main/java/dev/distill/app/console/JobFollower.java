@@ -1,7 +1,7 @@
 package dev.distill.app.console;
 
-import dev.distill.app.control.ApiClient;
 import dev.distill.app.control.ApiException;
+import dev.distill.app.control.JobsClient;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.Instant;
@@ -20,7 +20,7 @@ public final class JobFollower {
 
   public static final Set<String> END_STATES = Set.of("SUCCEEDED", "FAILED", "CANCELLED");
 
-  private final ApiClient api;
+  private final JobsClient jobs;
   private final PrintWriter out;
   private final boolean interactive;
   private final String label;
@@ -29,8 +29,8 @@ public final class JobFollower {
    * @param interactive redraw one progress line with carriage returns (a terminal); else print a
    *     line per ten percent
    */
-  public JobFollower(ApiClient api, PrintWriter out, boolean interactive, String label) {
-    this.api = api;
+  public JobFollower(JobsClient jobs, PrintWriter out, boolean interactive, String label) {
+    this.jobs = jobs;
     this.out = out;
     this.interactive = interactive;
     this.label = label;
@@ -49,14 +49,9 @@ public final class JobFollower {
     while (true) {
       JsonNode job;
       try {
-        job = api.get("v1/jobs/" + jobId);
+        job = jobs.job(jobId);
         reached = true;
-        String path =
-            "v1/jobs/"
-                + jobId
-                + "/events?limit=100"
-                + (eventCursor == null ? "" : "&after=" + ApiClient.q(eventCursor));
-        JsonNode events = api.get(path);
+        JsonNode events = jobs.events(jobId, eventCursor, 100);
         for (JsonNode e : items(events)) {
           if (progressShown && interactive) {
             out.print("\r\033[K");
@@ -65,8 +60,7 @@ public final class JobFollower {
           out.println(prefix() + eventLine(e));
           eventCursor = cursorOf(e, eventCursor);
         }
-        JsonNode points =
-            api.get("v1/jobs/" + jobId + "/metrics?names=loss&after_step=" + lastStep);
+        JsonNode points = jobs.metrics(jobId, "loss", lastStep);
         for (JsonNode p : MetricRows.flatten(points)) {
           long s = p.path("step").asLong();
           if (s > lastStep) {

@@ -59,6 +59,12 @@ public final class DemoReport {
   /** The distillation term's series, reported by distill jobs. */
   public static final String KL = "kl";
 
+  private static final Map<String, Color> COLOURS =
+      Map.of(
+          "teacher", new Color(0x1f77b4),
+          "distilled", new Color(0xd62728),
+          "baseline", new Color(0x2ca02c));
+
   static final String TRAIN_CE_PNG = "train-ce.png";
   static final String TRAIN_KL_PNG = "train-kl.png";
   static final String VAL_PNG = "val-loss.png";
@@ -238,7 +244,9 @@ public final class DemoReport {
     List<Color> colours =
         new ArrayList<>(List.of(new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c)));
     for (int i = 0; i < curves.size(); i++) {
-      renderer.setSeriesPaint(i, colours.get(i % colours.size()));
+      // a model keeps its colour from chart to chart
+      Color known = COLOURS.get(curves.get(i).name());
+      renderer.setSeriesPaint(i, known != null ? known : colours.get(i % colours.size()));
       renderer.setSeriesStroke(i, new BasicStroke(2f));
     }
     plot.setRenderer(renderer);

@@ -1,9 +1,11 @@
 package dev.distill.app.demo;
 
 import dev.distill.app.console.JobFollower;
+import dev.distill.app.console.JobTable;
 import dev.distill.app.console.MetricRows;
-import dev.distill.app.console.Tables;
 import dev.distill.app.control.ApiClient;
+import dev.distill.app.control.JobsClient;
+import dev.distill.app.control.TokensClient;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.nio.file.Files;
@@ -54,12 +56,9 @@ public final class DemoRun {
           procs.log("service"));
       String admin = adminToken(homeDir);
       ApiClient api = new ApiClient(url, admin);
+      JobsClient jobs = new JobsClient(api);
       String workerToken =
-          api.post(
-                  "v1/tokens",
-                  Map.of("name", "demo-worker", "role", "worker", "project", "default"))
-              .path("token")
-              .asString();
+          new TokensClient(api).create("demo-worker", "worker", "default").path("token").asString();
       procs.startWorker(
           "worker",
           List.of(
@@ -73,22 +72,12 @@ public final class DemoRun {
               "demo-worker-1"),
           Map.of("DISTILL_TOKEN", workerToken));
       o.println("worker started; jobs already in this database:");
-      JsonNode earlier = api.get("v1/jobs?limit=100");
-      Tables.print(
-          o,
-          earlier.path("items"),
-          "ID",
-          "id",
-          "TYPE",
-          "type",
-          "STATUS",
-          "status",
-          "CREATED",
-          "created_at");
+      JsonNode earlier = jobs.list(null, null, 100, null);
+      JobTable.print(o, earlier.path("items"), Instant.now());
 
-      String teacher = runJob(api, o, "teacher", plan.teacherSpec());
-      String distilled = runJob(api, o, "distilled", plan.distilledSpec(teacher));
-      String baseline = runJob(api, o, "baseline", plan.baselineSpec());
+      String teacher = runJob(jobs, o, "teacher", plan.teacherSpec());
+      String distilled = runJob(jobs, o, "distilled", plan.distilledSpec(teacher));
+      String baseline = runJob(jobs, o, "baseline", plan.baselineSpec());
 
       List<DemoReport.ModelResult> results = new ArrayList<>();
       Map<String, String> trained = new java.util.LinkedHashMap<>();
@@ -98,10 +87,13 @@ public final class DemoRun {
       for (Map.Entry<String, String> e : trained.entrySet()) {
         String evalJob =
             runJob(
-                api, o, "eval-" + e.getKey(), plan.evaluateSpec(e.getValue(), teacher, e.getKey()));
+                jobs,
+                o,
+                "eval-" + e.getKey(),
+                plan.evaluateSpec(e.getValue(), teacher, e.getKey()));
         Map<String, Double> m =
             latest(
-                api,
+                jobs,
                 evalJob,
                 "val_loss,kl_to_teacher,exact_match,top1_agreement,val_ppl,parameters,"
                     + "val_loss_unique,val_loss_several");
@@ -126,12 +118,12 @@ public final class DemoRun {
       List<DemoReport.Curve> trainKl = new ArrayList<>();
       List<DemoReport.Curve> val = new ArrayList<>();
       for (Map.Entry<String, String> e : trained.entrySet()) {
-        trainCe.add(new DemoReport.Curve(e.getKey(), series(api, e.getValue(), DemoReport.CE)));
-        List<double[]> kl = series(api, e.getValue(), DemoReport.KL);
+        trainCe.add(new DemoReport.Curve(e.getKey(), series(jobs, e.getValue(), DemoReport.CE)));
+        List<double[]> kl = series(jobs, e.getValue(), DemoReport.KL);
         if (!kl.isEmpty()) {
           trainKl.add(new DemoReport.Curve(e.getKey(), kl));
         }
-        val.add(new DemoReport.Curve(e.getKey(), series(api, e.getValue(), "val_loss")));
+        val.add(new DemoReport.Curve(e.getKey(), series(jobs, e.getValue(), "val_loss")));
       }
       List<String> regime =
           new ArrayList<>(plan.regime(results.get(0).parameters(), results.get(1).parameters()));
@@ -152,13 +144,14 @@ public final class DemoRun {
     }
   }
 
-  private static String runJob(ApiClient api, PrintWriter o, String label, Map<String, Object> spec)
+  private static String runJob(
+      JobsClient jobs, PrintWriter o, String label, Map<String, Object> spec)
       throws InterruptedException {
-    JsonNode job = api.post("v1/jobs", spec);
+    JsonNode job = jobs.submit(spec, null);
     String id = job.path("id").asString();
     o.println("[" + label + "] submitted job " + id);
     o.flush();
-    JsonNode end = new JobFollower(api, o, System.console() != null, label).follow(id);
+    JsonNode end = new JobFollower(jobs, o, System.console() != null, label).follow(id);
     if (!"SUCCEEDED".equals(end.path("status").asString())) {
       throw new IllegalStateException(
           label
@@ -173,10 +166,10 @@ public final class DemoRun {
   }
 
   /** The last value of each named series of a job. */
-  static Map<String, Double> latest(ApiClient api, String jobId, String names) {
+  static Map<String, Double> latest(JobsClient jobs, String jobId, String names) {
     Map<String, Double> m = new HashMap<>();
     Map<String, Long> at = new HashMap<>();
-    for (JsonNode p : metricRows(api, jobId, names)) {
+    for (JsonNode p : metricRows(jobs, jobId, names)) {
       String name = p.path("name").asString();
       long step = p.path("step").asLong();
       if (step >= at.getOrDefault(name, Long.MIN_VALUE)) {
@@ -187,17 +180,17 @@ public final class DemoRun {
     return m;
   }
 
-  static List<double[]> series(ApiClient api, String jobId, String name) {
+  static List<double[]> series(JobsClient jobs, String jobId, String name) {
     List<double[]> pts = new ArrayList<>();
-    for (JsonNode p : metricRows(api, jobId, name)) {
+    for (JsonNode p : metricRows(jobs, jobId, name)) {
       pts.add(new double[] {p.path("step").asDouble(), p.path("value").asDouble()});
     }
     pts.sort((a, b) -> Double.compare(a[0], b[0]));
     return pts;
   }
 
-  private static List<JsonNode> metricRows(ApiClient api, String jobId, String names) {
-    return MetricRows.flatten(api.get("v1/jobs/" + jobId + "/metrics?names=" + ApiClient.q(names)));
+  private static List<JsonNode> metricRows(JobsClient jobs, String jobId, String names) {
+    return MetricRows.flatten(jobs.metrics(jobId, names, -1));
   }
 
   private static String adminToken(Path home) throws Exception {

@@ -23,8 +23,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.LongStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
 import tools.jackson.databind.JsonNode;
 
@@ -33,6 +37,7 @@ import tools.jackson.databind.JsonNode;
  * its own process over the typed {@link WorkerClient}: how an attempt ends on cancel, on a lost
  * lease, on shutdown, and that it buffers its reports through a service outage.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class AttemptTest {
 
   static final String ADMIN = "attempt-test-admin-token-0123456789";
@@ -53,6 +58,22 @@ class AttemptTest {
     shortTtl = new Service("4s");
   }
 
+  /** Set after each test: an attempt a failed test left running stops (one run per JVM). */
+  static final AtomicBoolean abort = new AtomicBoolean();
+
+  static Running running;
+
+  @AfterEach
+  void stopLeftoverAttempt() throws Exception {
+    abort.set(true);
+    if (running != null) {
+      running.finished.handle((v, e) -> null).get(120, TimeUnit.SECONDS);
+      running = null;
+    }
+    abort.set(false);
+    shortTtl.cancelAll(); // a job a test left queued (released, requeued) is no later test's
+  }
+
   @AfterAll
   static void stop() throws Exception {
     if (shortTtl != null) {
@@ -61,6 +82,7 @@ class AttemptTest {
   }
 
   @Test
+  @Order(1)
   @Timeout(value = 120, unit = TimeUnit.SECONDS)
   void cancelStopsTheRunWithACheckpointAndEndsTheJobCancelled() throws Exception {
     String id = shortTtl.submit(LONG_SPEC);
@@ -79,6 +101,7 @@ class AttemptTest {
   }
 
   @Test
+  @Order(2)
   @Timeout(value = 120, unit = TimeUnit.SECONDS)
   void shutdownReleasesTheLeaseWithoutSpendingAnAttempt() throws Exception {
     String id = shortTtl.submit(LONG_SPEC);
@@ -98,6 +121,7 @@ class AttemptTest {
   }
 
   @Test
+  @Order(3)
   @Timeout(value = 150, unit = TimeUnit.SECONDS)
   void aLostLeaseStopsTheRunAndDeliversItsPointsButEndsNothing() throws Exception {
     String id = shortTtl.submit(LONG_SPEC);
@@ -126,9 +150,10 @@ class AttemptTest {
   }
 
   @Test
-  @Timeout(value = 240, unit = TimeUnit.SECONDS)
+  @Order(4)
+  @Timeout(value = 420, unit = TimeUnit.SECONDS)
   void reportsAreBufferedThroughAServiceOutageAndNothingIsLost() throws Exception {
-    try (Service s = new Service("90s")) {
+    try (Service s = new Service("300s")) {
       String id =
           s.submit(
               """
@@ -208,8 +233,22 @@ class AttemptTest {
       assertThat(kill.waitFor()).isZero();
     }
 
+    final List<String> submitted = new ArrayList<>();
+
     String submit(String spec) {
-      return admin.post("v1/jobs", spec).path("id").asString();
+      String id = admin.post("v1/jobs", spec).path("id").asString();
+      submitted.add(id);
+      return id;
+    }
+
+    void cancelAll() {
+      for (String id : submitted) {
+        String status = admin.get("v1/jobs/" + id).path("status").asString();
+        if (status.equals("QUEUED") || status.equals("RUNNING")) {
+          admin.post("v1/jobs/" + id + "/cancel", null);
+        }
+      }
+      submitted.clear();
     }
 
     /** Claims the job (the only one queued) and runs it as an attempt on a new thread. */
@@ -220,7 +259,13 @@ class AttemptTest {
               .orElseThrow(() -> new AssertionError("no job to claim"));
       assertThat(claim.job().id().toString()).isEqualTo(jobId);
       WorkerMetrics metrics = new WorkerMetrics("attempt-test");
-      Attempt attempt = new Attempt(worker, claim, "attempt-test", metrics, shuttingDown);
+      Attempt attempt =
+          new Attempt(
+              worker,
+              claim,
+              "attempt-test",
+              metrics,
+              () -> abort.get() || shuttingDown.getAsBoolean());
       CompletableFuture<Void> done =
           CompletableFuture.runAsync(
               () -> {
@@ -232,7 +277,8 @@ class AttemptTest {
                   metrics.close();
                 }
               });
-      return new Running(done);
+      running = new Running(done);
+      return running;
     }
 
     void awaitSteps(String jobId, int n) throws InterruptedException {
@@ -288,10 +334,10 @@ class AttemptTest {
 
     static void await(java.util.function.BooleanSupplier done, String what)
         throws InterruptedException {
-      Instant deadline = Instant.now().plusSeconds(90);
+      Instant deadline = Instant.now().plusSeconds(150);
       while (!done.getAsBoolean()) {
         if (Instant.now().isAfter(deadline)) {
-          throw new AssertionError("not reached within 90 s: " + what);
+          throw new AssertionError("not reached within 150 s: " + what);
         }
         Thread.sleep(200);
       }

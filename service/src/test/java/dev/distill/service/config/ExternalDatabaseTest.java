@@ -34,7 +34,8 @@ class ExternalDatabaseTest {
                     "--distill.admin-token=external-admin-token-42",
                     "--server.port=0",
                     "--spring.jmx.enabled=false")) {
-      assertThat(ctx.getBeanNamesForType(EmbeddedPostgres.class)).isEmpty();
+      assertThat(ctx.getBeanNamesForType(dev.distill.service.config.EmbeddedPostgres.class))
+          .isEmpty();
       assertThat(home.resolve("pg")).doesNotExist();
       assertThat(home.resolve("admin-token")).doesNotExist();
       int port = ((WebServerApplicationContext) ctx).getWebServer().getPort();

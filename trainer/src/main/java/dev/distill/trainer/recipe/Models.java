@@ -117,7 +117,7 @@ final class Models {
     if (tokenizerRef != null) {
       tokenizer = Tokenizers.load(tokenizerRef);
       source =
-          tokenizerRef.equals("byte")
+          tokenizerRef.equals(dev.distill.spec.Catalog.BYTE_TOKENIZER)
               ? null
               : Path.of(tokenizerRef.substring(ModelRef.FILE.length()));
     } else if (Files.isRegularFile(dir.resolve("tokenizer.json"))) {

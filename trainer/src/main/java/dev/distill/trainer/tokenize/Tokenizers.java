@@ -1,5 +1,6 @@
 package dev.distill.trainer.tokenize;
 
+import dev.distill.spec.Catalog;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -21,7 +22,7 @@ public final class Tokenizers {
     if (spec == null || spec.isBlank()) {
       throw new IllegalArgumentException("tokenizer spec is empty");
     }
-    if (spec.equals("byte")) {
+    if (spec.equals(Catalog.BYTE_TOKENIZER)) {
       return ByteTokenizer.instance();
     }
     Path path = Path.of(spec.startsWith("file:") ? spec.substring("file:".length()) : spec);
