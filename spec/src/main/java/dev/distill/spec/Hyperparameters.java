@@ -75,9 +75,15 @@ public record Hyperparameters(
 
   /** All defaults. */
   public static Hyperparameters defaults() {
-    return new Hyperparameters(
-        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-        null, null, null, null);
+    return builder().build();
+  }
+
+  /**
+   * A builder for code and tests, every field unset (so defaulted) until named: {@code
+   * Hyperparameters.builder().maxSteps(20).learningRate(5e-3).build()}.
+   */
+  public static Builder builder() {
+    return new Builder();
   }
 
   /** Micro-batches accumulated per optimiser step. */
@@ -116,5 +122,148 @@ public record Hyperparameters(
     v.range("keep_checkpoints", keepCheckpoints, 1, 1000);
     v.range("eval_every", evalEvery, 0, 10_000_000);
     v.range("loss_chunk_size", lossChunkSize, 1, 1_048_576);
+  }
+
+  /** Builds {@link Hyperparameters} by name; a field left unset takes its default. */
+  public static final class Builder {
+    private Integer maxSteps;
+    private Integer batchSize;
+    private Integer microBatchSize;
+    private Double learningRate;
+    private Double minLrRatio;
+    private Integer warmupSteps;
+    private Double weightDecay;
+    private Double beta1;
+    private Double beta2;
+    private Double gradClip;
+    private Double temperature;
+    private Double kdRatio;
+    private String kdLoss;
+    private Double jsdBeta;
+    private Long seed;
+    private Integer checkpointEvery;
+    private Integer keepCheckpoints;
+    private Integer evalEvery;
+    private Integer lossChunkSize;
+
+    private Builder() {}
+
+    public Builder maxSteps(int value) {
+      maxSteps = value;
+      return this;
+    }
+
+    public Builder batchSize(int value) {
+      batchSize = value;
+      return this;
+    }
+
+    public Builder microBatchSize(int value) {
+      microBatchSize = value;
+      return this;
+    }
+
+    public Builder learningRate(double value) {
+      learningRate = value;
+      return this;
+    }
+
+    public Builder minLrRatio(double value) {
+      minLrRatio = value;
+      return this;
+    }
+
+    public Builder warmupSteps(int value) {
+      warmupSteps = value;
+      return this;
+    }
+
+    public Builder weightDecay(double value) {
+      weightDecay = value;
+      return this;
+    }
+
+    public Builder beta1(double value) {
+      beta1 = value;
+      return this;
+    }
+
+    public Builder beta2(double value) {
+      beta2 = value;
+      return this;
+    }
+
+    public Builder gradClip(double value) {
+      gradClip = value;
+      return this;
+    }
+
+    public Builder temperature(double value) {
+      temperature = value;
+      return this;
+    }
+
+    public Builder kdRatio(double value) {
+      kdRatio = value;
+      return this;
+    }
+
+    public Builder kdLoss(String value) {
+      kdLoss = value;
+      return this;
+    }
+
+    public Builder jsdBeta(double value) {
+      jsdBeta = value;
+      return this;
+    }
+
+    public Builder seed(long value) {
+      seed = value;
+      return this;
+    }
+
+    public Builder checkpointEvery(int value) {
+      checkpointEvery = value;
+      return this;
+    }
+
+    public Builder keepCheckpoints(int value) {
+      keepCheckpoints = value;
+      return this;
+    }
+
+    public Builder evalEvery(int value) {
+      evalEvery = value;
+      return this;
+    }
+
+    public Builder lossChunkSize(Integer value) {
+      lossChunkSize = value;
+      return this;
+    }
+
+    public Hyperparameters build() {
+      return new Hyperparameters(
+          maxSteps,
+          batchSize,
+          microBatchSize,
+          learningRate,
+          minLrRatio,
+          warmupSteps,
+          weightDecay,
+          beta1,
+          beta2,
+          gradClip,
+          temperature,
+          kdRatio,
+          kdLoss,
+          jsdBeta,
+          seed,
+          checkpointEvery,
+          keepCheckpoints,
+          evalEvery,
+          lossChunkSize);
+    }
   }
 }

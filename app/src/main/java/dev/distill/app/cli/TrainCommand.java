@@ -1,6 +1,7 @@
 package dev.distill.app.cli;
 
 import dev.distill.spec.JobSpec;
+import dev.distill.spec.JobType;
 import dev.distill.trainer.checkpoint.Checkpoint;
 import dev.distill.trainer.recipe.Recipes;
 import dev.distill.trainer.recipe.RunContext;
@@ -83,6 +84,12 @@ public final class TrainCommand implements Callable<Integer> {
           }
 
           @Override
+          public void onProgress(long done, Map<String, Double> metrics) {
+            o.println("progress after " + done + " samples: " + metrics);
+            o.flush();
+          }
+
+          @Override
           public void onCheckpoint(Checkpoint c, boolean isFinal) {
             o.println((isFinal ? "final checkpoint " : "checkpoint ") + c.dir());
             o.flush();
@@ -92,7 +99,11 @@ public final class TrainCommand implements Callable<Integer> {
     artifacts.forEach((k, v) -> dirs.put(k, v.toAbsolutePath()));
     RunResult r =
         Recipes.run(job, new RunContext(out.toAbsolutePath(), dirs, printer, StopSignal.NEVER));
-    o.println("done: " + r.outcome().name().toLowerCase(Locale.ROOT) + " at step " + r.step());
+    String outcome = r.outcome().name().toLowerCase(Locale.ROOT);
+    o.println(
+        job.type() == JobType.SYNTHESIZE
+            ? "done: " + outcome + ", " + r.samples() + " samples written"
+            : "done: " + outcome + " at step " + r.step());
     o.flush();
     return 0;
   }

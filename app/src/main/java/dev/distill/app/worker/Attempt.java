@@ -3,7 +3,6 @@ package dev.distill.app.worker;
 import dev.distill.app.console.MetricRows;
 import dev.distill.app.control.ApiException;
 import dev.distill.app.control.WorkerClient;
-import dev.distill.spec.JobType;
 import dev.distill.spec.protocol.Artifact;
 import dev.distill.spec.protocol.BatchResponse;
 import dev.distill.spec.protocol.CheckpointRegistration;
@@ -291,15 +290,22 @@ final class Attempt implements TrainingListener, StopSignal {
 
   @Override
   public void onEval(long evalStep, Map<String, Double> values) {
-    // synthesize reports its progress counts through onEval; the others validation scores
-    onEvent(
-        claim.job().spec().type() == JobType.SYNTHESIZE ? "progress" : "validation",
-        evalMessage(evalStep, values));
+    reportValues("validation", evalStep, values);
+  }
+
+  @Override
+  public void onProgress(long done, Map<String, Double> counts) {
+    reportValues("progress", done, counts); // synthesize: x = samples attempted
+  }
+
+  /** An event listing the values, and their finite ones as metric points at x = {@code at}. */
+  private void reportValues(String eventType, long at, Map<String, Double> values) {
+    onEvent(eventType, evalMessage(at, values));
     Instant now = Instant.now();
     values.forEach(
         (name, v) -> {
           if (Double.isFinite(v)) {
-            points.add(new MetricPoint(evalStep, name, v, now));
+            points.add(new MetricPoint(at, name, v, now));
           }
         });
   }

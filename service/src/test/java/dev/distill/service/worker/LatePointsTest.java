@@ -26,8 +26,7 @@ class LatePointsTest extends ServiceTest {
     // other test classes may leave expired leases in the shared database: count only this job
     assertThat(reaper.reap()).isPositive();
     assertThat(
-            jdbc.queryForObject(
-                "SELECT status FROM jobs WHERE id = ?::uuid", String.class, jobId))
+            jdbc.queryForObject("SELECT status FROM jobs WHERE id = ?::uuid", String.class, jobId))
         .isEqualTo("QUEUED");
   }
 

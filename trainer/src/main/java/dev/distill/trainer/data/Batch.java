@@ -35,8 +35,8 @@ public record Batch(
     }
   }
 
-  /** The number of loss tokens (unmasked labels). */
-  public long tokens() {
+  /** The number of loss tokens (unmasked labels), the normaliser of the loss. */
+  public long lossTokens() {
     long n = 0;
     for (float m : lossMask) {
       if (m != 0f) {
@@ -46,7 +46,7 @@ public record Batch(
     return n;
   }
 
-  /** Real (unpadded) tokens. */
+  /** Real (unpadded) input tokens. */
   public long realTokens() {
     long n = 0;
     for (long m : attentionMask) {

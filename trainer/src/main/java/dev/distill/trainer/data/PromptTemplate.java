@@ -157,6 +157,20 @@ public enum PromptTemplate {
     return this == ALPACA ? bos + ALPACA_PREAMBLE + "### Instruction:\n" : bos + header("user");
   }
 
+  /**
+   * The end-of-turn markers of every template, in declaration order: generation stops at any of
+   * them that the tokenizer knows, whichever family's template the model learned.
+   */
+  public static List<String> endOfTurnMarkers() {
+    List<String> out = new ArrayList<>();
+    for (PromptTemplate t : values()) {
+      if (!t.endOfTurn.isEmpty()) {
+        out.add(t.endOfTurn);
+      }
+    }
+    return List.copyOf(out);
+  }
+
   /** Strings that end an assistant turn during generation. */
   public List<String> stopStrings(String eosToken) {
     if (this == ALPACA) {

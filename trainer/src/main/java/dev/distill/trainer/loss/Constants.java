@@ -6,9 +6,10 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 /**
- * The scalar tensors of one loss call, made natively with {@code manager.full} (never Java-buffer
- * scalars such as {@code x.mul(2f)}, which corrupt gradients: djl-notes bite 2). They must outlive
- * the backward pass of the call.
+ * The scalar tensors of one loss call, made natively with {@code manager.full}, never Java-buffer
+ * scalars such as {@code x.mul(2f)}: DJL wraps a Java number in a tensor over a Java buffer that is
+ * freed at once while autograd keeps a pointer to it for the backward pass, so under GC pressure
+ * gradients become NaN or -Inf. They must outlive the backward pass of the call.
  */
 final class Constants implements AutoCloseable {
 

@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.distill.trainer.model.CausalLm;
+import dev.distill.trainer.model.NoGrad;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -149,7 +150,7 @@ public final class KdLoss {
       NDArray labels,
       NDArray lossMask,
       long normaliser) {
-    try (NoGrad ignored = NoGrad.open()) {
+    try (NoGrad ignored = NoGrad.enter()) {
       return chunked(
           null, student, studentHidden, teacher, teacherHidden, labels, lossMask, normaliser);
     }
@@ -240,7 +241,7 @@ public final class KdLoss {
         NDArray studentLogits = student.logits(rows); // (1, c, V_s)
         NDArray teacherLogits = null;
         if (vocab != null) {
-          try (NoGrad ignored = NoGrad.open()) {
+          try (NoGrad ignored = NoGrad.enter()) {
             // (1, c, V_t)
             teacherLogits = teacher.logits(gatherRows(teacherLeaf, rowsTotal, at).expandDims(0));
           }

@@ -5,7 +5,8 @@ import dev.distill.spec.Hyperparameters;
 /**
  * Settings of {@link KdLoss}; checks itself.
  *
- * @param kind the divergence
+ * @param kind the divergence; null for cross-entropy only (fine-tuning, no teacher), which needs
+ *     kdRatio 0
  * @param temperature T &gt; 0 applied to teacher and student logits; the KD term is multiplied by
  *     T^2 so that its gradient keeps its size across temperatures (Hinton et al. 2015)
  * @param kdRatio loss = kdRatio * KD + (1 - kdRatio) * CE, in [0, 1]; 0 is plain fine-tuning (no
@@ -18,8 +19,9 @@ public record KdLossConfig(
     KdKind kind, double temperature, double kdRatio, double jsdBeta, int chunkSize) {
 
   public KdLossConfig {
-    if (kind == null) {
-      throw new IllegalArgumentException("kind must not be null");
+    if (kind == null && kdRatio != 0) {
+      throw new IllegalArgumentException(
+          "kind must not be null when kdRatio is not 0, was kdRatio " + kdRatio);
     }
     if (!(temperature > 0) || temperature > 100 || Double.isInfinite(temperature)) {
       throw new IllegalArgumentException(
@@ -63,9 +65,12 @@ public record KdLossConfig(
         KdKind.fromSpecName(h.kdLoss()), h.temperature(), h.kdRatio(), h.jsdBeta(), chunk);
   }
 
-  /** Cross-entropy only: fine-tuning without a teacher. */
+  /**
+   * Cross-entropy only: fine-tuning without a teacher. No divergence ({@code kind} null, kdRatio
+   * 0); temperature and jsdBeta keep their neutral defaults and scale nothing.
+   */
   public static KdLossConfig crossEntropyOnly(int chunkSize) {
-    return new KdLossConfig(KdKind.FORWARD_KL, 1.0, 0.0, 0.5, chunkSize);
+    return new KdLossConfig(null, 1.0, 0.0, 0.5, chunkSize);
   }
 
   /** True when the teacher is needed (kdRatio &gt; 0). */

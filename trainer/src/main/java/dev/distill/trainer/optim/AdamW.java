@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.distill.trainer.fused.FusedOps;
+import dev.distill.trainer.model.NoGrad;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -74,7 +75,7 @@ public final class AdamW implements AutoCloseable {
       }
     }
     this.stateManager = manager.newSubManager();
-    try (GradMode ignored = GradMode.off()) {
+    try (NoGrad ignored = NoGrad.enter()) {
       for (Map.Entry<String, NDArray> e : this.parameters.entrySet()) {
         NDArray p = e.getValue();
         if (p.getDataType() != DataType.FLOAT32) {
@@ -169,7 +170,7 @@ public final class AdamW implements AutoCloseable {
 
   /** Two calls of PyTorch's fused AdamW: the parameters that decay, then the others. */
   private void stepFused(double lr, long t) {
-    try (GradMode ignored = GradMode.off()) {
+    try (NoGrad ignored = NoGrad.enter()) {
       for (boolean decayGroup : new boolean[] {true, false}) {
         List<NDArray> ps = new ArrayList<>();
         List<NDArray> gs = new ArrayList<>();
@@ -210,7 +211,7 @@ public final class AdamW implements AutoCloseable {
     float stepSize = (float) (lr / bias1);
     float invSqrtBias2 = (float) (1.0 / Math.sqrt(bias2));
     float decayFactor = (float) (1 - lr * config.weightDecay());
-    try (GradMode ignored = GradMode.off();
+    try (NoGrad ignored = NoGrad.enter();
         NDScope scope = new NDScope()) {
       scope.suppressNotUsedWarning();
       for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
@@ -235,7 +236,7 @@ public final class AdamW implements AutoCloseable {
 
   /** Sets every parameter's gradient to zero. */
   public void zeroGradients() {
-    try (GradMode ignored = GradMode.off()) {
+    try (NoGrad ignored = NoGrad.enter()) {
       for (NDArray p : parameters.values()) {
         try (NDArray g = Gradients.of(p)) {
           if (g instanceof PtNDArray) {
@@ -285,7 +286,7 @@ public final class AdamW implements AutoCloseable {
             "optimizer state tensor " + key + " matches no parameter");
       }
     }
-    try (GradMode ignored = GradMode.off()) {
+    try (NoGrad ignored = NoGrad.enter()) {
       for (String name : parameters.keySet()) {
         copyInto(state, EXP_AVG + name, expAvg.get(name));
         copyInto(state, EXP_AVG_SQ + name, expAvgSq.get(name));

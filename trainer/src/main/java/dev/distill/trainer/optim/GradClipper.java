@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
+import dev.distill.trainer.model.NoGrad;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -27,7 +28,7 @@ public final class GradClipper {
     // over its gradient (no squared copy); the few norms are stacked, squared and summed in fp64,
     // with one device sync at the end.
     List<NDArray> norms = new ArrayList<>();
-    try (GradMode ignored = GradMode.off()) {
+    try (NoGrad ignored = NoGrad.enter()) {
       for (NDArray p : parameters.values()) {
         try (NDArray g = Gradients.of(p)) {
           if (g != null) {
@@ -66,7 +67,7 @@ public final class GradClipper {
       return norm;
     }
     float scale = (float) (maxNorm / (norm + 1e-6));
-    try (GradMode ignored = GradMode.off()) {
+    try (NoGrad ignored = NoGrad.enter()) {
       for (NDArray p : parameters.values()) {
         try (NDArray g = Gradients.of(p)) {
           if (g != null) {

@@ -3,7 +3,6 @@ package dev.distill.trainer.recipe;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import dev.distill.trainer.data.Batch;
 import dev.distill.trainer.data.EvalPrompt;
 import dev.distill.trainer.data.PromptTemplate;
@@ -17,7 +16,6 @@ import dev.distill.trainer.loss.LossParts;
 import dev.distill.trainer.model.NoGrad;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
 import dev.distill.trainer.tokenize.Tokenizer;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -56,27 +54,24 @@ final class Evaluator {
     long tokens = 0;
     try (NoGrad ignored = NoGrad.enter()) {
       for (Batch b : batches) {
-        long n = b.tokens();
+        long n = b.lossTokens();
         if (n == 0) {
           continue;
         }
         try (NDManager m = manager.newSubManager()) {
-          Shape bt = new Shape(b.batchSize(), b.seqLen());
-          NDArray ids = m.create(b.inputIds(), bt); // (B, T)
-          NDArray mask = m.create(b.attentionMask(), bt); // (B, T)
-          NDArray labels = m.create(b.labels(), bt); // (B, T)
-          NDArray lossMask = m.create(b.lossMask(), bt); // (B, T)
-          NDArray sh = student.hidden(ids, mask); // (B, T, D_s)
-          LossParts c = ce.evaluate(student, sh, null, null, labels, lossMask, n);
+          BatchTensors x = BatchTensors.of(b, m); // (B, T) each
+          NDArray sh = student.hidden(x.ids(), x.attentionMask()); // (B, T, D_s)
+          LossParts c = ce.evaluate(student, sh, null, null, x.labels(), x.lossMask(), n);
           ceSum += c.ce().getFloat() * n;
           if (teacher != null) {
-            NDArray th = teacher.hidden(ids, mask); // (B, T, D_t)
-            LossParts k = kl.evaluate(student, sh, teacher, th, labels, lossMask, n);
+            NDArray th = teacher.hidden(x.ids(), x.attentionMask()); // (B, T, D_t)
+            LossParts k = kl.evaluate(student, sh, teacher, th, x.labels(), x.lossMask(), n);
             klSum += k.kd().getFloat() * n;
             int v = sharedVocab != null ? sharedVocab : student.vocabSize();
             NDArray sTop = student.logits(sh).get(":, :, :" + v).argMax(2); // (B, T)
             NDArray tTop = teacher.logits(th).get(":, :, :" + v).argMax(2); // (B, T)
-            agree += sTop.eq(tTop).toType(DataType.FLOAT32, false).mul(lossMask).sum().getFloat();
+            agree +=
+                sTop.eq(tTop).toType(DataType.FLOAT32, false).mul(x.lossMask()).sum().getFloat();
           }
         }
         tokens += n;
@@ -104,13 +99,7 @@ final class Evaluator {
       int limit,
       int maxNewTokens,
       NDManager manager) {
-    Set<Integer> stopIds = new HashSet<>();
-    if (tokenizer.eosId() >= 0) {
-      stopIds.add(tokenizer.eosId());
-    }
-    for (String s : List.of("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>")) {
-      tokenizer.specialId(s).ifPresent(stopIds::add);
-    }
+    Set<Integer> stopIds = tokenizer.endOfTurnIds(PromptTemplate.endOfTurnMarkers());
     GenerationOptions options =
         GenerationOptions.greedy(maxNewTokens, stopIds)
             .withStopStrings(template.stopStrings(tokenizer.eosToken()));

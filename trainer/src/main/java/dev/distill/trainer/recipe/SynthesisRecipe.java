@@ -121,7 +121,7 @@ public final class SynthesisRecipe {
                 + context
                 + " positions leaves no room for an instruction after the pre-query template");
       }
-      Set<Integer> stopIds = endOfTurnIds(tok);
+      Set<Integer> stopIds = tok.endOfTurnIds(PromptTemplate.endOfTurnMarkers());
       List<String> stopStrings = new ArrayList<>(template.stopStrings(tok.eosToken()));
       stopStrings.addAll(gen.stopStrings());
       ctx.listener()
@@ -148,7 +148,7 @@ public final class SynthesisRecipe {
               .onEvent(
                   stop.get().eventType(),
                   "stopped after " + i + " of " + gen.numSamples() + " samples");
-          return new RunResult(RunResult.Outcome.of(stop.get()), 0, null, counts.asMap());
+          return RunResult.synthesized(RunResult.Outcome.of(stop.get()), 0, null, counts.asMap());
         }
         counts.attempted++;
         try (NDManager sampleManager = manager.newSubManager()) {
@@ -200,7 +200,7 @@ public final class SynthesisRecipe {
           counts.written++;
         } finally {
           if (counts.attempted % PROGRESS_EVERY == 0 || counts.attempted == gen.numSamples()) {
-            ctx.listener().onEval(counts.attempted, counts.asMap());
+            ctx.listener().onProgress(counts.attempted, counts.asMap());
           }
         }
       }
@@ -244,7 +244,8 @@ public final class SynthesisRecipe {
                   + " ("
                   + counts.dropped()
                   + " dropped)");
-      return new RunResult(RunResult.Outcome.COMPLETED, counts.written, out, counts.asMap());
+      return RunResult.synthesized(
+          RunResult.Outcome.COMPLETED, counts.written, out, counts.asMap());
     }
   }
 
@@ -259,18 +260,6 @@ public final class SynthesisRecipe {
     h ^= h >>> 33;
     h *= 0xFF51AFD7ED558CCDL;
     return h ^ (h >>> 33);
-  }
-
-  /** The token ids that end a turn: EOS and every end-of-turn marker the tokenizer knows. */
-  static Set<Integer> endOfTurnIds(Tokenizer tok) {
-    Set<Integer> ids = new HashSet<>();
-    if (tok.eosId() >= 0) {
-      ids.add(tok.eosId());
-    }
-    for (String s : List.of("<end_of_turn>", "<|im_end|>", "<|eot_id|>", "<|end|>")) {
-      tok.specialId(s).ifPresent(ids::add);
-    }
-    return ids;
   }
 
   private static GenerationOptions options(

@@ -21,6 +21,16 @@ public interface TrainingListener {
   default void onEval(long step, Map<String, Double> metrics) {}
 
   /**
+   * Progress of a run that is not counted in optimiser steps: a synthesis reports it every few
+   * samples and at the end.
+   *
+   * @param done samples attempted so far
+   * @param metrics the counts so far ({@code samples_attempted}, {@code samples_written}, {@code
+   *     dropped_...})
+   */
+  default void onProgress(long done, Map<String, Double> metrics) {}
+
+  /**
    * After a checkpoint is on disk and verified; {@code isFinal} for the last one of a finished run.
    */
   default void onCheckpoint(Checkpoint checkpoint, boolean isFinal) {}

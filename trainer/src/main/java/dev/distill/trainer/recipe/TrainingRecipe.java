@@ -4,7 +4,6 @@ import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.distill.spec.Hyperparameters;
 import dev.distill.spec.JobSpec;
@@ -198,7 +197,7 @@ public final class TrainingRecipe implements AutoCloseable {
             .onEvent(
                 stop.get().eventType(),
                 "stopped at step " + step + " after checkpoint " + c.dir().getFileName());
-        return new RunResult(RunResult.Outcome.of(stop.get()), step, c, lastMetrics);
+        return RunResult.trained(RunResult.Outcome.of(stop.get()), step, c, lastMetrics);
       }
       long t0 = System.nanoTime();
       Batch[] micro = new Batch[accumulation];
@@ -206,7 +205,7 @@ public final class TrainingRecipe implements AutoCloseable {
       long inputTokens = 0;
       for (int i = 0; i < accumulation; i++) {
         micro[i] = batches.next();
-        normaliser += micro[i].tokens();
+        normaliser += micro[i].lossTokens();
         inputTokens += micro[i].realTokens();
       }
       double total = 0;
@@ -216,18 +215,14 @@ public final class TrainingRecipe implements AutoCloseable {
       try (NDManager stepManager = manager.newSubManager();
           GradientCollector collector = Engine.getInstance().newGradientCollector()) {
         for (Batch b : micro) {
-          Shape bt = new Shape(b.batchSize(), b.seqLen());
-          NDArray ids = stepManager.create(b.inputIds(), bt); // (B, T)
-          NDArray mask = stepManager.create(b.attentionMask(), bt); // (B, T)
-          NDArray labels = stepManager.create(b.labels(), bt); // (B, T)
-          NDArray lossMask = stepManager.create(b.lossMask(), bt); // (B, T)
+          BatchTensors x = BatchTensors.of(b, stepManager); // (B, T) each
           NDArray teacherHidden = null;
           if (teacher != null) {
             try (NoGrad ignored = NoGrad.enter()) {
-              teacherHidden = teacher.model().hidden(ids, mask); // (B, T, D_t)
+              teacherHidden = teacher.model().hidden(x.ids(), x.attentionMask()); // (B, T, D_t)
             }
           }
-          NDArray studentHidden = student.model().hidden(ids, mask); // (B, T, D_s)
+          NDArray studentHidden = student.model().hidden(x.ids(), x.attentionMask()); // (B, T, D_s)
           LossParts parts =
               loss.backward(
                   collector,
@@ -235,8 +230,8 @@ public final class TrainingRecipe implements AutoCloseable {
                   studentHidden,
                   teacher == null ? null : teacher.model(),
                   teacherHidden,
-                  labels,
-                  lossMask,
+                  x.labels(),
+                  x.lossMask(),
                   normaliser);
           total += parts.total().getFloat();
           kd += parts.kd().getFloat();
@@ -274,7 +269,7 @@ public final class TrainingRecipe implements AutoCloseable {
     ctx.listener().onCheckpoint(lastCheckpoint, true);
     ctx.listener()
         .onEvent("finished", "trained " + step + " steps, " + tokensSeen + " response tokens");
-    return new RunResult(RunResult.Outcome.COMPLETED, step, lastCheckpoint, lastMetrics);
+    return RunResult.trained(RunResult.Outcome.COMPLETED, step, lastCheckpoint, lastMetrics);
   }
 
   /**

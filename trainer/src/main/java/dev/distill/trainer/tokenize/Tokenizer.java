@@ -1,7 +1,10 @@
 package dev.distill.trainer.tokenize;
 
+import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
 import java.util.OptionalInt;
+import java.util.Set;
 
 /**
  * Text to token ids and back. Special-token strings that occur in the text (such as {@code
@@ -79,6 +82,23 @@ public interface Tokenizer extends AutoCloseable {
    * The id of a special or added token such as {@code <start_of_turn>}, if the vocabulary has it.
    */
   OptionalInt specialId(String token);
+
+  /**
+   * The ids that end a turn: EOS (when the tokenizer has one) and the special id of each marker the
+   * vocabulary has; markers it lacks are left out.
+   *
+   * @param endOfTurnMarkers marker strings such as {@code <end_of_turn>} (the prompt templates')
+   */
+  default Set<Integer> endOfTurnIds(Collection<String> endOfTurnMarkers) {
+    Set<Integer> ids = new HashSet<>();
+    if (eosId() >= 0) {
+      ids.add(eosId());
+    }
+    for (String marker : endOfTurnMarkers) {
+      specialId(marker).ifPresent(ids::add);
+    }
+    return ids;
+  }
 
   /** Releases native resources, if any. */
   @Override

@@ -122,27 +122,20 @@ public final class TrainStepBenchmark {
     ModelRef t = type == JobType.DISTILL ? s : null;
     DatasetSpec data =
         new DatasetSpec("builtin:procedural", null, null, SEQ, 0.0, true, true, 4000, 7L);
+    // loss_chunk_size unset: the default, sized from the vocabulary
     Hyperparameters hp =
-        new Hyperparameters(
-            WARMUP + steps,
-            BATCH,
-            BATCH,
-            1e-3,
-            null,
-            0,
-            null,
-            null,
-            null,
-            1.0,
-            null,
-            null,
-            null,
-            null,
-            1L,
-            1_000_000,
-            1,
-            0,
-            null); // loss_chunk_size: the default, sized from the vocabulary
+        Hyperparameters.builder()
+            .maxSteps(WARMUP + steps)
+            .batchSize(BATCH)
+            .microBatchSize(BATCH)
+            .learningRate(1e-3)
+            .warmupSteps(0)
+            .gradClip(1.0)
+            .seed(1L)
+            .checkpointEvery(1_000_000)
+            .keepCheckpoints(1)
+            .evalEvery(0)
+            .build();
     JobSpec spec = new JobSpec(type, t, s, data, hp, null, null, null, null, null);
     List<StepMetrics> seen = new ArrayList<>();
     TrainingListener l =

@@ -18,7 +18,7 @@ class BatchTest {
     assertThat(batch.labels()).containsExactly(11, 12, 13, 0, 21, 0, 0, 0);
     assertThat(batch.lossMask()).containsExactly(0f, 1f, 1f, 0f, 1f, 0f, 0f, 0f);
     assertThat(batch.attentionMask()).containsExactly(1, 1, 1, 1, 1, 1, 0, 0);
-    assertThat(batch.tokens()).isEqualTo(3);
+    assertThat(batch.lossTokens()).isEqualTo(3);
     assertThat(batch.realTokens()).isEqualTo(6);
   }
 

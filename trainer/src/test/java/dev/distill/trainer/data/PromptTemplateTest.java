@@ -134,6 +134,19 @@ class PromptTemplateTest {
   }
 
   @Test
+  void eachChatTemplateKnowsItsEndOfTurnMarker() {
+    assertThat(PromptTemplate.GEMMA.endOfTurn()).isEqualTo("<end_of_turn>");
+    assertThat(PromptTemplate.ALPACA.endOfTurn()).isEmpty();
+    assertThat(PromptTemplate.endOfTurnMarkers())
+        .containsExactly("<end_of_turn>", "<|eot_id|>", "<|end|>", "<|im_end|>");
+    // a response segment ends with the marker the template names
+    assertThat(PromptTemplate.CHATML.render(CONVERSATION, "", ""))
+        .filteredOn(Segment::response)
+        .hasSize(2)
+        .allMatch(r -> r.text().endsWith(PromptTemplate.CHATML.endOfTurn()));
+  }
+
+  @Test
   void unknownTemplateNamesTheValue() {
     assertThatThrownBy(() -> PromptTemplate.of("vicuna")).hasMessageContaining("'vicuna'");
   }

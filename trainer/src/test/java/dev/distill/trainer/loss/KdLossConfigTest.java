@@ -3,7 +3,10 @@ package dev.distill.trainer.loss;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.distill.spec.Catalog;
 import dev.distill.spec.Hyperparameters;
+import java.util.Locale;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 class KdLossConfigTest {
@@ -11,9 +14,13 @@ class KdLossConfigTest {
   @Test
   void madeFromHyperparameters() {
     Hyperparameters h =
-        new Hyperparameters(
-            null, null, null, null, null, null, null, null, null, null, 2.0, 0.7, "JSD", 0.25, null,
-            null, null, null, 64);
+        Hyperparameters.builder()
+            .temperature(2.0)
+            .kdRatio(0.7)
+            .kdLoss("JSD")
+            .jsdBeta(0.25)
+            .lossChunkSize(64)
+            .build();
     KdLossConfig c = KdLossConfig.from(h, KdLossConfig.chunkSize(h.lossChunkSize(), 256_000));
     assertThat(c).isEqualTo(new KdLossConfig(KdKind.JSD, 2.0, 0.7, 0.25, 64));
     // without loss_chunk_size one chunk's logits hold about 2^24 values
@@ -23,6 +30,26 @@ class KdLossConfigTest {
     assertThat(KdLossConfig.chunkSize(null, 256_000)).isEqualTo(65);
     assertThat(KdLossConfig.chunkSize(null, 16_777_216 * 4)).isEqualTo(16);
     assertThat(KdLossConfig.chunkSize(32, 256_000)).isEqualTo(32);
+  }
+
+  @Test
+  void everyKdLossOfTheSpecIsOneKind() {
+    for (String name : Catalog.KD_LOSSES) {
+      assertThat(KdKind.fromSpecName(name.toUpperCase(Locale.ROOT)).specName()).isEqualTo(name);
+    }
+    assertThatThrownBy(() -> KdKind.fromSpecName("kl"))
+        .hasMessage("kd_loss must be one of forward_kl, reverse_kl, jsd, was 'kl'");
+  }
+
+  @Test
+  void crossEntropyOnlyHasNoDivergence() {
+    KdLossConfig ce = KdLossConfig.crossEntropyOnly(8);
+    assertThat(ce.kind()).isNull();
+    assertThat(ce.kdRatio()).isZero();
+    assertThat(ce.needsTeacher()).isFalse();
+    assertThatThrownBy(() -> new KdLossConfig(null, 1, 0.5, 0.5, 4))
+        .hasMessageContaining("kind")
+        .hasMessageContaining("kdRatio 0.5");
   }
 
   @Test
@@ -48,7 +75,7 @@ class KdLossConfigTest {
 
   @Test
   void theSpecCatalogNamesExactlyTheseDivergences() {
-    assertThat(java.util.Arrays.stream(KdKind.values()).map(KdKind::specName))
-        .containsExactlyElementsOf(dev.distill.spec.Catalog.KD_LOSSES);
+    assertThat(Stream.of(KdKind.values()).map(KdKind::specName))
+        .containsExactlyElementsOf(Catalog.KD_LOSSES);
   }
 }

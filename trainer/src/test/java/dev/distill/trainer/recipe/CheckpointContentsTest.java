@@ -30,10 +30,14 @@ class CheckpointContentsTest {
   @Test
   void finalCheckpointIsAGemma2DirectoryAndOldOnesArePruned() throws Exception {
     JobSpec spec =
-        RecipeSpecs.finetune(
-            ModelRef.of("builtin:gemma2-tiny"),
-            RecipeSpecs.procedural(300),
-            RecipeSpecs.hp(5, 4, 4, 3e-3, 1, 2, 0));
+        RecipeSpecs.aFinetune()
+            .student(ModelRef.of("builtin:gemma2-tiny"))
+            .steps(5)
+            .batch(4)
+            .learningRate(3e-3)
+            .checkpointEvery(1)
+            .keepCheckpoints(2)
+            .build();
     RecipeSpecs.Recorder r = new RecipeSpecs.Recorder();
     RunResult result = Recipes.run(spec, new RunContext(tmp, Map.of(), r, null));
 

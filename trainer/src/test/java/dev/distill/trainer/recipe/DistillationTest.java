@@ -28,21 +28,32 @@ class DistillationTest {
     RecipeSpecs.Recorder teacherRun = new RecipeSpecs.Recorder();
     RunResult teacher =
         Recipes.run(
-            RecipeSpecs.finetune(
-                ModelRef.of("builtin:gemma2-tiny"),
-                RecipeSpecs.procedural(400),
-                RecipeSpecs.hp(15, 8, 8, 5e-3, 100, 1, 0)),
+            RecipeSpecs.aFinetune()
+                .student(ModelRef.of("builtin:gemma2-tiny"))
+                .dataset(RecipeSpecs.procedural(400))
+                .steps(15)
+                .batch(8)
+                .learningRate(5e-3)
+                .checkpointEvery(100)
+                .keepCheckpoints(1)
+                .build(),
             new RunContext(tmp.resolve("teacher"), Map.of(), teacherRun, null));
     assertThat(teacher.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
     Path teacherDir = teacher.lastCheckpoint().dir();
 
     ModelRef student = new ModelRef("builtin:gemma2-tiny", Map.of("num_hidden_layers", 1), null);
     JobSpec spec =
-        RecipeSpecs.distill(
-            ModelRef.of("file:" + teacherDir.toAbsolutePath()),
-            student,
-            RecipeSpecs.procedural(400),
-            RecipeSpecs.hp(20, 8, 8, 5e-3, 100, 1, 10));
+        RecipeSpecs.aDistill()
+            .teacher(ModelRef.of("file:" + teacherDir.toAbsolutePath()))
+            .student(student)
+            .dataset(RecipeSpecs.procedural(400))
+            .steps(20)
+            .batch(8)
+            .learningRate(5e-3)
+            .checkpointEvery(100)
+            .keepCheckpoints(1)
+            .evalEvery(10)
+            .build();
 
     // KL of the untrained student (the recipe initialises it from the same seed)
     double startKl;

@@ -8,7 +8,6 @@ import ai.djl.ndarray.NDManager;
 import dev.distill.spec.DatasetSpec;
 import dev.distill.spec.GenerationSpec;
 import dev.distill.spec.JobSpec;
-import dev.distill.spec.JobType;
 import dev.distill.spec.ModelRef;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,17 +33,20 @@ class EvaluationRecipeTest {
   }
 
   private static JobSpec evaluate(ModelRef teacher, ModelRef student) {
-    return new JobSpec(
-        JobType.EVALUATE,
-        teacher,
-        student,
-        RecipeSpecs.procedural(300),
-        RecipeSpecs.hp(1, 8, 8, 1e-3, 100, 1, 0),
-        new GenerationSpec(4, 6, null, null, null),
-        null,
-        null,
-        null,
-        null);
+    return evaluation(teacher, student).build();
+  }
+
+  /** One step's settings; a single batch of 8; 4 prompts of 6 new tokens for exact match. */
+  private static RecipeSpecs.Job evaluation(ModelRef teacher, ModelRef student) {
+    return RecipeSpecs.anEvaluation()
+        .teacher(teacher)
+        .student(student)
+        .steps(1)
+        .batch(8)
+        .learningRate(1e-3)
+        .checkpointEvery(100)
+        .keepCheckpoints(1)
+        .generation(new GenerationSpec(4, 6, null, null, null));
   }
 
   private static Map<String, Double> run(JobSpec spec) {
@@ -102,17 +104,7 @@ class EvaluationRecipeTest {
         new DatasetSpec(
             "file:" + one.toAbsolutePath(), "alpaca", null, 64, 0.01, null, null, null, 1L);
     JobSpec spec =
-        new JobSpec(
-            JobType.EVALUATE,
-            null,
-            ModelRef.of("file:" + modelDir.toAbsolutePath()),
-            ds,
-            RecipeSpecs.hp(1, 8, 8, 1e-3, 100, 1, 0),
-            new GenerationSpec(4, 6, null, null, null),
-            null,
-            null,
-            null,
-            null);
+        evaluation(null, ModelRef.of("file:" + modelDir.toAbsolutePath())).dataset(ds).build();
     assertThatThrownBy(
             () -> Recipes.run(spec, new RunContext(tmp.resolve("empty"), Map.of(), null, null)))
         .isInstanceOf(IllegalArgumentException.class)

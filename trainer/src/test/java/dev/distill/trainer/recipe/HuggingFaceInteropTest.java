@@ -151,10 +151,16 @@ class HuggingFaceInteropTest {
     DatasetSpec dataset =
         new DatasetSpec("file:" + data, "alpaca", template, 128, 0.0, null, null, null, 7L);
     JobSpec spec =
-        RecipeSpecs.finetune(
-            new ModelRef("builtin:gemma2-tiny", null, tokenizerRef),
-            dataset,
-            RecipeSpecs.hp(60, 4, 4, 1e-2, 1000, 1, 0));
+        RecipeSpecs.aFinetune()
+            .student(new ModelRef("builtin:gemma2-tiny", null, tokenizerRef))
+            .dataset(dataset)
+            .steps(60)
+            .batch(4, 4)
+            .learningRate(1e-2)
+            .checkpointEvery(1000)
+            .keepCheckpoints(1)
+            .evalEvery(0)
+            .build();
     RunResult result = Recipes.run(spec, new RunContext(tmp.resolve("run"), Map.of(), null, null));
     assertThat(result.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
     return result.lastCheckpoint().dir();

@@ -27,10 +27,14 @@ class ResumeTest {
   @TempDir Path tmp;
 
   private static JobSpec spec(int batch, int micro, double lr) {
-    return RecipeSpecs.finetune(
-        ModelRef.of("builtin:gemma2-tiny"),
-        RecipeSpecs.procedural(300),
-        RecipeSpecs.hp(STEPS, batch, micro, lr, 100, 2, 0));
+    return RecipeSpecs.aFinetune()
+        .student(ModelRef.of("builtin:gemma2-tiny"))
+        .steps(STEPS)
+        .batch(batch, micro)
+        .learningRate(lr)
+        .checkpointEvery(100)
+        .keepCheckpoints(2)
+        .build();
   }
 
   /** Fires PREEMPTED once the recorder has seen {@code after} steps. */
@@ -101,10 +105,16 @@ class ResumeTest {
   void aDamagedNewestCheckpointIsSkippedWithAnEventAndTheRunResumesFromTheOneBefore()
       throws Exception {
     JobSpec spec =
-        RecipeSpecs.finetune(
-            ModelRef.of("builtin:gemma2-tiny"),
-            RecipeSpecs.procedural(300),
-            RecipeSpecs.hp(STEPS, 4, 4, 3e-3, 2, 2, 0));
+        RecipeSpecs.aFinetune()
+            .student(ModelRef.of("builtin:gemma2-tiny"))
+            .dataset(RecipeSpecs.procedural(300))
+            .steps(STEPS)
+            .batch(4, 4)
+            .learningRate(3e-3)
+            .checkpointEvery(2)
+            .keepCheckpoints(2)
+            .evalEvery(0)
+            .build();
     Path dir = tmp.resolve("damaged");
     RecipeSpecs.Recorder first = new RecipeSpecs.Recorder();
     RunResult stopped = Recipes.run(spec, new RunContext(dir, Map.of(), first, after(first, 3)));

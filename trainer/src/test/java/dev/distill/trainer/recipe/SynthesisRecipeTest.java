@@ -3,11 +3,8 @@ package dev.distill.trainer.recipe;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.distill.spec.DatasetSpec;
 import dev.distill.spec.GenerationSpec;
-import dev.distill.spec.Hyperparameters;
 import dev.distill.spec.JobSpec;
-import dev.distill.spec.JobType;
 import dev.distill.spec.ModelRef;
 import dev.distill.trainer.checkpoint.CheckpointManager;
 import java.nio.file.Files;
@@ -61,26 +58,37 @@ class SynthesisRecipeTest {
     }
     Files.writeString(data, sb);
     // mask_prompt false: the model also learns to write the instructions
-    DatasetSpec ds =
-        new DatasetSpec(
-            "file:" + data.toAbsolutePath(), "alpaca", "gemma", 64, 0.0, false, null, null, 7L);
+    JobSpec parrotJob =
+        RecipeSpecs.aFinetune()
+            .student(TINY)
+            .dataset(RecipeSpecs.alpaca("file:" + data.toAbsolutePath(), false, 7L))
+            .steps(120)
+            .batch(8)
+            .learningRate(1e-2)
+            .checkpointEvery(1000)
+            .keepCheckpoints(1)
+            .build();
     RunResult r =
-        Recipes.run(
-            RecipeSpecs.finetune(TINY, ds, RecipeSpecs.hp(120, 8, 8, 1e-2, 1000, 1, 0)),
-            new RunContext(tmp.resolve("parrot-job"), Map.of(), null, null));
+        Recipes.run(parrotJob, new RunContext(tmp.resolve("parrot-job"), Map.of(), null, null));
     assertThat(r.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
     parrot = r.lastCheckpoint().dir();
   }
 
-  static Hyperparameters seeded(long seed) {
-    return new Hyperparameters(
-        null, null, null, null, null, null, null, null, null, null, null, null, null, null, seed,
-        null, null, null, null);
+  static JobSpec synthesize(ModelRef teacher, long seed, GenerationSpec gen) {
+    return RecipeSpecs.aSynthesis().teacher(teacher).seed(seed).generation(gen).build();
   }
 
-  static JobSpec synthesize(ModelRef teacher, long seed, GenerationSpec gen) {
-    return new JobSpec(
-        JobType.SYNTHESIZE, teacher, null, null, seeded(seed), gen, null, null, null, null);
+  /** A one-step finetune of gemma2-tiny on a synthesize job's output. */
+  static JobSpec finetuneOn(String jobId) {
+    return RecipeSpecs.aFinetune()
+        .student(TINY)
+        .dataset(RecipeSpecs.alpaca("job:" + jobId, true, 1L))
+        .steps(1)
+        .batch(1)
+        .learningRate(1e-3)
+        .checkpointEvery(1000)
+        .keepCheckpoints(1)
+        .build();
   }
 
   static List<JsonNode> rows(Path dir) throws Exception {
@@ -131,8 +139,12 @@ class SynthesisRecipeTest {
     assertThat(manifest.get("seed").asLong()).isEqualTo(3);
     assertThat(manifest.get("settings").get("temperature").asDouble()).isEqualTo(1.0);
     assertThat(manifest.get("counts").get("samples_written").asLong()).isEqualTo(rows.size());
-    // progress after every PROGRESS_EVERY samples and at the end
-    assertThat(rec.evals).containsOnlyKeys(10L, 12L);
+    // progress after every PROGRESS_EVERY samples and at the end; no validation pass, no step
+    assertThat(rec.progress).containsOnlyKeys(10L, 12L);
+    assertThat(rec.progress.get(12L)).isEqualTo(m);
+    assertThat(rec.evals).isEmpty();
+    assertThat(r.step()).isZero();
+    assertThat(r.samples()).isEqualTo(rows.size());
   }
 
   @Test
@@ -195,12 +207,10 @@ class SynthesisRecipeTest {
                 ModelRef.of("job:" + PARROT_ID), 1, new GenerationSpec(2, 24, 0.0, 1.0, null)),
             new RunContext(tmp.resolve("synth-for-ft"), Map.of(PARROT_ID, parrot), null, null));
     String synthId = UUID.randomUUID().toString();
-    DatasetSpec ds =
-        new DatasetSpec("job:" + synthId, "alpaca", "gemma", 64, 0.0, null, null, null, 1L);
     RecipeSpecs.Recorder rec = new RecipeSpecs.Recorder();
     RunResult ft =
         Recipes.run(
-            RecipeSpecs.finetune(TINY, ds, RecipeSpecs.hp(1, 1, 1, 1e-3, 1000, 1, 0)),
+            finetuneOn(synthId),
             new RunContext(
                 tmp.resolve("ft-on-synth"),
                 Map.of(synthId, synth.lastCheckpoint().dir()),
@@ -215,8 +225,7 @@ class SynthesisRecipeTest {
   @Test
   void aDatasetJobWithoutDataIsRefusedNamingTheJob() {
     String id = UUID.randomUUID().toString();
-    DatasetSpec ds = new DatasetSpec("job:" + id, "alpaca", "gemma", 64, 0.0, null, null, null, 1L);
-    JobSpec spec = RecipeSpecs.finetune(TINY, ds, RecipeSpecs.hp(1, 1, 1, 1e-3, 1000, 1, 0));
+    JobSpec spec = finetuneOn(id);
     // the output of a training job: a model, no data file
     assertThatThrownBy(
             () ->

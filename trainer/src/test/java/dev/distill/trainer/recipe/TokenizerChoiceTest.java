@@ -77,20 +77,32 @@ class TokenizerChoiceTest {
   @Test
   void aBuiltinStudentDistilledFromAJobTeacherUsesTheTeachersTokenizer() throws Exception {
     JobSpec teacherSpec =
-        RecipeSpecs.finetune(
-            new ModelRef("builtin:gemma2-tiny", null, gpt2),
-            RecipeSpecs.procedural(40),
-            RecipeSpecs.hp(1, 2, 2, 1e-3, 100, 1, 0));
+        RecipeSpecs.aFinetune()
+            .student(new ModelRef("builtin:gemma2-tiny", null, gpt2))
+            .dataset(RecipeSpecs.procedural(40))
+            .steps(1)
+            .batch(2, 2)
+            .learningRate(1e-3)
+            .checkpointEvery(100)
+            .keepCheckpoints(1)
+            .evalEvery(0)
+            .build();
     RunResult teacher =
         Recipes.run(teacherSpec, new RunContext(tmp.resolve("teacher"), Map.of(), null, null));
     Map<String, Path> artifacts = Map.of(TEACHER_ID, teacher.lastCheckpoint().dir());
 
     JobSpec distill =
-        RecipeSpecs.distill(
-            ModelRef.of("job:" + TEACHER_ID),
-            ModelRef.of("builtin:gemma2-tiny"),
-            RecipeSpecs.procedural(40),
-            RecipeSpecs.hp(1, 2, 2, 1e-3, 100, 1, 0));
+        RecipeSpecs.aDistill()
+            .teacher(ModelRef.of("job:" + TEACHER_ID))
+            .student(ModelRef.of("builtin:gemma2-tiny"))
+            .dataset(RecipeSpecs.procedural(40))
+            .steps(1)
+            .batch(2, 2)
+            .learningRate(1e-3)
+            .checkpointEvery(100)
+            .keepCheckpoints(1)
+            .evalEvery(0)
+            .build();
     RunResult student =
         Recipes.run(distill, new RunContext(tmp.resolve("student"), artifacts, null, null));
     assertThat(student.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
@@ -108,11 +120,17 @@ class TokenizerChoiceTest {
 
     // told otherwise, the student keeps its own tokenizer, and the mismatch is named
     JobSpec byteStudent =
-        RecipeSpecs.distill(
-            ModelRef.of("job:" + TEACHER_ID),
-            new ModelRef("builtin:gemma2-tiny", null, "byte"),
-            RecipeSpecs.procedural(40),
-            RecipeSpecs.hp(1, 2, 2, 1e-3, 100, 1, 0));
+        RecipeSpecs.aDistill()
+            .teacher(ModelRef.of("job:" + TEACHER_ID))
+            .student(new ModelRef("builtin:gemma2-tiny", null, "byte"))
+            .dataset(RecipeSpecs.procedural(40))
+            .steps(1)
+            .batch(2, 2)
+            .learningRate(1e-3)
+            .checkpointEvery(100)
+            .keepCheckpoints(1)
+            .evalEvery(0)
+            .build();
     assertThatThrownBy(
             () ->
                 Recipes.run(

@@ -28,6 +28,13 @@ class ByteTokenizerTest {
   }
 
   @Test
+  void endOfTurnIdsAreEosAndTheMarkersItKnows() {
+    assertThat(tok.endOfTurnIds(List.of("<end_of_turn>", "<|eot_id|>", "<nope>")))
+        .containsExactlyInAnyOrder(tok.eosId(), 5, 11);
+    assertThat(tok.endOfTurnIds(List.of())).containsExactly(tok.eosId());
+  }
+
+  @Test
   void markersInTextAreSingleTokens() {
     int[] ids = tok.encode("<start_of_turn>user\nhi<end_of_turn>\n<startx");
     int s = ByteTokenizer.SPECIALS.size();

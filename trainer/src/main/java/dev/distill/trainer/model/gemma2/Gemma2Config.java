@@ -421,66 +421,204 @@ public record Gemma2Config(
    */
   public static Gemma2Config preset(String name) {
     return switch (name) {
-      case "gemma2-2b" -> real(256000, 2304, 9216, 26, 8, 4, 256, 256);
-      case "gemma2-9b" -> real(256000, 3584, 14336, 42, 16, 8, 256, 256);
-      case "gemma2-27b" -> real(256000, 4608, 36864, 46, 32, 16, 128, 144);
-      case "gemma2-tiny" -> small(64, 256, 2, 4, 2, 16, 32);
-      case "gemma2-demo-teacher" -> small(128, 512, 4, 4, 2, 32, 64);
-      case "gemma2-demo-student" -> small(96, 384, 3, 3, 1, 32, 64);
+      case "gemma2-2b" ->
+          released()
+              .hiddenSize(2304)
+              .intermediateSize(9216)
+              .numHiddenLayers(26)
+              .numAttentionHeads(8)
+              .numKeyValueHeads(4)
+              .headDim(256)
+              .queryPreAttnScalar(256)
+              .build();
+      case "gemma2-9b" ->
+          released()
+              .hiddenSize(3584)
+              .intermediateSize(14336)
+              .numHiddenLayers(42)
+              .numAttentionHeads(16)
+              .numKeyValueHeads(8)
+              .headDim(256)
+              .queryPreAttnScalar(256)
+              .build();
+      case "gemma2-27b" ->
+          released()
+              .hiddenSize(4608)
+              .intermediateSize(36864)
+              .numHiddenLayers(46)
+              .numAttentionHeads(32)
+              .numKeyValueHeads(16)
+              .headDim(128)
+              .queryPreAttnScalar(144)
+              .build();
+      case "gemma2-tiny" ->
+          small()
+              .hiddenSize(64)
+              .intermediateSize(256)
+              .numHiddenLayers(2)
+              .numAttentionHeads(4)
+              .numKeyValueHeads(2)
+              .headDim(16)
+              .queryPreAttnScalar(16)
+              .slidingWindow(32)
+              .build();
+      case "gemma2-demo-teacher" ->
+          small()
+              .hiddenSize(128)
+              .intermediateSize(512)
+              .numHiddenLayers(4)
+              .numAttentionHeads(4)
+              .numKeyValueHeads(2)
+              .headDim(32)
+              .queryPreAttnScalar(32)
+              .slidingWindow(64)
+              .build();
+      case "gemma2-demo-student" ->
+          small()
+              .hiddenSize(96)
+              .intermediateSize(384)
+              .numHiddenLayers(3)
+              .numAttentionHeads(3)
+              .numKeyValueHeads(1)
+              .headDim(32)
+              .queryPreAttnScalar(32)
+              .slidingWindow(64)
+              .build();
       default ->
           throw new IllegalArgumentException(
               "unknown model preset '" + name + "'; known: " + PRESETS);
     };
   }
 
-  private static Gemma2Config real(
-      int vocab, int d, int inter, int layers, int heads, int kv, int headDim, int qScalar) {
-    return new Gemma2Config(
-        vocab,
-        d,
-        inter,
-        layers,
-        heads,
-        kv,
-        headDim,
-        8192,
-        1e-6,
-        10000.0,
-        50.0,
-        30.0,
-        qScalar,
-        4096,
-        "gelu_pytorch_tanh",
-        true,
-        2,
-        List.of(1),
-        0,
-        "bfloat16");
+  /** Gemma 2 as Google released it: the 256k vocabulary, an 8k context, bf16 weights. */
+  private static PresetBuilder released() {
+    return new PresetBuilder()
+        .vocabSize(256000)
+        .maxPositionEmbeddings(8192)
+        .slidingWindow(4096)
+        .bosTokenId(2)
+        .eosTokenId(1)
+        .torchDtype("bfloat16");
   }
 
-  private static Gemma2Config small(
-      int d, int inter, int layers, int heads, int kv, int headDim, int window) {
-    return new Gemma2Config(
-        SMALL_VOCAB,
-        d,
-        inter,
-        layers,
-        heads,
-        kv,
-        headDim,
-        2048,
-        1e-6,
-        10000.0,
-        50.0,
-        30.0,
-        headDim,
-        window,
-        "gelu_pytorch_tanh",
-        true,
-        SMALL_BOS,
-        List.of(SMALL_EOS),
-        0,
-        "float32");
+  /** Small CPU models on the byte tokenizer's vocabulary, a 2k context, fp32 weights. */
+  private static PresetBuilder small() {
+    return new PresetBuilder()
+        .vocabSize(SMALL_VOCAB)
+        .maxPositionEmbeddings(2048)
+        .bosTokenId(SMALL_BOS)
+        .eosTokenId(SMALL_EOS)
+        .torchDtype("float32");
+  }
+
+  /**
+   * The sizes of a preset by name. What every preset shares is set here: rms_norm_eps 1e-6,
+   * rope_theta 10000, soft-caps 50 (attention) and 30 (final logits), gelu_pytorch_tanh, tied
+   * embeddings, pad id 0.
+   */
+  private static final class PresetBuilder {
+    private int vocabSize;
+    private int hiddenSize;
+    private int intermediateSize;
+    private int numHiddenLayers;
+    private int numAttentionHeads;
+    private int numKeyValueHeads;
+    private int headDim;
+    private int maxPositionEmbeddings;
+    private int queryPreAttnScalar;
+    private int slidingWindow;
+    private int bosTokenId;
+    private int eosTokenId;
+    private String torchDtype;
+
+    PresetBuilder vocabSize(int v) {
+      vocabSize = v;
+      return this;
+    }
+
+    PresetBuilder hiddenSize(int d) {
+      hiddenSize = d;
+      return this;
+    }
+
+    PresetBuilder intermediateSize(int width) {
+      intermediateSize = width;
+      return this;
+    }
+
+    PresetBuilder numHiddenLayers(int layers) {
+      numHiddenLayers = layers;
+      return this;
+    }
+
+    PresetBuilder numAttentionHeads(int heads) {
+      numAttentionHeads = heads;
+      return this;
+    }
+
+    PresetBuilder numKeyValueHeads(int heads) {
+      numKeyValueHeads = heads;
+      return this;
+    }
+
+    PresetBuilder headDim(int dim) {
+      headDim = dim;
+      return this;
+    }
+
+    PresetBuilder maxPositionEmbeddings(int positions) {
+      maxPositionEmbeddings = positions;
+      return this;
+    }
+
+    PresetBuilder queryPreAttnScalar(int scalar) {
+      queryPreAttnScalar = scalar;
+      return this;
+    }
+
+    PresetBuilder slidingWindow(int window) {
+      slidingWindow = window;
+      return this;
+    }
+
+    PresetBuilder bosTokenId(int id) {
+      bosTokenId = id;
+      return this;
+    }
+
+    PresetBuilder eosTokenId(int id) {
+      eosTokenId = id;
+      return this;
+    }
+
+    PresetBuilder torchDtype(String dtype) {
+      torchDtype = dtype;
+      return this;
+    }
+
+    Gemma2Config build() {
+      return new Gemma2Config(
+          vocabSize,
+          hiddenSize,
+          intermediateSize,
+          numHiddenLayers,
+          numAttentionHeads,
+          numKeyValueHeads,
+          headDim,
+          maxPositionEmbeddings,
+          1e-6,
+          10000.0,
+          50.0,
+          30.0,
+          queryPreAttnScalar,
+          slidingWindow,
+          "gelu_pytorch_tanh",
+          true,
+          bosTokenId,
+          List.of(eosTokenId),
+          0,
+          torchDtype);
+    }
   }
 
   // ----------------------------------------------------------------------------------------

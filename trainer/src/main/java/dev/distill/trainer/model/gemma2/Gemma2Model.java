@@ -70,7 +70,9 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   private final NDArray finalNorm; // (D)
   private final NDArray[][] layers; // [layer][Layer.ordinal()]
 
-  // Scalar constants made natively once (Java scalar arguments corrupt gradients, see djl-notes).
+  // Scalar constants made natively once: a Java scalar argument (x.mul(2f), add(Number), ...) is
+  // wrapped in a tensor over a Java buffer that is freed at once while autograd keeps a pointer to
+  // it for the backward pass, so under GC pressure gradients become NaN or -Inf.
   private final NDArray one;
   private final NDArray eps;
   private final NDArray embedScale; // sqrt(D), as HF's normalizer

@@ -26,6 +26,33 @@ class Gemma2ConfigTest {
     assertThat(Gemma2Config.preset("gemma2-27b").queryPreAttnScalar()).isEqualTo(144);
   }
 
+  /** Every field of gemma2-2b, as google/gemma-2-2b's config.json states it. */
+  @Test
+  void theTwoBillionPresetIsThePublishedConfig() {
+    Map<String, Object> published = new HashMap<>();
+    published.put("vocab_size", 256000);
+    published.put("hidden_size", 2304);
+    published.put("intermediate_size", 9216);
+    published.put("num_hidden_layers", 26);
+    published.put("num_attention_heads", 8);
+    published.put("num_key_value_heads", 4);
+    published.put("head_dim", 256);
+    published.put("max_position_embeddings", 8192);
+    published.put("rms_norm_eps", 1e-6);
+    published.put("rope_theta", 10000.0);
+    published.put("attn_logit_softcapping", 50.0);
+    published.put("final_logit_softcapping", 30.0);
+    published.put("query_pre_attn_scalar", 256);
+    published.put("sliding_window", 4096);
+    published.put("hidden_activation", "gelu_pytorch_tanh");
+    published.put("tie_word_embeddings", true);
+    published.put("bos_token_id", 2);
+    published.put("eos_token_id", 1);
+    published.put("pad_token_id", 0);
+    published.put("torch_dtype", "bfloat16");
+    assertThat(Gemma2Config.preset("gemma2-2b")).isEqualTo(Gemma2Config.fromHf(published));
+  }
+
   @Test
   void smallPresetsHaveTheirSizesAndAnOverridableVocabulary() {
     Gemma2Config teacher = Gemma2Config.preset("gemma2-demo-teacher");
@@ -45,6 +72,9 @@ class Gemma2ConfigTest {
     assertThat(tiny.bosTokenId()).isEqualTo(1);
     assertThat(tiny.eosTokenIds()).containsExactly(2);
     assertThat(tiny.padTokenId()).isEqualTo(0);
+    assertThat(tiny.queryPreAttnScalar()).isEqualTo(16.0); // head_dim
+    assertThat(tiny.maxPositionEmbeddings()).isEqualTo(2048);
+    assertThat(tiny.torchDtype()).isEqualTo("float32");
     assertThatThrownBy(() -> Gemma2Config.preset("gemma3-1b")).hasMessageContaining("gemma3-1b");
   }
 

@@ -1,0 +1,85 @@
+package dev.distill.spec;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.json.JsonMapper;
+
+/** The builder names what the JSON names; what it leaves unset takes the JSON's defaults. */
+class HyperparametersTest {
+
+  private final ObjectMapper json = JsonMapper.builder().build();
+
+  @Test
+  void theBuilderMakesWhatTheJsonMakes() {
+    Hyperparameters built =
+        Hyperparameters.builder()
+            .maxSteps(20)
+            .batchSize(16)
+            .microBatchSize(4)
+            .learningRate(5e-3)
+            .minLrRatio(0.2)
+            .warmupSteps(3)
+            .weightDecay(0.05)
+            .beta1(0.8)
+            .beta2(0.9)
+            .gradClip(2.0)
+            .temperature(1.5)
+            .kdRatio(0.7)
+            .kdLoss("JSD")
+            .jsdBeta(0.25)
+            .seed(42L)
+            .checkpointEvery(7)
+            .keepCheckpoints(2)
+            .evalEvery(5)
+            .lossChunkSize(16)
+            .build();
+    Hyperparameters parsed =
+        json.readValue(
+            """
+            {"max_steps": 20, "batch_size": 16, "micro_batch_size": 4, "learning_rate": 5e-3,
+             "min_lr_ratio": 0.2, "warmup_steps": 3, "weight_decay": 0.05, "beta1": 0.8,
+             "beta2": 0.9, "grad_clip": 2.0, "temperature": 1.5, "kd_ratio": 0.7,
+             "kd_loss": "JSD", "jsd_beta": 0.25, "seed": 42, "checkpoint_every": 7,
+             "keep_checkpoints": 2, "eval_every": 5, "loss_chunk_size": 16}
+            """,
+            Hyperparameters.class);
+    assertThat(built).isEqualTo(parsed);
+    assertThat(built.kdLoss()).isEqualTo("jsd");
+    // what is left unset takes the JSON's defaults
+    Hyperparameters few = Hyperparameters.builder().maxSteps(20).build();
+    assertThat(few).isEqualTo(json.readValue("{\"max_steps\": 20}", Hyperparameters.class));
+    assertThat(few.warmupSteps()).isEqualTo(2); // max_steps / 10
+    assertThat(Hyperparameters.builder().build())
+        .isEqualTo(json.readValue("{}", Hyperparameters.class))
+        .isEqualTo(Hyperparameters.defaults());
+  }
+
+  @Test
+  void anUnknownKdLossListsTheNames() {
+    Hyperparameters hp = Hyperparameters.builder().kdLoss("kl").build();
+    assertThatThrownBy(
+            () ->
+                new JobSpec(
+                    JobType.FINETUNE,
+                    null,
+                    ModelRef.of("builtin:gemma2-tiny"),
+                    DatasetSpec.procedural(),
+                    hp,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null))
+        .isInstanceOfSatisfying(
+            InvalidSpecException.class,
+            e ->
+                assertThat(e.violations())
+                    .containsExactly(
+                        new SpecViolation(
+                            "hyperparameters.kd_loss",
+                            "must be one of forward_kl, reverse_kl, jsd, was 'kl'")));
+  }
+}
