@@ -25,7 +25,7 @@ import org.springframework.web.filter.OncePerRequestFilter;
  * without control characters, and a header value longer than {@link #MAX_HEADER_CHARS}. The path
  * the auth filter checks is then the path the router matches.
  */
-// @Component
+@Component
 @Order(Ordered.HIGHEST_PRECEDENCE)
 class RequestGuardFilter extends OncePerRequestFilter {
 

@@ -12,7 +12,7 @@ import org.springframework.core.Ordered;
  * ProblemReportValve}, so a request Tomcat refuses itself is answered in problem+json too. Runs
  * after Boot's own customizer, whose valve it removes.
  */
-// @Configuration(proxyBeanMethods = false)
+@Configuration(proxyBeanMethods = false)
 class TomcatProblemConfig
     implements WebServerFactoryCustomizer<TomcatServletWebServerFactory>, Ordered {
 
