@@ -16,11 +16,10 @@ import org.springframework.web.filter.OncePerRequestFilter;
 /**
  * Authenticates every {@code /v1/**} request by its bearer token and applies the role rules: worker
  * tokens reach only {@code /v1/worker/**}, user tokens never do; writes need {@code admin} or
- * {@code member}; {@code POST /v1/tokens} needs {@code admin}. Everything outside {@code /v1}
- * (health, metrics, OpenAPI) is public. Requests whose path is not plain ({@code ;},
- * percent-encoding, dot segments) never get here: {@code RequestGuardFilter} refuses them first, so
- * the raw path checked here is the path the router matches; the container's normalised path must
- * agree too.
+ * {@code member}; {@code /v1/tokens} needs {@code admin}. Everything outside {@code /v1} (health,
+ * metrics, OpenAPI) is public. Requests whose path is not plain ({@code ;}, percent-encoding, dot
+ * segments) never get here: {@code RequestGuardFilter} refuses them first, so the raw path checked
+ * here is the path the router matches; the container's normalised path must agree too.
  */
 @Component
 @Order(Ordered.HIGHEST_PRECEDENCE + 20)
@@ -71,7 +70,7 @@ class AuthFilter extends OncePerRequestFilter {
               "Unauthorized",
               header == null
                   ? "an Authorization: Bearer token is required"
-                  : "the bearer token is not valid",
+                  : "the bearer token is not valid (unknown, revoked or expired)",
               null));
       return;
     }
