@@ -75,7 +75,9 @@ public record ModelRef(
       v.add("config", "overrides are only allowed for builtin: models");
     }
     for (Map.Entry<String, Object> e : config.entrySet()) {
-      if (!(e.getValue() instanceof Number
+      if (StoredValues.hasNul(e.getKey()) || StoredValues.hasNul(e.getValue())) {
+        v.add("config", StoredValues.NUL_MESSAGE);
+      } else if (!(e.getValue() instanceof Number
           || e.getValue() instanceof String
           || e.getValue() instanceof Boolean)) {
         v.add("config." + e.getKey(), "must be a number, string or boolean");

@@ -35,6 +35,7 @@ public record Requirements(
       v.add("device", "must be cpu or cuda, was '" + device + "'");
     }
     v.range("min_memory_mb", minMemoryMb, 0, 1L << 40);
+    v.storable("labels", labels);
     if (labels.size() > 32) {
       v.add("labels", "at most 32 labels");
     }
