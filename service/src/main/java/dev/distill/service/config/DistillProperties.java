@@ -16,7 +16,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param claimPollInterval how often a waiting claim looks again without a notification
  * @param maxClaimWait the longest a claim may wait
  * @param maxBodyBytes requests with larger bodies get 413
- * @param storage which {@code file:} roots specs may reference
+ * @param storage which {@code file:} roots specs may reference, and the artifact store they may not
  */
 @ConfigurationProperties("distill")
 public record DistillProperties(
@@ -47,7 +47,7 @@ public record DistillProperties(
       throw new IllegalArgumentException(
           "distill.max-body-bytes must be positive, was " + maxBodyBytes);
     }
-    storage = storage == null ? new Storage(List.of()) : storage;
+    storage = storage == null ? new Storage(List.of(), null) : storage;
   }
 
   private static Duration positive(String name, Duration d, Duration fallback) {
@@ -62,13 +62,16 @@ public record DistillProperties(
 
   /**
    * @param allowedRoots absolute directories under which {@code file:} references must lie
+   * @param artifactRoot the workers' artifact store; {@code file:} references into it are refused
+   *     (a job's output is read through {@code job:<id>} of the same project); null: none
    */
-  public record Storage(List<Path> allowedRoots) {
+  public record Storage(List<Path> allowedRoots, Path artifactRoot) {
     public Storage {
       allowedRoots =
           allowedRoots == null
               ? List.of()
               : allowedRoots.stream().map(p -> p.toAbsolutePath().normalize()).toList();
+      artifactRoot = artifactRoot == null ? null : artifactRoot.toAbsolutePath().normalize();
     }
   }
 }
