@@ -1,5 +1,6 @@
 package dev.distill.trainer.worker;
 
+import dev.distill.spec.FileRefs;
 import dev.distill.spec.protocol.Artifact;
 import dev.distill.spec.protocol.BatchResponse;
 import dev.distill.spec.protocol.CheckpointRegistration;
@@ -83,7 +84,7 @@ public final class Worker implements AutoCloseable {
   public int run() throws Exception {
     try {
       if (config.metricsPort() >= 0) {
-        int port = metrics.serve(config.metricsPort());
+        int port = metrics.serve(config.metricsAddress(), config.metricsPort());
         log.info("worker {}: metrics on :{}/metrics", config.workerId(), port);
       }
       long backoffMs = 500;
@@ -273,6 +274,8 @@ public final class Worker implements AutoCloseable {
     RunResult result = null;
     heartbeat.start();
     try {
+      // again here, before anything is opened: a file: reference never reads the artifact store
+      FileRefs.requireOutsideArtifactStore(claim.job().spec(), config.storageRoot());
       result =
           Recipes.run(claim.job().spec(), new RunContext(outputDir, artifacts, listener, stop));
     } catch (OutOfMemoryError e) {

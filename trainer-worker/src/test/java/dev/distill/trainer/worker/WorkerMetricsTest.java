@@ -16,6 +16,21 @@ import org.junit.jupiter.api.Test;
 class WorkerMetricsTest {
 
   @Test
+  void bindsLoopbackUnlessGivenAnAddress() throws Exception {
+    try (WorkerMetrics metrics = new WorkerMetrics("w-1")) {
+      metrics.serve(0);
+      assertThat(metrics.address().getAddress().isLoopbackAddress()).isTrue();
+    }
+    try (WorkerMetrics metrics = new WorkerMetrics("w-1")) {
+      metrics.serve("0.0.0.0", 0);
+      assertThat(metrics.address().getAddress().isAnyLocalAddress()).isTrue();
+    }
+    WorkerCommand defaults = new WorkerCommand();
+    new picocli.CommandLine(defaults).parseArgs();
+    assertThat(defaults.metricsAddress).isEqualTo("127.0.0.1");
+  }
+
+  @Test
   void servesStepTimeSpeedMemoryAndCurrentJobWithPrometheusNames() throws Exception {
     try (WorkerMetrics metrics = new WorkerMetrics("w-1")) {
       int port = metrics.serve(0);
