@@ -21,10 +21,11 @@ import tools.jackson.databind.ObjectMapper;
 /**
  * Syntax first: a JSON request body is parsed whole before any field is bound, so a body that is
  * not valid JSON (truncated, trailing content, a duplicate key) is 400 {@code malformed-json}
- * wherever the error sits, and only valid JSON reaches field validation (422).
+ * wherever the error sits, and only valid JSON reaches field validation (422). Runs after the auth
+ * filter: an unauthenticated caller learns nothing about its body.
  */
 @Component
-@Order(Ordered.HIGHEST_PRECEDENCE + 15)
+@Order(Ordered.HIGHEST_PRECEDENCE + 25)
 class JsonSyntaxFilter extends OncePerRequestFilter {
 
   private static final Pattern DUPLICATE = Pattern.compile("Duplicate Object property \"(.*)\"");

@@ -32,6 +32,7 @@ class JsonInputTest extends ServiceTest {
   void invalidJsonIs400WhereverTheErrorSits() {
     Project p = newProject();
     assertProblem(post("/v1/jobs", p.member(), "{\"type\": 42"), 400, "malformed-json");
+    assertProblem(post("/v1/jobs", null, "{\"type\": 42"), 401, "unauthorized");
     assertProblem(
         post("/v1/jobs", p.member(), BASE + ",\"priority\": \"x\""), 400, "malformed-json");
     assertProblem(post("/v1/jobs", p.member(), BASE + "} trailing"), 400, "malformed-json");
