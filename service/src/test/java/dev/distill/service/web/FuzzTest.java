@@ -233,6 +233,19 @@ class FuzzTest extends ServiceTest {
   private void raw(String method, String target, Map<String, String> headers, String body)
       throws IOException {
     RawHttp.Answer a = RawHttp.send(port, method, target, headers, body);
+    if (a.body().contains("event:") || a.headers().containsKey("x-debug")) {
+      System.out.println(
+          "RAWHTTP-TARGET "
+              + method
+              + " "
+              + target
+              + " "
+              + headers
+              + " -> "
+              + a.status()
+              + " "
+              + a.headers());
+    }
     check(
         "raw "
             + method
@@ -295,10 +308,23 @@ class FuzzTest extends ServiceTest {
       "status=",
       "a=%F0%9F%98%80"
     };
+    String[] accepts = {null, "text/event-stream", "application/xml", "*/*", "text/html"};
     for (String q : queries) {
       Map<String, String> h = new LinkedHashMap<>();
       h.put("Authorization", "Bearer " + token);
+      String accept = accepts[random.nextInt(accepts.length)];
+      if (accept != null) {
+        h.put("Accept", accept);
+      }
       raw(method, path + "?" + q, h, null);
+    }
+    for (String accept : accepts) {
+      Map<String, String> h = new LinkedHashMap<>();
+      h.put("Authorization", "Bearer " + (accept == null ? "not-a-token" : token));
+      if (accept != null) {
+        h.put("Accept", accept);
+      }
+      raw(method, path + "?limit=x", h, null);
     }
     for (int i = 0; i < MUTATIONS_PER_ROUTE; i++) {
       Map<String, String> h = new LinkedHashMap<>();

@@ -45,7 +45,20 @@ final class RawHttp {
       out.write(req.toString().getBytes(StandardCharsets.ISO_8859_1));
       out.write(payload);
       out.flush();
-      return parse(s.getInputStream().readAllBytes());
+      InputStream in = s.getInputStream();
+      ByteArrayOutputStream got = new ByteArrayOutputStream();
+      byte[] buf = new byte[8192];
+      int n;
+      while ((n = in.read(buf)) != -1) {
+        got.write(buf, 0, n);
+        String head = got.toString(StandardCharsets.ISO_8859_1);
+        int end = head.indexOf("\r\n\r\n");
+        if (end >= 0
+            && head.substring(0, end).toLowerCase(Locale.ROOT).contains("text/event-stream")) {
+          return parse(got.toByteArray()); // a stream that stays open: its head is the answer
+        }
+      }
+      return parse(got.toByteArray());
     }
   }
 
@@ -65,7 +78,8 @@ final class RawHttp {
           lines[i].substring(colon + 1).trim());
     }
     byte[] body = java.util.Arrays.copyOfRange(raw, end + 4, raw.length);
-    if ("chunked".equalsIgnoreCase(headers.get("transfer-encoding"))) {
+    if ("chunked".equalsIgnoreCase(headers.get("transfer-encoding"))
+        && !headers.getOrDefault("content-type", "").contains("event-stream")) {
       body = dechunk(body);
     }
     return new Answer(status, headers, new String(body, StandardCharsets.UTF_8));
@@ -81,6 +95,12 @@ final class RawHttp {
         if (c != '\r') {
           size.append((char) c);
         }
+      }
+      if (size.isEmpty()) {
+        if (c == -1) {
+          return out.toByteArray(); // the connection closed early: what came is the body
+        }
+        continue;
       }
       int semi = size.indexOf(";");
       int n = Integer.parseInt((semi < 0 ? size : size.substring(0, semi)).toString().trim(), 16);
