@@ -233,19 +233,6 @@ class FuzzTest extends ServiceTest {
   private void raw(String method, String target, Map<String, String> headers, String body)
       throws IOException {
     RawHttp.Answer a = RawHttp.send(port, method, target, headers, body);
-    if (a.body().contains("event:") || a.headers().containsKey("x-debug")) {
-      System.out.println(
-          "RAWHTTP-TARGET "
-              + method
-              + " "
-              + target
-              + " "
-              + headers
-              + " -> "
-              + a.status()
-              + " "
-              + a.headers());
-    }
     check(
         "raw "
             + method
