@@ -14,4 +14,4 @@ export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-68719476736}"
 export MALLOC_TOP_PAD_="${MALLOC_TOP_PAD_:-268435456}"
 # shellcheck disable=SC2086
 exec java -Dai.djl.offline=true ${JAVA_OPTS:-} \
-  -cp "/opt/distill/distill-trainer-worker.jar:/opt/distill/lib/*" dev.distill.trainer.cli.DistillCli "$@"
+  -cp "/opt/distill/distill-app.jar:/opt/distill/lib/*" dev.distill.app.cli.DistillCli "$@"

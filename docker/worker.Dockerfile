@@ -6,15 +6,15 @@
 FROM eclipse-temurin:17-jdk AS build
 WORKDIR /src
 COPY . .
-RUN ./mvnw -B -q -DskipTests -pl trainer-worker -am package
+RUN ./mvnw -B -q -DskipTests -pl app -am package
 
 FROM eclipse-temurin:17-jre
 RUN groupadd --system --gid 10001 distill \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/distill --shell /usr/sbin/nologin distill \
  && mkdir -p /opt/distill/lib /var/lib/distill/data/artifacts /var/lib/distill/secrets \
  && chown -R 10001:10001 /var/lib/distill
-COPY --from=build /src/trainer-worker/target/lib/ /opt/distill/lib/
-COPY --from=build /src/trainer-worker/target/distill-trainer-worker.jar /opt/distill/distill-trainer-worker.jar
+COPY --from=build /src/app/target/lib/ /opt/distill/lib/
+COPY --from=build /src/app/target/distill-app.jar /opt/distill/distill-app.jar
 COPY docker/worker-entrypoint.sh /opt/distill/bin/distill
 ENV DISTILL_HOME=/var/lib/distill \
     DJL_CACHE_DIR=/tmp/djl

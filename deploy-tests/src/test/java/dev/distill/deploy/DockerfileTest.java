@@ -88,7 +88,7 @@ class DockerfileTest {
     Path docker = Repo.root().resolve("docker");
     String worker = Files.readString(docker.resolve("worker-entrypoint.sh"));
     assertThat(worker).contains("exec java -Dai.djl.offline=true ${JAVA_OPTS:-}");
-    assertThat(worker).contains("dev.distill.trainer.cli.DistillCli");
+    assertThat(worker).contains("dev.distill.app.cli.DistillCli");
     assertThat(Files.isExecutable(docker.resolve("worker-entrypoint.sh"))).isTrue();
     String service = Files.readString(docker.resolve("service-entrypoint.sh"));
     assertThat(service).contains("exec java ${JAVA_OPTS:-} -jar /opt/distill/distill-service.jar");
@@ -101,12 +101,12 @@ class DockerfileTest {
     Path root = Repo.root();
     assertThat(Files.readString(root.resolve("service/pom.xml")))
         .contains("<finalName>distill-service</finalName>");
-    assertThat(Files.readString(root.resolve("trainer-worker/pom.xml")))
-        .contains("<finalName>distill-trainer-worker</finalName>");
+    assertThat(Files.readString(root.resolve("app/pom.xml")))
+        .contains("<finalName>distill-app</finalName>");
     assertThat(String.join("\n", lines("service.Dockerfile")))
         .contains("/src/service/target/distill-service.jar");
     assertThat(String.join("\n", lines("worker.Dockerfile")))
-        .contains("/src/trainer-worker/target/distill-trainer-worker.jar")
-        .contains("/src/trainer-worker/target/lib/");
+        .contains("/src/app/target/distill-app.jar")
+        .contains("/src/app/target/lib/");
   }
 }

@@ -2,7 +2,7 @@ package dev.distill.e2e;
 
 import static org.assertj.core.api.Assertions.fail;
 
-import dev.distill.trainer.demo.LocalProcesses;
+import dev.distill.app.demo.LocalProcesses;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -108,8 +108,7 @@ final class Cli {
                 "-Dai.djl.offline=true"));
     cmd.addAll(jvmOptions);
     cmd.addAll(
-        List.of(
-            "-cp", System.getProperty("java.class.path"), "dev.distill.trainer.cli.DistillCli"));
+        List.of("-cp", System.getProperty("java.class.path"), "dev.distill.app.cli.DistillCli"));
     cmd.addAll(Arrays.asList(args));
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().keySet().removeIf(k -> k.startsWith("DISTILL_"));

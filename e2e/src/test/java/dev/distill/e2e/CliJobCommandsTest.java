@@ -3,7 +3,7 @@ package dev.distill.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import dev.distill.trainer.demo.LocalProcesses;
+import dev.distill.app.demo.LocalProcesses;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -63,8 +63,14 @@ class CliJobCommandsTest {
         written_as: yaml
       """;
 
-  /** A preset the worker does not know: it fails at the start, not retryably. */
-  static final String FAILS = RUN.replace("builtin:gemma2-tiny", "builtin:no-such-model");
+  /**
+   * A config the spec accepts (a known key) but the worker cannot build: it fails at the start, not
+   * retryably. (An unknown preset is refused at submission.)
+   */
+  static final String FAILS =
+      RUN.replace(
+          "\"builtin:gemma2-tiny\"",
+          "{\"uri\": \"builtin:gemma2-tiny\", \"config\": {\"num_key_value_heads\": 3}}");
 
   static final Pattern UUID_RE =
       Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
@@ -182,11 +188,14 @@ class CliJobCommandsTest {
 
     assertSucceeded(table);
     List<String> lines = table.outLines();
-    assertThat(words(lines.get(0))).containsExactly("ID", "TYPE", "STATUS", "ATTEMPTS", "CREATED");
+    assertThat(words(lines.get(0)))
+        .containsExactly("ID", "NAME", "TYPE", "STATUS", "ATTEMPTS", "CREATED", "DURATION");
     int newerAt = lineStartingWith(lines, newer);
     int olderAt = lineStartingWith(lines, older);
     assertThat(newerAt).as("newest first: %s", table).isLessThan(olderAt);
-    assertThat(words(lines.get(olderAt))).startsWith(older, "finetune", "QUEUED", "0");
+    assertThat(words(lines.get(olderAt))).startsWith(older, "-", "finetune", "QUEUED", "0");
+    // not started: no duration yet
+    assertThat(words(lines.get(olderAt))).endsWith("-");
 
     assertSucceeded(json);
     List<String> ids = new ArrayList<>();
@@ -234,11 +243,25 @@ class CliJobCommandsTest {
     Cli.Result follow = cli.run(JOB_TIMEOUT, "follow", id);
 
     assertThat(follow.exit()).as("%s", follow).isZero();
-    assertThat(lastLine(follow)).isEqualTo("SUCCEEDED");
     assertThat(follow.out()).contains("started:", "finished:", "4/4");
     assertThat(follow.out()).doesNotContain("detached");
     JsonNode job = cluster.job(id);
     assertThat(job.get("status").asString()).isEqualTo("SUCCEEDED");
+    // the validation pass and the checkpoints are events; the end: status, final metrics, output
+    assertThat(follow.out())
+        .containsPattern("validation: step 4: val_loss \\d")
+        .containsPattern("checkpoint: step 2: \\S+step-0+2 \\(")
+        .containsPattern("checkpoint: step 4, final: ");
+    List<String> end =
+        follow.outLines().subList(follow.outLines().size() - 3, follow.outLines().size());
+    assertThat(end.get(0)).isEqualTo("SUCCEEDED");
+    assertThat(end.get(1))
+        .startsWith("final metrics: ")
+        .contains(
+            "ce ",
+            "loss ",
+            "val_loss " + shortValue(job.at("/latest_metrics/val_loss").asDouble()));
+    assertThat(end.get(2)).isEqualTo("output: " + job.get("output_uri").asString());
     // -o json: no progress, only the ended job as JSON, for scripts
     Cli.Result followJson = cli.run("follow", id, "-o", "json");
     assertThat(followJson.exit()).as("%s", followJson).isZero();
@@ -264,7 +287,8 @@ class CliJobCommandsTest {
         shownLoss.put(Long.parseLong(w[1]), Double.parseDouble(w[2]));
       }
     }
-    assertThat(names).containsOnly("loss", "ce").hasSize(8);
+    // the default series include the validation loss (reported once, at the end)
+    assertThat(names).containsOnly("loss", "ce", "val_loss").hasSize(9);
     assertThat(shownLoss.keySet()).isEqualTo(loss.keySet());
     loss.forEach(
         (step, v) ->
@@ -317,7 +341,7 @@ class CliJobCommandsTest {
     Cli.Result follow = cli.run(JOB_TIMEOUT, "follow", id);
 
     assertThat(follow.exit()).as("%s", follow).isEqualTo(1);
-    assertThat(lastLine(follow)).startsWith("FAILED: ").contains("no-such-model");
+    assertThat(lastLine(follow)).startsWith("FAILED: ").contains("num_key_value_heads");
     assertThat(cluster.job(id).get("status").asString()).isEqualTo("FAILED");
   }
 
@@ -362,6 +386,114 @@ class CliJobCommandsTest {
 
     // and prints nothing else: no "detached" from the Ctrl-C hook at exit
     assertOneLineError(r, "404", "not found");
+  }
+
+  // ---- chaining, names and durations ----
+
+  @Test
+  @Timeout(value = 90, unit = TimeUnit.SECONDS)
+  void submitWithSetChainsAJobToAnotherAndJobsShowsNameAndDuration() throws Exception {
+    Cli.Result teacher = cli.run("submit", "-q", spec("teacher.json", PARKED).toString());
+    assertSucceeded(teacher);
+    assertThat(teacher.outLines()).hasSize(1);
+    String teacherId = teacher.outLines().get(0);
+    assertThat(teacherId).matches(UUID_RE);
+
+    Cli.Result student =
+        cli.run(
+            "submit",
+            "-q",
+            spec("student.json", PARKED).toString(),
+            "--set",
+            "type=distill",
+            "--set",
+            "teacher=job:" + teacherId,
+            "--set",
+            "hyperparameters.max_steps=3",
+            "--set",
+            "metadata.name=chained");
+    assertSucceeded(student);
+    String studentId = student.outLines().get(0);
+    JsonNode job = cluster.job(studentId);
+    assertThat(job.get("type").asString()).isEqualTo("distill");
+    assertThat(job.at("/spec/teacher/uri").asString()).isEqualTo("job:" + teacherId);
+    assertThat(job.at("/spec/hyperparameters/max_steps").asInt()).isEqualTo(3);
+
+    Cli.Result jobs = cli.run("jobs");
+    assertSucceeded(jobs);
+    assertThat(words(jobs.outLines().get(lineStartingWith(jobs.outLines(), studentId))))
+        .startsWith(studentId, "chained", "distill", "QUEUED");
+    Cli.Result bad = cli.run("submit", spec("s.json", PARKED).toString(), "--set", "teacher");
+    assertOneLineError(bad, "--set teacher: expected FIELD=VALUE");
+    cluster.cancel(teacherId);
+
+    // a finished job's duration: started to finished
+    String ran =
+        cluster.createJob(RUN.replace("}}\n", "},\n \"metadata\": {\"name\": \"timed\"}}\n"));
+    assertThat(cli.run(JOB_TIMEOUT, "follow", ran).exit()).isZero();
+    Cli.Result done = cli.run("jobs");
+    String[] row = words(done.outLines().get(lineStartingWith(done.outLines(), ran)));
+    assertThat(row).startsWith(ran, "timed", "finetune", "SUCCEEDED", "1");
+    assertThat(row[row.length - 1]).matches("\\d+s|\\d+m\\d{2}s");
+  }
+
+  // ---- help on every command ----
+
+  @Test
+  @Timeout(value = 240, unit = TimeUnit.SECONDS)
+  void helpWorksOnEveryCommand() throws Exception {
+    List<List<String>> commands = new ArrayList<>();
+    collect(new picocli.CommandLine(new dev.distill.app.cli.DistillCli()), List.of(), commands);
+    assertThat(commands)
+        .contains(
+            List.of("submit"), List.of("follow"), List.of("token", "create"), List.of("demo"));
+    for (List<String> command : commands) {
+      List<String> args = new ArrayList<>(command);
+      args.add("--help");
+      Cli.Result r = cli.run(args.toArray(String[]::new));
+      assertThat(r.exit()).as("%s", r).isZero();
+      assertThat(r.out()).as("%s", r).startsWith("Usage: distill " + String.join(" ", command));
+      assertThat(r.out()).as("%s", r).contains("-h, --help");
+    }
+  }
+
+  private static void collect(picocli.CommandLine cl, List<String> prefix, List<List<String>> out) {
+    cl.getSubcommands()
+        .forEach(
+            (name, sub) -> {
+              List<String> command = new ArrayList<>(prefix);
+              command.add(name);
+              out.add(command);
+              collect(sub, command, out);
+            });
+  }
+
+  // ---- tokens ----
+
+  @Test
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void tokenCreateMakesAWorkerTokenThatTheServiceAccepts() throws Exception {
+    Cli.Result r = cli.run("token", "create", "--role", "worker", "--name", "e2e-pool");
+
+    assertThat(r.exit()).as("%s", r).isZero();
+    assertThat(r.outLines()).hasSize(1);
+    String token = r.outLines().get(0);
+    assertThat(token).startsWith("dst_");
+    assertThat(r.err()).contains("e2e-pool", "worker", "not shown again");
+    // a worker token: refused on user routes (403), where an unknown token is 401
+    assertOneLineError(cli.withEnv("DISTILL_TOKEN", token).run("jobs"), "403");
+
+    Cli.Result json =
+        cli.run("token", "create", "--role", "viewer", "--name", "e2e-viewer", "-o", "json");
+    assertSucceeded(json);
+    JsonNode created = Cluster.JSON.readTree(json.out());
+    assertThat(created.get("role").asString()).isEqualTo("viewer");
+    assertThat(created.get("name").asString()).isEqualTo("e2e-viewer");
+    assertSucceeded(cli.withEnv("DISTILL_TOKEN", created.get("token").asString()).run("jobs"));
+
+    Cli.Result missing = cli.run("token", "create", "--name", "x");
+    assertThat(missing.exit()).isNotZero();
+    assertThat(missing.err()).contains("--role");
   }
 
   // ---- connection: token, URL, flags ----
@@ -433,6 +565,11 @@ class CliJobCommandsTest {
     }
     assertThat(ids).as("job ids in %s", r).hasSize(1);
     return ids.get(0);
+  }
+
+  /** A metric value as the CLI prints it: four significant digits. */
+  static String shortValue(double v) {
+    return String.format(java.util.Locale.ROOT, "%.4g", v);
   }
 
   static String lastLine(Cli.Result r) {

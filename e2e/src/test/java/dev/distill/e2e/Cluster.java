@@ -3,7 +3,7 @@ package dev.distill.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
-import dev.distill.trainer.demo.LocalProcesses;
+import dev.distill.app.demo.LocalProcesses;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;

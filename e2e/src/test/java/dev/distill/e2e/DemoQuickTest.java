@@ -2,7 +2,7 @@ package dev.distill.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.distill.trainer.demo.LocalProcesses;
+import dev.distill.app.demo.LocalProcesses;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,7 +33,7 @@ class DemoQuickTest {
                 "-Xmx2g",
                 "-cp",
                 System.getProperty("java.class.path"),
-                "dev.distill.trainer.cli.DistillCli",
+                "dev.distill.app.cli.DistillCli",
                 "demo",
                 "--quick",
                 "--home",

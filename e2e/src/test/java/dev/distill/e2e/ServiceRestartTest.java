@@ -109,6 +109,12 @@ class ServiceRestartTest {
     assertThat(followed.exit()).as("%s", followed).isZero();
     assertThat(followed.out()).contains("service unreachable, retrying");
     List<String> lines = followed.outLines();
-    assertThat(lines.get(lines.size() - 1)).as("%s", followed).isEqualTo("SUCCEEDED");
+    // the end state, then only the final metrics and the output
+    List<String> end =
+        lines.stream()
+            .filter(l -> !l.startsWith("final metrics: ") && !l.startsWith("output: "))
+            .toList();
+    assertThat(end.get(end.size() - 1)).as("%s", followed).isEqualTo("SUCCEEDED");
+    assertThat(lines.get(lines.size() - 1)).as("%s", followed).startsWith("output: file:");
   }
 }

@@ -34,7 +34,8 @@ import tools.jackson.databind.json.JsonMapper;
       "distill.admin-token=" + ServiceTest.ADMIN,
       "distill.reaper-interval=1h",
       "distill.claim-poll-interval=30s",
-      "distill.max-body-bytes=65536"
+      "distill.max-body-bytes=65536",
+      "distill.embedded.durable=false"
     })
 public abstract class ServiceTest {
 
@@ -178,7 +179,7 @@ public abstract class ServiceTest {
               + priority
               + "}";
       default ->
-          "{\"type\":\"distill\",\"teacher\":\"builtin:gemma2-small\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"priority\":"
+          "{\"type\":\"distill\",\"teacher\":\"builtin:gemma2-demo-teacher\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"priority\":"
               + priority
               + "}";
     };

@@ -1,6 +1,9 @@
 package dev.distill.spec;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.List;
+import java.util.Locale;
 
 /**
  * Settings of generation, for evaluate (greedy exact match) and synthesize (sampling) jobs.
@@ -10,25 +13,50 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * @param maxNewTokens tokens generated per answer
  * @param temperature 0 means greedy
  * @param topP nucleus sampling threshold
- * @param preQueryTemplate synthesize: the Magpie pre-query template family ({@code gemma2}, {@code
- *     llama3}, ...); default follows the dataset's prompt template
+ * @param preQueryTemplate synthesize: the Magpie pre-query template family, {@link
+ *     Catalog#PRE_QUERY_TEMPLATES} ({@code gemma2}, {@code llama3}, ...); it also renders the
+ *     response prompt. Default: the dataset's prompt template, else {@code gemma}
+ * @param preQuery synthesize: a custom pre-query text used verbatim for the instruction (for
+ *     example a {@code pre_query_template_with_system_prompt} of Magpie's {@code
+ *     model_configs.json}), instead of the family's; the response prompt is still the family's
+ * @param stopStrings synthesize: more strings that end an instruction or a response (Magpie's
+ *     {@code stop_tokens}), beside the template's end-of-turn marker and the tokenizer's EOS
  */
 public record GenerationSpec(
     @JsonProperty("num_samples") Integer numSamples,
     @JsonProperty("max_new_tokens") Integer maxNewTokens,
     @JsonProperty("temperature") Double temperature,
     @JsonProperty("top_p") Double topP,
-    @JsonProperty("pre_query_template") String preQueryTemplate) {
+    @JsonProperty("pre_query_template") String preQueryTemplate,
+    // absent when unset, so that a spec without them serialises (and hashes) as before
+    @JsonProperty("pre_query") @JsonInclude(JsonInclude.Include.NON_NULL) String preQuery,
+    @JsonProperty("stop_strings") @JsonInclude(JsonInclude.Include.NON_EMPTY)
+        List<String> stopStrings) {
+
+  /** The longest custom pre-query text. */
+  public static final int MAX_PRE_QUERY = 8192;
 
   public GenerationSpec {
     numSamples = numSamples == null ? 200 : numSamples;
     maxNewTokens = maxNewTokens == null ? 32 : maxNewTokens;
     temperature = temperature == null ? 0.0 : temperature;
     topP = topP == null ? 1.0 : topP;
+    preQueryTemplate = preQueryTemplate == null ? null : preQueryTemplate.toLowerCase(Locale.ROOT);
+    stopStrings = stopStrings == null ? List.of() : List.copyOf(stopStrings);
+  }
+
+  /** Without a custom pre-query text or stop strings. */
+  public GenerationSpec(
+      Integer numSamples,
+      Integer maxNewTokens,
+      Double temperature,
+      Double topP,
+      String preQueryTemplate) {
+    this(numSamples, maxNewTokens, temperature, topP, preQueryTemplate, null, null);
   }
 
   public static GenerationSpec defaults() {
-    return new GenerationSpec(null, null, null, null, null);
+    return new GenerationSpec(null, null, null, null, null, null, null);
   }
 
   void check(Violations v) {
@@ -37,5 +65,22 @@ public record GenerationSpec(
     v.range("max_new_tokens", maxNewTokens, 1, 32_768);
     v.range("temperature", temperature, 0.0, 100.0);
     v.positiveBelow("top_p", topP, 1.0);
+    if (preQueryTemplate != null && !Catalog.PRE_QUERY_TEMPLATES.containsKey(preQueryTemplate)) {
+      v.add(
+          "pre_query_template",
+          Catalog.oneOf(Catalog.PRE_QUERY_TEMPLATES.keySet(), preQueryTemplate));
+    }
+    if (preQuery != null && (preQuery.isEmpty() || preQuery.length() > MAX_PRE_QUERY)) {
+      v.add("pre_query", "must be 1.." + MAX_PRE_QUERY + " characters, was " + preQuery.length());
+    }
+    if (stopStrings.size() > 16) {
+      v.add("stop_strings", "at most 16 strings, was " + stopStrings.size());
+    }
+    for (int i = 0; i < stopStrings.size(); i++) {
+      String s = stopStrings.get(i);
+      if (s == null || s.isEmpty() || s.length() > 256) {
+        v.add("stop_strings[" + i + "]", "must be 1..256 characters");
+      }
+    }
   }
 }

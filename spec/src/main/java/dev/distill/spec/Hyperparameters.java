@@ -2,7 +2,6 @@ package dev.distill.spec;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Locale;
-import java.util.Set;
 
 /**
  * Optimisation and distillation settings. Every field has a default, so {@code {}} is valid.
@@ -52,8 +51,6 @@ public record Hyperparameters(
     @JsonProperty("keep_checkpoints") Integer keepCheckpoints,
     @JsonProperty("eval_every") Integer evalEvery,
     @JsonProperty("loss_chunk_size") Integer lossChunkSize) {
-
-  public static final Set<String> KD_LOSSES = Set.of("forward_kl", "reverse_kl", "jsd");
 
   public Hyperparameters {
     maxSteps = maxSteps == null ? 200 : maxSteps;
@@ -110,8 +107,8 @@ public record Hyperparameters(
     v.range("grad_clip", gradClip, 0.0, 1e6);
     v.positiveBelow("temperature", temperature, 100.0);
     v.range("kd_ratio", kdRatio, 0.0, 1.0);
-    if (!KD_LOSSES.contains(kdLoss)) {
-      v.add("kd_loss", "must be one of forward_kl, jsd, reverse_kl, was '" + kdLoss + "'");
+    if (!Catalog.KD_LOSSES.contains(kdLoss)) {
+      v.add("kd_loss", Catalog.oneOf(Catalog.KD_LOSSES, kdLoss));
     }
     v.range("jsd_beta", jsdBeta, 0.0, 1.0);
     v.range("seed", seed, 0, Long.MAX_VALUE);

@@ -49,6 +49,7 @@ public record JobSpec(
     check(v, type, teacher, student, dataset);
     hyperparameters.check(v.at("hyperparameters"));
     generation.check(v.at("generation"));
+    checkAcross(v, type, dataset, hyperparameters, generation);
     requirements.check(v.at("requirements"));
     v.range("priority", priority, -1000, 1000);
     v.range("max_attempts", maxAttempts, 1, 20);
@@ -103,6 +104,43 @@ public record JobSpec(
     }
     if (dataset != null) {
       dataset.check(v.at("dataset"));
+    }
+  }
+
+  /** Checks between fields: what a recipe would otherwise find only when it runs. */
+  private static void checkAcross(
+      Violations v,
+      JobType type,
+      DatasetSpec dataset,
+      Hyperparameters hp,
+      GenerationSpec generation) {
+    if (type == null) {
+      return;
+    }
+    boolean noValidation = dataset != null && dataset.validationFraction() == 0.0;
+    if (type == JobType.EVALUATE && noValidation) {
+      v.add(
+          "dataset.validation_fraction",
+          "must be greater than 0 for evaluate jobs: the scores are computed on the held-out share");
+    }
+    if ((type == JobType.DISTILL || type == JobType.FINETUNE)
+        && noValidation
+        && hp.evalEvery() != null
+        && hp.evalEvery() > 0) {
+      v.add(
+          "dataset.validation_fraction",
+          "must be greater than 0 when hyperparameters.eval_every ("
+              + hp.evalEvery()
+              + ") asks for validation passes");
+    }
+    if (type == JobType.SYNTHESIZE
+        && generation.preQueryTemplate() == null
+        && dataset != null
+        && "alpaca".equals(dataset.template())) {
+      v.add(
+          "generation.pre_query_template",
+          "is required when dataset.template is alpaca (it has no chat turns for Magpie); one of "
+              + String.join(", ", Catalog.PRE_QUERY_TEMPLATES.keySet()));
     }
   }
 }

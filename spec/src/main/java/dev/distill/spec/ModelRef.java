@@ -13,16 +13,16 @@ import java.util.Map;
  * "config": {...}}}). URI schemes:
  *
  * <ul>
- *   <li>{@code builtin:<preset>}: a freshly initialised model of a named size preset (training from
- *       scratch);
+ *   <li>{@code builtin:<preset>}: a freshly initialised model of a named size preset ({@link
+ *       Catalog#MODEL_PRESETS}; training from scratch);
  *   <li>{@code file:<absolute path>}: a Hugging Face model directory ({@code config.json},
  *       safetensors, {@code tokenizer.json}); the service limits it to its configured roots;
  *   <li>{@code job:<uuid>}: the final checkpoint of another job of the same project.
  * </ul>
  *
  * @param uri where the weights come from
- * @param config overrides of Hugging Face {@code config.json} keys (only for {@code builtin:}), for
- *     example {@code {"num_hidden_layers": 3, "hidden_size": 96}}
+ * @param config overrides of Hugging Face {@code config.json} keys ({@link Catalog#CONFIG_KEYS};
+ *     only for {@code builtin:}), for example {@code {"num_hidden_layers": 3, "hidden_size": 96}}
  * @param tokenizer {@code byte} for the built-in byte-level tokenizer, or a {@code file:} path to a
  *     {@code tokenizer.json}; absent means the model directory's own tokenizer (or {@code byte} for
  *     builtin presets)
@@ -71,19 +71,25 @@ public record ModelRef(
 
   void check(Violations v) {
     Refs.check(v, "uri", uri);
+    Refs.checkBuiltin(v, "uri", uri, "model", Catalog.MODEL_PRESETS);
     if (!config.isEmpty() && !isBuiltin()) {
       v.add("config", "overrides are only allowed for builtin: models");
     }
     for (Map.Entry<String, Object> e : config.entrySet()) {
       if (StoredValues.hasNul(e.getKey()) || StoredValues.hasNul(e.getValue())) {
         v.add("config", StoredValues.NUL_MESSAGE);
+      } else if (!Catalog.CONFIG_KEYS.contains(e.getKey())) {
+        v.add(
+            "config." + e.getKey(),
+            "unknown Gemma 2 config key, expected one of "
+                + String.join(", ", Catalog.CONFIG_KEYS));
       } else if (!(e.getValue() instanceof Number
           || e.getValue() instanceof String
           || e.getValue() instanceof Boolean)) {
         v.add("config." + e.getKey(), "must be a number, string or boolean");
       }
     }
-    if (tokenizer != null && !tokenizer.equals("byte")) {
+    if (tokenizer != null && !tokenizer.equals(Catalog.BYTE_TOKENIZER)) {
       if (!tokenizer.startsWith(FILE)) {
         v.add(
             "tokenizer",

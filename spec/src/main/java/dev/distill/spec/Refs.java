@@ -15,6 +15,32 @@ final class Refs {
 
   private Refs() {}
 
+  /**
+   * For a {@code builtin:} reference with a well-formed name: whether the name is one of {@code
+   * known}. Other schemes are left alone.
+   *
+   * @param kind what the name names, for the message ({@code model}, {@code dataset})
+   */
+  static void checkBuiltin(
+      Violations v, String field, String uri, String kind, java.util.List<String> known) {
+    if (uri == null || !uri.startsWith(ModelRef.BUILTIN)) {
+      return;
+    }
+    String name = uri.substring(ModelRef.BUILTIN.length());
+    int q = name.indexOf('?');
+    // a malformed name has been reported by check(); no second error for it
+    if (NAME.matcher(q < 0 ? name : name.substring(0, q)).matches() && !known.contains(name)) {
+      v.add(
+          field,
+          "unknown builtin "
+              + kind
+              + " '"
+              + name
+              + "', expected one of "
+              + String.join(", ", known.stream().map(n -> ModelRef.BUILTIN + n).toList()));
+    }
+  }
+
   static void check(Violations v, String field, String uri) {
     if (uri == null || uri.isBlank()) {
       v.add(field, "is required");

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * What a worker must have to claim a job. Absent fields ask for nothing.
@@ -19,8 +18,6 @@ public record Requirements(
     @JsonProperty("min_memory_mb") Long minMemoryMb,
     @JsonProperty("labels") Map<String, String> labels) {
 
-  public static final Set<String> DEVICES = Set.of("cpu", "cuda");
-
   public Requirements {
     device = device == null ? null : device.toLowerCase(Locale.ROOT);
     labels = labels == null ? Map.of() : Map.copyOf(labels);
@@ -31,8 +28,8 @@ public record Requirements(
   }
 
   void check(Violations v) {
-    if (device != null && !DEVICES.contains(device)) {
-      v.add("device", "must be cpu or cuda, was '" + device + "'");
+    if (device != null && !Catalog.DEVICES.contains(device)) {
+      v.add("device", Catalog.oneOf(Catalog.DEVICES, device));
     }
     v.range("min_memory_mb", minMemoryMb, 0, 1L << 40);
     v.storable("labels", labels);

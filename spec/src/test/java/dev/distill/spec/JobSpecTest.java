@@ -54,6 +54,7 @@ class JobSpecTest {
                     .extracting(SpecViolation::field)
                     .containsExactlyInAnyOrder(
                         "teacher",
+                        "teacher.uri",
                         "student.uri",
                         "student.uri",
                         "dataset.uri",
@@ -83,12 +84,165 @@ class JobSpecTest {
                     .containsExactly("hyperparameters.max_steps"));
   }
 
+  private java.util.List<SpecViolation> violations(String specJson) {
+    try {
+      json.readValue(specJson, JobSpec.class);
+    } catch (RuntimeException e) {
+      Throwable root = e;
+      while (root.getCause() != null) {
+        root = root.getCause();
+      }
+      if (root instanceof InvalidSpecException invalid) {
+        return invalid.violations();
+      }
+      throw e;
+    }
+    return java.util.List.of();
+  }
+
+  @Test
+  void unknownCatalogNamesAreRejectedWithTheirField() {
+    java.util.List<SpecViolation> found =
+        violations(
+            """
+            {"type": "distill", "teacher": "builtin:gemma2-huge",
+             "student": {"uri": "builtin:gemma2-tiny", "config": {"num_layers": 2, "hidden_size": 32}},
+             "dataset": {"uri": "builtin:alpaca-52k", "template": "vicuna", "format": "csv"},
+             "generation": {"pre_query_template": "mistral"}}
+            """);
+    assertThat(found)
+        .extracting(SpecViolation::field)
+        .containsExactlyInAnyOrder(
+            "teacher.uri",
+            "student.config.num_layers",
+            "dataset.uri",
+            "dataset.template",
+            "dataset.format",
+            "generation.pre_query_template");
+    assertThat(found)
+        .extracting(SpecViolation::toString)
+        .contains(
+            "teacher.uri: unknown builtin model 'gemma2-huge', expected one of builtin:gemma2-2b,"
+                + " builtin:gemma2-9b, builtin:gemma2-27b, builtin:gemma2-tiny,"
+                + " builtin:gemma2-demo-teacher, builtin:gemma2-demo-student",
+            "dataset.uri: unknown builtin dataset 'alpaca-52k', expected one of builtin:procedural",
+            "dataset.template: must be one of alpaca, gemma, llama3, phi3, chatml, was 'vicuna'",
+            "generation.pre_query_template: must be one of gemma2, gemma, llama3, phi3, chatml,"
+                + " qwen2, was 'mistral'");
+  }
+
+  @Test
+  void everyCatalogNameIsAccepted() {
+    for (String preset : Catalog.MODEL_PRESETS) {
+      for (String template : Catalog.TEMPLATES) {
+        assertThat(
+                violations(
+                    "{\"type\": \"finetune\", \"student\": \"builtin:"
+                        + preset
+                        + "\", \"dataset\": {\"uri\": \"builtin:procedural\", \"template\": \""
+                        + template
+                        + "\"}}"))
+            .isEmpty();
+      }
+    }
+    for (String name : Catalog.PRE_QUERY_TEMPLATES.keySet()) {
+      assertThat(
+              violations(
+                  "{\"type\": \"synthesize\", \"teacher\": \"builtin:gemma2-tiny\","
+                      + " \"generation\": {\"pre_query_template\": \""
+                      + name.toUpperCase(java.util.Locale.ROOT)
+                      + "\"}}"))
+          .isEmpty();
+    }
+  }
+
+  @Test
+  void evaluationWithoutAValidationShareIsRejected() {
+    assertThat(
+            violations(
+                """
+                {"type": "evaluate", "student": "builtin:gemma2-tiny",
+                 "dataset": {"uri": "builtin:procedural", "validation_fraction": 0}}
+                """))
+        .extracting(SpecViolation::field)
+        .containsExactly("dataset.validation_fraction");
+    assertThat(
+            violations(
+                """
+                {"type": "finetune", "student": "builtin:gemma2-tiny",
+                 "dataset": {"uri": "builtin:procedural", "validation_fraction": 0.0},
+                 "hyperparameters": {"eval_every": 50}}
+                """))
+        .extracting(SpecViolation::toString)
+        .containsExactly(
+            "dataset.validation_fraction: must be greater than 0 when hyperparameters.eval_every"
+                + " (50) asks for validation passes");
+    // training without validation passes may use all the data
+    assertThat(
+            violations(
+                """
+                {"type": "finetune", "student": "builtin:gemma2-tiny",
+                 "dataset": {"uri": "builtin:procedural", "validation_fraction": 0.0}}
+                """))
+        .isEmpty();
+  }
+
+  @Test
+  void synthesisNeedsAChatTemplate() {
+    assertThat(
+            violations(
+                """
+                {"type": "synthesize", "teacher": "builtin:gemma2-tiny",
+                 "dataset": {"uri": "builtin:procedural", "template": "alpaca"}}
+                """))
+        .extracting(SpecViolation::field)
+        .containsExactly("generation.pre_query_template");
+  }
+
+  @Test
+  void readsACustomPreQueryTextAndStopStrings() {
+    JobSpec spec =
+        json.readValue(
+            """
+            {"type": "synthesize", "teacher": "builtin:gemma2-tiny",
+             "generation": {"pre_query_template": "llama3",
+               "pre_query": "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\\n\\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\\n\\n",
+               "stop_strings": ["<|start_header_id|>", "<|end_header_id|>"]}}
+            """,
+            JobSpec.class);
+    assertThat(spec.generation().preQuery())
+        .startsWith("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.")
+        .endsWith("user<|end_header_id|>\n\n");
+    assertThat(spec.generation().stopStrings())
+        .containsExactly("<|start_header_id|>", "<|end_header_id|>");
+    assertThat(json.readValue(json.writeValueAsString(spec), JobSpec.class)).isEqualTo(spec);
+
+    assertThat(
+            violations(
+                """
+                {"type": "synthesize", "teacher": "builtin:gemma2-tiny",
+                 "generation": {"pre_query": "", "stop_strings": ["ok", ""]}}
+                """))
+        .extracting(SpecViolation::field)
+        .containsExactly("generation.pre_query", "generation.stop_strings[1]");
+  }
+
+  @Test
+  void generationWithoutTheCustomFieldsSerialisesAsBefore() {
+    // the spec hash of a checkpoint covers this JSON: a job checkpointed before pre_query and
+    // stop_strings existed must resume under the same hash
+    tools.jackson.databind.JsonNode gen = json.valueToTree(GenerationSpec.defaults());
+    assertThat(gen.propertyNames())
+        .containsExactly(
+            "num_samples", "max_new_tokens", "temperature", "top_p", "pre_query_template");
+  }
+
   @Test
   void rejectsUnknownFields() {
     assertThatThrownBy(
             () ->
                 json.readValue(
-                    "{\"type\": \"evaluate\", \"student\": \"builtin:a\", \"dataset\": {\"uri\":"
+                    "{\"type\": \"evaluate\", \"student\": \"builtin:gemma2-tiny\", \"dataset\": {\"uri\":"
                         + " \"builtin:procedural\"}, \"status\": \"SUCCEEDED\"}",
                     JobSpec.class))
         .isInstanceOf(UnrecognizedPropertyException.class)

@@ -1,7 +1,7 @@
 package dev.distill.service.auth;
 
 import dev.distill.service.config.DistillProperties;
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import dev.distill.service.config.EmbeddedPostgres;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -34,5 +34,9 @@ class Checkpoint {
   @Column(name = "created_at")
   Instant createdAt;
 
+  /** When the worker reported the directory deleted; null while it exists. */
+  @Column(name = "deleted_at")
+  Instant deletedAt;
+
   protected Checkpoint() {}
 }

@@ -5,5 +5,6 @@ import java.util.UUID;
 import org.springframework.data.jpa.repository.JpaRepository;
 
 interface CheckpointRepository extends JpaRepository<Checkpoint, Long> {
-  List<Checkpoint> findByJobIdOrderByStepAscIdAsc(UUID jobId);
+  /** The checkpoints still on disk: those the worker reported deleted are left out. */
+  List<Checkpoint> findByJobIdAndDeletedAtIsNullOrderByStepAscIdAsc(UUID jobId);
 }

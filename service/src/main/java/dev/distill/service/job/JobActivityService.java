@@ -93,7 +93,7 @@ public class JobActivityService {
   public JobActivity.CheckpointList checkpoints(Caller caller, UUID id) {
     jobs.find(caller, id);
     return new JobActivity.CheckpointList(
-        checkpoints.findByJobIdOrderByStepAscIdAsc(id).stream()
+        checkpoints.findByJobIdAndDeletedAtIsNullOrderByStepAscIdAsc(id).stream()
             .map(
                 c ->
                     new JobActivity.CheckpointView(

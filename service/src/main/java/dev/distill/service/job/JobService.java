@@ -53,6 +53,7 @@ public class JobService {
       throw ApiException.badParameter("Idempotency-Key", "must be 1..255 characters");
     }
     List<FieldError> errors = new ArrayList<>(refPolicy.check(spec));
+    errors.addAll(refPolicy.missingFiles(spec));
     Map<UUID, JobStatus> dependencies = new LinkedHashMap<>();
     RefPolicy.jobRefs(spec)
         .forEach(

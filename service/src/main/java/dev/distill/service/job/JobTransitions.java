@@ -11,7 +11,9 @@ import tools.jackson.databind.ObjectMapper;
 /**
  * Applies status transitions in SQL. Each one is checked against {@link JobStatus}'s table, is
  * conditional on the row still being in the expected status, and writes a {@code status} event row.
- * Call inside a transaction.
+ * Call inside a transaction. Attempt ends go through {@link #endAttempt} ({@link AttemptEnd}'s
+ * policy). The only status write elsewhere is the claim's QUEUED to RUNNING in {@code
+ * worker/ClaimService}, one statement that picks and leases the job.
  */
 @Component
 public class JobTransitions {
@@ -73,13 +75,33 @@ public class JobTransitions {
   }
 
   /**
+   * Ends the attempt of a leased job as {@link AttemptEnd#decide} says: the one place where the
+   * worker's fail and release and the reaper's expired leases become a status.
+   *
+   * @return false if the job was not in {@code status} (nothing changed)
+   */
+  public boolean endAttempt(
+      UUID id,
+      JobStatus status,
+      AttemptEnd.Ending ending,
+      int attempts,
+      int maxAttempts,
+      String reason) {
+    AttemptEnd.Outcome o = AttemptEnd.decide(status, ending, attempts, maxAttempts, reason);
+    if (!o.attemptCounts()) {
+      return release(id, o.reason());
+    }
+    return apply(id, status, o.to(), o.reason(), o.retryable());
+  }
+
+  /**
    * RUNNING -> QUEUED because the worker released the job (it shut down): the attempt it was on
    * does not count, so the next claim runs the same attempt number again. The event keeps the
    * released attempt's number.
    *
    * @return false if the job was not RUNNING (nothing changed)
    */
-  public boolean release(UUID id, String reason) {
+  private boolean release(UUID id, String reason) {
     if (!apply(id, JobStatus.RUNNING, JobStatus.QUEUED, reason, null)) {
       return false;
     }

@@ -5,6 +5,7 @@ import dev.distill.service.web.FieldError;
 import dev.distill.spec.FileRefs;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.ModelRef;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -23,10 +24,12 @@ import org.springframework.stereotype.Component;
 class RefPolicy {
 
   private final List<Path> roots;
+  private final boolean checkFiles;
   private final Path artifactRoot;
 
   RefPolicy(DistillProperties props) {
     this.roots = props.storage().allowedRoots();
+    this.checkFiles = props.storage().checkFiles();
     this.artifactRoot = props.storage().artifactRoot();
   }
 
@@ -40,6 +43,46 @@ class RefPolicy {
     List<FieldError> errors = new ArrayList<>();
     FileRefs.problems(spec, roots, artifactRoot)
         .forEach((field, problem) -> errors.add(new FieldError(field, problem)));
+    return errors;
+  }
+
+  /**
+   * Where the service shares the workers' storage ({@code distill.storage.check-files}): the {@code
+   * file:} references under an allowed root that do not exist or cannot be read, so such a job is
+   * refused at submission instead of failing on a worker. A model is a directory, a dataset a file,
+   * a tokenizer either ({@code tokenizer.json} or a model directory).
+   */
+  List<FieldError> missingFiles(JobSpec spec) {
+    List<FieldError> errors = new ArrayList<>();
+    if (!checkFiles) {
+      return errors;
+    }
+    refs(spec)
+        .forEach(
+            (field, uri) -> {
+              if (!uri.startsWith(ModelRef.FILE)) {
+                return;
+              }
+              if (FileRefs.problem(uri, roots, artifactRoot) != null) {
+                return; // refused by check()
+              }
+              Path p = Path.of(uri.substring(ModelRef.FILE.length())).normalize();
+              String problem = null;
+              if (!Files.exists(p)) {
+                problem = "does not exist";
+              } else if (!Files.isReadable(p)) {
+                problem = "is not readable by the service";
+              } else if (field.endsWith(".tokenizer")) {
+                problem = null;
+              } else if (field.equals("dataset.uri") && !Files.isRegularFile(p)) {
+                problem = "is not a file (a dataset is one JSON, JSONL or text file)";
+              } else if (!field.equals("dataset.uri") && !Files.isDirectory(p)) {
+                problem = "is not a directory (a model is a Hugging Face model directory)";
+              }
+              if (problem != null) {
+                errors.add(new FieldError(field, p + " " + problem));
+              }
+            });
     return errors;
   }
 

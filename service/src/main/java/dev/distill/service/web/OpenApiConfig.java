@@ -8,12 +8,14 @@ import io.swagger.v3.oas.models.OpenAPI;
 import io.swagger.v3.oas.models.info.Info;
 import io.swagger.v3.oas.models.security.SecurityRequirement;
 import io.swagger.v3.oas.models.security.SecurityScheme;
+import org.springdoc.core.customizers.OpenApiCustomizer;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
 /**
- * The OpenAPI document: bearer auth, and schemas in snake_case like the JSON on the wire (swagger
- * reads models with its own Jackson 2 mapper, which does not see the service's Jackson 3 naming).
+ * The OpenAPI document: bearer auth, schemas in snake_case like the JSON on the wire (swagger reads
+ * models with its own Jackson 2 mapper, which does not see the service's Jackson 3 naming), and the
+ * spec's names as enums ({@link SpecSchemas}).
  */
 @Configuration(proxyBeanMethods = false)
 class OpenApiConfig {
@@ -22,6 +24,16 @@ class OpenApiConfig {
   ModelResolver snakeCaseModelResolver() {
     return new ModelResolver(
         new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE));
+  }
+
+  /** The spec's names (presets, templates, formats, ...) as enums, from {@code Catalog}. */
+  @Bean
+  OpenApiCustomizer specCatalogEnums() {
+    return openApi -> {
+      if (openApi.getComponents() != null) {
+        SpecSchemas.addCatalog(openApi.getComponents().getSchemas());
+      }
+    };
   }
 
   @Bean

@@ -24,9 +24,10 @@ import tools.jackson.databind.ObjectMapper;
 /**
  * Hands queued jobs to workers. One claim is one short transaction: pick the best claimable job
  * ({@code FOR UPDATE SKIP LOCKED}, by priority then age, matching the worker's capabilities and
- * with every {@code job:} dependency SUCCEEDED), lease it and raise its epoch. A claim with {@code
- * wait_seconds} retries when {@link QueueListener} hears of a new job, and at least every poll
- * interval.
+ * with every {@code job:} dependency SUCCEEDED), lease it and raise its epoch. Waiting ({@code
+ * wait_seconds}) is {@link ClaimWaits}'s. The claim's {@code UPDATE ... SET status = 'RUNNING'} is
+ * the one status write outside {@code job/JobTransitions}: picking and leasing the job must be one
+ * statement; it is checked against the table with {@link JobStatus#check}.
  */
 @Service
 public class ClaimService {
@@ -56,7 +57,6 @@ public class ClaimService {
   private final JdbcTemplate jdbc;
   private final TransactionTemplate tx;
   private final JobTransitions transitions;
-  private final QueueListener listener;
   private final QueueMetrics metrics;
   private final DistillProperties props;
   private final ObjectMapper mapper;
@@ -65,14 +65,12 @@ public class ClaimService {
       JdbcTemplate jdbc,
       TransactionTemplate tx,
       JobTransitions transitions,
-      QueueListener listener,
       QueueMetrics metrics,
       DistillProperties props,
       ObjectMapper mapper) {
     this.jdbc = jdbc;
     this.tx = tx;
     this.transitions = transitions;
-    this.listener = listener;
     this.metrics = metrics;
     this.props = props;
     this.mapper = mapper;
@@ -92,28 +90,17 @@ public class ClaimService {
         mapper.writeValueAsString(new TreeMap<>(req.capabilities().labels())));
   }
 
-  /** Claims a job, waiting up to {@code wait_seconds}; empty when none became claimable. */
-  public Optional<ClaimResponse> claim(Caller caller, ClaimRequest req)
-      throws InterruptedException {
-    register(caller, req);
-    long waitMillis =
-        Math.min(Duration.ofSeconds(req.waitSeconds()).toMillis(), props.maxClaimWait().toMillis());
-    long deadline = System.currentTimeMillis() + waitMillis;
-    while (true) {
-      long seen = listener.generation();
-      long t0 = System.nanoTime();
-      Optional<ClaimResponse> r = tx.execute(s -> tryClaim(caller, req));
-      metrics.claimAttempt(Duration.ofNanos(System.nanoTime() - t0));
-      if (r.isPresent()) {
-        return r;
-      }
-      long left = deadline - System.currentTimeMillis();
-      if (left <= 0) {
-        metrics.emptyClaim();
-        return Optional.empty();
-      }
-      listener.awaitChange(seen, Math.min(left, props.claimPollInterval().toMillis()));
-    }
+  /** One claim attempt, in its own transaction; empty when nothing is claimable now. */
+  Optional<ClaimResponse> attempt(Caller caller, ClaimRequest req) {
+    long t0 = System.nanoTime();
+    Optional<ClaimResponse> r = tx.execute(s -> tryClaim(caller, req));
+    metrics.claimAttempt(Duration.ofNanos(System.nanoTime() - t0));
+    return r;
+  }
+
+  /** A claim that waited and found nothing. */
+  void empty() {
+    metrics.emptyClaim();
   }
 
   private Optional<ClaimResponse> tryClaim(Caller caller, ClaimRequest req) {
@@ -151,7 +138,8 @@ public class ClaimService {
     jdbc.query(
         "SELECT DISTINCT ON (c.job_id) c.job_id, c.uri, c.step, c.sha256, c.size_bytes"
             + " FROM checkpoints c JOIN job_dependencies d ON d.depends_on = c.job_id"
-            + " WHERE d.job_id = ? ORDER BY c.job_id, c.is_final DESC, c.step DESC, c.id DESC",
+            + " WHERE d.job_id = ? AND c.deleted_at IS NULL"
+            + " ORDER BY c.job_id, c.is_final DESC, c.step DESC, c.id DESC",
         rs -> {
           artifacts.put(
               rs.getString(1),
@@ -161,7 +149,7 @@ public class ClaimService {
     List<Artifact> resume =
         jdbc.query(
             "SELECT uri, step, sha256, size_bytes FROM checkpoints WHERE job_id = ?"
-                + " ORDER BY step DESC, id DESC LIMIT 1",
+                + " AND deleted_at IS NULL ORDER BY step DESC, id DESC LIMIT 1",
             (rs, i) -> new Artifact(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getLong(4)),
             id);
     ClaimedJob job =

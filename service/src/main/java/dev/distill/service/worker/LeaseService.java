@@ -2,6 +2,7 @@ package dev.distill.service.worker;
 
 import dev.distill.service.auth.Caller;
 import dev.distill.service.config.DistillProperties;
+import dev.distill.service.job.AttemptEnd;
 import dev.distill.service.job.JobStatus;
 import dev.distill.service.job.JobTransitions;
 import dev.distill.service.metrics.QueueMetrics;
@@ -18,7 +19,6 @@ import dev.distill.spec.protocol.WorkerEvent;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 import java.util.TreeMap;
 import java.util.UUID;
 import org.springframework.http.HttpStatus;
@@ -38,7 +38,8 @@ import tools.jackson.databind.ObjectMapper;
 public class LeaseService {
 
   /** The leased job as a write sees it. */
-  record Lease(UUID jobId, JobStatus status, long epoch, int attempt, String workerId) {}
+  record Lease(
+      UUID jobId, JobStatus status, long epoch, int attempt, int maxAttempts, String workerId) {}
 
   private final JdbcTemplate jdbc;
   private final JobTransitions transitions;
@@ -76,7 +77,8 @@ public class LeaseService {
   private Held lock(Caller caller, UUID leaseId) {
     List<Held> rows =
         jdbc.query(
-            "SELECT id, status, epoch, attempts, worker_id, lease_expires_at < now() FROM jobs"
+            "SELECT id, status, epoch, attempts, max_attempts, worker_id, lease_expires_at < now()"
+                + " FROM jobs"
                 + " WHERE lease_id = ? AND project = ? FOR UPDATE",
             (rs, i) ->
                 new Held(
@@ -85,8 +87,9 @@ public class LeaseService {
                         JobStatus.valueOf(rs.getString(2)),
                         rs.getLong(3),
                         rs.getInt(4),
-                        rs.getString(5)),
-                    rs.getBoolean(6)),
+                        rs.getInt(5),
+                        rs.getString(6)),
+                    rs.getBoolean(7)),
             leaseId,
             caller.project());
     return rows.isEmpty() ? null : rows.get(0);
@@ -231,7 +234,7 @@ public class LeaseService {
             + " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id, uri) DO UPDATE SET"
             + " attempt = excluded.attempt, step = excluded.step, size_bytes = excluded.size_bytes,"
             + " sha256 = excluded.sha256, metrics = excluded.metrics, is_final = excluded.is_final,"
-            + " created_at = now()",
+            + " created_at = now(), deleted_at = NULL",
         lease.jobId(),
         lease.attempt(),
         c.uri(),
@@ -240,6 +243,18 @@ public class LeaseService {
         c.sha256(),
         mapper.writeValueAsString(new TreeMap<>(c.metrics())),
         c.isFinal());
+    // the worker deleted these directories (keep_checkpoints, or damaged on resume): not listed
+    // any more; the one just registered exists whatever the list says
+    List<String> deleted = c.deleted().stream().filter(u -> !u.equals(c.uri())).toList();
+    if (!deleted.isEmpty()) {
+      jdbc.update(
+          "UPDATE checkpoints SET deleted_at = now() WHERE job_id = ? AND deleted_at IS NULL"
+              + " AND uri = ANY (?)",
+          ps -> {
+            ps.setObject(1, lease.jobId());
+            ps.setArray(2, ps.getConnection().createArrayOf("text", deleted.toArray()));
+          });
+    }
   }
 
   /** The attempt succeeded: SUCCEEDED, with the output checkpoint as {@code output_uri}. */
@@ -248,7 +263,8 @@ public class LeaseService {
     Lease lease = hold(caller, leaseId, epoch);
     jdbc.update(
         "UPDATE jobs SET output_uri = (SELECT uri FROM checkpoints WHERE job_id = ?"
-            + " ORDER BY is_final DESC, step DESC, id DESC LIMIT 1) WHERE id = ?",
+            + " AND deleted_at IS NULL ORDER BY is_final DESC, step DESC, id DESC LIMIT 1)"
+            + " WHERE id = ?",
         lease.jobId(),
         lease.jobId());
     transitions.apply(
@@ -260,53 +276,34 @@ public class LeaseService {
   }
 
   /**
-   * The worker gives the job back (it is shutting down), after it checkpointed. RUNNING: QUEUED
-   * without counting the attempt. CANCELLING: CANCELLED, as the worker stopped.
+   * The worker gives the job back (it is shutting down), after it checkpointed: {@link
+   * AttemptEnd.Ending#RELEASED}.
    */
   @Transactional
   public void release(Caller caller, UUID leaseId, ReleaseRequest r) {
     Lease lease = hold(caller, leaseId, r.epoch());
-    String reason = "released by worker " + lease.workerId() + ": " + r.reason();
-    if (lease.status() == JobStatus.CANCELLING) {
-      transitions.apply(lease.jobId(), lease.status(), JobStatus.CANCELLED, reason, null);
-    } else {
-      transitions.release(lease.jobId(), reason);
-    }
+    end(
+        lease,
+        AttemptEnd.Ending.RELEASED,
+        "released by worker " + lease.workerId() + ": " + r.reason());
   }
 
-  /**
-   * The attempt ended without success. RUNNING: queued again if retryable and attempts remain, else
-   * FAILED. CANCELLING: CANCELLED if the worker stopped for the cancel, else FAILED.
-   */
+  /** The attempt ended without success; {@link AttemptEnd} decides what becomes of the job. */
   @Transactional
   public void fail(Caller caller, UUID leaseId, FailRequest f) {
     Lease lease = hold(caller, leaseId, f.epoch());
-    Map<String, Object> row =
-        jdbc.queryForMap("SELECT attempts, max_attempts FROM jobs WHERE id = ?", lease.jobId());
-    int attempts = ((Number) row.get("attempts")).intValue();
-    int max = ((Number) row.get("max_attempts")).intValue();
-    if (lease.status() == JobStatus.CANCELLING) {
-      if (f.cancelled()) {
-        transitions.apply(lease.jobId(), lease.status(), JobStatus.CANCELLED, f.reason(), null);
-      } else {
-        transitions.apply(lease.jobId(), lease.status(), JobStatus.FAILED, f.reason(), false);
-      }
-      return;
-    }
-    if (f.retryable() && attempts < max) {
-      transitions.apply(
-          lease.jobId(),
-          lease.status(),
-          JobStatus.QUEUED,
-          "attempt " + attempts + " of " + max + " failed, retrying: " + f.reason(),
-          null);
-    } else {
-      String reason =
-          f.retryable()
-              ? "attempt " + attempts + " of " + max + " failed, no attempts left: " + f.reason()
-              : f.reason();
-      transitions.apply(lease.jobId(), lease.status(), JobStatus.FAILED, reason, f.retryable());
-    }
+    AttemptEnd.Ending ending =
+        f.cancelled()
+            ? AttemptEnd.Ending.STOPPED_FOR_CANCEL
+            : f.retryable()
+                ? AttemptEnd.Ending.FAILED_RETRYABLE
+                : AttemptEnd.Ending.FAILED_FOR_GOOD;
+    end(lease, ending, f.reason());
+  }
+
+  private void end(Lease lease, AttemptEnd.Ending ending, String reason) {
+    transitions.endAttempt(
+        lease.jobId(), lease.status(), ending, lease.attempt(), lease.maxAttempts(), reason);
   }
 
   private void touchWorker(Caller caller, Lease lease) {

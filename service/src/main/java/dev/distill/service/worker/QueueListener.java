@@ -3,6 +3,8 @@ package dev.distill.service.worker;
 import dev.distill.service.job.JobTransitions;
 import java.sql.Connection;
 import java.sql.Statement;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import javax.sql.DataSource;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
@@ -13,7 +15,7 @@ import org.springframework.stereotype.Component;
 
 /**
  * Holds one connection that {@code LISTEN}s on {@link JobTransitions#CHANNEL} and wakes waiting
- * claims when a job becomes claimable. Polling in {@link ClaimService} stays the backstop: a lost
+ * claims when a job becomes claimable. Polling in {@link ClaimWaits} stays the backstop: a lost
  * connection only delays claims until the next poll.
  */
 @Component
@@ -21,8 +23,7 @@ class QueueListener implements SmartLifecycle {
 
   private static final Logger log = LoggerFactory.getLogger(QueueListener.class);
   private final DataSource dataSource;
-  private final Object monitor = new Object();
-  private long generation;
+  private final List<Runnable> subscribers = new CopyOnWriteArrayList<>();
   private volatile boolean running;
   private Thread thread;
 
@@ -30,31 +31,18 @@ class QueueListener implements SmartLifecycle {
     this.dataSource = dataSource;
   }
 
-  /** The current generation; pass it to {@link #awaitChange} to not miss a wake-up in between. */
-  long generation() {
-    synchronized (monitor) {
-      return generation;
-    }
-  }
-
-  /** Waits until a notification arrived after {@code seen} was read, or the timeout passed. */
-  void awaitChange(long seen, long timeoutMillis) throws InterruptedException {
-    long end = System.currentTimeMillis() + timeoutMillis;
-    synchronized (monitor) {
-      while (generation == seen) {
-        long left = end - System.currentTimeMillis();
-        if (left <= 0) {
-          return;
-        }
-        monitor.wait(left);
-      }
-    }
+  /** {@code r} runs (on the listener's thread; keep it short) whenever jobs may have changed. */
+  void onChange(Runnable r) {
+    subscribers.add(r);
   }
 
   private void wake() {
-    synchronized (monitor) {
-      generation++;
-      monitor.notifyAll();
+    for (Runnable r : subscribers) {
+      try {
+        r.run();
+      } catch (RuntimeException e) {
+        log.warn("queue change subscriber failed: {}", e.getMessage());
+      }
     }
   }
 

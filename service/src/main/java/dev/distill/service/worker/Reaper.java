@@ -1,5 +1,6 @@
 package dev.distill.service.worker;
 
+import dev.distill.service.job.AttemptEnd;
 import dev.distill.service.job.JobStatus;
 import dev.distill.service.job.JobTransitions;
 import dev.distill.service.metrics.QueueMetrics;
@@ -13,9 +14,9 @@ import org.springframework.stereotype.Component;
 import org.springframework.transaction.support.TransactionTemplate;
 
 /**
- * Requeues jobs whose lease expired by the database clock: RUNNING becomes QUEUED (the next claim
- * raises the attempt count and resumes from the last checkpoint) or FAILED when no attempts are
- * left; CANCELLING becomes CANCELLED.
+ * Ends the attempts whose lease expired by the database clock, as {@link AttemptEnd} decides:
+ * RUNNING becomes QUEUED (the next claim raises the attempt count and resumes from the last
+ * checkpoint) or FAILED when no attempts are left; CANCELLING becomes CANCELLED.
  */
 @Component
 public class Reaper {
@@ -69,19 +70,13 @@ public class Reaper {
                     rs.getInt(4),
                     rs.getString(5)));
     for (Expired e : expired) {
-      String lost = "lease of worker " + e.workerId() + " expired on attempt " + e.attempts();
-      if (e.status() == JobStatus.CANCELLING) {
-        transitions.apply(e.id(), e.status(), JobStatus.CANCELLED, lost, null);
-      } else if (e.attempts() < e.maxAttempts()) {
-        transitions.apply(e.id(), e.status(), JobStatus.QUEUED, lost, null);
-      } else {
-        transitions.apply(
-            e.id(),
-            e.status(),
-            JobStatus.FAILED,
-            lost + ", the last of " + e.maxAttempts() + " attempts",
-            true);
-      }
+      transitions.endAttempt(
+          e.id(),
+          e.status(),
+          AttemptEnd.Ending.LEASE_EXPIRED,
+          e.attempts(),
+          e.maxAttempts(),
+          "lease of worker " + e.workerId() + " expired on attempt " + e.attempts());
       metrics.leaseExpired();
     }
     return expired.size();

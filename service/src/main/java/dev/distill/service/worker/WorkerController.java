@@ -12,7 +12,6 @@ import dev.distill.spec.protocol.HeartbeatRequest;
 import dev.distill.spec.protocol.HeartbeatResponse;
 import dev.distill.spec.protocol.MetricBatch;
 import dev.distill.spec.protocol.ReleaseRequest;
-import java.util.Optional;
 import java.util.UUID;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
@@ -21,6 +20,7 @@ import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestAttribute;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.context.request.async.DeferredResult;
 
 /** The worker protocol, {@code /v1/worker/*} (worker tokens only). */
 @RestController
@@ -29,10 +29,12 @@ class WorkerController {
   private static final String JSON = MediaType.APPLICATION_JSON_VALUE;
   private static final String LEASE = "/v1/worker/leases/{lease_id}";
   private final ClaimService claims;
+  private final ClaimWaits waits;
   private final LeaseService leases;
 
-  WorkerController(ClaimService claims, LeaseService leases) {
+  WorkerController(ClaimService claims, ClaimWaits waits, LeaseService leases) {
     this.claims = claims;
+    this.waits = waits;
     this.leases = leases;
   }
 
@@ -43,13 +45,15 @@ class WorkerController {
     return ResponseEntity.noContent().build();
   }
 
-  /** 200 with a lease, or 204 when no job became claimable within {@code wait_seconds}. */
+  /**
+   * 200 with a lease, or 204 when no job became claimable within {@code wait_seconds}; 503 with
+   * {@code Retry-After} when too many claims wait already or the service is shutting down. The wait
+   * holds no request thread.
+   */
   @PostMapping(path = "/v1/worker/claims", consumes = JSON)
-  ResponseEntity<ClaimResponse> claim(
-      @RequestBody ClaimRequest req, @RequestAttribute(Caller.ATTRIBUTE) Caller caller)
-      throws InterruptedException {
-    Optional<ClaimResponse> r = claims.claim(caller, req);
-    return r.map(ResponseEntity::ok).orElseGet(() -> ResponseEntity.noContent().build());
+  DeferredResult<ResponseEntity<ClaimResponse>> claim(
+      @RequestBody ClaimRequest req, @RequestAttribute(Caller.ATTRIBUTE) Caller caller) {
+    return waits.claim(caller, req);
   }
 
   @PostMapping(path = LEASE + "/heartbeat", consumes = JSON)

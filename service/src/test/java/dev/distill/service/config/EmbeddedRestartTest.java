@@ -66,7 +66,7 @@ class EmbeddedRestartTest {
               "POST",
               "/v1/jobs",
               token,
-              "{\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\"}}");
+              "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"}}");
       assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
       location = created.headers().firstValue("Location").orElseThrow();
     }

@@ -34,7 +34,8 @@ class ExternalDatabaseTest {
                     "--distill.admin-token=external-admin-token-42",
                     "--server.port=0",
                     "--spring.jmx.enabled=false")) {
-      assertThat(ctx.getBeanNamesForType(EmbeddedPostgres.class)).isEmpty();
+      assertThat(ctx.getBeanNamesForType(dev.distill.service.config.EmbeddedPostgres.class))
+          .isEmpty();
       assertThat(home.resolve("pg")).doesNotExist();
       assertThat(home.resolve("admin-token")).doesNotExist();
       int port = ((WebServerApplicationContext) ctx).getWebServer().getPort();
@@ -46,7 +47,7 @@ class ExternalDatabaseTest {
                       .header("Content-Type", "application/json")
                       .POST(
                           HttpRequest.BodyPublishers.ofString(
-                              "{\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\"}}"))
+                              "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"}}"))
                       .build(),
                   HttpResponse.BodyHandlers.ofString());
       assertThat(r.statusCode()).as(r.body()).isEqualTo(201);

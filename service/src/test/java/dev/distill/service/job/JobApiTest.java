@@ -3,6 +3,7 @@ package dev.distill.service.job;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distill.service.ServiceTest;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -60,7 +61,7 @@ class JobApiTest extends ServiceTest {
         post(
             "/v1/jobs",
             p.member(),
-            "{\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\",\"shuffle\":true}}");
+            "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\",\"shuffle\":true}}");
     assertThat(unknown.status()).isEqualTo(422);
     assertThat(unknown.header("Content-Type")).startsWith("application/problem+json");
     assertThat(unknown.json().get("type").asString())
@@ -72,7 +73,7 @@ class JobApiTest extends ServiceTest {
         post(
             "/v1/jobs",
             p.member(),
-            "{\"status\":\"SUCCEEDED\",\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\"}}");
+            "{\"status\":\"SUCCEEDED\",\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"}}");
     assertThat(owned.status()).isEqualTo(422);
     assertThat(owned.json().get("errors").get(0).get("field").asString()).isEqualTo("status");
     assertThat(owned.json().get("errors").get(0).get("message").asString())
@@ -87,7 +88,7 @@ class JobApiTest extends ServiceTest {
         post(
             "/v1/jobs",
             p.member(),
-            "{\"type\":\"distill\",\"teacher\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\",\"max_seq_len\":2},"
+            "{\"type\":\"distill\",\"teacher\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\",\"max_seq_len\":2},"
                 + "\"hyperparameters\":{\"learning_rate\":5,\"batch_size\":0},\"priority\":5000}");
     assertThat(r.status()).isEqualTo(422);
     assertThat(fields(r))
@@ -111,7 +112,7 @@ class JobApiTest extends ServiceTest {
         post(
             "/v1/jobs",
             p.member(),
-            "{\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"hyperparameters\":{\"max_steps\":\"many\"}}");
+            "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"hyperparameters\":{\"max_steps\":\"many\"}}");
     assertThat(number.status()).isEqualTo(422);
     assertThat(fields(number)).containsExactly("hyperparameters.max_steps");
     assertThat(number.body()).doesNotContain("java.", "Integer", "Exception");
@@ -144,6 +145,7 @@ class JobApiTest extends ServiceTest {
         "{\"type\":\"finetune\",\"student\":\"file:"
             + HOME.resolve("data/model")
             + "\",\"dataset\":{\"uri\":\"builtin:procedural\"}}";
+    mkdirs(HOME.resolve("data/model"));
     assertThat(post("/v1/jobs", p.member(), inside).status()).isEqualTo(201);
 
     String dotdot =
@@ -160,6 +162,73 @@ class JobApiTest extends ServiceTest {
             p.member(),
             "{\"type\":\"finetune\",\"student\":\"s3://bucket/m\",\"dataset\":{\"uri\":\"builtin:procedural\"}}");
     assertThat(scheme.status()).isEqualTo(422);
+  }
+
+  @Test
+  void fileReferencesUnderAnAllowedRootMustExistAtSubmission() throws Exception {
+    Project p = newProject();
+    Path dir = mkdirs(HOME.resolve("data/refs-" + p.name()));
+    Path model = mkdirs(dir.resolve("model"));
+    Path data = java.nio.file.Files.writeString(dir.resolve("train.jsonl"), "{}\n");
+    String missing =
+        "{\"type\":\"distill\",\"teacher\":\"file:"
+            + dir.resolve("no-such-model")
+            + "\",\"student\":{\"uri\":\"builtin:gemma2-tiny\",\"tokenizer\":\"file:"
+            + dir.resolve("tokenizer.json")
+            + "\"},\"dataset\":{\"uri\":\"file:"
+            + model
+            + "\"}}";
+    Resp r = post("/v1/jobs", p.member(), missing);
+    assertThat(r.status()).as(r.body()).isEqualTo(422);
+    assertThat(r.header("Content-Type")).startsWith("application/problem+json");
+    assertThat(fields(r)).containsExactly("teacher.uri", "student.tokenizer", "dataset.uri");
+    assertThat(r.body())
+        .contains(dir.resolve("no-such-model") + " does not exist")
+        .contains("is not a file");
+    assertThat(countJobs(p)).isZero();
+
+    String present =
+        "{\"type\":\"distill\",\"teacher\":\"file:"
+            + model
+            + "\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"file:"
+            + data
+            + "\"}}";
+    Resp ok = post("/v1/jobs", p.member(), present);
+    assertThat(ok.status()).as(ok.body()).isEqualTo(201);
+  }
+
+  @Test
+  void unknownCatalogNamesAndAnEmptyValidationShareAreRefusedNamingTheField() {
+    Project p = newProject();
+    Resp r =
+        post(
+            "/v1/jobs",
+            p.member(),
+            "{\"type\":\"evaluate\",\"student\":\"builtin:gemma2-7b\",\"dataset\":"
+                + "{\"uri\":\"builtin:procedural\",\"template\":\"vicuna\",\"validation_fraction\":0}}");
+    assertThat(r.status()).as(r.body()).isEqualTo(422);
+    assertThat(r.json().get("type").asString()).endsWith("/validation-error");
+    assertThat(fields(r))
+        .containsExactlyInAnyOrder(
+            "student.uri", "dataset.template", "dataset.validation_fraction");
+    assertThat(r.body()).contains("unknown builtin model 'gemma2-7b'");
+    Resp synth =
+        post(
+            "/v1/jobs",
+            p.member(),
+            "{\"type\":\"synthesize\",\"teacher\":\"builtin:gemma2-tiny\",\"generation\":"
+                + "{\"pre_query_template\":\"mistral\"}}");
+    assertThat(synth.status()).isEqualTo(422);
+    assertThat(fields(synth)).containsExactly("generation.pre_query_template");
+    assertThat(countJobs(p)).isZero();
+  }
+
+  private static Path mkdirs(Path dir) {
+    try {
+      return java.nio.file.Files.createDirectories(dir);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   @Test

@@ -76,6 +76,14 @@ class ObservabilityTest extends ServiceTest {
     assertThat(ready.json().get("status").asString()).isEqualTo("UP");
   }
 
+  private static java.util.List<String> enumOf(tools.jackson.databind.JsonNode schema) {
+    assertThat(schema).as("schema").isNotNull();
+    assertThat(schema.has("enum")).as(schema.toString()).isTrue();
+    java.util.List<String> out = new java.util.ArrayList<>();
+    schema.get("enum").forEach(n -> out.add(n.asString()));
+    return out;
+  }
+
   @Test
   void openApiDescribesTheApiAndSwaggerUiIsServed() {
     Resp docs = get("/v3/api-docs", null);
@@ -86,6 +94,30 @@ class ObservabilityTest extends ServiceTest {
     assertThat(job.has("max_attempts")).as("snake_case like the wire").isTrue();
     assertThat(job.has("maxAttempts")).isFalse();
     assertThat(docs.json().get("components").get("securitySchemes").has("bearer")).isTrue();
+    var schemas = docs.json().get("components").get("schemas");
+    assertThat(enumOf(schemas.get("DatasetSpec").get("properties").get("template")))
+        .containsExactlyElementsOf(dev.distill.spec.Catalog.TEMPLATES);
+    assertThat(enumOf(schemas.get("DatasetSpec").get("properties").get("format")))
+        .containsExactly("alpaca", "chat", "text");
+    assertThat(enumOf(schemas.get("Hyperparameters").get("properties").get("kd_loss")))
+        .containsExactly("forward_kl", "reverse_kl", "jsd");
+    assertThat(enumOf(schemas.get("GenerationSpec").get("properties").get("pre_query_template")))
+        .contains("gemma2", "llama3", "qwen2");
+    assertThat(enumOf(schemas.get("Requirements").get("properties").get("device")))
+        .containsExactly("cpu", "cuda");
+    var uri = schemas.get("ModelRef").get("properties").get("uri");
+    assertThat(enumOf(uri.get("anyOf").get(0)))
+        .contains("builtin:gemma2-tiny", "builtin:gemma2-2b");
+    assertThat(uri.get("anyOf").get(1).get("pattern").asString()).isEqualTo("^file:/.*");
+    assertThat(
+            enumOf(schemas.get("ModelRef").get("properties").get("tokenizer").get("anyOf").get(0)))
+        .containsExactly("byte");
+    assertThat(enumOf(schemas.get("DatasetSpec").get("properties").get("uri").get("anyOf").get(0)))
+        .containsExactly("builtin:procedural");
+    assertThat(enumOf(schemas.get("ModelRef").get("properties").get("config").get("propertyNames")))
+        .contains("num_hidden_layers", "hidden_size");
+    assertThat(enumOf(schemas.get("JobSpec").get("properties").get("type")))
+        .containsExactly("distill", "finetune", "synthesize", "evaluate");
     Resp ui = get("/swagger-ui/index.html", null);
     assertThat(ui.status()).isEqualTo(200);
     assertThat(ui.body()).contains("swagger");

@@ -28,7 +28,7 @@ class ConcurrentClaimTest extends ServiceTest {
         p.name(),
         JSON.writeValueAsString(
             JSON.readTree(
-                "{\"type\":\"finetune\",\"student\":{\"uri\":\"builtin:a\"},\"dataset\":{\"uri\":\"builtin:procedural\"}}")));
+                "{\"type\":\"finetune\",\"student\":{\"uri\":\"builtin:gemma2-tiny\"},\"dataset\":{\"uri\":\"builtin:procedural\"}}")));
     assertThat(spec).isNotEmpty();
     Map<String, String> claimedBy = new ConcurrentHashMap<>();
     AtomicInteger duplicates = new AtomicInteger();

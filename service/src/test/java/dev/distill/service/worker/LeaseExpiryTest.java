@@ -121,7 +121,7 @@ class LeaseExpiryTest extends ServiceTest {
     String id =
         createJob(
             p.member(),
-            "{\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"max_attempts\":1}");
+            "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"max_attempts\":1}");
     claim(p.worker(), "w");
     expire(id);
     assertThat(reaper.reap()).isEqualTo(1);

@@ -16,7 +16,7 @@ class ReleaseTest extends ServiceTest {
 
   /** One attempt allowed: a release that counted would leave none for the next claim. */
   private static final String ONE_ATTEMPT =
-      "{\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\"},"
+      "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"},"
           + "\"max_attempts\":1}";
 
   private Resp release(Project p, Lease l, long epoch, String reason) {

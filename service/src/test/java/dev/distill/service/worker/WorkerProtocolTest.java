@@ -57,7 +57,7 @@ class WorkerProtocolTest extends ServiceTest {
     String gpu =
         createJob(
             p.member(),
-            "{\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\"},"
+            "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"},"
                 + "\"requirements\":{\"device\":\"cuda\",\"min_memory_mb\":20000,\"labels\":{\"pool\":\"research\"}}}");
     assertThat(post("/v1/worker/claims", p.worker(), claimBody("cpu", 0)).status()).isEqualTo(204);
     Map<String, Object> smallGpu =
@@ -188,6 +188,76 @@ class WorkerProtocolTest extends ServiceTest {
   }
 
   @Test
+  void checkpointsTheWorkerDeletedAreNoLongerListedResumedFromOrOutput() {
+    Project p = newProject();
+    String id =
+        createJob(
+            p.member(),
+            "{\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"max_attempts\":3}");
+    Lease first = claim(p.worker(), "w");
+    checkpoint(p, first, "file:/ckpt/d/step-1", 1, false);
+    checkpoint(p, first, "file:/ckpt/d/step-2", 2, false);
+    // keep_checkpoints 2: writing step 3 pruned step 1
+    checkpoint(p, first, "file:/ckpt/d/step-3", 3, false, List.of("file:/ckpt/d/step-1"));
+    assertThat(listedCheckpoints(p, id))
+        .containsExactly("file:/ckpt/d/step-2", "file:/ckpt/d/step-3");
+    fail(p, first, "out of memory", true);
+
+    // the next attempt found step 3 damaged, set it aside, resumed from step 2 and wrote step 2.5
+    // elsewhere; a registration naming its own uri as deleted keeps it
+    Lease second = claim(p.worker(), "w");
+    assertThat(second.body().get("job").get("resume_from").get("uri").asString())
+        .isEqualTo("file:/ckpt/d/step-3");
+    checkpoint(
+        p,
+        second,
+        "file:/ckpt/e/step-2",
+        2,
+        false,
+        List.of("file:/ckpt/d/step-3", "file:/ckpt/e/step-2"));
+    assertThat(listedCheckpoints(p, id))
+        .containsExactly("file:/ckpt/d/step-2", "file:/ckpt/e/step-2");
+    fail(p, second, "out of memory", true);
+    Lease third = claim(p.worker(), "w");
+    assertThat(third.body().get("job").get("resume_from").get("uri").asString())
+        .isEqualTo("file:/ckpt/e/step-2");
+
+    // a deleted uri written again is listed again
+    checkpoint(p, third, "file:/ckpt/d/step-3", 3, false, List.of("file:/ckpt/d/step-2"));
+    assertThat(listedCheckpoints(p, id))
+        .containsExactly("file:/ckpt/e/step-2", "file:/ckpt/d/step-3");
+    checkpoint(
+        p,
+        third,
+        "file:/ckpt/d/step-1",
+        1,
+        false,
+        List.of("file:/ckpt/d/step-3", "file:/ckpt/e/step-2"));
+    Resp bad =
+        post(
+            third.path("checkpoints"),
+            p.worker(),
+            Map.of(
+                "epoch",
+                third.epoch(),
+                "uri",
+                "file:/x",
+                "step",
+                1,
+                "size_bytes",
+                1,
+                "sha256",
+                SHA,
+                "deleted",
+                List.of("/not/a/uri")));
+    assertThat(bad.status()).isEqualTo(422);
+    assertThat(bad.json().get("errors").get(0).get("field").asString()).isEqualTo("deleted[0]");
+    assertThat(post(third.path("complete"), p.worker(), Map.of("epoch", third.epoch())).status())
+        .isEqualTo(204);
+    assertThat(job(p.viewer(), id).get("output_uri").asString()).isEqualTo("file:/ckpt/d/step-1");
+  }
+
+  @Test
   void withoutAFinalCheckpointTheHighestStepIsTheOutput() {
     Project p = newProject();
     createJob(p.member(), example("finetune"));
@@ -205,7 +275,7 @@ class WorkerProtocolTest extends ServiceTest {
     String id =
         createJob(
             p.member(),
-            "{\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"max_attempts\":2}");
+            "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"max_attempts\":2}");
     Lease first = claim(p.worker(), "w");
     checkpoint(p, first, "file:/ckpt/c/step-10", 10, false);
     fail(p, first, "out of memory", true);
@@ -275,7 +345,7 @@ class WorkerProtocolTest extends ServiceTest {
     String distill =
         createJob(
             p.member(),
-            "{\"type\":\"distill\",\"teacher\":\"builtin:gemma2-small\",\"student\":\"builtin:gemma2-tiny\","
+            "{\"type\":\"distill\",\"teacher\":\"builtin:gemma2-demo-teacher\",\"student\":\"builtin:gemma2-tiny\","
                 + "\"dataset\":{\"uri\":\"job:"
                 + synth
                 + "\"},\"priority\":100}");
@@ -355,6 +425,11 @@ class WorkerProtocolTest extends ServiceTest {
   }
 
   private void checkpoint(Project p, Lease l, String uri, long step, boolean isFinal) {
+    checkpoint(p, l, uri, step, isFinal, List.of());
+  }
+
+  private void checkpoint(
+      Project p, Lease l, String uri, long step, boolean isFinal, List<String> deleted) {
     Resp r =
         post(
             l.path("checkpoints"),
@@ -373,8 +448,19 @@ class WorkerProtocolTest extends ServiceTest {
                 "metrics",
                 Map.of("val_loss", 1.5),
                 "final",
-                isFinal));
+                isFinal,
+                "deleted",
+                deleted));
     assertThat(r.status()).as(r.body()).isEqualTo(204);
+  }
+
+  private List<String> listedCheckpoints(Project p, String jobId) {
+    List<String> uris = new java.util.ArrayList<>();
+    get("/v1/jobs/" + jobId + "/checkpoints", p.viewer())
+        .json()
+        .get("items")
+        .forEach(c -> uris.add(c.get("uri").asString()));
+    return uris;
   }
 
   private void fail(Project p, Lease l, String reason, boolean retryable) {

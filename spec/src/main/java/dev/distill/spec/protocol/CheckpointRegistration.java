@@ -1,6 +1,8 @@
 package dev.distill.spec.protocol;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -14,6 +16,9 @@ import java.util.Map;
  * @param sha256 hex SHA-256 (64 lower-case hex characters)
  * @param metrics validation metrics at that step, optional
  * @param isFinal true for the job's output; otherwise the highest step is the output
+ * @param deleted uris of this job's earlier checkpoints that the worker deleted since its previous
+ *     registration (pruned by {@code keep_checkpoints}, or set aside as damaged on resume); the
+ *     service stops listing them. Optional
  */
 public record CheckpointRegistration(
     @JsonProperty("epoch") Long epoch,
@@ -22,11 +27,28 @@ public record CheckpointRegistration(
     @JsonProperty("size_bytes") Long sizeBytes,
     @JsonProperty("sha256") String sha256,
     @JsonProperty("metrics") Map<String, Double> metrics,
-    @JsonProperty("final") Boolean isFinal) {
+    @JsonProperty("final") Boolean isFinal,
+    @JsonProperty("deleted") List<String> deleted) {
+
+  /** At most this many deleted uris in one registration. */
+  public static final int MAX_DELETED = 1000;
+
+  /** A registration that reports no deletion. */
+  public CheckpointRegistration(
+      Long epoch,
+      String uri,
+      Long step,
+      Long sizeBytes,
+      String sha256,
+      Map<String, Double> metrics,
+      Boolean isFinal) {
+    this(epoch, uri, step, sizeBytes, sha256, metrics, isFinal, null);
+  }
 
   public CheckpointRegistration {
     metrics = metrics == null ? Map.of() : Map.copyOf(metrics);
     isFinal = isFinal != null && isFinal;
+    deleted = deleted == null ? List.of() : new ArrayList<>(deleted); // nulls are reported below
     Checks c = new Checks();
     c.require("epoch", epoch);
     c.require("uri", uri);
@@ -45,6 +67,16 @@ public record CheckpointRegistration(
         sha256 == null || sha256.matches("[0-9a-f]{64}"),
         "sha256",
         "must be 64 lower-case hex characters");
+    c.check(deleted.size() <= MAX_DELETED, "deleted", "must hold at most " + MAX_DELETED + " uris");
+    for (int i = 0; i < deleted.size(); i++) {
+      String d = deleted.get(i);
+      c.check(
+          d != null && d.startsWith("file:/") && !d.contains("/../") && !d.endsWith("/.."),
+          "deleted[" + i + "]",
+          "must be a file: absolute path without '..'");
+      c.text("deleted[" + i + "]", d, 2048);
+    }
     c.throwIfAny();
+    deleted = List.copyOf(deleted);
   }
 }

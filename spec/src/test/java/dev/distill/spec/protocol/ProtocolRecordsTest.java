@@ -100,6 +100,24 @@ class ProtocolRecordsTest {
   }
 
   @Test
+  void aRegistrationsDeletedUrisCheckThemselves() {
+    String sha = "a".repeat(64);
+    assertThat(new CheckpointRegistration(1L, "file:/ck/s2", 2L, 1L, sha, null, null).deleted())
+        .isEmpty();
+    java.util.List<String> bad = new java.util.ArrayList<>();
+    bad.add("file:/ck/s1");
+    bad.add("s3://x");
+    bad.add(null);
+    assertThatThrownBy(
+            () -> new CheckpointRegistration(1L, "file:/ck/s2", 2L, 1L, sha, null, null, bad))
+        .satisfies(
+            e ->
+                assertThat(((InvalidSpecException) e).violations())
+                    .extracting(SpecViolation::field)
+                    .containsExactly("deleted[1]", "deleted[2]"));
+  }
+
+  @Test
   void eventsAndFailuresCheckThemselves() {
     assertThatThrownBy(() -> new WorkerEvent(null, null, "loud", "status", null, null))
         .satisfies(

@@ -1,0 +1,192 @@
+package dev.distill.app.worker;
+
+import dev.distill.app.control.ApiException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A buffer of items (events, metric points, checkpoint registrations) sent to the service in
+ * batches by its own thread. When the service is unreachable the batch is retried with exponential
+ * backoff while training goes on and new items keep queueing: nothing is lost when the service
+ * comes back. Sending must be idempotent on the service side (events carry a sequence number,
+ * metrics are upserted by step), because a batch that reached the service before the connection
+ * broke is sent again.
+ *
+ * @param <T> the item type
+ */
+final class Outbox<T> implements AutoCloseable {
+
+  /** Sends one batch; throws {@link ApiException} on failure. */
+  interface Sender<T> {
+    void send(List<T> batch);
+  }
+
+  private static final Logger log = LoggerFactory.getLogger(Outbox.class);
+
+  private final String name;
+  private final Sender<T> sender;
+  private final int maxBatch;
+  private final Consumer<ApiException> onFatal;
+  private final Runnable onRetry;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  private final List<T> pending = new ArrayList<>();
+  private final Thread thread;
+  private int inFlight;
+  private boolean closed;
+  private ApiException fatal;
+
+  /**
+   * @param name for thread and log names
+   * @param sender sends a batch
+   * @param maxBatch largest batch
+   * @param onFatal called once when the service refuses a batch for good (4xx other than 408/429,
+   *     for example 409 when the lease was lost): the outbox then drops what it holds. Metric
+   *     points are not refused when the lease was lost (the service keeps them as late points), so
+   *     the metric outbox goes on delivering them
+   * @param onRetry called on each retry (for a metric)
+   */
+  Outbox(
+      String name,
+      Sender<T> sender,
+      int maxBatch,
+      Consumer<ApiException> onFatal,
+      Runnable onRetry) {
+    this.name = name;
+    this.sender = sender;
+    this.maxBatch = maxBatch;
+    this.onFatal = onFatal;
+    this.onRetry = onRetry;
+    this.thread = new Thread(this::run, "outbox-" + name);
+    this.thread.setDaemon(true);
+    this.thread.start();
+  }
+
+  void add(T item) {
+    lock.lock();
+    try {
+      if (fatal == null && !closed) {
+        pending.add(item);
+        changed.signalAll();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Waits until everything added so far has been sent.
+   *
+   * @return true when drained, false on timeout or after a fatal refusal
+   */
+  boolean flush(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    lock.lock();
+    try {
+      while ((!pending.isEmpty() || inFlight > 0) && fatal == null) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        changed.awaitNanos(left);
+      }
+      return fatal == null;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  int pendingCount() {
+    lock.lock();
+    try {
+      return pending.size() + inFlight;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void run() {
+    long backoffMs = 200;
+    while (true) {
+      List<T> batch;
+      lock.lock();
+      try {
+        while (pending.isEmpty() && !closed) {
+          changed.await();
+        }
+        if (pending.isEmpty()) {
+          return;
+        }
+        int n = Math.min(maxBatch, pending.size());
+        batch = new ArrayList<>(pending.subList(0, n));
+        pending.subList(0, n).clear();
+        inFlight = n;
+      } catch (InterruptedException e) {
+        return;
+      } finally {
+        lock.unlock();
+      }
+      while (true) {
+        try {
+          sender.send(batch);
+          backoffMs = 200;
+          break;
+        } catch (ApiException e) {
+          if (!e.retryable()) {
+            log.warn("{}: service refused a batch: {}", name, e.getMessage());
+            lock.lock();
+            try {
+              fatal = e;
+              pending.clear();
+              inFlight = 0;
+              changed.signalAll();
+            } finally {
+              lock.unlock();
+            }
+            onFatal.accept(e);
+            return;
+          }
+          onRetry.run();
+          log.info(
+              "{}: {} (retrying in {} ms, {} items held)",
+              name,
+              e.getMessage(),
+              backoffMs,
+              batch.size() + pendingCount());
+          try {
+            TimeUnit.MILLISECONDS.sleep(backoffMs);
+          } catch (InterruptedException ie) {
+            return;
+          }
+          backoffMs = Math.min(backoffMs * 2, 10_000);
+        }
+      }
+      lock.lock();
+      try {
+        inFlight = 0;
+        changed.signalAll();
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    lock.lock();
+    try {
+      closed = true;
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    thread.interrupt();
+  }
+}

@@ -1,2 +1,0 @@
-/** The trainer library and the worker process. */
-package dev.distill.trainer;

@@ -1,0 +1,146 @@
+package dev.distill.trainer.data;
+
+import dev.distill.spec.Catalog;
+import dev.distill.spec.DatasetSpec;
+import dev.distill.trainer.data.procedural.ProceduralDataset;
+import dev.distill.trainer.data.procedural.ProceduralExample;
+import dev.distill.trainer.tokenize.Tokenizer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Consumer;
+
+/** Opens the data of a {@link DatasetSpec} as training and validation rows. */
+public final class Datasets {
+
+  /** The most held-out prompts kept for exact-match evaluation. */
+  public static final int MAX_HELD_OUT = 1000;
+
+  /** The built-in procedural dataset, one of the spec's {@link Catalog#DATASETS}. */
+  public static final String PROCEDURAL = "builtin:procedural";
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Datasets.class);
+
+  private Datasets() {}
+
+  /**
+   * Reads (streaming), renders, tokenizes, splits, truncates and optionally packs the spec's data.
+   *
+   * <ul>
+   *   <li>{@code builtin:procedural}: {@code num_examples} tasks generated from {@code seed}.
+   *   <li>{@code file:PATH} (or a plain path): a file in {@code format}.
+   *   <li>{@code job:<uuid>} is resolved by the worker to a file before calling this; here it is an
+   *       error.
+   * </ul>
+   *
+   * @throws IllegalArgumentException naming the field, file or line when the data cannot be opened
+   */
+  public static DatasetSplits open(DatasetSpec spec, Tokenizer tokenizer) {
+    PromptTemplate template = PromptTemplate.of(spec.template());
+    Split split = new Split(spec.validationFraction(), spec.seed());
+    SequenceBuilder train =
+        new SequenceBuilder(
+            tokenizer, template, spec.maxSeqLen(), spec.maskPrompt(), spec.packing());
+    SequenceBuilder validation =
+        new SequenceBuilder(
+            tokenizer, template, spec.maxSeqLen(), spec.maskPrompt(), spec.packing());
+    List<EvalPrompt> heldOut = new ArrayList<>();
+    Map<String, SequenceBuilder> groups = new LinkedHashMap<>();
+    String uri = spec.uri();
+    if (uri == null || uri.isBlank()) {
+      throw new IllegalArgumentException("dataset uri is missing");
+    }
+    if (uri.equals(PROCEDURAL)) {
+      List<ProceduralExample> generated =
+          ProceduralDataset.generate(spec.numExamples(), spec.seed());
+      for (int i = 0; i < generated.size(); i++) {
+        ProceduralExample p = generated.get(i);
+        Example e = p.toExample();
+        if (ProceduralDataset.isValidation(split, p, i)) {
+          validation.add(e);
+          groups
+              .computeIfAbsent(
+                  p.unique() ? DatasetSplits.UNIQUE : DatasetSplits.SEVERAL,
+                  g ->
+                      new SequenceBuilder(
+                          tokenizer, template, spec.maxSeqLen(), spec.maskPrompt(), false))
+              .add(e);
+          if (heldOut.size() < MAX_HELD_OUT) {
+            heldOut.add(
+                new EvalPrompt(
+                    template.generationPrompt(p.prompt(), tokenizer.bosToken()),
+                    p.validAnswers(),
+                    p.unique(),
+                    p.task()));
+          }
+        } else {
+          train.add(e);
+        }
+      }
+    } else if (uri.startsWith("builtin:")) {
+      throw new IllegalArgumentException(
+          "uri: unknown built-in dataset '" + uri + "', expected one of " + Catalog.DATASETS);
+    } else if (uri.startsWith("job:")) {
+      throw new IllegalArgumentException(
+          "uri: '" + uri + "' must be resolved to the synthesize job's output file by the worker");
+    } else {
+      Path file = Path.of(uri.startsWith("file:") ? uri.substring("file:".length()) : uri);
+      Consumer<Example> sink =
+          e -> {
+            if (split.isValidation(e)) {
+              validation.add(e);
+              if (heldOut.size() < MAX_HELD_OUT && e instanceof Example.Chat chat) {
+                heldOutOf(chat, template, tokenizer).ifPresent(heldOut::add);
+              }
+            } else {
+              train.add(e);
+            }
+          };
+      ExampleReader.read(file, spec.format(), sink);
+    }
+    DatasetSplits out =
+        new DatasetSplits(
+            train.rows(),
+            validation.rows(),
+            train.stats(),
+            validation.stats(),
+            template,
+            heldOut,
+            groupRows(groups));
+    for (var e :
+        Map.of("train", out.trainStats(), "validation", out.validationStats()).entrySet()) {
+      DataStats st = e.getValue();
+      if (st.truncated() > 0 || st.dropped() > 0) {
+        LOG.warn("{} data {}: {}", e.getKey(), uri, st.summary());
+      } else {
+        LOG.info("{} data {}: {}", e.getKey(), uri, st.summary());
+      }
+    }
+    return out;
+  }
+
+  /** The conversation up to its last assistant turn as a prompt, that turn as the reference. */
+  private static java.util.Optional<EvalPrompt> heldOutOf(
+      Example.Chat chat, PromptTemplate template, Tokenizer tokenizer) {
+    List<Message> m = chat.messages();
+    int last = m.size() - 1;
+    if (!m.get(last).role().equals("assistant") || last == 0) {
+      return java.util.Optional.empty();
+    }
+    String prompt =
+        template.generationPrompt(
+            new Example.Chat(m.subList(0, last), chat.input()), tokenizer.bosToken());
+    return java.util.Optional.of(
+        new EvalPrompt(prompt, List.of(m.get(last).content().strip()), true, "file"));
+  }
+
+  private static Map<String, List<Sequence>> groupRows(Map<String, SequenceBuilder> groups) {
+    Map<String, List<Sequence>> out = new TreeMap<>();
+    groups.forEach((name, builder) -> out.put(name, builder.rows()));
+    return Collections.unmodifiableMap(out);
+  }
+}

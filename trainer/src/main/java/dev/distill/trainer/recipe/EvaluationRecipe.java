@@ -1,0 +1,107 @@
+package dev.distill.trainer.recipe;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import dev.distill.spec.JobSpec;
+import dev.distill.trainer.data.Batch;
+import dev.distill.trainer.data.BatchIterator;
+import dev.distill.trainer.data.DatasetSplits;
+import dev.distill.trainer.data.Datasets;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The recipe of {@code evaluate} jobs: validation cross-entropy and perplexity of the student,
+ * KL(teacher || student) and top-1 agreement when a teacher is given, and exact match of greedy
+ * generations on held-out prompts with a unique answer. Reports the scores once (step 0) and writes
+ * no checkpoint.
+ */
+public final class EvaluationRecipe {
+
+  private EvaluationRecipe() {}
+
+  public static RunResult run(JobSpec spec, RunContext ctx) {
+    Device device = Models.device();
+    try (NDManager manager = NDManager.newBaseManager(device);
+        Models.Loaded student =
+            Models.resolve(spec.student(), ctx, manager, spec.hyperparameters().seed());
+        Models.Loaded teacher =
+            spec.teacher() == null
+                ? null
+                : Models.resolve(spec.teacher(), ctx, manager, spec.hyperparameters().seed() + 1)) {
+      student.model().requireGradients(false);
+      Integer shared = null;
+      if (teacher != null) {
+        teacher.model().requireGradients(false);
+        shared = Models.sharedVocab(teacher, student);
+      }
+      DatasetSplits data =
+          Datasets.open(DatasetRefs.resolve(spec.dataset(), ctx), student.tokenizer());
+      if (data.validation().isEmpty()) {
+        throw new IllegalArgumentException(
+            "dataset.validation_fraction "
+                + spec.dataset().validationFraction()
+                + " of "
+                + spec.dataset().uri()
+                + " held out no example: evaluate scores the held-out share");
+      }
+      List<Batch> batches =
+          data.validationBatches(
+              spec.hyperparameters().microBatchSize(),
+              student.tokenizer().padId(),
+              TrainingRecipe.batchLength(spec.dataset()));
+      ctx.listener()
+          .onEvent(
+              "started",
+              "evaluating on "
+                  + data.validation().size()
+                  + " validation sequences and up to "
+                  + spec.generation().numSamples()
+                  + " held-out prompts");
+      int chunk = Models.lossChunk(spec.hyperparameters().lossChunkSize(), student, teacher);
+      Map<String, Double> scores =
+          Evaluator.losses(
+              student.model(),
+              teacher == null ? null : teacher.model(),
+              batches,
+              manager,
+              chunk,
+              shared);
+      Map<String, Double> metrics = new LinkedHashMap<>();
+      metrics.put("val_loss", scores.get(Evaluator.CE));
+      metrics.put("val_ppl", Math.exp(scores.get(Evaluator.CE)));
+      // per kind of example (procedural data): val_loss_unique, val_loss_several
+      for (var group : data.validationGroups().entrySet()) {
+        List<Batch> groupBatches =
+            BatchIterator.sequential(
+                group.getValue(),
+                spec.hyperparameters().microBatchSize(),
+                student.tokenizer().padId(),
+                0);
+        metrics.put(
+            "val_loss_" + group.getKey(),
+            Evaluator.losses(student.model(), null, groupBatches, manager, chunk, null)
+                .get(Evaluator.CE));
+      }
+      if (teacher != null) {
+        metrics.put("kl_to_teacher", scores.get(Evaluator.KL));
+        metrics.put("top1_agreement", scores.get(Evaluator.AGREEMENT));
+      }
+      metrics.put(
+          "exact_match",
+          Evaluator.exactMatch(
+              student.model(),
+              student.tokenizer(),
+              data.template(),
+              data.heldOut(),
+              spec.generation().numSamples(),
+              spec.generation().maxNewTokens(),
+              manager));
+      metrics.put("parameters", (double) student.model().config().parameterCount());
+      ctx.listener().onEval(0, metrics);
+      ctx.listener().onEvent("finished", "scores: " + metrics);
+      return new RunResult(RunResult.Outcome.COMPLETED, 0, null, metrics);
+    }
+  }
+}

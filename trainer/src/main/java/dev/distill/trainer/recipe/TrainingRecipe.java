@@ -1,0 +1,377 @@
+package dev.distill.trainer.recipe;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import dev.distill.spec.Hyperparameters;
+import dev.distill.spec.JobSpec;
+import dev.distill.spec.JobType;
+import dev.distill.trainer.checkpoint.Checkpoint;
+import dev.distill.trainer.checkpoint.CheckpointManager;
+import dev.distill.trainer.checkpoint.TrainerState;
+import dev.distill.trainer.data.Batch;
+import dev.distill.trainer.data.BatchIterator;
+import dev.distill.trainer.data.DatasetSplits;
+import dev.distill.trainer.data.Datasets;
+import dev.distill.trainer.data.LoaderState;
+import dev.distill.trainer.data.PromptTemplate;
+import dev.distill.trainer.loss.KdLoss;
+import dev.distill.trainer.loss.KdLossConfig;
+import dev.distill.trainer.loss.LossParts;
+import dev.distill.trainer.model.NoGrad;
+import dev.distill.trainer.optim.AdamW;
+import dev.distill.trainer.optim.OptimizerConfig;
+import dev.distill.trainer.safetensors.SafetensorsDtype;
+import dev.distill.trainer.safetensors.SafetensorsFile;
+import dev.distill.trainer.safetensors.SafetensorsWriter;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The training recipe of {@code distill} and {@code finetune} jobs, in plain sight: {@link #setup},
+ * {@link #train}, {@link #saveCheckpoint}, {@link #close}. One step: teacher forward (no grad),
+ * student forward, chunked loss and backward per micro-batch, global-norm clipping, AdamW, then
+ * log, evaluate and checkpoint on their cadences. Everything made during a step lives in that
+ * step's sub-manager.
+ */
+public final class TrainingRecipe implements AutoCloseable {
+
+  static final String OPTIMIZER_FILE = "optimizer.safetensors";
+
+  private final JobSpec spec;
+  private final Hyperparameters hp;
+  private final RunContext ctx;
+  private final String specHash;
+  private final PromptTemplate template;
+  private NDManager manager;
+  private Models.Loaded student;
+  private Models.Loaded teacher;
+  private DatasetSplits data;
+  private BatchIterator batches;
+  private List<Batch> validation;
+  private KdLoss loss;
+  private AdamW optimizer;
+  private CheckpointManager checkpoints;
+  private Checkpoint lastCheckpoint;
+  private long step;
+  private long tokensSeen;
+  private Map<String, Double> lastMetrics = new LinkedHashMap<>();
+
+  public TrainingRecipe(JobSpec spec, RunContext ctx) {
+    if (spec.type() != JobType.DISTILL && spec.type() != JobType.FINETUNE) {
+      throw new IllegalArgumentException(
+          "the training recipe runs distill and finetune jobs, not " + spec.type().json());
+    }
+    this.spec = spec;
+    this.hp = spec.hyperparameters();
+    this.ctx = ctx;
+    this.specHash = SpecHash.of(spec);
+    this.template = PromptTemplate.of(spec.dataset().template());
+  }
+
+  /** Runs a job from setup to the final checkpoint. */
+  public static RunResult run(JobSpec spec, RunContext ctx) {
+    try (TrainingRecipe recipe = new TrainingRecipe(spec, ctx)) {
+      recipe.setup();
+      return recipe.train();
+    }
+  }
+
+  /**
+   * Models, data, loss and optimiser; resumes from the newest checkpoint of this run that verifies,
+   * if there is one (newer damaged ones are set aside, each with a {@code checkpoint_skipped}
+   * event).
+   */
+  public void setup() {
+    Device device = Models.device();
+    manager = NDManager.newBaseManager(device);
+    checkpoints = new CheckpointManager(ctx.checkpointDir(), hp.keepCheckpoints());
+    Optional<Checkpoint> resume =
+        checkpoints.latestValid(
+            skipped ->
+                ctx.listener()
+                    .onEvent(
+                        "checkpoint_skipped",
+                        "skipped checkpoint "
+                            + skipped.dir().getFileName()
+                            + " (set aside as ."
+                            + skipped.dir().getFileName()
+                            + ".damaged): "
+                            + skipped.reason()));
+    if (resume.isPresent()) {
+      Checkpoint c = resume.get();
+      if (!specHash.equals(c.state().specHash())) {
+        throw new IllegalArgumentException(
+            c.dir()
+                + ": written by another spec (spec_hash "
+                + c.state().specHash()
+                + ", this run "
+                + specHash
+                + "); use a new output directory");
+      }
+    }
+    if (spec.type() == JobType.DISTILL) {
+      teacher = Models.resolve(spec.teacher(), ctx, manager, hp.seed() + 1);
+      teacher.model().requireGradients(false);
+    }
+    if (resume.isPresent()) {
+      student = Models.load(resume.get().dir(), spec.student().tokenizer(), manager);
+    } else {
+      // a builtin student without a tokenizer of its own takes the teacher's
+      student = Models.resolve(spec.student(), ctx, manager, hp.seed(), teacher);
+    }
+    student.model().requireGradients(true);
+    Integer sharedVocab = teacher == null ? null : Models.sharedVocab(teacher, student);
+    int chunk = Models.lossChunk(hp.lossChunkSize(), student, teacher);
+    loss =
+        new KdLoss(
+            spec.type() == JobType.DISTILL
+                ? KdLossConfig.from(hp, chunk)
+                : KdLossConfig.crossEntropyOnly(chunk),
+            sharedVocab);
+    data = Datasets.open(DatasetRefs.resolve(spec.dataset(), ctx), student.tokenizer());
+    if (data.train().isEmpty()) {
+      throw new IllegalArgumentException(
+          "dataset " + spec.dataset().uri() + ": no training examples");
+    }
+    int pad = student.tokenizer().padId();
+    int seqLen = batchLength(spec.dataset());
+    batches = data.trainBatches(hp.microBatchSize(), hp.seed(), pad, seqLen);
+    validation = data.validationBatches(hp.microBatchSize(), pad, seqLen);
+    optimizer = new AdamW(OptimizerConfig.from(hp), student.model().parameters(), manager);
+    if (resume.isPresent()) {
+      Checkpoint c = resume.get();
+      try (NDManager tmp = manager.newSubManager();
+          SafetensorsFile f = SafetensorsFile.open(c.dir().resolve(OPTIMIZER_FILE))) {
+        Map<String, NDArray> state = new HashMap<>();
+        for (String name : f.names()) {
+          state.put(name, f.read(name, tmp));
+        }
+        optimizer.importState(state, c.state().step());
+      }
+      batches.restore(new LoaderState(c.state().epoch(), (int) c.state().position()));
+      step = c.state().step();
+      tokensSeen = c.state().tokensSeen();
+      lastMetrics = new LinkedHashMap<>(c.state().metrics());
+      lastCheckpoint = c;
+      ctx.listener()
+          .onEvent("resumed", "resumed from " + c.dir().getFileName() + " at step " + step);
+    } else {
+      ctx.listener()
+          .onEvent(
+              "started",
+              String.format(
+                  "%s: student %,d parameters%s; %d training and %d validation sequences",
+                  spec.type().json(),
+                  student.model().config().parameterCount(),
+                  teacher == null
+                      ? ""
+                      : String.format(", teacher %,d", teacher.model().config().parameterCount()),
+                  data.train().size(),
+                  data.validation().size()));
+    }
+    if (data.trainStats().truncated() > 0) {
+      ctx.listener()
+          .onEvent(
+              "warning",
+              data.trainStats().truncated()
+                  + " training examples were truncated to max_seq_len "
+                  + spec.dataset().maxSeqLen());
+    }
+  }
+
+  /** The loop. Returns when max_steps is reached or the stop signal fires (after a checkpoint). */
+  public RunResult train() {
+    int accumulation = hp.accumulationSteps();
+    while (step < hp.maxSteps()) {
+      Optional<StopSignal.Reason> stop = ctx.stop().check();
+      if (stop.isPresent()) {
+        Checkpoint c = saveCheckpoint();
+        ctx.listener()
+            .onEvent(
+                stop.get().eventType(),
+                "stopped at step " + step + " after checkpoint " + c.dir().getFileName());
+        return new RunResult(RunResult.Outcome.of(stop.get()), step, c, lastMetrics);
+      }
+      long t0 = System.nanoTime();
+      Batch[] micro = new Batch[accumulation];
+      long normaliser = 0;
+      long inputTokens = 0;
+      for (int i = 0; i < accumulation; i++) {
+        micro[i] = batches.next();
+        normaliser += micro[i].tokens();
+        inputTokens += micro[i].realTokens();
+      }
+      double total = 0;
+      double kd = 0;
+      double ce = 0;
+      AdamW.StepReport report;
+      try (NDManager stepManager = manager.newSubManager();
+          GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+        for (Batch b : micro) {
+          Shape bt = new Shape(b.batchSize(), b.seqLen());
+          NDArray ids = stepManager.create(b.inputIds(), bt); // (B, T)
+          NDArray mask = stepManager.create(b.attentionMask(), bt); // (B, T)
+          NDArray labels = stepManager.create(b.labels(), bt); // (B, T)
+          NDArray lossMask = stepManager.create(b.lossMask(), bt); // (B, T)
+          NDArray teacherHidden = null;
+          if (teacher != null) {
+            try (NoGrad ignored = NoGrad.enter()) {
+              teacherHidden = teacher.model().hidden(ids, mask); // (B, T, D_t)
+            }
+          }
+          NDArray studentHidden = student.model().hidden(ids, mask); // (B, T, D_s)
+          LossParts parts =
+              loss.backward(
+                  collector,
+                  student.model(),
+                  studentHidden,
+                  teacher == null ? null : teacher.model(),
+                  teacherHidden,
+                  labels,
+                  lossMask,
+                  normaliser);
+          total += parts.total().getFloat();
+          kd += parts.kd().getFloat();
+          ce += parts.ce().getFloat();
+        }
+        report = optimizer.clipAndStep();
+      }
+      step++;
+      tokensSeen += normaliser;
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      StepMetrics m =
+          new StepMetrics(
+              step,
+              hp.maxSteps(),
+              total,
+              teacher == null ? Double.NaN : kd,
+              ce,
+              report.learningRate(),
+              report.gradNorm(),
+              inputTokens / seconds,
+              seconds);
+      lastMetrics = new LinkedHashMap<>(m.asMap());
+      ctx.listener().onStep(m);
+      if (hp.evalEvery() > 0 && step % hp.evalEvery() == 0 && step < hp.maxSteps()) {
+        evaluate();
+      }
+      if (step % hp.checkpointEvery() == 0 && step < hp.maxSteps()) {
+        ctx.listener().onCheckpoint(saveCheckpoint(), false);
+      }
+    }
+    evaluate();
+    if (lastCheckpoint == null || lastCheckpoint.step() != step) {
+      saveCheckpoint();
+    }
+    ctx.listener().onCheckpoint(lastCheckpoint, true);
+    ctx.listener()
+        .onEvent("finished", "trained " + step + " steps, " + tokensSeen + " response tokens");
+    return new RunResult(RunResult.Outcome.COMPLETED, step, lastCheckpoint, lastMetrics);
+  }
+
+  /**
+   * Validation loss (and KL to the teacher) on the validation split; reported through the listener.
+   */
+  private void evaluate() {
+    if (validation.isEmpty()) {
+      return;
+    }
+    Map<String, Double> scores =
+        Evaluator.losses(
+            student.model(),
+            teacher == null ? null : teacher.model(),
+            validation,
+            manager,
+            loss.config().chunkSize(),
+            loss.sharedVocab());
+    Map<String, Double> named = new LinkedHashMap<>();
+    named.put("val_loss", scores.get(Evaluator.CE));
+    named.put("val_ppl", Math.exp(scores.get(Evaluator.CE)));
+    if (scores.containsKey(Evaluator.KL)) {
+      named.put("val_kl", scores.get(Evaluator.KL));
+    }
+    lastMetrics.putAll(named);
+    ctx.listener().onEval(step, named);
+  }
+
+  /**
+   * Writes {@code step-NNNNNN/}: the model, its tokenizer, the optimiser state and the trainer
+   * state.
+   */
+  public Checkpoint saveCheckpoint() {
+    LoaderState pos = batches.state();
+    TrainerState state =
+        new TrainerState(
+            TrainerState.FORMAT_VERSION,
+            step,
+            pos.epoch(),
+            pos.index(),
+            hp.seed(),
+            tokensSeen,
+            specHash,
+            finite(lastMetrics));
+    lastCheckpoint =
+        checkpoints.save(
+            state,
+            dir -> {
+              Models.save(student, dir, template);
+              SafetensorsWriter.write(
+                  dir.resolve(OPTIMIZER_FILE),
+                  optimizer.exportState(),
+                  SafetensorsDtype.F32,
+                  Map.of("step", Long.toString(optimizer.step())));
+            });
+    return lastCheckpoint;
+  }
+
+  private static Map<String, Double> finite(Map<String, Double> m) {
+    Map<String, Double> out = new LinkedHashMap<>();
+    m.forEach(
+        (k, v) -> {
+          if (v != null && Double.isFinite(v)) {
+            out.put(k, v);
+          }
+        });
+    return out;
+  }
+
+  /** The directory of the newest checkpoint (the output after {@link #train}). */
+  public Path outputDir() {
+    return lastCheckpoint == null ? null : lastCheckpoint.dir();
+  }
+
+  @Override
+  public void close() {
+    if (optimizer != null) {
+      optimizer.close();
+    }
+    if (teacher != null) {
+      teacher.close();
+    }
+    if (student != null) {
+      student.close();
+    }
+    if (manager != null) {
+      manager.close();
+    }
+  }
+
+  /**
+   * The length batches are padded to: packed rows are all about {@code max_seq_len} long, so they
+   * keep it; unpacked rows are padded only to the longest row of their batch (no compute is spent
+   * on padding beyond it; the loss and gradients do not depend on it).
+   *
+   * @return a fixed length, or 0 for the longest row of each batch
+   */
+  static int batchLength(dev.distill.spec.DatasetSpec dataset) {
+    return dataset.packing() ? dataset.maxSeqLen() : 0;
+  }
+}
