@@ -21,7 +21,8 @@ COPY --from=build /src/service/target/distill-service.jar /opt/distill/distill-s
 COPY docker/service-entrypoint.sh /opt/distill/bin/service
 COPY docker/create-worker-token.sh /opt/distill/bin/create-worker-token
 ENV DISTILL_HOME=/var/lib/distill \
-    DISTILL_PORT=8080
+    DISTILL_PORT=8080 \
+    DISTILL_ADDRESS=0.0.0.0
 USER 10001:10001
 WORKDIR /var/lib/distill
 EXPOSE 8080

@@ -24,4 +24,4 @@ WORKDIR /var/lib/distill
 VOLUME ["/var/lib/distill/data/artifacts"]
 EXPOSE 9400
 ENTRYPOINT ["/opt/distill/bin/distill"]
-CMD ["worker", "--storage-root", "/var/lib/distill/data/artifacts", "--metrics-port", "9400"]
+CMD ["worker", "--storage-root", "/var/lib/distill/data/artifacts", "--metrics-port", "9400", "--metrics-address", "0.0.0.0"]

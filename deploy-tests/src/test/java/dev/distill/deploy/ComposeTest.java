@@ -99,6 +99,16 @@ class ComposeTest {
   }
 
   @Test
+  void theServiceAndWorkerMetricsBindEveryInterfaceOfTheirContainer() {
+    assertThat(service("service").path("environment").path("DISTILL_ADDRESS").asText())
+        .isEqualTo("0.0.0.0");
+    List<String> command = list(service("worker").path("command"));
+    int i = command.indexOf("--metrics-address");
+    assertThat(i).as("--metrics-address in %s", command).isNotNegative();
+    assertThat(command.get(i + 1)).isEqualTo("0.0.0.0");
+  }
+
+  @Test
   void serviceConnectsToTheComposePostgres() {
     JsonNode env = service("service").path("environment");
     URI jdbc = URI.create(env.path("DISTILL_DB_URL").asText().substring("jdbc:".length()));

@@ -51,6 +51,20 @@ class ServiceManifestTest {
   }
 
   @Test
+  void inThePodTheServiceAndWorkerMetricsBindEveryInterface() {
+    // the jar's own default is 127.0.0.1; a pod must be reachable through its Service
+    Rendered r = Rendered.render(Map.of("worker.storageRoot", "/srv/artifacts"));
+    Container s = service(r.one(Deployment.class, "service"));
+    assertThat(WorkerManifestTest.env(s, "DISTILL_ADDRESS").getValue()).isEqualTo("0.0.0.0");
+    Container w = WorkerManifestTest.worker(r.one(Deployment.class, "worker"));
+    assertThat(WorkerManifestTest.arg(w, "--metrics-address")).isEqualTo("0.0.0.0");
+    // the service refuses file: references into the workers' artifact store
+    assertThat(WorkerManifestTest.env(s, "DISTILL_STORAGE_ROOT").getValue())
+        .isEqualTo(WorkerManifestTest.arg(w, "--storage-root"))
+        .isEqualTo("/srv/artifacts");
+  }
+
+  @Test
   void databaseConnectionComesFromTheChartsSecretMadeFromValues() {
     Rendered r = Rendered.render(Map.of("service.database.password", "s3cret"));
     Container c = service(r.one(Deployment.class, "service"));

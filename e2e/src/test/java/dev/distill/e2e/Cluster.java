@@ -97,6 +97,11 @@ final class Cluster implements AutoCloseable {
 
   /** Starts {@code DistillCli worker} as its own JVM; its log is {@code logs/<id>.log}. */
   Process startWorker(String id) throws Exception {
+    return startWorker(id, storageRoot);
+  }
+
+  /** A worker whose artifact store is {@code root} (not the one the service was told about). */
+  Process startWorker(String id, Path root) throws Exception {
     Process p =
         processes.startWorker(
             id,
@@ -104,7 +109,7 @@ final class Cluster implements AutoCloseable {
                 "--url",
                 base.toString(),
                 "--storage-root",
-                storageRoot.toString(),
+                root.toString(),
                 "--metrics-port",
                 "0",
                 "--id",

@@ -2,6 +2,8 @@ package dev.distill.service;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.distill.service.auth.Role;
+import dev.distill.service.auth.TokenService;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -60,6 +62,7 @@ public abstract class ServiceTest {
 
   @LocalServerPort protected int port;
   @Autowired protected JdbcTemplate jdbc;
+  @Autowired private TokenService tokenService;
 
   private final HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -133,14 +136,12 @@ public abstract class ServiceTest {
         token(name, "admin"));
   }
 
+  /**
+   * A token of any project, issued by the service's own TokenService: over HTTP an admin issues
+   * tokens only for its own project, and a fresh project has no admin yet.
+   */
   protected String token(String project, String role) {
-    Resp r =
-        post(
-            "/v1/tokens",
-            ADMIN,
-            Map.of("name", role + "-" + UUID.randomUUID(), "role", role, "project", project));
-    assertThat(r.status()).as(r.body()).isEqualTo(201);
-    return r.json().get("token").asString();
+    return tokenService.create(role + "-" + UUID.randomUUID(), project, Role.parse(role));
   }
 
   /** The repository root (holds {@code examples/}), found by walking up from the working dir. */

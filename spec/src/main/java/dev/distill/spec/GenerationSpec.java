@@ -61,6 +61,7 @@ public record GenerationSpec(
 
   void check(Violations v) {
     v.range("num_samples", numSamples, 1, 1_000_000);
+    v.storable("pre_query_template", preQueryTemplate);
     v.range("max_new_tokens", maxNewTokens, 1, 32_768);
     v.range("temperature", temperature, 0.0, 100.0);
     v.positiveBelow("top_p", topP, 1.0);

@@ -53,6 +53,7 @@ public record JobSpec(
     requirements.check(v.at("requirements"));
     v.range("priority", priority, -1000, 1000);
     v.range("max_attempts", maxAttempts, 1, 20);
+    v.storable("metadata", metadata);
     if (metadata.size() > 64) {
       v.add("metadata", "at most 64 entries, was " + metadata.size());
     }

@@ -76,7 +76,9 @@ public record ModelRef(
       v.add("config", "overrides are only allowed for builtin: models");
     }
     for (Map.Entry<String, Object> e : config.entrySet()) {
-      if (!Catalog.CONFIG_KEYS.contains(e.getKey())) {
+      if (StoredValues.hasNul(e.getKey()) || StoredValues.hasNul(e.getValue())) {
+        v.add("config", StoredValues.NUL_MESSAGE);
+      } else if (!Catalog.CONFIG_KEYS.contains(e.getKey())) {
         v.add(
             "config." + e.getKey(),
             "unknown Gemma 2 config key, expected one of "

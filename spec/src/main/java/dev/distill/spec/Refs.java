@@ -46,6 +46,10 @@ final class Refs {
       v.add(field, "is required");
       return;
     }
+    if (uri.indexOf('\0') >= 0) {
+      v.add(field, StoredValues.NUL_MESSAGE);
+      return;
+    }
     if (uri.length() > 2048) {
       v.add(field, "is longer than 2048 characters");
       return;
@@ -67,9 +71,6 @@ final class Refs {
           v.add(field, "'..' is not allowed in a path");
           break;
         }
-      }
-      if (path.indexOf('\0') >= 0) {
-        v.add(field, "contains a NUL character");
       }
     } else if (uri.startsWith(ModelRef.JOB)) {
       if (!UUID.matcher(uri.substring(ModelRef.JOB.length())).matches()) {

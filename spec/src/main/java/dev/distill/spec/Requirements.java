@@ -32,6 +32,7 @@ public record Requirements(
       v.add("device", Catalog.oneOf(Catalog.DEVICES, device));
     }
     v.range("min_memory_mb", minMemoryMb, 0, 1L << 40);
+    v.storable("labels", labels);
     if (labels.size() > 32) {
       v.add("labels", "at most 32 labels");
     }

@@ -51,6 +51,13 @@ final class Violations {
     }
   }
 
+  /** A string (or the strings and keys of a map) PostgreSQL can store: no NUL character. */
+  void storable(String field, Object value) {
+    if (StoredValues.hasNul(value)) {
+      add(field, StoredValues.NUL_MESSAGE);
+    }
+  }
+
   void required(String field, Object value) {
     if (value == null) {
       add(field, "is required");

@@ -1,13 +1,13 @@
 package dev.distill.app.cli;
 
 import dev.distill.spec.JobSpec;
+import dev.distill.spec.SpecJson;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.StringJoiner;
 import tools.jackson.core.JacksonException;
-import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.ObjectMapper;
 import tools.jackson.databind.exc.UnrecognizedPropertyException;
@@ -22,8 +22,7 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
  */
 public final class SpecFiles {
 
-  private static final ObjectMapper STRICT =
-      JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES).build();
+  private static final ObjectMapper STRICT = SpecJson.mapper();
 
   private SpecFiles() {}
 
@@ -46,8 +45,8 @@ public final class SpecFiles {
     String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
     ObjectMapper reader =
         name.endsWith(".yaml") || name.endsWith(".yml")
-            ? YAMLMapper.builder().build()
-            : JsonMapper.builder().build();
+            ? SpecJson.configure(YAMLMapper.builder()).build()
+            : STRICT;
     JsonNode tree;
     try {
       tree = reader.readTree(file.toFile());

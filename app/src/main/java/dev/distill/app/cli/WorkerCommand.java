@@ -44,6 +44,12 @@ public final class WorkerCommand implements Callable<Integer> {
       description = "Port of /metrics; 0 picks one, -1 none (default 9400).")
   int metricsPort = 9400;
 
+  @Option(
+      names = "--metrics-address",
+      description =
+          "Address /metrics binds (default 127.0.0.1; 0.0.0.0 for every interface, as in containers).")
+  String metricsAddress = "127.0.0.1";
+
   @Option(names = "--device", description = "cpu or cuda (default cpu).")
   String device = "cpu";
 
@@ -94,6 +100,7 @@ public final class WorkerCommand implements Callable<Integer> {
             new WorkerCapabilities(device, mem, labels),
             root.toAbsolutePath(),
             metricsPort,
+            metricsAddress,
             waitSeconds,
             once);
     Worker worker = new Worker(config);

@@ -3,6 +3,7 @@ package dev.distill.app.worker;
 import dev.distill.app.console.MetricRows;
 import dev.distill.app.control.ApiException;
 import dev.distill.app.control.WorkerClient;
+import dev.distill.spec.FileRefs;
 import dev.distill.spec.protocol.Artifact;
 import dev.distill.spec.protocol.BatchResponse;
 import dev.distill.spec.protocol.CheckpointRegistration;
@@ -154,6 +155,8 @@ final class Attempt implements TrainingListener, StopSignal {
       boolean retryable = false;
       heartbeat.start();
       try {
+        // again here, before anything is opened: a file: reference never reads the artifact store
+        FileRefs.requireOutsideArtifactStore(claim.job().spec(), storageRoot);
         result = Recipes.run(claim.job().spec(), new RunContext(outputDir, artifacts, this, this));
       } catch (OutOfMemoryError e) {
         failure = "out of memory: " + e.getMessage();

@@ -51,7 +51,7 @@ public final class Worker implements AutoCloseable {
   public int run() throws Exception {
     try {
       if (config.metricsPort() >= 0) {
-        int port = metrics.serve(config.metricsPort());
+        int port = metrics.serve(config.metricsAddress(), config.metricsPort());
         log.info("worker {}: metrics on :{}/metrics", config.workerId(), port);
       }
       ClaimRequest request =

@@ -14,6 +14,8 @@ import java.nio.file.Path;
  * @param storageRoot the artifact store: a directory shared by the workers ({@code
  *     distill.storage.root})
  * @param metricsPort port of {@code /metrics}; 0 picks a free one, -1 serves none
+ * @param metricsAddress the address {@code /metrics} binds; default {@code 127.0.0.1}, {@code
+ *     0.0.0.0} for every interface (containers)
  * @param waitSeconds long-poll wait of one claim, 1..30
  * @param once exit after one job (tests and the demo's bounded runs)
  */
@@ -24,6 +26,7 @@ public record WorkerConfig(
     WorkerCapabilities capabilities,
     Path storageRoot,
     int metricsPort,
+    String metricsAddress,
     int waitSeconds,
     boolean once) {
 
@@ -47,6 +50,8 @@ public record WorkerConfig(
     if (waitSeconds < 1 || waitSeconds > 30) {
       throw new IllegalArgumentException("wait seconds must be 1..30, was " + waitSeconds);
     }
+    metricsAddress =
+        metricsAddress == null || metricsAddress.isBlank() ? "127.0.0.1" : metricsAddress;
     capabilities = capabilities == null ? new WorkerCapabilities(null, null, null) : capabilities;
     String u = serviceUrl.toString();
     serviceUrl = u.endsWith("/") ? serviceUrl : URI.create(u + "/");

@@ -76,10 +76,19 @@ public final class WorkerMetrics implements AutoCloseable {
   }
 
   /**
-   * Starts serving {@code /metrics} on {@code port} (0 picks a free one); returns the bound port.
+   * Starts serving {@code /metrics} on the loopback address and {@code port} (0 picks a free one);
+   * returns the bound port.
    */
   public int serve(int port) throws IOException {
-    server = HttpServer.create(new InetSocketAddress(port), 0);
+    return serve("127.0.0.1", port);
+  }
+
+  /**
+   * Starts serving {@code /metrics} on {@code address} ({@code 0.0.0.0}: every interface) and
+   * {@code port} (0 picks a free one); returns the bound port.
+   */
+  public int serve(String address, int port) throws IOException {
+    server = HttpServer.create(new InetSocketAddress(address, port), 0);
     server.createContext(
         "/metrics",
         exchange -> {
@@ -94,6 +103,11 @@ public final class WorkerMetrics implements AutoCloseable {
         });
     server.start();
     return server.getAddress().getPort();
+  }
+
+  /** Where {@code /metrics} is served, once {@link #serve} was called. */
+  public InetSocketAddress address() {
+    return server.getAddress();
   }
 
   public void jobStarted(String jobId) {

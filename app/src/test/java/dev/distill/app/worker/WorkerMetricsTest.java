@@ -16,6 +16,30 @@ import org.junit.jupiter.api.Test;
 class WorkerMetricsTest {
 
   @Test
+  void bindsLoopbackUnlessGivenAnAddress() throws Exception {
+    try (WorkerMetrics metrics = new WorkerMetrics("w-1")) {
+      metrics.serve(0);
+      assertThat(metrics.address().getAddress().isLoopbackAddress()).isTrue();
+    }
+    try (WorkerMetrics metrics = new WorkerMetrics("w-1")) {
+      metrics.serve("0.0.0.0", 0);
+      assertThat(metrics.address().getAddress().isAnyLocalAddress()).isTrue();
+    }
+    WorkerConfig config =
+        new WorkerConfig(
+            java.net.URI.create("http://localhost:1/"),
+            "t",
+            "w-1",
+            null,
+            java.nio.file.Path.of("/tmp"),
+            0,
+            null,
+            1,
+            true);
+    assertThat(config.metricsAddress()).isEqualTo("127.0.0.1");
+  }
+
+  @Test
   void servesStepTimeSpeedMemoryAndCurrentJobWithPrometheusNames() throws Exception {
     try (WorkerMetrics metrics = new WorkerMetrics("w-1")) {
       int port = metrics.serve(0);

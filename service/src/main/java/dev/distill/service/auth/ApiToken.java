@@ -22,14 +22,26 @@ class ApiToken {
   @Column(name = "created_at")
   Instant createdAt;
 
+  /** Null: never expires. */
+  @Column(name = "expires_at")
+  Instant expiresAt;
+
+  @Column(name = "last_used_at")
+  Instant lastUsedAt;
+
   protected ApiToken() {}
 
-  ApiToken(String name, String project, Role role, String tokenHash) {
+  ApiToken(String name, String project, Role role, String tokenHash, Instant expiresAt) {
     this.id = UUID.randomUUID();
     this.name = name;
     this.project = project;
     this.role = role.json();
     this.tokenHash = tokenHash;
     this.createdAt = Instant.now();
+    this.expiresAt = expiresAt;
+  }
+
+  boolean expiredAt(Instant now) {
+    return expiresAt != null && !expiresAt.isAfter(now);
   }
 }

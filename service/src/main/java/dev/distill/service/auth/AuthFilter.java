@@ -16,8 +16,10 @@ import org.springframework.web.filter.OncePerRequestFilter;
 /**
  * Authenticates every {@code /v1/**} request by its bearer token and applies the role rules: worker
  * tokens reach only {@code /v1/worker/**}, user tokens never do; writes need {@code admin} or
- * {@code member}; {@code POST /v1/tokens} needs {@code admin}. Everything outside {@code /v1}
- * (health, metrics, OpenAPI) is public.
+ * {@code member}; {@code /v1/tokens} needs {@code admin}. Everything outside {@code /v1} (health,
+ * metrics, OpenAPI) is public. Requests whose path is not plain ({@code ;}, percent-encoding, dot
+ * segments) never get here: {@code RequestGuardFilter} refuses them first, so the raw path checked
+ * here is the path the router matches; the container's normalised path must agree too.
  */
 @Component
 @Order(Ordered.HIGHEST_PRECEDENCE + 20)
@@ -33,8 +35,17 @@ class AuthFilter extends OncePerRequestFilter {
 
   @Override
   protected boolean shouldNotFilter(HttpServletRequest request) {
-    String path = request.getRequestURI();
-    return !(path.equals("/v1") || path.startsWith("/v1/"));
+    return !(api(request.getRequestURI()) || api(normalised(request)));
+  }
+
+  private static boolean api(String path) {
+    return path.equals("/v1") || path.startsWith("/v1/");
+  }
+
+  /** The path as the container decoded and normalised it (path parameters and dots removed). */
+  private static String normalised(HttpServletRequest request) {
+    String info = request.getPathInfo();
+    return request.getServletPath() + (info == null ? "" : info);
   }
 
   @Override
@@ -59,11 +70,14 @@ class AuthFilter extends OncePerRequestFilter {
               "Unauthorized",
               header == null
                   ? "an Authorization: Bearer token is required"
-                  : "the bearer token is not valid",
+                  : "the bearer token is not valid (unknown, revoked or expired)",
               null));
       return;
     }
     String denied = denied(caller.get(), request.getMethod(), request.getRequestURI());
+    if (denied == null) {
+      denied = denied(caller.get(), request.getMethod(), normalised(request));
+    }
     if (denied != null) {
       problems.write(
           response,

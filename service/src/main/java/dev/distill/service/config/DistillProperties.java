@@ -17,7 +17,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param maxClaimWait the longest a claim may wait
  * @param maxClaimWaits how many claims may wait at once; one more gets 503 with Retry-After
  * @param maxBodyBytes requests with larger bodies get 413
- * @param storage which {@code file:} roots specs may reference
+ * @param storage which {@code file:} roots specs may reference, and the artifact store they may not
  * @param embedded the embedded PostgreSQL (used when no database URL is configured)
  * @param eventStreams the {@code text/event-stream} follow of a job's events
  */
@@ -54,7 +54,7 @@ public record DistillProperties(
       throw new IllegalArgumentException(
           "distill.max-body-bytes must be positive, was " + maxBodyBytes);
     }
-    storage = storage == null ? new Storage(List.of(), null) : storage;
+    storage = storage == null ? new Storage(List.of(), null, null) : storage;
     embedded = embedded == null ? new Embedded(null, null) : embedded;
     eventStreams = eventStreams == null ? new EventStreams(null, null, null) : eventStreams;
   }
@@ -112,14 +112,17 @@ public record DistillProperties(
    * @param checkFiles whether the service sees the workers' storage, so that a {@code file:}
    *     reference under an allowed root must exist and be readable at submission (default true;
    *     false where the service does not mount it, as in the Helm chart and docker-compose)
+   * @param artifactRoot the workers' artifact store; {@code file:} references into it are refused
+   *     (a job's output is read through {@code job:<id>} of the same project); null: none
    */
-  public record Storage(List<Path> allowedRoots, Boolean checkFiles) {
+  public record Storage(List<Path> allowedRoots, Boolean checkFiles, Path artifactRoot) {
     public Storage {
       allowedRoots =
           allowedRoots == null
               ? List.of()
               : allowedRoots.stream().map(p -> p.toAbsolutePath().normalize()).toList();
       checkFiles = checkFiles == null ? Boolean.TRUE : checkFiles;
+      artifactRoot = artifactRoot == null ? null : artifactRoot.toAbsolutePath().normalize();
     }
   }
 }

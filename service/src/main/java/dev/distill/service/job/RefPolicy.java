@@ -2,6 +2,7 @@ package dev.distill.service.job;
 
 import dev.distill.service.config.DistillProperties;
 import dev.distill.service.web.FieldError;
+import dev.distill.spec.FileRefs;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.ModelRef;
 import java.nio.file.Files;
@@ -15,58 +16,33 @@ import org.springframework.stereotype.Component;
 
 /**
  * Which references a spec may make beyond its own syntax rules: {@code file:} only under the
- * configured roots. Returns the {@code job:} references by field, for the caller to resolve.
+ * configured roots, symlinks resolved, and never into the artifact store ({@link FileRefs}, the
+ * rule the worker applies again). Returns the {@code job:} references by field, for the caller to
+ * resolve within the caller's project.
  */
 @Component
 class RefPolicy {
 
   private final List<Path> roots;
   private final boolean checkFiles;
+  private final Path artifactRoot;
 
   RefPolicy(DistillProperties props) {
     this.roots = props.storage().allowedRoots();
     this.checkFiles = props.storage().checkFiles();
+    this.artifactRoot = props.storage().artifactRoot();
   }
 
   /** Every reference of the spec by its JSON field. */
   static Map<String, String> refs(JobSpec spec) {
-    Map<String, String> refs = new LinkedHashMap<>();
-    if (spec.teacher() != null) {
-      refs.put("teacher.uri", spec.teacher().uri());
-      if (spec.teacher().tokenizer() != null) {
-        refs.put("teacher.tokenizer", spec.teacher().tokenizer());
-      }
-    }
-    if (spec.student() != null) {
-      refs.put("student.uri", spec.student().uri());
-      if (spec.student().tokenizer() != null) {
-        refs.put("student.tokenizer", spec.student().tokenizer());
-      }
-    }
-    if (spec.dataset() != null) {
-      refs.put("dataset.uri", spec.dataset().uri());
-    }
-    return refs;
+    return FileRefs.references(spec);
   }
 
   /** Violations of the root policy. */
   List<FieldError> check(JobSpec spec) {
     List<FieldError> errors = new ArrayList<>();
-    refs(spec)
-        .forEach(
-            (field, uri) -> {
-              if (uri.startsWith(ModelRef.FILE)) {
-                Path p = Path.of(uri.substring(ModelRef.FILE.length())).normalize();
-                if (roots.stream().noneMatch(p::startsWith)) {
-                  errors.add(
-                      new FieldError(
-                          field,
-                          "file: paths must lie under an allowed root (distill.storage.allowed-roots: "
-                              + roots
-                              + ")"));
-                }
-              }
-            });
+    FileRefs.problems(spec, roots, artifactRoot)
+        .forEach((field, problem) -> errors.add(new FieldError(field, problem)));
     return errors;
   }
 
@@ -87,10 +63,10 @@ class RefPolicy {
               if (!uri.startsWith(ModelRef.FILE)) {
                 return;
               }
-              Path p = Path.of(uri.substring(ModelRef.FILE.length())).normalize();
-              if (roots.stream().noneMatch(p::startsWith)) {
+              if (FileRefs.problem(uri, roots, artifactRoot) != null) {
                 return; // refused by check()
               }
+              Path p = Path.of(uri.substring(ModelRef.FILE.length())).normalize();
               String problem = null;
               if (!Files.exists(p)) {
                 problem = "does not exist";

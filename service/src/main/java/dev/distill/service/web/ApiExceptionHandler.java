@@ -20,6 +20,7 @@ import org.springframework.web.context.request.WebRequest;
 import org.springframework.web.method.annotation.MethodArgumentTypeMismatchException;
 import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
 import tools.jackson.core.JacksonException;
+import tools.jackson.core.exc.InputCoercionException;
 import tools.jackson.core.exc.StreamReadException;
 import tools.jackson.databind.DatabindException;
 import tools.jackson.databind.exc.MismatchedInputException;
@@ -149,6 +150,13 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
     if (jackson instanceof DatabindException de) {
       return validation(List.of(new FieldError(orRoot(path(de)), "has an invalid value")));
     }
+    if (jackson instanceof InputCoercionException ic && !ic.getPath().isEmpty()) {
+      // valid JSON, a number out of the field's range: the field's problem, not the syntax's
+      Class<?> target = ic.getTargetType();
+      String kind =
+          target == Long.class || target == long.class ? "a 64-bit integer" : "a 32-bit integer";
+      return validation(List.of(new FieldError(path(ic), "is out of range for " + kind)));
+    }
     if (jackson instanceof StreamReadException sr && sr.getLocation() != null) {
       return malformed(
           "the body is not valid JSON (line "
@@ -164,10 +172,13 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
     if (target == null) {
       return "has the wrong type";
     }
-    if (Number.class.isAssignableFrom(target)
+    if (target == Integer.class
+        || target == Long.class
         || target == int.class
-        || target == long.class
-        || target == double.class) {
+        || target == long.class) {
+      return "must be an integer";
+    }
+    if (Number.class.isAssignableFrom(target) || target == double.class) {
       return "must be a number";
     }
     if (target == Boolean.class || target == boolean.class) {

@@ -70,7 +70,7 @@ class BodySizeFilter extends OncePerRequestFilter {
   }
 
   /** A request whose body was already read into memory. */
-  private static final class Buffered extends HttpServletRequestWrapper {
+  static final class Buffered extends HttpServletRequestWrapper {
     private final byte[] body;
 
     Buffered(HttpServletRequest request, byte[] body) {

@@ -23,7 +23,7 @@ class AuthTest extends ServiceTest {
   @Test
   void tokensAreStoredOnlyAsHashes() {
     Resp r =
-        post("/v1/tokens", ADMIN, Map.of("name", "ci", "role", "viewer", "project", "hashcheck"));
+        post("/v1/tokens", ADMIN, Map.of("name", "ci", "role", "viewer", "project", "default"));
     assertThat(r.status()).isEqualTo(201);
     String token = r.json().get("token").asString();
     assertThat(

@@ -193,7 +193,7 @@ class WorkerProtocolTest extends ServiceTest {
     String id =
         createJob(
             p.member(),
-            "{\"type\":\"finetune\",\"student\":\"builtin:a\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"max_attempts\":3}");
+            "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"},\"max_attempts\":3}");
     Lease first = claim(p.worker(), "w");
     checkpoint(p, first, "file:/ckpt/d/step-1", 1, false);
     checkpoint(p, first, "file:/ckpt/d/step-2", 2, false);

@@ -57,6 +57,7 @@ public record CheckpointRegistration(
         "uri",
         "must be a file: absolute path without '..'");
     c.text("uri", uri, 2048);
+    c.storable("metrics", metrics);
     c.require("step", step);
     c.range("step", step, 0, Long.MAX_VALUE);
     c.require("size_bytes", sizeBytes);

@@ -2,6 +2,8 @@ package dev.distill.spec.protocol;
 
 import dev.distill.spec.InvalidSpecException;
 import dev.distill.spec.SpecViolation;
+import dev.distill.spec.StoredValues;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -32,6 +34,21 @@ final class Checks {
   void text(String field, String value, int maxLength) {
     if (value != null && value.length() > maxLength) {
       list.add(new SpecViolation(field, "is longer than " + maxLength + " characters"));
+    }
+    storable(field, value);
+  }
+
+  /** A string, or the strings and keys of a map or list, PostgreSQL can store: no NUL. */
+  void storable(String field, Object value) {
+    if (StoredValues.hasNul(value)) {
+      list.add(new SpecViolation(field, StoredValues.NUL_MESSAGE));
+    }
+  }
+
+  /** A timestamp PostgreSQL can store (years 0001..9999), or null. */
+  void timestamp(String field, Instant value) {
+    if (!StoredValues.storable(value)) {
+      list.add(new SpecViolation(field, StoredValues.INSTANT_MESSAGE));
     }
   }
 

@@ -26,6 +26,7 @@ public record MetricPoint(
         name == null || name.matches("[a-z0-9_./-]{1,64}"),
         "name",
         "must be 1..64 of a-z 0-9 _ . / -");
+    c.timestamp("ts", ts);
     c.require("value", value);
     c.check(value == null || Double.isFinite(value), "value", "must be a finite number");
     c.throwIfAny();

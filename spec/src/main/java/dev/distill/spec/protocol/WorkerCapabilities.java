@@ -27,6 +27,7 @@ public record WorkerCapabilities(
         "must be cpu or cuda, was '" + device + "'");
     c.range("memory_mb", memoryMb, 0, 1L << 40);
     c.check(labels.size() <= 32, "labels", "at most 32 labels");
+    c.storable("labels", labels);
     c.throwIfAny();
   }
 }

@@ -40,6 +40,8 @@ public record WorkerEvent(
     c.check(kind.matches("[a-z0-9_.-]{1,64}"), "kind", "must be 1..64 of a-z 0-9 _ . -");
     c.check(!kind.equals("status"), "kind", "'status' is reserved for status transitions");
     c.text("message", message, 4096);
+    c.storable("data", data);
+    c.timestamp("ts", ts);
     c.throwIfAny();
   }
 }
