@@ -72,7 +72,7 @@ class Gemma2ConfigTest {
     assertThat(tiny.bosTokenId()).isEqualTo(1);
     assertThat(tiny.eosTokenIds()).containsExactly(2);
     assertThat(tiny.padTokenId()).isEqualTo(0);
-    assertThat(tiny.queryPreAttnScalar()).isEqualTo(16.0); // head_dim
+    assertThat(tiny.queryPreAttnScalar()).isEqualTo(16); // head_dim
     assertThat(tiny.maxPositionEmbeddings()).isEqualTo(2048);
     assertThat(tiny.torchDtype()).isEqualTo("float32");
     assertThatThrownBy(() -> Gemma2Config.preset("gemma3-1b")).hasMessageContaining("gemma3-1b");
