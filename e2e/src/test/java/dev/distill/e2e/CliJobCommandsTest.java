@@ -494,6 +494,29 @@ class CliJobCommandsTest {
     Cli.Result missing = cli.run("token", "create", "--name", "x");
     assertThat(missing.exit()).isNotZero();
     assertThat(missing.err()).contains("--role");
+
+    // list shows the tokens (never a secret); revoke makes the next request a 401
+    Cli.Result list = cli.run("token", "list", "-o", "json");
+    assertSucceeded(list);
+    assertThat(list.out()).doesNotContain(token);
+    JsonNode pool = null;
+    for (JsonNode t : Cluster.JSON.readTree(list.out()).get("items")) {
+      if (t.get("name").asString().equals("e2e-pool")) {
+        pool = t;
+      }
+    }
+    assertThat(pool).as("e2e-pool in %s", list.out()).isNotNull();
+    assertThat(cli.run("token", "list").out()).contains("e2e-pool", "worker");
+    Cli.Result revoked = cli.run("token", "revoke", pool.get("id").asString());
+    assertThat(revoked.exit()).as("%s", revoked).isZero();
+    assertThat(revoked.err()).contains("revoked");
+    assertOneLineError(cli.withEnv("DISTILL_TOKEN", token).run("jobs"), "401");
+    assertOneLineError(cli.run("token", "revoke", pool.get("id").asString()), "404");
+
+    Cli.Result expiring =
+        cli.run("token", "create", "--role", "viewer", "--name", "e2e-ttl", "--ttl", "PT1H", "-o", "json");
+    assertSucceeded(expiring);
+    assertThat(Cluster.JSON.readTree(expiring.out()).get("expires_at").isNull()).isFalse();
   }
 
   // ---- connection: token, URL, flags ----

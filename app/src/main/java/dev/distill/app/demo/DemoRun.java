@@ -58,7 +58,10 @@ public final class DemoRun {
       ApiClient api = new ApiClient(url, admin);
       JobsClient jobs = new JobsClient(api);
       String workerToken =
-          new TokensClient(api).create("demo-worker", "worker", "default").path("token").asString();
+          new TokensClient(api)
+              .create("demo-worker", "worker", "default", null)
+              .path("token")
+              .asString();
       procs.startWorker(
           "worker",
           List.of(
