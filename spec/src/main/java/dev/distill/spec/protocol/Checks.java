@@ -31,6 +31,13 @@ final class Checks {
     }
   }
 
+  /** A required, non-blank text of at most {@code maxLength} characters. */
+  void requiredText(String field, String value, int maxLength) {
+    require(field, value);
+    check(value == null || !value.isBlank(), field, "must not be blank");
+    text(field, value, maxLength);
+  }
+
   void text(String field, String value, int maxLength) {
     if (value != null && value.length() > maxLength) {
       list.add(new SpecViolation(field, "is longer than " + maxLength + " characters"));

@@ -23,9 +23,7 @@ public record FailRequest(
     cancelled = cancelled != null && cancelled;
     Checks c = new Checks();
     c.require("epoch", epoch);
-    c.require("reason", reason);
-    c.check(reason == null || !reason.isBlank(), "reason", "must not be blank");
-    c.text("reason", reason, 4096);
+    c.requiredText("reason", reason, 4096);
     c.throwIfAny();
   }
 }
