@@ -30,19 +30,7 @@ final class JobCommands {
       printJson(out, job);
       return;
     }
-    Tables.print(
-        out,
-        java.util.List.of(job),
-        "ID",
-        "id",
-        "TYPE",
-        "type",
-        "STATUS",
-        "status",
-        "ATTEMPTS",
-        "attempts",
-        "WORKER",
-        "worker_id");
+    JobTable.printOne(out, job);
     if (job.hasNonNull("failure_reason")) {
       out.println("failure: " + job.get("failure_reason").asString());
     }

@@ -13,21 +13,36 @@ public final class JobTable {
 
   private JobTable() {}
 
-  private static final String[] COLUMNS = {
-    "ID",
-    "id",
-    "NAME",
-    "name",
-    "TYPE",
-    "type",
-    "STATUS",
-    "status",
-    "ATTEMPTS",
-    "attempts",
-    "CREATED",
-    "created_at",
-    "DURATION",
-    "duration"
+  /** A column: its header and the field of the job row it shows. */
+  enum Column {
+    ID("id"),
+    NAME("name"),
+    TYPE("type"),
+    STATUS("status"),
+    ATTEMPTS("attempts"),
+    CREATED("created_at"),
+    DURATION("duration"),
+    WORKER("worker_id");
+
+    private final String field;
+
+    Column(String field) {
+      this.field = field;
+    }
+  }
+
+  private static final Column[] LIST = {
+    Column.ID,
+    Column.NAME,
+    Column.TYPE,
+    Column.STATUS,
+    Column.ATTEMPTS,
+    Column.CREATED,
+    Column.DURATION
+  };
+
+  private static final Column[] ONE = {
+    Column.ID, Column.TYPE, Column.STATUS, Column.ATTEMPTS, Column.WORKER
   };
 
   /**
@@ -59,6 +74,20 @@ public final class JobTable {
   public static void print(PrintWriter out, Iterable<JsonNode> jobs, Instant now) {
     List<JsonNode> rows = new ArrayList<>();
     jobs.forEach(j -> rows.add(row(j, now)));
-    Tables.print(out, rows, COLUMNS);
+    Tables.print(out, rows, headersAndFields(LIST));
+  }
+
+  /** Prints one job: id, type, status, attempts and the worker that runs it. */
+  public static void printOne(PrintWriter out, JsonNode job) {
+    Tables.print(out, List.of(job), headersAndFields(ONE));
+  }
+
+  private static String[] headersAndFields(Column[] columns) {
+    String[] out = new String[2 * columns.length];
+    for (int i = 0; i < columns.length; i++) {
+      out[2 * i] = columns[i].name();
+      out[2 * i + 1] = columns[i].field;
+    }
+    return out;
   }
 }
