@@ -106,53 +106,35 @@ public final class KdLoss {
   }
 
   /**
-   * Chunked loss with gradients: accumulates d(total)/d(parameter) into the student's parameters
-   * (trunk and head). Call inside the step's {@link GradientCollector}; call once per micro-batch.
+   * The student and teacher with their hidden states: what the chunked loss computes logits from.
    *
-   * @param collector the open collector of this step
    * @param student the student; its {@link CausalLm#logits} runs once per chunk
    * @param studentHidden (B, T, D_s) output of {@code student.hidden}, part of the student's graph
+   *     when gradients are wanted
    * @param teacher the teacher, or null when kdRatio is 0
    * @param teacherHidden (B, T, D_t) output of {@code teacher.hidden} made without gradients, or
    *     null
-   * @param labels (B, T) int target ids
-   * @param lossMask (B, T) 0/1
-   * @param normaliser unmasked tokens of the whole accumulated batch (at least those of this call)
-   * @return detached values; the gradients are already accumulated
    */
-  public LossParts backward(
-      GradientCollector collector,
-      CausalLm student,
-      NDArray studentHidden,
-      CausalLm teacher,
-      NDArray teacherHidden,
-      NDArray labels,
-      NDArray lossMask,
-      long normaliser) {
-    return chunked(
-        collector, student, studentHidden, teacher, teacherHidden, labels, lossMask, normaliser);
+  public record Hidden(
+      CausalLm student, NDArray studentHidden, CausalLm teacher, NDArray teacherHidden) {
+
+    /** The student alone (cross-entropy only). */
+    public static Hidden student(CausalLm student, NDArray studentHidden) {
+      return new Hidden(student, studentHidden, null, null);
+    }
   }
 
   /**
    * Chunked loss values without gradients (validation).
    *
-   * @param studentHidden (B, T, D_s)
-   * @param teacherHidden (B, T, D_t) or null when kdRatio is 0
+   * @param hidden the models and their hidden states (B, T, D)
    * @param labels (B, T)
    * @param lossMask (B, T)
    * @param normaliser unmasked tokens to divide by
    */
-  public LossParts evaluate(
-      CausalLm student,
-      NDArray studentHidden,
-      CausalLm teacher,
-      NDArray teacherHidden,
-      NDArray labels,
-      NDArray lossMask,
-      long normaliser) {
+  public LossParts evaluate(Hidden hidden, NDArray labels, NDArray lossMask, long normaliser) {
     try (NoGrad ignored = NoGrad.enter()) {
-      return chunked(
-          null, student, studentHidden, teacher, teacherHidden, labels, lossMask, normaliser);
+      return backward(null, hidden, labels, lossMask, normaliser);
     }
   }
 
@@ -196,15 +178,27 @@ public final class KdLoss {
     return new LossParts(total, kd, ce, in.tokens);
   }
 
-  private LossParts chunked(
+  /**
+   * Chunked loss with gradients: accumulates d(total)/d(parameter) into the student's parameters
+   * (trunk and head). Call inside the step's {@link GradientCollector}; call once per micro-batch.
+   *
+   * @param collector the open collector of this step; null for values only ({@link #evaluate})
+   * @param hidden the models and their hidden states (B, T, D)
+   * @param labels (B, T) int target ids
+   * @param lossMask (B, T) 0/1
+   * @param normaliser unmasked tokens of the whole accumulated batch (at least those of this call)
+   * @return detached values; the gradients are already accumulated
+   */
+  public LossParts backward(
       GradientCollector collector,
-      CausalLm student,
-      NDArray studentHidden,
-      CausalLm teacher,
-      NDArray teacherHidden,
+      Hidden hidden,
       NDArray labels,
       NDArray lossMask,
       long normaliser) {
+    CausalLm student = hidden.student();
+    NDArray studentHidden = hidden.studentHidden();
+    CausalLm teacher = hidden.teacher();
+    NDArray teacherHidden = hidden.teacherHidden();
     Shape bt = checkBatch(studentHidden, "studentHidden", labels, lossMask);
     if (config.needsTeacher() && teacher == null) {
       throw new IllegalArgumentException("teacher must not be null when kdRatio > 0");

@@ -61,11 +61,14 @@ final class Evaluator {
         try (NDManager m = manager.newSubManager()) {
           BatchTensors x = BatchTensors.of(b, m); // (B, T) each
           NDArray sh = student.hidden(x.ids(), x.attentionMask()); // (B, T, D_s)
-          LossParts c = ce.evaluate(student, sh, null, null, x.labels(), x.lossMask(), n);
+          LossParts c =
+              ce.evaluate(KdLoss.Hidden.student(student, sh), x.labels(), x.lossMask(), n);
           ceSum += c.ce().getFloat() * n;
           if (teacher != null) {
             NDArray th = teacher.hidden(x.ids(), x.attentionMask()); // (B, T, D_t)
-            LossParts k = kl.evaluate(student, sh, teacher, th, x.labels(), x.lossMask(), n);
+            LossParts k =
+                kl.evaluate(
+                    new KdLoss.Hidden(student, sh, teacher, th), x.labels(), x.lossMask(), n);
             klSum += k.kd().getFloat() * n;
             int v = sharedVocab != null ? sharedVocab : student.vocabSize();
             NDArray sTop = student.logits(sh).get(":, :, :" + v).argMax(2); // (B, T)

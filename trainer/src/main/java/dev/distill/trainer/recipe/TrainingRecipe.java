@@ -226,10 +226,11 @@ public final class TrainingRecipe implements AutoCloseable {
           LossParts parts =
               loss.backward(
                   collector,
-                  student.model(),
-                  studentHidden,
-                  teacher == null ? null : teacher.model(),
-                  teacherHidden,
+                  new KdLoss.Hidden(
+                      student.model(),
+                      studentHidden,
+                      teacher == null ? null : teacher.model(),
+                      teacherHidden),
                   x.labels(),
                   x.lossMask(),
                   normaliser);

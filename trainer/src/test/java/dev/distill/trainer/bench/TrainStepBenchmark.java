@@ -225,7 +225,8 @@ public final class TrainStepBenchmark {
             NDArray h = model.hidden(x, mask); // (B, T, D)
             h.getShape();
             long t1 = System.nanoTime();
-            loss.backward(collector, model, h, null, null, x, lossMask, (long) BATCH * SEQ)
+            loss.backward(
+                    collector, KdLoss.Hidden.student(model, h), x, lossMask, (long) BATCH * SEQ)
                 .total()
                 .getFloat();
             long t2 = System.nanoTime();
@@ -435,7 +436,9 @@ public final class TrainStepBenchmark {
       long n = (long) BATCH * SEQ;
       switch (mode) {
         case "none" -> collector.backward(sh.sum());
-        case "chunked" -> loss.backward(collector, student, sh, teacher, th, labels, lossMask, n);
+        case "chunked" ->
+            loss.backward(
+                collector, new KdLoss.Hidden(student, sh, teacher, th), labels, lossMask, n);
         case "plain" -> {
           NDArray tl;
           try (NoGrad ignored = NoGrad.enter()) {

@@ -85,7 +85,11 @@ class ChunkedKdLossTest {
       }
       LossParts parts =
           loss.backward(
-              gc, student, student.hidden(ids, null), teacher, teacherHidden, labels, mask, n);
+              gc,
+              new KdLoss.Hidden(student, student.hidden(ids, null), teacher, teacherHidden),
+              labels,
+              mask,
+              n);
       values = values(parts);
     }
     assertTeacherUntouched();
@@ -172,10 +176,8 @@ class ChunkedKdLossTest {
       parts =
           new KdLoss(c)
               .evaluate(
-                  student,
-                  student.hidden(ids, null),
-                  teacher,
-                  teacher.hidden(ids, null),
+                  new KdLoss.Hidden(
+                      student, student.hidden(ids, null), teacher, teacher.hidden(ids, null)),
                   labels,
                   mask,
                   n);
@@ -223,10 +225,8 @@ class ChunkedKdLossTest {
               new KdLoss(c)
                   .backward(
                       gc,
-                      student,
-                      student.hidden(microIds, null),
-                      teacher,
-                      teacherHidden,
+                      new KdLoss.Hidden(
+                          student, student.hidden(microIds, null), teacher, teacherHidden),
                       labels4.get(row),
                       mask4.get(row),
                       n);
@@ -267,10 +267,8 @@ class ChunkedKdLossTest {
             () ->
                 new KdLoss(c)
                     .evaluate(
-                        student,
-                        student.hidden(ids, null),
-                        bigTeacher,
-                        teacherHidden,
+                        new KdLoss.Hidden(
+                            student, student.hidden(ids, null), bigTeacher, teacherHidden),
                         labels,
                         mask,
                         n))
@@ -279,7 +277,10 @@ class ChunkedKdLossTest {
     float chunkedKd =
         new KdLoss(c, V)
             .evaluate(
-                student, student.hidden(ids, null), bigTeacher, teacherHidden, labels, mask, n)
+                new KdLoss.Hidden(student, student.hidden(ids, null), bigTeacher, teacherHidden),
+                labels,
+                mask,
+                n)
             .kd()
             .getFloat();
     NDArray sliced = bigTeacher.logits(teacherHidden).get(new NDIndex(":, :, :{}", V));
