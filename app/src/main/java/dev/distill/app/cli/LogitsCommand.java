@@ -3,15 +3,12 @@ package dev.distill.app.cli;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.distill.trainer.generate.*;
+import dev.distill.trainer.generate.TopLogits;
 import dev.distill.trainer.model.NoGrad;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -70,7 +67,7 @@ public final class LogitsCommand implements Callable<Integer> {
       NDArray input = manager.create(ids, new Shape(1, ids.length)); // (1, T)
       float[] logits = lm.forward(input, null).toFloatArray(); // (1, T, V) flat
       Map<String, Object> json =
-          Map.of("positions", positions(logits, ids.length, lm.vocabSize(), top));
+          Map.of("positions", TopLogits.positions(logits, ids.length, lm.vocabSize(), top));
       PrintWriter out = spec.commandLine().getOut();
       out.println(JsonMapper.builder().build().writeValueAsString(json));
       out.flush();
@@ -92,58 +89,5 @@ public final class LogitsCommand implements Callable<Integer> {
       }
     }
     return ids;
-  }
-
-  /**
-   * Per position: logsumexp over V and the top k (id, logit), highest first (ties: lower id first).
-   */
-  static List<Map<String, Object>> positions(float[] logits, int t, int v, int k) {
-    List<Map<String, Object>> positions = new ArrayList<>();
-    for (int p = 0; p < t; p++) {
-      int base = p * v;
-      double max = Double.NEGATIVE_INFINITY;
-      for (int i = 0; i < v; i++) {
-        max = Math.max(max, logits[base + i]);
-      }
-      double sum = 0;
-      for (int i = 0; i < v; i++) {
-        sum += Math.exp(logits[base + i] - max);
-      }
-      int[] top =
-          topK(logits, base, v, Math.min(k, v)); // one pass, no sort over V (256k for Gemma)
-      List<Map<String, Object>> topList = new ArrayList<>();
-      for (int i = 0; i < top.length; i++) {
-        Map<String, Object> e = new LinkedHashMap<>();
-        e.put("id", top[i]);
-        e.put("logit", (double) logits[base + top[i]]);
-        topList.add(e);
-      }
-      Map<String, Object> pos = new LinkedHashMap<>();
-      pos.put("logsumexp", max + Math.log(sum));
-      pos.put("top", topList);
-      positions.add(pos);
-    }
-    return positions;
-  }
-
-  /**
-   * The ids of the k largest of logits[base .. base + v), highest first, lower id first on ties.
-   */
-  static int[] topK(float[] logits, int base, int v, int k) {
-    int[] top = new int[k];
-    int n = 0;
-    for (int i = 0; i < v; i++) {
-      float x = logits[base + i];
-      if (n == k && x <= logits[base + top[k - 1]]) {
-        continue; // not above the current k-th (ties keep the lower id already held)
-      }
-      int at = n == k ? k - 1 : n++;
-      while (at > 0 && logits[base + top[at - 1]] < x) {
-        top[at] = top[at - 1];
-        at--;
-      }
-      top[at] = i;
-    }
-    return top;
   }
 }

@@ -123,15 +123,6 @@ class LogitsCommandTest {
   }
 
   @Test
-  void topKKeepsTheLargestHighestFirstAndLowerIdsOnTies() {
-    float[] logits = {0f, 1f, 5f, 3f, 5f, 2f, 9f, -1f}; // a position at offset 1, V = 6
-    assertThat(LogitsCommand.topK(logits, 1, 6, 3))
-        .containsExactly(5, 1, 3); // ids within the position
-    assertThat(LogitsCommand.topK(logits, 1, 6, 6)).containsExactly(5, 1, 3, 2, 4, 0);
-    assertThat(LogitsCommand.topK(new float[] {2f, 2f, 2f}, 0, 3, 2)).containsExactly(0, 1);
-  }
-
-  @Test
   void badTokensFailWithOneLineOnStderr() {
     Run r = run("logits", "--model", dir.toString(), "--tokens", "2,x,45");
     assertThat(r.code()).isNotZero();
