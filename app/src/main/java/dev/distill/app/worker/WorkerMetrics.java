@@ -18,8 +18,9 @@ import java.util.concurrent.atomic.DoubleAdder;
 
 /**
  * The worker's own Prometheus metrics, served at {@code /metrics} on a configurable port: training
- * speed, step time, memory and the current job. Names follow Prometheus conventions (base units,
- * {@code _total}).
+ * speed, step time, memory and whether a job runs. Names follow Prometheus conventions (base units,
+ * {@code _total}). No series carries the job id (an unbounded label): which job a worker runs is in
+ * its log and in the service's {@code GET /v1/workers} ({@code current_job_id}).
  */
 public final class WorkerMetrics implements AutoCloseable {
 
@@ -33,7 +34,6 @@ public final class WorkerMetrics implements AutoCloseable {
   private final Counter jobsFinished;
   private final Counter reportRetries;
   private HttpServer server;
-  private Gauge currentJobGauge;
 
   public WorkerMetrics(String workerId) {
     registry.config().commonTags("worker", workerId);
@@ -110,21 +110,13 @@ public final class WorkerMetrics implements AutoCloseable {
     return server.getAddress();
   }
 
+  /** A job started: {@code distill_worker_busy} is 1 until {@link #jobFinished}. */
   public void jobStarted(String jobId) {
     currentJob.set(jobId);
-    currentJobGauge =
-        Gauge.builder("distill.worker.current.job", () -> 1)
-            .description("1, labelled with the id of the job this worker runs")
-            .tag("job", jobId)
-            .register(registry);
   }
 
   public void jobFinished() {
     currentJob.set("");
-    if (currentJobGauge != null) {
-      registry.remove(currentJobGauge);
-      currentJobGauge = null;
-    }
     tokensPerSecond.reset();
     jobsFinished.increment();
   }

@@ -43,12 +43,12 @@ class WorkerMetricsTest {
   void servesStepTimeSpeedMemoryAndCurrentJobWithPrometheusNames() throws Exception {
     try (WorkerMetrics metrics = new WorkerMetrics("w-1")) {
       int port = metrics.serve(0);
-      metrics.jobStarted("job-123");
+      String jobId = "0b6f1c2e-8a4d-4c1e-9f3a-2d5e7b9c1a04";
+      metrics.jobStarted(jobId);
       metrics.step(0.25, 4000, 1000);
       metrics.step(0.5, 2000, 1000);
       String text = scrape(port);
       assertThat(text)
-          .contains("distill_worker_current_job{job=\"job-123\",worker=\"w-1\"} 1.0")
           .contains("distill_worker_busy{worker=\"w-1\"} 1.0")
           .contains("distill_worker_tokens_per_second{worker=\"w-1\"} 2000.0")
           .contains("distill_worker_steps_total{worker=\"w-1\"} 2.0")
@@ -57,9 +57,9 @@ class WorkerMetricsTest {
           .contains("distill_worker_native_memory_resident_bytes");
       metrics.jobFinished();
       String after = scrape(port);
-      assertThat(after)
-          .doesNotContain("job=\"job-123\"")
-          .contains("distill_worker_busy{worker=\"w-1\"} 0.0");
+      assertThat(unboundedLabels(text)).as("series with an unbounded label").isEmpty();
+      assertThat(text).doesNotContain(jobId);
+      assertThat(after).contains("distill_worker_busy{worker=\"w-1\"} 0.0");
 
       String ours =
           text.lines()
@@ -78,6 +78,52 @@ class WorkerMetricsTest {
       String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       assertThat(proc.waitFor()).as(out).isZero();
     }
+  }
+
+  private static final java.util.regex.Pattern LABEL =
+      java.util.regex.Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\\]|\\\\.)*)\"");
+  private static final java.util.regex.Pattern UUID_LIKE =
+      java.util.regex.Pattern.compile(
+          "(?i).*[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}.*");
+
+  /**
+   * Sample lines of a scrape with a label named job_id or job, or with a UUID-looking value: one
+   * series per job would grow without bound (per-job data lives in the service's database).
+   */
+  static java.util.List<String> unboundedLabels(String scrape) {
+    return scrape
+        .lines()
+        .filter(l -> !l.startsWith("#") && l.contains("{"))
+        .filter(
+            l -> {
+              var m = LABEL.matcher(l.substring(l.indexOf('{'), l.lastIndexOf('}') + 1));
+              while (m.find()) {
+                String name = m.group(1);
+                if (name.equals("job_id")
+                    || name.equals("job")
+                    || UUID_LIKE.matcher(m.group(2)).matches()) {
+                  return true;
+                }
+              }
+              return false;
+            })
+        .toList();
+  }
+
+  @Test
+  void theLabelCheckCatchesJobLabelsAndUuidValues() {
+    assertThat(
+            unboundedLabels(
+                String.join(
+                    "\n",
+                    "# HELP a_total job=\"x\"",
+                    "a_total{worker=\"w-1\"} 1.0",
+                    "b{job=\"j-1\",worker=\"w-1\"} 1.0",
+                    "c{job_id=\"7\"} 1.0",
+                    "d{uri=\"/v1/jobs/0B6F1C2E-8A4D-4C1E-9F3A-2D5E7B9C1A04\"} 1.0",
+                    "e{jobs=\"3\"} 1.0")))
+        .extracting(l -> l.substring(0, 1))
+        .containsExactly("b", "c", "d");
   }
 
   private static String scrape(int port) throws Exception {
