@@ -21,7 +21,10 @@ class ObservabilityTest extends ServiceTest {
     Project p = newProject();
     createJob(p.member(), minimal("distill", 0));
     claim(p.worker(), "m");
-    createJob(p.member(), minimal("distill", 0));
+    String queued = createJob(p.member(), minimal("distill", 0));
+    // per-job requests, so that a uri label with the id itself would show below
+    assertThat(get("/v1/jobs/" + queued, p.member()).status()).isEqualTo(200);
+    assertThat(get("/v1/jobs/" + queued + "/events", p.member()).status()).isEqualTo(200);
     metrics.refresh();
     Resp r = get("/actuator/prometheus", null);
     assertThat(r.status()).isEqualTo(200);
@@ -38,6 +41,9 @@ class ObservabilityTest extends ServiceTest {
         .contains("distill_oldest_queued_job_age_seconds");
     assertThat(value(text, "distill_active_workers")).isGreaterThanOrEqualTo(1);
     assertThat(value(text, "distill_jobs{status=\"queued\"}")).isGreaterThanOrEqualTo(1);
+
+    assertThat(unboundedLabels(text)).as("series with an unbounded label").isEmpty();
+    assertThat(text).doesNotContain(queued);
 
     // promtool lints our families (Micrometer's own JVM meters are not ours to rename)
     String ours =
@@ -56,6 +62,37 @@ class ObservabilityTest extends ServiceTest {
     proc.getOutputStream().close();
     String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(proc.waitFor()).as(out).isZero();
+  }
+
+  private static final java.util.regex.Pattern LABEL =
+      java.util.regex.Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\\]|\\\\.)*)\"");
+  private static final java.util.regex.Pattern UUID_LIKE =
+      java.util.regex.Pattern.compile(
+          "(?i).*[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}.*");
+
+  /**
+   * Sample lines with a label named job_id or job, or with a UUID-looking value: one series per job
+   * would grow without bound (per-job data is in the database and the metrics API). The same check
+   * runs on the worker's /metrics (app's WorkerMetricsTest).
+   */
+  static java.util.List<String> unboundedLabels(String scrape) {
+    return scrape
+        .lines()
+        .filter(l -> !l.startsWith("#") && l.contains("{"))
+        .filter(
+            l -> {
+              var m = LABEL.matcher(l.substring(l.indexOf('{'), l.lastIndexOf('}') + 1));
+              while (m.find()) {
+                String name = m.group(1);
+                if (name.equals("job_id")
+                    || name.equals("job")
+                    || UUID_LIKE.matcher(m.group(2)).matches()) {
+                  return true;
+                }
+              }
+              return false;
+            })
+        .toList();
   }
 
   private static double value(String text, String series) {
