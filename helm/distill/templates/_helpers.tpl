@@ -103,6 +103,12 @@ CPU share only adds throttling.
 {{- if lt (int .Values.worker.terminationGracePeriodSeconds) (int .Values.worker.checkpointSeconds) }}
 {{- fail (printf "worker.terminationGracePeriodSeconds (%d) must be at least worker.checkpointSeconds (%d): SIGTERM checkpoints the running job and releases its lease before the pod is killed" (int .Values.worker.terminationGracePeriodSeconds) (int .Values.worker.checkpointSeconds)) }}
 {{- end }}
+{{- if and .Values.worker.autoscaling.enabled .Values.worker.keda.enabled }}
+{{- fail "worker.autoscaling.enabled and worker.keda.enabled are both true: pick one autoscaler for the workers (KEDA makes its own HorizontalPodAutoscaler, and two would fight over the replica count)" }}
+{{- end }}
+{{- if and .Values.worker.keda.enabled (gt (int .Values.worker.keda.minReplicas) (int .Values.worker.keda.maxReplicas)) }}
+{{- fail (printf "worker.keda.minReplicas (%d) must not exceed worker.keda.maxReplicas (%d)" (int .Values.worker.keda.minReplicas) (int .Values.worker.keda.maxReplicas)) }}
+{{- end }}
 {{- if and .Values.worker.autoscaling.enabled (gt (int .Values.worker.autoscaling.minReplicas) (int .Values.worker.autoscaling.maxReplicas)) }}
 {{- fail (printf "worker.autoscaling.minReplicas (%d) must not exceed worker.autoscaling.maxReplicas (%d)" (int .Values.worker.autoscaling.minReplicas) (int .Values.worker.autoscaling.maxReplicas)) }}
 {{- end }}

@@ -39,6 +39,11 @@ class ChartValuesTest {
     "service.leaseTtl, sixty, '/service/leaseTtl'",
     "service.database.url, postgres://x/y, '/service/database/url'",
     "podSecurityContext.runAsNonRoot, false, '/podSecurityContext/runAsNonRoot'",
+    "worker.keda.minReplicas, -1, '/worker/keda/minReplicas'",
+    "worker.keda.targetQueryValue, many, '/worker/keda/targetQueryValue'",
+    "worker.keda.connection.existingSecret, '', '/worker/keda/connection/existingSecret'",
+    "worker.keda.quey, x, 'additional properties ''quey'' not allowed'",
+    "metrics.prometheusRule.enabled, maybe, '/metrics/prometheusRule/enabled'",
   })
   void schemaRejectsWithAMessageNamingTheValue(String key, String value, String named) {
     assertThatThrownBy(() -> Rendered.template(withDb(key, value))).hasMessageContaining(named);

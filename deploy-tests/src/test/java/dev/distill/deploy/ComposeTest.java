@@ -157,6 +157,73 @@ class ComposeTest {
         .contains("-Dai.djl.pytorch.num_threads=" + cpus);
   }
 
+  /**
+   * Prometheus loads the one rules file the chart renders as its PrometheusRule, beside its
+   * configuration (which names it relatively), and scrapes the paths and ports the service and the
+   * workers serve.
+   */
+  @Test
+  void prometheusMountsTheChartsRulesFileBesideItsScrapeConfiguration() throws Exception {
+    JsonNode prom = service("prometheus");
+    java.util.Map<String, String> binds = new java.util.LinkedHashMap<>();
+    for (JsonNode v : prom.path("volumes")) {
+      // docker-compose 1.x prints "source:target[:mode]"; a bind's source is an absolute path
+      String[] parts = v.isTextual() ? v.asText().split(":") : null;
+      String source = parts != null ? parts[0] : v.path("source").asText();
+      String target = parts != null ? parts[1] : v.path("target").asText();
+      if (source.startsWith("/")) {
+        binds.put(Path.of(source).toRealPath().toString(), target);
+      }
+    }
+    Path rules = Repo.chart().resolve("files/prometheus/distill-rules.yml").toRealPath();
+    Path scrape = Repo.root().resolve("docker/prometheus/prometheus.yml").toRealPath();
+    assertThat(binds).containsKeys(rules.toString(), scrape.toString());
+    String configFile =
+        list(prom.path("command")).stream()
+            .filter(a -> a.startsWith("--config.file="))
+            .findFirst()
+            .orElseThrow()
+            .substring("--config.file=".length());
+    assertThat(binds.get(scrape.toString())).isEqualTo(configFile);
+    JsonNode config = YAML.readTree(scrape.toFile());
+    String ruleFile = config.path("rule_files").get(0).asText();
+    assertThat(binds.get(rules.toString()))
+        .isEqualTo(Path.of(configFile).resolveSibling(ruleFile).toString());
+
+    List<String> targets = new ArrayList<>();
+    config
+        .path("scrape_configs")
+        .forEach(
+            j -> {
+              j.path("static_configs")
+                  .forEach(
+                      c ->
+                          c.path("targets")
+                              .forEach(
+                                  t ->
+                                      targets.add(
+                                          j.path("metrics_path").asText() + " " + t.asText())));
+              j.path("dns_sd_configs")
+                  .forEach(
+                      c ->
+                          c.path("names")
+                              .forEach(
+                                  n ->
+                                      targets.add(
+                                          j.path("metrics_path").asText()
+                                              + " "
+                                              + n.asText()
+                                              + ":"
+                                              + c.path("port").asText())));
+            });
+    String serviceTarget =
+        "/actuator/prometheus service:"
+            + service("service").path("environment").path("DISTILL_PORT").asText();
+    List<String> command = list(service("worker").path("command"));
+    String workerTarget = "/metrics worker:" + command.get(command.indexOf("--metrics-port") + 1);
+    assertThat(targets).containsExactlyInAnyOrder(serviceTarget, workerTarget);
+  }
+
   @Test
   void aBrokenComposeFileFails(@TempDir Path tmp) throws Exception {
     Path bad = tmp.resolve("docker-compose.yml");
