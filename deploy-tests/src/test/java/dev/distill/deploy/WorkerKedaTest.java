@@ -6,9 +6,19 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -115,6 +125,104 @@ class WorkerKedaTest {
         .contains("j.req_labels <@ '{\"gpu\":\"a100\"}'::jsonb")
         .contains("p.status <> 'SUCCEEDED'")
         .doesNotContain("{{");
+  }
+
+  /**
+   * The rendered default query, run as the read-only role docs/operations.md makes, on a real
+   * PostgreSQL 16 with the db/ migrations: it counts exactly the jobs this pool could claim plus
+   * those it runs.
+   */
+  @Test
+  void theDefaultQueryCountsWhatThePoolCanRunOnTheRealSchema() throws Exception {
+    String query =
+        Keda.spec(
+                only(
+                    Rendered.render(
+                        keda(
+                            "worker.device", "cuda",
+                            "worker.resources.limits.memory", "16Gi",
+                            "worker.labels.gpu", "a100")),
+                    "ScaledObject"),
+                Keda.ScaledObjectSpec.class)
+            .triggers()
+            .get(0)
+            .metadata()
+            .get("query");
+    try (EmbeddedPostgres pg = EmbeddedPostgres.builder().start();
+        Connection owner = pg.getPostgresDatabase().getConnection();
+        Statement st = owner.createStatement()) {
+      List<Path> migrations;
+      try (Stream<Path> files =
+          Files.list(Repo.root().resolve("db/src/main/resources/db/migration"))) {
+        migrations =
+            files
+                .sorted(
+                    Comparator.comparingInt(
+                        f ->
+                            Integer.parseInt(
+                                f.getFileName().toString().replaceAll("^V(\\d+)__.*", "$1"))))
+                .toList();
+      }
+      assertThat(migrations).isNotEmpty();
+      for (Path m : migrations) {
+        st.execute(Files.readString(m));
+      }
+      st.execute(
+          "CREATE ROLE distill_reader LOGIN;"
+              + " GRANT USAGE ON SCHEMA public TO distill_reader;"
+              + " GRANT SELECT ON jobs, job_dependencies TO distill_reader");
+
+      UUID queuedParent = job(st, "QUEUED", null, null, "{}"); // counted
+      job(st, "QUEUED", "cuda", 8000L, "{\"gpu\": \"a100\"}"); // counted
+      job(st, "QUEUED", "cpu", null, "{}");
+      job(st, "QUEUED", null, 32000L, "{}");
+      job(st, "QUEUED", null, null, "{\"gpu\": \"h100\"}");
+      job(st, "RUNNING", null, null, "{}"); // counted
+      job(st, "CANCELLING", "cuda", null, "{}"); // counted
+      UUID done = job(st, "SUCCEEDED", null, null, "{}");
+      job(st, "FAILED", null, null, "{}");
+      job(st, "CANCELLED", null, null, "{}");
+      UUID waiting = job(st, "QUEUED", null, null, "{}");
+      UUID ready = job(st, "QUEUED", null, null, "{}"); // counted
+      st.execute(
+          "INSERT INTO job_dependencies VALUES ('"
+              + waiting
+              + "', '"
+              + queuedParent
+              + "'),"
+              + " ('"
+              + ready
+              + "', '"
+              + done
+              + "')");
+
+      try (Connection reader =
+              DriverManager.getConnection(
+                  pg.getJdbcUrl("distill_reader", "postgres"), "distill_reader", "");
+          ResultSet rs = reader.createStatement().executeQuery(query)) {
+        assertThat(rs.next()).isTrue();
+        assertThat(rs.getLong(1)).as(query).isEqualTo(5);
+      }
+    }
+  }
+
+  private static UUID job(Statement st, String status, String device, Long memoryMb, String labels)
+      throws Exception {
+    UUID id = UUID.randomUUID();
+    st.execute(
+        "INSERT INTO jobs (id, project, type, status, spec, priority, max_attempts, req_device,"
+            + " req_min_memory_mb, req_labels) VALUES ('"
+            + id
+            + "', 'default', 'distill', '"
+            + status
+            + "', '{}', 0, 3, "
+            + (device == null ? "NULL" : "'" + device + "'")
+            + ", "
+            + (memoryMb == null ? "NULL" : memoryMb)
+            + ", '"
+            + labels
+            + "'::jsonb)");
+    return id;
   }
 
   @Test
