@@ -14,6 +14,7 @@ import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.plot.SeriesRenderingOrder;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.data.xy.XYSeries;
@@ -240,6 +241,8 @@ public final class DemoReport {
     plot.setBackgroundPaint(Color.WHITE);
     plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
     plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+    // the first curve (the teacher, which trains longest) underneath, so the students stay visible
+    plot.setSeriesRenderingOrder(SeriesRenderingOrder.FORWARD);
     XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, false);
     List<Color> colours =
         new ArrayList<>(List.of(new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c)));
