@@ -36,37 +36,16 @@ class HfTokenizerTest {
     }
     List<Object> added = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
-      String content = (String) vocab.keySet().toArray()[i];
-      added.add(
-          Map.of(
-              "id",
-              i,
-              "content",
-              content,
-              "single_word",
-              false,
-              "lstrip",
-              false,
-              "rstrip",
-              false,
-              "normalized",
-              false,
-              "special",
-              true));
+      added.add(TokenizerFixtures.specialToken(i, (String) vocab.keySet().toArray()[i], false));
     }
-    Map<String, Object> json = new LinkedHashMap<>();
-    json.put("version", "1.0");
-    json.put("truncation", truncation);
-    json.put("padding", null);
-    json.put("added_tokens", added);
-    json.put("normalizer", null);
-    json.put("pre_tokenizer", Map.of("type", "Whitespace"));
-    json.put("post_processor", null);
-    json.put("decoder", null);
-    json.put("model", Map.of("type", "WordLevel", "vocab", vocab, "unk_token", "<unk>"));
-    Path file = dir.resolve("tokenizer.json");
-    JSON.writeValue(file.toFile(), json);
-    return file;
+    return TokenizerFixtures.writeTokenizerJson(
+        dir,
+        truncation,
+        added,
+        Map.of("type", "Whitespace"),
+        null,
+        null,
+        Map.of("type", "WordLevel", "vocab", vocab, "unk_token", "<unk>"));
   }
 
   @Test
@@ -111,31 +90,10 @@ class HfTokenizerTest {
             "\u2581\u00e9")) {
       vocab.put(w, vocab.size());
     }
-    Map<String, Object> json = new LinkedHashMap<>();
-    json.put("version", "1.0");
-    json.put("truncation", null);
-    json.put("padding", null);
-    json.put(
-        "added_tokens",
-        List.of(
-            Map.of(
-                "id",
-                4,
-                "content",
-                "<start_of_turn>",
-                "single_word",
-                false,
-                "lstrip",
-                false,
-                "rstrip",
-                false,
-                "normalized",
-                false,
-                "special",
-                true)));
-    json.put("normalizer", null);
-    json.put(
-        "pre_tokenizer",
+    return TokenizerFixtures.writeTokenizerJson(
+        dir,
+        null,
+        List.of(TokenizerFixtures.specialToken(4, "<start_of_turn>", false)),
         Map.of(
             "type",
             "Metaspace",
@@ -144,13 +102,10 @@ class HfTokenizerTest {
             "prepend_scheme",
             "always",
             "split",
-            true));
-    json.put("post_processor", null);
-    json.put("decoder", null);
-    json.put("model", Map.of("type", "WordLevel", "vocab", vocab, "unk_token", "<unk>"));
-    Path file = dir.resolve("tokenizer.json");
-    JSON.writeValue(file.toFile(), json);
-    return file;
+            true),
+        null,
+        null,
+        Map.of("type", "WordLevel", "vocab", vocab, "unk_token", "<unk>"));
   }
 
   @Test

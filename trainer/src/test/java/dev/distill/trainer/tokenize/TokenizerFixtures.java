@@ -49,32 +49,51 @@ public final class TokenizerFixtures {
     model.put("byte_fallback", false);
     model.put("vocab", encoder);
     model.put("merges", merges);
+    return writeTokenizerJson(
+        dir,
+        null,
+        List.of(specialToken(50256, "<|endoftext|>", true)),
+        byteLevel,
+        byteLevel,
+        byteLevel,
+        model);
+  }
+
+  /** One entry of {@code added_tokens}: a special token, never split or stripped. */
+  static Map<String, Object> specialToken(int id, String content, boolean normalized) {
+    Map<String, Object> t = new LinkedHashMap<>();
+    t.put("id", id);
+    t.put("content", content);
+    t.put("single_word", false);
+    t.put("lstrip", false);
+    t.put("rstrip", false);
+    t.put("normalized", normalized);
+    t.put("special", true);
+    return t;
+  }
+
+  /**
+   * Writes {@code dir/tokenizer.json} with the fields every tokenizer.json has (no normalizer, no
+   * padding) and the given parts; null parts are written as null.
+   */
+  static Path writeTokenizerJson(
+      Path dir,
+      Object truncation,
+      List<?> addedTokens,
+      Object preTokenizer,
+      Object postProcessor,
+      Object decoder,
+      Object model)
+      throws IOException {
     Map<String, Object> json = new LinkedHashMap<>();
     json.put("version", "1.0");
-    json.put("truncation", null);
+    json.put("truncation", truncation);
     json.put("padding", null);
-    json.put(
-        "added_tokens",
-        List.of(
-            Map.of(
-                "id",
-                50256,
-                "content",
-                "<|endoftext|>",
-                "single_word",
-                false,
-                "lstrip",
-                false,
-                "rstrip",
-                false,
-                "normalized",
-                true,
-                "special",
-                true)));
+    json.put("added_tokens", addedTokens);
     json.put("normalizer", null);
-    json.put("pre_tokenizer", byteLevel);
-    json.put("post_processor", byteLevel);
-    json.put("decoder", byteLevel);
+    json.put("pre_tokenizer", preTokenizer);
+    json.put("post_processor", postProcessor);
+    json.put("decoder", decoder);
     json.put("model", model);
     Path file = dir.resolve("tokenizer.json");
     JSON.writeValue(file.toFile(), json);
