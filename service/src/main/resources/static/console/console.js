@@ -266,6 +266,7 @@
       'tr',
       { 'data-job-id': j.id },
       el('td', {}, el('a', { href: '#/jobs/' + j.id, text: j.id.slice(0, 8) })),
+      el('td', { text: (j.spec && j.spec.metadata && j.spec.metadata.name) || '' }),
       el('td', { text: j.type }),
       el('td', {}, statusBadge(j.status)),
       el('td', { class: 'num', text: String(j.priority) }),
@@ -493,9 +494,9 @@
     }
     root.append(svg('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
     root.append(svg('line', { class: 'axis', x1: L, x2: L, y1: T, y2: H - B }));
-    for (const s of [x0, x1]) {
-      const label = svg('text', { x: x(s), y: H - 8, 'text-anchor': 'middle' });
-      label.textContent = 'step ' + Math.round(s);
+    for (const [s, anchor] of [[x0, 'start'], [(x0 + x1) / 2, 'middle'], [x1, 'end']]) {
+      const label = svg('text', { x: x(s), y: H - 8, 'text-anchor': anchor });
+      label.textContent = (anchor === 'start' ? 'step ' : '') + Math.round(s);
       root.append(label);
     }
     // a point whose value is not finite (NaN, inf) is drawn at the bottom edge, so none goes missing
