@@ -119,7 +119,10 @@ class ConsoleTest {
     open();
     wait(ExpectedConditions.visibilityOfElementLocated(By.id("sign-in")));
     submitToken("dst_this-token-was-never-issued-0000000000");
-    WebElement error = wait(ExpectedConditions.visibilityOfElementLocated(By.id("sign-in-error")));
+    WebElement error =
+        waitFor(
+            "the sign-in error",
+            ExpectedConditions.visibilityOfElementLocated(By.id("sign-in-error")));
     assertThat(error.getText()).startsWith("Token refused");
     screenshot("sign-in");
     assertThat(visible("sign-in")).isTrue();
@@ -175,12 +178,12 @@ class ConsoleTest {
 
     signIn(Cluster.ADMIN_TOKEN);
     browser.get(cluster.base + "console/#/jobs/" + id);
-    wait(d -> statusShown().equals("RUNNING"));
+    waitFor("status RUNNING", d -> statusShown().equals("RUNNING"));
     awaitPoints("loss", metricCount(id, "loss"));
     awaitPoints("kl", metricCount(id, "kl"));
     assertThat(points("loss")).isEqualTo(37);
     assertThat(points("kl")).isEqualTo(32);
-    wait(d -> eventMessages().contains("val loss 1.91"));
+    waitFor("the worker's event", d -> eventMessages().contains("val loss 1.91"));
     WebElement checkpoint =
         wait(
             ExpectedConditions.visibilityOfElementLocated(
@@ -200,16 +203,20 @@ class ConsoleTest {
     assertThat(cancel.isDisplayed()).isTrue();
     cancel.click();
     wait(ExpectedConditions.alertIsPresent()).accept();
-    wait(d -> statusShown().equals("CANCELLING"));
+    waitFor("status CANCELLING after the click", d -> statusShown().equals("CANCELLING"));
     assertThat(cluster.job(id).get("status").asString()).isEqualTo("CANCELLING");
     assertThat(worker.heartbeat().get("cancel_requested").asBoolean()).isTrue();
     worker.failCancelled();
     // the status event arrives through the page's event stream
-    wait(d -> statusShown().equals("CANCELLED"));
-    wait(d -> eventMessages().stream().anyMatch(m -> m.contains("CANCELLED")));
+    waitFor("status CANCELLED", d -> statusShown().equals("CANCELLED"));
+    waitFor(
+        "the CANCELLED event from the stream",
+        d -> eventMessages().stream().anyMatch(m -> m.contains("CANCELLED")));
     assertThat(cluster.job(id).get("status").asString()).isEqualTo("CANCELLED");
     assertThat(browser.findElement(By.id("cancel-job")).isDisplayed()).isFalse();
-    wait(d -> browser.findElement(By.id("stream-state")).getText().equals("finished"));
+    waitFor(
+        "the event stream's end",
+        d -> d.findElement(By.id("stream-state")).getText().equals("finished"));
   }
 
   @Test
@@ -219,8 +226,8 @@ class ConsoleTest {
     signIn(viewerToken);
     assertThat(browser.findElement(By.id("who")).getText()).contains("viewer");
     browser.get(cluster.base + "console/#/jobs/" + id);
-    wait(d -> statusShown().equals("QUEUED"));
-    wait(d -> browser.findElement(By.id("stream-state")).getText().equals("live"));
+    waitFor("status QUEUED", d -> statusShown().equals("QUEUED"));
+    waitFor("the event stream", d -> d.findElement(By.id("stream-state")).getText().equals("live"));
     assertThat(browser.findElement(By.id("cancel-job")).isDisplayed()).isFalse();
 
     // the page's own token, straight at the API: refused by the service, not only hidden
@@ -279,7 +286,9 @@ class ConsoleTest {
   }
 
   private static void awaitNoJobRow(String id) {
-    wait(d -> d.findElements(By.cssSelector("#job-table tr[data-job-id='" + id + "']")).isEmpty());
+    waitFor(
+        "job " + id + " to leave the filtered list",
+        d -> d.findElements(By.cssSelector("#job-table tr[data-job-id='" + id + "']")).isEmpty());
   }
 
   private static String statusShown() {
@@ -322,6 +331,20 @@ class ConsoleTest {
 
   private static <T> T wait(java.util.function.Function<? super WebDriver, T> condition) {
     return new WebDriverWait(browser, WAIT).until(condition);
+  }
+
+  /** {@link #wait} that fails naming what did not happen. */
+  private static <T> T waitFor(
+      String what, java.util.function.Function<? super WebDriver, T> condition) {
+    try {
+      return wait(condition);
+    } catch (org.openqa.selenium.TimeoutException e) {
+      return fail("waited %s for %s; the page shows:%n%s", WAIT, what, pageText());
+    }
+  }
+
+  private static String pageText() {
+    return browser.findElement(By.tagName("body")).getText();
   }
 
   private static void screenshot(String name) throws Exception {
