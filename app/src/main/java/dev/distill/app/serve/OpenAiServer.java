@@ -198,15 +198,23 @@ public final class OpenAiServer implements AutoCloseable {
     }
   }
 
+  /**
+   * Takes a slot or answers 429, generates, and gives the slot back before the last write: a client
+   * that has its whole answer may send the next request at once and find the slot free.
+   */
   private void generate(
       HttpExchange ex, Completions c, List<List<Integer>> prompts, boolean stream) {
     if (!admission.tryAcquire()) {
       ex.getResponseHeaders().set("Retry-After", "1");
       throw OpenAiError.busy(options.maxConcurrency());
     }
+    boolean held = true;
     try {
       if (!stream) {
-        writeJson(ex, 200, c.complete(prompts));
+        ObjectNode answer = c.complete(prompts);
+        admission.release();
+        held = false;
+        writeJson(ex, 200, answer);
         return;
       }
       ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
@@ -219,9 +227,13 @@ public final class OpenAiServer implements AutoCloseable {
         OpenAiError err = e instanceof OpenAiError o ? o : OpenAiError.internal(e.getMessage());
         event(out, Json.MAPPER.writeValueAsString(err.body()));
       }
+      admission.release();
+      held = false;
       event(out, "[DONE]");
     } finally {
-      admission.release();
+      if (held) {
+        admission.release();
+      }
     }
   }
 

@@ -401,7 +401,22 @@ class ServeHttpTest {
       while (!lock.hasQueuedThreads()) { // the first request has been admitted and waits its turn
         Thread.onSpinWait();
       }
-      Answer second = post("v1/completions", body);
+      CompletableFuture<HttpResponse<String>> pending =
+          http.sendAsync(
+              HttpRequest.newBuilder(base.resolve("v1/completions"))
+                  .header("Authorization", "Bearer " + KEY)
+                  .POST(HttpRequest.BodyPublishers.ofString(body))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      // either it is answered at once, or it was taken too and now waits for the lock as well
+      while (!pending.isDone() && lock.getQueueLength() < 2) {
+        Thread.onSpinWait();
+      }
+      assertThat(lock.getQueueLength())
+          .as("a second request was taken over the limit of 1")
+          .isEqualTo(1);
+      HttpResponse<String> r = pending.get();
+      Answer second = new Answer(r.statusCode(), Json.MAPPER.readTree(r.body()), r);
       assertError(second, 429, "rate_limit_error", null);
       assertThat(second.raw().headers().firstValue("Retry-After")).hasValue("1");
       assertThat(second.body().get("error").get("message").asString())
@@ -411,6 +426,18 @@ class ServeHttpTest {
     }
     assertThat(first.get().status()).isEqualTo(200);
     assertThat(post("v1/completions", body).status()).isEqualTo(200); // the slot is free again
+  }
+
+  @Test
+  void aClientThatHasItsAnswerFindsTheSlotFree() throws Exception {
+    // the limit is 1: the slot is given back before the answer's last byte, never after it
+    String body = "{\"model\": \"tiny\", \"prompt\": \"<bos>a\", \"max_tokens\": 1}";
+    String streamed =
+        "{\"model\": \"tiny\", \"prompt\": \"<bos>a\", \"max_tokens\": 1, \"stream\": true}";
+    for (int i = 0; i < 40; i++) {
+      assertThat(post("v1/completions", body).status()).as("request %d", i).isEqualTo(200);
+      assertThat(events("v1/completions", streamed)).last().isEqualTo("[DONE]");
+    }
   }
 
   @Test
