@@ -4,7 +4,7 @@ import dev.distill.trainer.data.PromptTemplate;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
+import java.util.List;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 
@@ -23,15 +23,17 @@ final class ChatTemplates {
    */
   record Choice(PromptTemplate template, String source) {}
 
-  /** Markers in a Jinja chat template, in the order they are tried. */
-  private static final Map<String, PromptTemplate> MARKERS =
-      new java.util.LinkedHashMap<>(
-          Map.of(
-              "<start_of_turn>", PromptTemplate.GEMMA,
-              "<|start_header_id|>", PromptTemplate.LLAMA3,
-              "<|im_start|>", PromptTemplate.CHATML,
-              "<|assistant|>", PromptTemplate.PHI3,
-              "### Instruction", PromptTemplate.ALPACA));
+  /** A marker of a Jinja chat template and the family that writes it. */
+  private record Marker(String text, PromptTemplate template) {}
+
+  /** Tried in this order. */
+  private static final List<Marker> MARKERS =
+      List.of(
+          new Marker("<start_of_turn>", PromptTemplate.GEMMA),
+          new Marker("<|start_header_id|>", PromptTemplate.LLAMA3),
+          new Marker("<|im_start|>", PromptTemplate.CHATML),
+          new Marker("<|assistant|>", PromptTemplate.PHI3),
+          new Marker("### Instruction", PromptTemplate.ALPACA));
 
   private ChatTemplates() {}
 
@@ -51,9 +53,9 @@ final class ChatTemplates {
       return new Choice(
           PromptTemplate.GEMMA, "default (no chat_template in " + file.getFileName() + ")");
     }
-    for (var e : MARKERS.entrySet()) {
-      if (jinja.contains(e.getKey())) {
-        return new Choice(e.getValue(), "chat_template of " + file.getFileName());
+    for (Marker m : MARKERS) {
+      if (jinja.contains(m.text())) {
+        return new Choice(m.template(), "chat_template of " + file.getFileName());
       }
     }
     throw new IllegalArgumentException(
