@@ -93,7 +93,8 @@ try {
           break;
         }
       }
-      problems.push(`${origin.get(path.resolve(d.file.fileName)) ?? d.file.fileName}${panel}: ${msg}`);
+      const at = text[line].trim().slice(0, 120);
+      problems.push(`${origin.get(path.resolve(d.file.fileName)) ?? d.file.fileName}${panel}: ${msg} (at ${at})`);
     } else {
       problems.push(msg);
     }

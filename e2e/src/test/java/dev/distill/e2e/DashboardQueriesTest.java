@@ -211,7 +211,8 @@ class DashboardQueriesTest {
         }
         checked++;
         if (q.panel().startsWith("variable ")) {
-          // label_values(metric, label): Grafana asks /api/v1/label/<label>/values; the metric must exist
+          // label_values(metric, label): Grafana asks /api/v1/label/<label>/values; the metric must
+          // exist
           String metric = q.text().replaceAll("label_values\\(([a-z_]+),.*", "$1");
           if (finiteValues(query(metric)).isEmpty()) {
             problems.add(q + " -> no series " + metric);
@@ -259,7 +260,8 @@ class DashboardQueriesTest {
   void everySqlQueryOfEveryPanelReturnsRowsThroughTheReadOnlyRole() throws Exception {
     List<String> problems = new ArrayList<>();
     int checked = 0;
-    try (Connection c = reader(); Statement s = c.createStatement()) {
+    try (Connection c = reader();
+        Statement s = c.createStatement()) {
       for (Map.Entry<String, JsonNode> d : Dashboards.all().entrySet()) {
         // the job variable first: the newest job, ours, is its first value
         Map<String, String> variables = new LinkedHashMap<>(BUILTINS);
@@ -280,7 +282,8 @@ class DashboardQueriesTest {
             continue;
           }
           checked++;
-          String sql = Dashboards.expandSqlMacros(Dashboards.substitute(q.text(), variables), SQL_RANGE);
+          String sql =
+              Dashboards.expandSqlMacros(Dashboards.substitute(q.text(), variables), SQL_RANGE);
           try (ResultSet rs = s.executeQuery(sql)) {
             if (!rs.next()) {
               problems.add(q + " -> no rows");
@@ -298,7 +301,8 @@ class DashboardQueriesTest {
   @Test
   @Order(4)
   void theReadOnlyRoleCannotWrite() throws Exception {
-    try (Connection c = reader(); Statement s = c.createStatement()) {
+    try (Connection c = reader();
+        Statement s = c.createStatement()) {
       for (String write :
           List.of(
               "UPDATE jobs SET priority = 99",
@@ -315,7 +319,10 @@ class DashboardQueriesTest {
     }
   }
 
-  /** Ctrl-C loses nothing: stopped and started again on the same home, the job and its series are there. */
+  /**
+   * Ctrl-C loses nothing: stopped and started again on the same home, the job and its series are
+   * there.
+   */
   @Test
   @Order(5)
   void aRestartOnTheSameHomeFindsTheJobAndTheSeries() throws Exception {

@@ -14,8 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The dashboards parse against Grafana's dashboard schema: e2e/dashboard-schema/validate.mjs (node)
  * type-checks them against @grafana/schema, the TypeScript types Grafana generates from its CUE
- * schema (the package has no runtime validator), with the TypeScript compiler. Its node_modules come
- * from {@code npm ci} in .ci/run (package-lock.json pins both packages).
+ * schema (the package has no runtime validator), with the TypeScript compiler. Its node_modules
+ * come from {@code npm ci} in .ci/run (package-lock.json pins both packages).
  */
 class DashboardSchemaTest {
 

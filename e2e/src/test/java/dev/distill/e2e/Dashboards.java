@@ -43,7 +43,8 @@ final class Dashboards {
         return g;
       }
     }
-    throw new IllegalStateException("no helm/distill/files/grafana above " + Path.of("").toAbsolutePath());
+    throw new IllegalStateException(
+        "no helm/distill/files/grafana above " + Path.of("").toAbsolutePath());
   }
 
   static Map<String, JsonNode> all() throws IOException {
@@ -64,9 +65,19 @@ final class Dashboards {
       p.path("panels").forEach(panels::add);
       for (JsonNode panel : panels) {
         for (JsonNode t : panel.path("targets")) {
-          String type = t.path("datasource").path("type").asString(panel.path("datasource").path("type").asString());
-          String text = type.equals("prometheus") ? t.path("expr").asString() : t.path("rawSql").asString();
-          out.add(new Query(name, panel.path("title").asString(), t.path("refId").asString(), kind(type), text));
+          String type =
+              t.path("datasource")
+                  .path("type")
+                  .asString(panel.path("datasource").path("type").asString());
+          String text =
+              type.equals("prometheus") ? t.path("expr").asString() : t.path("rawSql").asString();
+          out.add(
+              new Query(
+                  name,
+                  panel.path("title").asString(),
+                  t.path("refId").asString(),
+                  kind(type),
+                  text));
         }
       }
     }
@@ -82,7 +93,13 @@ final class Dashboards {
       }
       JsonNode q = v.path("query");
       String text = q.isObject() ? q.path("query").asString() : q.asString();
-      out.add(new Query(name, "variable $" + v.path("name").asString(), "-", kind(v.path("datasource").path("type").asString()), text));
+      out.add(
+          new Query(
+              name,
+              "variable $" + v.path("name").asString(),
+              "-",
+              kind(v.path("datasource").path("type").asString()),
+              text));
     }
     return out;
   }
@@ -91,7 +108,8 @@ final class Dashboards {
     return switch (datasourceType) {
       case "prometheus" -> "prometheus";
       case "grafana-postgresql-datasource", "postgres" -> "postgres";
-      default -> throw new IllegalArgumentException("unexpected data source type " + datasourceType);
+      default ->
+          throw new IllegalArgumentException("unexpected data source type " + datasourceType);
     };
   }
 
@@ -120,7 +138,10 @@ final class Dashboards {
         f.replaceAll(
             m ->
                 Matcher.quoteReplacement(
-                    m.group(1).trim() + " BETWEEN now() - interval '" + fromInterval + "' AND now()"));
+                    m.group(1).trim()
+                        + " BETWEEN now() - interval '"
+                        + fromInterval
+                        + "' AND now()"));
     Matcher g = TIME_GROUP_ALIAS.matcher(out);
     out =
         g.replaceAll(

@@ -66,6 +66,9 @@ public final class ClusterCommand implements Callable<Integer> {
     LocalCluster cluster = LocalCluster.start(plan, out);
     cluster.printUrls(out);
     String why = cluster.awaitExit();
+    if (why == null) {
+      return 0; // Ctrl-C: the shutdown hook is stopping everything
+    }
     cluster.close();
     throw new IllegalStateException(why);
   }

@@ -45,9 +45,12 @@ public final class LocalCluster implements AutoCloseable {
   private String adminToken;
   private String readerPassword;
   private int postgresPort;
+  private volatile boolean stopping;
 
   private LocalCluster(ClusterPlan plan) throws IOException {
     this.plan = plan;
+    // Ctrl-C: LocalProcesses' own hook stops the processes in order; their exits are expected then
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> stopping = true, "cluster-stopping"));
     this.processes = new LocalProcesses(plan.clusterDir().resolve("logs"), GRACE, true);
     this.serviceUrl = URI.create("http://127.0.0.1:" + plan.servicePort() + "/");
     this.prometheusUrl = URI.create("http://127.0.0.1:" + plan.prometheusPort() + "/");
@@ -173,12 +176,16 @@ public final class LocalCluster implements AutoCloseable {
   }
 
   /**
-   * Blocks until one process exits on its own; returns a one-line reason (for the command's exit).
+   * Blocks until one process exits on its own and returns a one-line reason (for the command's
+   * exit), or until the JVM shuts down (Ctrl-C) and returns null.
    */
   public String awaitExit() throws InterruptedException {
     while (true) {
+      if (stopping) {
+        return null;
+      }
       for (Map.Entry<String, Process> e : byName.entrySet()) {
-        if (!e.getValue().isAlive()) {
+        if (!e.getValue().isAlive() && !stopping) {
           return e.getKey()
               + " exited with "
               + e.getValue().exitValue()
@@ -225,6 +232,7 @@ public final class LocalCluster implements AutoCloseable {
   /** Workers, then Prometheus, then the service (SIGTERM each, SIGKILL after the grace). */
   @Override
   public void close() throws InterruptedException {
+    stopping = true;
     processes.close();
   }
 

@@ -151,7 +151,7 @@ public final class LocalProcesses implements AutoCloseable {
    */
   public Process start(String name, List<String> command, Map<String, String> env)
       throws IOException {
-    ProcessBuilder pb = new ProcessBuilder(command);
+    ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(command));
     pb.environment().putAll(env);
     return start(pb, name);
   }
