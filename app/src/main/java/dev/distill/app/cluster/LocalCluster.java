@@ -6,12 +6,16 @@ import dev.distill.app.demo.LocalProcesses;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -151,6 +155,45 @@ public final class LocalCluster implements AutoCloseable {
     byName.put("prometheus", p);
     LocalProcesses.awaitHttpOk(
         prometheusUrl.resolve("-/ready"), Duration.ofMinutes(1), p, processes.log("prometheus"));
+    awaitScraped(1 + workerIds.size(), Duration.ofMinutes(1));
+  }
+
+  /**
+   * Waits until Prometheus has scraped every target once: it sends its first scrapes only after its
+   * discovery settles (about 5 s after ready), and a job that ran before them would show as no
+   * change at all, its counters never seen at their starting values.
+   */
+  private void awaitScraped(int targets, Duration timeout) throws Exception {
+    URI up =
+        prometheusUrl.resolve(
+            "api/v1/query?query="
+                + java.net.URLEncoder.encode(
+                    "count(up == 1)", java.nio.charset.StandardCharsets.UTF_8));
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    Instant deadline = Instant.now().plus(timeout);
+    String last = "";
+    while (Instant.now().isBefore(deadline)) {
+      last =
+          http.send(
+                  HttpRequest.newBuilder(up).timeout(Duration.ofSeconds(5)).build(),
+                  HttpResponse.BodyHandlers.ofString())
+              .body();
+      JsonNode result = ApiClient.JSON.readTree(last).path("data").path("result");
+      if (!result.isEmpty()
+          && Double.parseDouble(result.get(0).path("value").get(1).asString()) >= targets) {
+        return;
+      }
+      Thread.sleep(250);
+    }
+    throw new IllegalStateException(
+        "Prometheus did not scrape all "
+            + targets
+            + " targets within "
+            + timeout
+            + " (last answer "
+            + last
+            + "); see "
+            + processes.log("prometheus"));
   }
 
   /** Prints where everything is. */
