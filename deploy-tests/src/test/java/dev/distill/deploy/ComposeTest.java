@@ -258,8 +258,7 @@ class ComposeTest {
         .isEqualTo(provider.path("options").path("path").asText());
 
     JsonNode sources =
-        YAML.readTree(provisioning.resolve("datasources/distill.yml").toFile())
-            .path("datasources");
+        YAML.readTree(provisioning.resolve("datasources/distill.yml").toFile()).path("datasources");
     java.util.Map<String, JsonNode> byType = new java.util.TreeMap<>();
     sources.forEach(d -> byType.put(d.path("type").asText(), d));
     assertThat(byType).containsOnlyKeys("prometheus", "grafana-postgresql-datasource");
@@ -276,8 +275,7 @@ class ComposeTest {
     assertThat(pg.path("user").asText()).isEqualTo("distill_reader");
     assertThat(pg.path("secureJsonData").path("password").asText())
         .isEqualTo("${DISTILL_DB_READER_PASSWORD}");
-    String password =
-        grafana.path("environment").path("DISTILL_DB_READER_PASSWORD").asText();
+    String password = grafana.path("environment").path("DISTILL_DB_READER_PASSWORD").asText();
     assertThat(password).hasSizeGreaterThanOrEqualTo(12);
     assertThat(service("service").path("environment").path("DISTILL_DB_READER_PASSWORD").asText())
         .isEqualTo(password);
