@@ -25,6 +25,7 @@ import picocli.CommandLine.Command;
       FollowCommand.class,
       TokenCommands.class,
       DemoCommand.class,
+      ClusterCommand.class,
       LogitsCommand.class,
       WorkerCommand.class,
       TrainCommand.class,
