@@ -110,6 +110,11 @@ class ConsoleTest {
       if (cluster != null) {
         cluster.close();
       }
+      if (userDataDir != null) {
+        try (var files = Files.walk(userDataDir)) {
+          files.sorted(java.util.Comparator.reverseOrder()).map(Path::toFile).forEach(File::delete);
+        }
+      }
     }
   }
 
@@ -141,8 +146,9 @@ class ConsoleTest {
     assertThat(browser.getCurrentUrl()).doesNotContain(Cluster.ADMIN_TOKEN);
     assertThat(js("return localStorage.length")).isEqualTo(0L);
 
-    WebElement row = jobRow(queued);
-    assertThat(row.getText()).contains(queued.substring(0, 8), "distill", "QUEUED");
+    jobRow(queued);
+    assertThat(text("#job-table tr[data-job-id='" + queued + "']"))
+        .contains(queued.substring(0, 8), "listed", "distill", "QUEUED");
     jobRow(cancelled);
     screenshot("jobs");
 
@@ -184,11 +190,8 @@ class ConsoleTest {
     assertThat(points("loss")).isEqualTo(37);
     assertThat(points("kl")).isEqualTo(32);
     waitFor("the worker's event", d -> eventMessages().contains("val loss 1.91"));
-    WebElement checkpoint =
-        wait(
-            ExpectedConditions.visibilityOfElementLocated(
-                By.cssSelector("#checkpoint-table tbody tr")));
-    assertThat(checkpoint.getText()).contains("20", "step-000020");
+    waitFor("the checkpoint row", d -> text("#checkpoint-table tbody tr").contains("step-000020"));
+    assertThat(text("#checkpoint-table tbody tr")).startsWith("20");
     screenshot("job");
 
     // live: points reported now appear without a reload
@@ -279,6 +282,15 @@ class ConsoleTest {
                 .equals("true"));
   }
 
+  /** The text of the first element matching {@code css}, read in one script ("" if none). */
+  private static String text(String css) {
+    return (String)
+        ((JavascriptExecutor) browser)
+            .executeScript(
+                "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';",
+                css);
+  }
+
   private static WebElement jobRow(String id) {
     return wait(
         ExpectedConditions.visibilityOfElementLocated(
@@ -303,12 +315,14 @@ class ConsoleTest {
 
   /** The points of the chart's curve, as drawn: the vertices of its SVG polyline. */
   private static int points(String series) {
-    List<WebElement> lines =
-        browser.findElements(By.cssSelector("#chart-" + series + " svg polyline"));
-    if (lines.isEmpty()) {
-      return 0;
-    }
-    String coords = lines.get(0).getAttribute("points").trim();
+    // read in one script: the page redraws the chart on every refresh
+    String coords =
+        ((String)
+                js(
+                    "const l = document.querySelector('#chart-"
+                        + series
+                        + " svg polyline'); return l ? l.getAttribute('points') : '';"))
+            .trim();
     return coords.isEmpty() ? 0 : coords.split("\\s+").length;
   }
 
@@ -330,7 +344,10 @@ class ConsoleTest {
   }
 
   private static <T> T wait(java.util.function.Function<? super WebDriver, T> condition) {
-    return new WebDriverWait(browser, WAIT).until(condition);
+    // the list and the job page redraw their rows as they refresh: a stale element is retried
+    return new WebDriverWait(browser, WAIT)
+        .ignoring(org.openqa.selenium.StaleElementReferenceException.class)
+        .until(condition);
   }
 
   /** {@link #wait} that fails naming what did not happen. */
