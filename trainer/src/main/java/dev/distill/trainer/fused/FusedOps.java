@@ -37,7 +37,8 @@ public final class FusedOps {
   private static final String RESOURCE = "fused_ops.pt";
 
   private static volatile PtSymbolBlock module; // loaded once per process, never closed
-  private static final Map<String, NDArray> MARKERS = new ConcurrentHashMap<>(); // method name -> marker input
+  private static final Map<String, NDArray> MARKERS =
+      new ConcurrentHashMap<>(); // method name -> marker input
   private static NDManager markerManager;
 
   private FusedOps() {}
@@ -177,9 +178,9 @@ public final class FusedOps {
   }
 
   /**
-   * {@code softmax(q k^T + mask) v} by torch's scaled_dot_product_attention (the flash kernel
-   * where it applies), scale 1: the caller has scaled q. Differentiable in q, k and v. No
-   * soft-cap: equal to the composed attention only without one.
+   * {@code softmax(q k^T + mask) v} by torch's scaled_dot_product_attention (the flash kernel where
+   * it applies), scale 1: the caller has scaled q. Differentiable in q, k and v. No soft-cap: equal
+   * to the composed attention only without one.
    *
    * @param q (..., L, hd) fp32, already scaled
    * @param k (..., S, hd) fp32
@@ -193,9 +194,9 @@ public final class FusedOps {
   }
 
   /**
-   * Runs a method of the module on tensors with autograd recording (when the thread's grad mode
-   * is on): DJL picks the method from an extra input named {@code module_method:<name>}, which it
-   * does not pass on. The result belongs to the first argument's manager.
+   * Runs a method of the module on tensors with autograd recording (when the thread's grad mode is
+   * on): DJL picks the method from an extra input named {@code module_method:<name>}, which it does
+   * not pass on. The result belongs to the first argument's manager.
    */
   private static NDArray call(String method, NDArray... args) {
     NDList in = new NDList(args.length + 1);
