@@ -11,13 +11,15 @@ import dev.distill.trainer.fused.FusedOps;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * With {@code attn_logit_softcapping} null the model attends through torch's
  * scaled_dot_product_attention; with {@code -Ddistill.fused_ops=false} it composes matmul, mask,
- * softmax, matmul. The two agree on logits and on every parameter's gradient, with padding (outside
- * the loss, as in training) and a sliding window shorter than the sequence.
+ * softmax, matmul. The two agree on logits and on every parameter's gradient, with a sliding window
+ * shorter than the sequence, without an attention mask (a (T, S) mask) and with padding (a (B, 1,
+ * 1, T, S) mask; padding outside the loss, as in training).
  */
 class FusedAttentionTest {
 
@@ -32,7 +34,7 @@ class FusedAttentionTest {
   }
 
   /** Logits then the gradient of each parameter of sum(logits * r). */
-  private static Map<String, float[]> run(boolean fused) {
+  private static Map<String, float[]> run(boolean fused, boolean padded) {
     String before = System.getProperty(FusedOps.PROPERTY);
     System.setProperty(FusedOps.PROPERTY, Boolean.toString(fused));
     try (NDManager m = NDManager.newBaseManager();
@@ -48,7 +50,8 @@ class FusedAttentionTest {
                 : 0; // the second row right-padded after 14 // the second row right-padded after 14
       }
       NDArray attention = m.create(mask, new Shape(2, 20));
-      NDArray logits = model.forward(m.create(ids, new Shape(2, 20)), attention); // (2, 20, V)
+      NDArray logits =
+          model.forward(m.create(ids, new Shape(2, 20)), padded ? attention : null); // (2, 20, V)
       // weights of sum(logits * r), zero at padding as the loss's mask is: a padded query sees no
       // key at all, and there the two kernels' gradients differ (the row's scores are -1e9 + s,
       // where fp32 has lost s); nothing at a padded position ever reaches the loss
@@ -76,11 +79,12 @@ class FusedAttentionTest {
     }
   }
 
-  @Test
-  void fusedAttentionEqualsComposedWithTheCapOff() {
+  @ParameterizedTest(name = "padded {0}")
+  @ValueSource(booleans = {true, false})
+  void fusedAttentionEqualsComposedWithTheCapOff(boolean padded) {
     assertThat(uncapped().attnLogitSoftcapping()).isNull();
-    Map<String, float[]> fused = run(true);
-    Map<String, float[]> composed = run(false);
+    Map<String, float[]> fused = run(true, padded);
+    Map<String, float[]> composed = run(false, padded);
     assertThat(fused.keySet()).isEqualTo(composed.keySet());
     for (String name : fused.keySet()) {
       float[] a = fused.get(name);
