@@ -1,5 +1,6 @@
 package dev.distill.spec;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Locale;
 
@@ -53,7 +54,9 @@ public record Hyperparameters(
     @JsonProperty("keep_checkpoints") Integer keepCheckpoints,
     @JsonProperty("eval_every") Integer evalEvery,
     @JsonProperty("loss_chunk_size") Integer lossChunkSize,
-    @JsonProperty("precision") String precision) {
+    // left out when unset, so that specs written before the field keep their spec hash (a
+    // checkpoint of an older worker resumes after an upgrade)
+    @JsonInclude(JsonInclude.Include.NON_NULL) @JsonProperty("precision") String precision) {
 
   public Hyperparameters {
     maxSteps = maxSteps == null ? 200 : maxSteps;

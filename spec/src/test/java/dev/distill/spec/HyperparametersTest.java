@@ -90,6 +90,15 @@ class HyperparametersTest {
   }
 
   @Test
+  void anUnsetPrecisionIsLeftOutOfTheJson() {
+    // the spec hash of a checkpoint is taken over this JSON: specs written before the field existed
+    // must hash as they did, or an upgraded worker refuses to resume their checkpoints
+    assertThat(json.writeValueAsString(Hyperparameters.defaults())).doesNotContain("precision");
+    assertThat(json.writeValueAsString(Hyperparameters.builder().precision("fp32").build()))
+        .contains("\"precision\":\"fp32\"");
+  }
+
+  @Test
   void anUnknownPrecisionListsTheNames() {
     Hyperparameters hp = Hyperparameters.builder().precision("fp16").build();
     assertThatThrownBy(
