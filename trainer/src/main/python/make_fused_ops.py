@@ -36,7 +36,8 @@ repository root:
         trainer/src/main/resources/dev/distill/trainer/fused/fused_ops.pt
 
 The archive is reproducible: running it again writes the same bytes (its top directory is named after the
-file, so keep the name). FusedOpsTest checks every method against hand-computed values.
+file, so keep the name). The tests of each method: GegluTest, AdamWTest, FrozenTeacherTest (frozen_*),
+FusedAttentionTest (sdpa), PrecisionTrainingTest (linear_bf16, matmul_bf16, sdpa_bf16 through training).
 """
 import os
 import shutil
