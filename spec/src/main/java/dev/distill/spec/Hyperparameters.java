@@ -1,5 +1,6 @@
 package dev.distill.spec;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Locale;
 
@@ -30,6 +31,8 @@ import java.util.Locale;
  *     peak memory of the logits is O(chunk x vocab); null (the default) sizes it from the
  *     vocabulary so that one chunk's logits hold about 2^24 values (64 MB in fp32): 65,536 tokens
  *     at vocab 256, 64 at Gemma's 256k
+ * @param precision {@code fp32}, {@code bf16-mixed} or {@code bf16} ({@link Catalog#PRECISIONS});
+ *     null (the default) lets the worker choose from its device: bf16-mixed on CUDA, fp32 on CPU
  */
 public record Hyperparameters(
     @JsonProperty("max_steps") Integer maxSteps,
@@ -50,7 +53,10 @@ public record Hyperparameters(
     @JsonProperty("checkpoint_every") Integer checkpointEvery,
     @JsonProperty("keep_checkpoints") Integer keepCheckpoints,
     @JsonProperty("eval_every") Integer evalEvery,
-    @JsonProperty("loss_chunk_size") Integer lossChunkSize) {
+    @JsonProperty("loss_chunk_size") Integer lossChunkSize,
+    // left out when unset, so that specs written before the field keep their spec hash (a
+    // checkpoint of an older worker resumes after an upgrade)
+    @JsonInclude(JsonInclude.Include.NON_NULL) @JsonProperty("precision") String precision) {
 
   public Hyperparameters {
     maxSteps = maxSteps == null ? 200 : maxSteps;
@@ -71,6 +77,7 @@ public record Hyperparameters(
     checkpointEvery = checkpointEvery == null ? 100 : checkpointEvery;
     keepCheckpoints = keepCheckpoints == null ? 3 : keepCheckpoints;
     evalEvery = evalEvery == null ? 0 : evalEvery;
+    precision = precision == null ? null : precision.toLowerCase(Locale.ROOT);
   }
 
   /** All defaults. */
@@ -122,6 +129,9 @@ public record Hyperparameters(
     v.range("keep_checkpoints", keepCheckpoints, 1, 1000);
     v.range("eval_every", evalEvery, 0, 10_000_000);
     v.range("loss_chunk_size", lossChunkSize, 1, 1_048_576);
+    if (precision != null && !Catalog.PRECISIONS.contains(precision)) {
+      v.add("precision", Catalog.oneOf(Catalog.PRECISIONS, precision));
+    }
   }
 
   /** Builds {@link Hyperparameters} by name; a field left unset takes its default. */
@@ -145,6 +155,7 @@ public record Hyperparameters(
     private Integer keepCheckpoints;
     private Integer evalEvery;
     private Integer lossChunkSize;
+    private String precision;
 
     private Builder() {}
 
@@ -243,6 +254,11 @@ public record Hyperparameters(
       return this;
     }
 
+    public Builder precision(String value) {
+      precision = value;
+      return this;
+    }
+
     public Hyperparameters build() {
       return new Hyperparameters(
           maxSteps,
@@ -263,7 +279,8 @@ public record Hyperparameters(
           checkpointEvery,
           keepCheckpoints,
           evalEvery,
-          lossChunkSize);
+          lossChunkSize,
+          precision);
     }
   }
 }

@@ -5,6 +5,7 @@ import dev.distill.spec.ModelRef;
 import dev.distill.trainer.data.PromptTemplate;
 import dev.distill.trainer.generate.GenerationConfig;
 import dev.distill.trainer.loss.KdLossConfig;
+import dev.distill.trainer.model.Precision;
 import dev.distill.trainer.model.gemma2.Gemma2Config;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
 import dev.distill.trainer.tokenize.ByteTokenizer;
@@ -88,6 +89,23 @@ final class Models {
    */
   static Loaded resolve(
       ModelRef ref, RunContext ctx, NDManager manager, long seed, Loaded tokenizerDonor) {
+    return resolve(ref, ctx, manager, seed, tokenizerDonor, Precision.FP32, false);
+  }
+
+  /**
+   * {@link #resolve(ModelRef, RunContext, NDManager, long, Loaded)} computing in a precision.
+   *
+   * @param frozen a teacher: a checkpoint's 2-byte matrices stay 2 bytes ({@link
+   *     Gemma2Model#loadFrozen}); a builtin model is initialised in fp32 either way
+   */
+  static Loaded resolve(
+      ModelRef ref,
+      RunContext ctx,
+      NDManager manager,
+      long seed,
+      Loaded tokenizerDonor,
+      Precision precision,
+      boolean frozen) {
     if (ref.isBuiltin()) {
       String name = ref.target();
       if (!Gemma2Config.PRESETS.contains(name)) {
@@ -120,7 +138,7 @@ final class Models {
                 + " is smaller than the tokenizer's "
                 + tokenizer.vocabSize());
       }
-      return new Loaded(Gemma2Model.init(config, manager, seed), tokenizer, source);
+      return new Loaded(Gemma2Model.init(config, manager, seed, precision), tokenizer, source);
     }
     Path dir;
     if (ref.isJob()) {
@@ -132,7 +150,7 @@ final class Models {
     } else {
       dir = Path.of(ref.target());
     }
-    return load(dir, ref.tokenizer(), manager);
+    return load(dir, ref.tokenizer(), manager, precision, frozen);
   }
 
   /**
@@ -151,6 +169,12 @@ final class Models {
 
   /** A Hugging Face model directory (a checkpoint of ours or a downloaded model). */
   static Loaded load(Path dir, String tokenizerRef, NDManager manager) {
+    return load(dir, tokenizerRef, manager, Precision.FP32, false);
+  }
+
+  /** {@link #load(Path, String, NDManager)} in a precision; frozen as in {@link #resolve}. */
+  static Loaded load(
+      Path dir, String tokenizerRef, NDManager manager, Precision precision, boolean frozen) {
     if (!Files.isDirectory(dir)) {
       throw new IllegalArgumentException(dir + ": not a model directory");
     }
@@ -169,7 +193,11 @@ final class Models {
       tokenizer = ByteTokenizer.instance();
       source = null;
     }
-    return new Loaded(Gemma2Model.load(dir, manager), tokenizer, source);
+    Gemma2Model model =
+        frozen
+            ? Gemma2Model.loadFrozen(dir, manager, precision)
+            : Gemma2Model.load(dir, manager, precision);
+    return new Loaded(model, tokenizer, source);
   }
 
   /** Writes the model and its tokenizer, with EOS alone ending a generation. */

@@ -21,6 +21,7 @@ import dev.distill.trainer.loss.KdLoss;
 import dev.distill.trainer.loss.KdLossConfig;
 import dev.distill.trainer.loss.LossParts;
 import dev.distill.trainer.model.NoGrad;
+import dev.distill.trainer.model.Precision;
 import dev.distill.trainer.optim.AdamW;
 import dev.distill.trainer.optim.OptimizerConfig;
 import dev.distill.trainer.safetensors.SafetensorsDtype;
@@ -50,6 +51,7 @@ public final class TrainingRecipe implements AutoCloseable {
   private final String specHash;
   private final PromptTemplate template;
   private NDManager manager;
+  private Precision precision;
   private Models.Loaded student;
   private Models.Loaded teacher;
   private DatasetSplits data;
@@ -90,6 +92,12 @@ public final class TrainingRecipe implements AutoCloseable {
    */
   public void setup() {
     Device device = Models.device();
+    precision = Precision.resolve(hp.precision(), device);
+    if (precision == Precision.BF16) {
+      throw new IllegalArgumentException(
+          "precision bf16 (bf16 weights) is not trainable here: DJL 0.36 aborts on bf16 tensors, so"
+              + " parameters with gradients must be fp32; use bf16-mixed (docs/gpu.md)");
+    }
     manager = NDManager.newBaseManager(device);
     checkpoints = new CheckpointManager(ctx.checkpointDir(), hp.keepCheckpoints());
     Optional<Checkpoint> resume =
@@ -117,14 +125,16 @@ public final class TrainingRecipe implements AutoCloseable {
       }
     }
     if (spec.type() == JobType.DISTILL) {
-      teacher = Models.resolve(spec.teacher(), ctx, manager, hp.seed() + 1);
+      // frozen: a bf16/fp16 checkpoint stays in its dtype, never expanded to fp32
+      teacher = Models.resolve(spec.teacher(), ctx, manager, hp.seed() + 1, null, precision, true);
       teacher.model().requireGradients(false);
     }
     if (resume.isPresent()) {
-      student = Models.load(resume.get().dir(), spec.student().tokenizer(), manager);
+      student =
+          Models.load(resume.get().dir(), spec.student().tokenizer(), manager, precision, false);
     } else {
       // a builtin student without a tokenizer of its own takes the teacher's
-      student = Models.resolve(spec.student(), ctx, manager, hp.seed(), teacher);
+      student = Models.resolve(spec.student(), ctx, manager, hp.seed(), teacher, precision, false);
     }
     student.model().requireGradients(true);
     Integer sharedVocab = teacher == null ? null : Models.sharedVocab(teacher, student);
@@ -176,6 +186,17 @@ public final class TrainingRecipe implements AutoCloseable {
                   data.train().size(),
                   data.validation().size()));
     }
+    ctx.listener()
+        .onEvent(
+            "precision",
+            "precision "
+                + precision.json()
+                + (hp.precision() == null ? " (the default on " + device + ")" : "")
+                + (teacher == null
+                    ? ""
+                    : String.format(
+                        "; teacher weights %,d bytes in memory",
+                        teacher.model().parameterBytes())));
     if (data.trainStats().truncated() > 0) {
       ctx.listener()
           .onEvent(

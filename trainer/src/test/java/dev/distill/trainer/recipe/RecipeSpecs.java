@@ -137,6 +137,12 @@ final class RecipeSpecs {
       return this;
     }
 
+    /** {@code hyperparameters.precision}; unset, the device decides. */
+    Job precision(String precision) {
+      hp.precision(precision);
+      return this;
+    }
+
     JobSpec build() {
       return new JobSpec(
           type, teacher, student, dataset, hp.build(), generation, null, null, null, null);

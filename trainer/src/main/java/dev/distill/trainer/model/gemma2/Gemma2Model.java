@@ -13,6 +13,7 @@ import ai.djl.nn.Activation;
 import dev.distill.trainer.fused.FusedOps;
 import dev.distill.trainer.model.IncrementalLm;
 import dev.distill.trainer.model.KvCache;
+import dev.distill.trainer.model.Precision;
 import dev.distill.trainer.model.gemma2.Gemma2WeightNames.Layer;
 import dev.distill.trainer.safetensors.SafetensorsCheckpoint;
 import dev.distill.trainer.safetensors.SafetensorsDtype;
@@ -31,8 +32,12 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Gemma 2 as in Hugging Face's {@code modeling_gemma2.py}, written out by hand. Parameters are
- * plain fp32 arrays under their Hugging Face names ({@link Gemma2WeightNames}); everything runs on
- * the device of the manager the model was made with. Shapes: B batch, T new positions, S key
+ * plain fp32 arrays under their Hugging Face names ({@link Gemma2WeightNames}), except in a frozen
+ * model ({@link #loadFrozen}), whose matrices stay in their checkpoint's 2-byte dtype; everything
+ * runs on the device of the manager the model was made with. The {@link Precision} decides how the
+ * matmuls run: fp32 as DJL ops, bf16 inside {@link FusedOps} (fp32 at the boundary). Attention is
+ * composed (matmul, soft-cap, mask, softmax, matmul) when {@code attn_logit_softcapping} is set and
+ * fused (scaled_dot_product_attention) when it is null. Shapes: B batch, T new positions, S key
  * positions (T without a cache), D hidden, H query heads, KV key/value heads, G = H / KV, hd head
  * dim, I MLP width, V vocabulary.
  *
@@ -63,6 +68,8 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   public static final long DEFAULT_SHARD_BYTES = 5_000_000_000L;
 
   private final Gemma2Config config;
+  private final Precision precision;
+  private final boolean frozen; // matrices held in 2 bytes (int8 bf16 bits or float16), no grad
   private final NDManager manager; // owns parameters, constants and cached masks
   // HF name -> live parameter, in Gemma2WeightNames order
   private final Map<String, NDArray> params;
@@ -102,8 +109,11 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       };
   private volatile NDArray[] ropeTables; // {cos, signed sin}, each (P, hd)
 
-  private Gemma2Model(Gemma2Config config, NDManager manager, Map<String, NDArray> params) {
+  private Gemma2Model(
+      Gemma2Config config, Precision precision, NDManager manager, Map<String, NDArray> params) {
     this.config = config;
+    this.precision = precision;
+    this.frozen = params.values().stream().anyMatch(p -> p.getDataType() != DataType.FLOAT32);
     this.manager = manager;
     this.params = Collections.unmodifiableMap(params);
     this.embed = params.get(Gemma2WeightNames.EMBED);
@@ -140,9 +150,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     this.geluB = constant((float) (2 * GELU_C));
     this.maskMagnitude = constant(-MASKED);
     this.minusHalf = constant(-0.5f);
-    for (NDArray p : params.values()) {
-      p.setRequiresGradient(true);
-    }
+    requireGradients(!frozen);
   }
 
   private NDArray constant(float v) {
@@ -161,6 +169,12 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * the device or the engine's seed.
    */
   public static Gemma2Model init(Gemma2Config config, NDManager parent, long seed) {
+    return init(config, parent, seed, Precision.FP32);
+  }
+
+  /** {@link #init(Gemma2Config, NDManager, long)}, computing in the given precision. */
+  public static Gemma2Model init(
+      Gemma2Config config, NDManager parent, long seed, Precision precision) {
     NDManager m = parent.newSubManager();
     Map<String, NDArray> params = new LinkedHashMap<>();
     for (var e : Gemma2WeightNames.shapes(config).entrySet()) {
@@ -186,7 +200,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       NDScope.unregister(p);
       params.put(name, p);
     }
-    return new Gemma2Model(config, m, params);
+    return new Gemma2Model(config, precision, m, params);
   }
 
   private static double gaussian(SplittableRandom rnd) {
@@ -201,16 +215,45 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * shards), any of F32/BF16/F16, converted to fp32. Errors name the file and the key or tensor.
    */
   public static Gemma2Model load(Path dir, NDManager parent) {
+    return load(dir, parent, Precision.FP32, false);
+  }
+
+  /** {@link #load(Path, NDManager)}, computing in the given precision. */
+  public static Gemma2Model load(Path dir, NDManager parent, Precision precision) {
+    return load(dir, parent, precision, false);
+  }
+
+  /**
+   * A frozen model (a teacher): its matrices stay in the checkpoint's dtype, so a BF16 or F16
+   * checkpoint takes half the bytes of fp32 and is never expanded (each tensor is copied from the
+   * file as it is, chunk by chunk); F32 stays fp32. The norms (a few vectors) are fp32. No
+   * parameter tracks gradients. In {@link Precision#FP32} the products are computed in fp32 from
+   * the exact upcast weights, so the logits equal those of {@link #load} bit for bit; otherwise
+   * they run in the weights' dtype.
+   */
+  public static Gemma2Model loadFrozen(Path dir, NDManager parent, Precision precision) {
+    return load(dir, parent, precision, true);
+  }
+
+  private static Gemma2Model load(Path dir, NDManager parent, Precision precision, boolean frozen) {
     Gemma2Config config = Gemma2Config.read(dir.resolve("config.json"));
     NDManager m = parent.newSubManager();
     try (SafetensorsCheckpoint ckpt = SafetensorsCheckpoint.open(dir)) {
       Map<String, NDArray> params = new LinkedHashMap<>();
       for (var e : Gemma2WeightNames.shapes(config).entrySet()) {
-        NDArray p = ckpt.read(e.getKey(), e.getValue(), m);
+        String name = e.getKey();
+        NDArray p =
+            frozen && !Gemma2WeightNames.isNorm(name)
+                ? ckpt.readStored(name, e.getValue(), m) // 2 bytes stay 2 bytes
+                : ckpt.read(name, e.getValue(), m); // fp32
         NDScope.unregister(p);
-        params.put(e.getKey(), p);
+        params.put(name, p);
       }
-      return new Gemma2Model(config, m, params);
+      Gemma2Model model = new Gemma2Model(config, precision, m, params);
+      if (frozen) {
+        model.requireGradients(false);
+      }
+      return model;
     } catch (RuntimeException e) {
       m.close();
       throw e;
@@ -230,6 +273,9 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * @param dtype F32, BF16 or F16
    */
   public void save(Path dir, SafetensorsDtype dtype, long maxShardBytes) {
+    if (frozen) {
+      throw new IllegalStateException("a frozen model keeps 2-byte weights and is not saved");
+    }
     try {
       Files.createDirectories(dir);
       try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, "model*.safetensors*")) {
@@ -268,10 +314,29 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     return params;
   }
 
-  /** Turns gradient tracking of every parameter on (student) or off (a frozen teacher). */
+  /** The precision its matmuls run in. */
+  public Precision precision() {
+    return precision;
+  }
+
+  /** Bytes its parameters take in memory (2 per element of a frozen 2-byte matrix). */
+  public long parameterBytes() {
+    long bytes = 0;
+    for (NDArray p : params.values()) {
+      bytes += p.size() * p.getDataType().getNumOfBytes();
+    }
+    return bytes;
+  }
+
+  /**
+   * Turns gradient tracking of every parameter on (student) or off (a frozen teacher). The 2-byte
+   * matrices of a frozen model never track.
+   */
   public void requireGradients(boolean on) {
     for (NDArray p : params.values()) {
-      p.setRequiresGradient(on);
+      if (p.getDataType() == DataType.FLOAT32) {
+        p.setRequiresGradient(on && !frozen);
+      }
     }
   }
 
@@ -289,11 +354,11 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   @Override
   public NDArray logits(NDArray hidden) {
     if (finalCap == null) {
-      return hidden.matMul(embed.transpose()); // (B, t, D) @ (D, V) -> (B, t, V)
+      return linear(hidden, embed); // (B, t, D) @ (D, V) -> (B, t, V) fp32
     }
     // tanh(logits / cap) * cap, the 1 / cap applied to the (B, t, D) input rather than to the
     // (B, t, V) logits: one pass fewer over the larger array (V is 256k for Gemma)
-    NDArray scaled = hidden.mul(finalCapInverse).matMul(embed.transpose()); // (B, t, V)
+    NDArray scaled = linear(hidden.mul(finalCapInverse), embed); // (B, t, V) fp32
     return scaled.tanh().mul(finalCap); // (B, t, V)
   }
 
@@ -345,8 +410,11 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     return rmsNorm(x, finalNorm); // (B, T, D)
   }
 
-  /** (B, T) ids -> (B, T, D) rows of the embedding. */
+  /** (B, T) ids -> (B, T, D) rows of the embedding, fp32. */
   private NDArray embedding(NDArray ids) {
+    if (embed.getDataType() != DataType.FLOAT32) {
+      return FusedOps.frozenEmbedding(ids, embed); // (B, T, D) from 2-byte rows
+    }
     return ids.getNDArrayInternal().embedding(ids, embed, SparseFormat.DENSE).singletonOrThrow();
   }
 
@@ -409,17 +477,44 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       cache.put(layer, k, v);
     }
     long s = k.getShape().get(2);
-    NDArray scores =
-        q.matMul(k.transpose(0, 1, 3, 2)); // (B, KV, G*T, hd) @ (B, KV, hd, S) -> (B, KV, G*T, S)
-    if (attnCap != null) {
-      scores = scores.tanh().mul(attnCap); // (B, KV, G*T, S) tanh(s / cap) * cap, s / cap from q
+    NDArray out;
+    if (attnCap == null && FusedOps.enabled()) {
+      // No soft-cap: one fused kernel (flash where it applies), the G query heads of a kv head as
+      // rows, so grouped-query attention needs no repeated keys.
+      NDArray rows =
+          groupMask(mask, g, t, s); // (T, S) -> (G*T, S); (B, 1, 1, T, S) -> (B, 1, G*T, S)
+      out = FusedOps.attention(q, k, v, rows, precision.lowCompute()); // (B, KV, G*T, hd)
+    } else {
+      NDArray scores =
+          matMul(
+              q, k.transpose(0, 1, 3, 2)); // (B, KV, G*T, hd) @ (B, KV, hd, S) -> (B, KV, G*T, S)
+      if (attnCap != null) {
+        scores = scores.tanh().mul(attnCap); // (B, KV, G*T, S) tanh(s / cap) * cap, s / cap from q
+      }
+      scores = scores.reshape(b, kv, g, t, s).add(mask); // (B, KV, G, T, S) hidden keys at -1e9
+      NDArray probs = scores.softmax(-1).reshape(b, kv, g * t, s); // (B, KV, G*T, S) fp32
+      out = matMul(probs, v); // (B, KV, G*T, hd)
     }
-    scores = scores.reshape(b, kv, g, t, s).add(mask); // (B, KV, G, T, S) hidden keys at -1e9
-    NDArray probs = scores.softmax(-1).reshape(b, kv, g * t, s); // (B, KV, G*T, S)
-    NDArray out = probs.matMul(v); // (B, KV, G*T, hd)
     out =
         out.reshape(b, kv, g, t, hd).transpose(0, 3, 1, 2, 4).reshape(b, t, h * hd); // (B, T, H*hd)
     return linear(out, w[Layer.O_PROJ.ordinal()]); // (B, T, D)
+  }
+
+  /**
+   * The additive mask of each query row of {@code (B, KV, G*T, hd)}: row {@code g T + i} is query
+   * i.
+   *
+   * @param mask (T, S) or (B, 1, 1, T, S)
+   * @return (G*T, S) or (B, 1, G*T, S)
+   */
+  private static NDArray groupMask(NDArray mask, int g, long t, long s) {
+    if (mask.getShape().dimension() == 2) {
+      return mask.reshape(1, t, s).broadcast(g, t, s).reshape(g * t, s); // (G*T, S)
+    }
+    long b = mask.getShape().get(0);
+    return mask.reshape(b, 1, 1, t, s)
+        .broadcast(b, 1, g, t, s)
+        .reshape(b, 1, g * t, s); // (B, 1, G*T, S)
   }
 
   /**
@@ -460,9 +555,20 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     return x.mul(Activation.sigmoid(twoU));
   }
 
-  /** torch.nn.Linear without bias: (..., in) @ (out, in)^T -> (..., out). */
-  private static NDArray linear(NDArray x, NDArray w) {
-    return x.matMul(w.transpose());
+  /**
+   * torch.nn.Linear without bias: (..., in) @ (out, in)^T -> (..., out), fp32 out. A DJL matmul in
+   * fp32; bf16 inside {@link FusedOps} otherwise; a frozen 2-byte weight is read there too.
+   */
+  private NDArray linear(NDArray x, NDArray w) {
+    if (w.getDataType() != DataType.FLOAT32) {
+      return FusedOps.frozenLinear(x, w, precision.lowCompute());
+    }
+    return precision.lowCompute() ? FusedOps.linearBf16(x, w) : x.matMul(w.transpose());
+  }
+
+  /** a @ b, in the model's precision (fp32 out): the attention's two products. */
+  private NDArray matMul(NDArray a, NDArray b) {
+    return precision.lowCompute() ? FusedOps.matMulBf16(a, b) : a.matMul(b);
   }
 
   /**
