@@ -1,5 +1,6 @@
 package dev.distill.spec;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Locale;
 
@@ -30,6 +31,8 @@ import java.util.Locale;
  *     peak memory of the logits is O(chunk x vocab); null (the default) sizes it from the
  *     vocabulary so that one chunk's logits hold about 2^24 values (64 MB in fp32): 65,536 tokens
  *     at vocab 256, 64 at Gemma's 256k
+ * @param lora LoRA adapters for the student ({@link LoraSpec}): only they train, the base stays
+ *     frozen; null (the default) trains every weight
  */
 public record Hyperparameters(
     @JsonProperty("max_steps") Integer maxSteps,
@@ -50,7 +53,9 @@ public record Hyperparameters(
     @JsonProperty("checkpoint_every") Integer checkpointEvery,
     @JsonProperty("keep_checkpoints") Integer keepCheckpoints,
     @JsonProperty("eval_every") Integer evalEvery,
-    @JsonProperty("loss_chunk_size") Integer lossChunkSize) {
+    @JsonProperty("loss_chunk_size") Integer lossChunkSize,
+    // absent when unset, so that a spec without it serialises (and hashes) as before
+    @JsonProperty("lora") @JsonInclude(JsonInclude.Include.NON_NULL) LoraSpec lora) {
 
   public Hyperparameters {
     maxSteps = maxSteps == null ? 200 : maxSteps;
@@ -122,6 +127,9 @@ public record Hyperparameters(
     v.range("keep_checkpoints", keepCheckpoints, 1, 1000);
     v.range("eval_every", evalEvery, 0, 10_000_000);
     v.range("loss_chunk_size", lossChunkSize, 1, 1_048_576);
+    if (lora != null) {
+      lora.check(v.at("lora"));
+    }
   }
 
   /** Builds {@link Hyperparameters} by name; a field left unset takes its default. */
@@ -145,6 +153,7 @@ public record Hyperparameters(
     private Integer keepCheckpoints;
     private Integer evalEvery;
     private Integer lossChunkSize;
+    private LoraSpec lora;
 
     private Builder() {}
 
@@ -243,6 +252,11 @@ public record Hyperparameters(
       return this;
     }
 
+    public Builder lora(LoraSpec value) {
+      lora = value;
+      return this;
+    }
+
     public Hyperparameters build() {
       return new Hyperparameters(
           maxSteps,
@@ -263,7 +277,8 @@ public record Hyperparameters(
           checkpointEvery,
           keepCheckpoints,
           evalEvery,
-          lossChunkSize);
+          lossChunkSize,
+          lora);
     }
   }
 }
