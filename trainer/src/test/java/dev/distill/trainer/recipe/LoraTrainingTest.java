@@ -140,4 +140,35 @@ class LoraTrainingTest {
     }
     assertThat(straight.losses().get(6L)).isNotCloseTo(straight.losses().get(4L), within(1e-4));
   }
+
+  @Test
+  void aLoraRunsOutputTrainsOnAsAFullModelOrUnderNewAdapters() throws Exception {
+    String id = "00000000-0000-0000-0000-00000000000a";
+    ModelRef previous = ModelRef.of("job:" + id);
+    RunResult first =
+        Recipes.run(
+            RecipeSpecs.aFinetune().student(TINY).steps(3).batch(4).lora(LORA).build(),
+            new RunContext(tmp.resolve("first"), Map.of(), null, null));
+    Map<String, Path> artifacts = Map.of(id, first.lastCheckpoint().dir());
+    Path merged = tmp.resolve("merged");
+    LoraMerge.merge(first.lastCheckpoint().dir(), null, merged);
+
+    // without lora: the adapters are merged and every weight trains
+    RunResult full =
+        Recipes.run(
+            RecipeSpecs.aFinetune().student(previous).steps(1).batch(4).build(),
+            new RunContext(tmp.resolve("full"), artifacts, null, null));
+    assertThat(full.lastCheckpoint().dir().resolve("model.safetensors")).isRegularFile();
+    assertThat(full.lastCheckpoint().dir().resolve(Gemma2Lora.CONFIG_FILE)).doesNotExist();
+
+    // with lora: new adapters over the merged model, written once as the new base
+    RunResult again =
+        Recipes.run(
+            RecipeSpecs.aFinetune().student(previous).steps(1).batch(4).lora(LORA).build(),
+            new RunContext(tmp.resolve("again"), artifacts, null, null));
+    Path base = tmp.resolve("again/checkpoints").resolve(TrainingRecipe.LORA_BASE_DIR);
+    assertThat(Gemma2Lora.baseOf(again.lastCheckpoint().dir())).isEqualTo(base);
+    assertThat(Files.readAllBytes(base.resolve("model.safetensors")))
+        .isEqualTo(Files.readAllBytes(merged.resolve("model.safetensors")));
+  }
 }
