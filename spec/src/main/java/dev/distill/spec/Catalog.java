@@ -49,6 +49,13 @@ public final class Catalog {
    */
   public static final List<String> PRECISIONS = List.of("fp32", "bf16-mixed", "bf16");
 
+  /**
+   * {@code hyperparameters.lora.target_modules}: the projections of a Gemma 2 layer, by Hugging
+   * Face name (attention, then MLP).
+   */
+  public static final List<String> LORA_TARGET_MODULES =
+      List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj");
+
   /** {@code requirements.device}. */
   public static final List<String> DEVICES = List.of("cpu", "cuda");
 

@@ -33,6 +33,8 @@ import java.util.Locale;
  *     at vocab 256, 64 at Gemma's 256k
  * @param precision {@code fp32}, {@code bf16-mixed} or {@code bf16} ({@link Catalog#PRECISIONS});
  *     null (the default) lets the worker choose from its device: bf16-mixed on CUDA, fp32 on CPU
+ * @param lora LoRA adapters for the student ({@link LoraSpec}): only they train, the base stays
+ *     frozen; null (the default) trains every weight
  */
 public record Hyperparameters(
     @JsonProperty("max_steps") Integer maxSteps,
@@ -56,7 +58,9 @@ public record Hyperparameters(
     @JsonProperty("loss_chunk_size") Integer lossChunkSize,
     // left out when unset, so that specs written before the field keep their spec hash (a
     // checkpoint of an older worker resumes after an upgrade)
-    @JsonInclude(JsonInclude.Include.NON_NULL) @JsonProperty("precision") String precision) {
+    @JsonInclude(JsonInclude.Include.NON_NULL) @JsonProperty("precision") String precision,
+    // absent when unset, so that a spec without it serialises (and hashes) as before
+    @JsonProperty("lora") @JsonInclude(JsonInclude.Include.NON_NULL) LoraSpec lora) {
 
   public Hyperparameters {
     maxSteps = maxSteps == null ? 200 : maxSteps;
@@ -132,6 +136,9 @@ public record Hyperparameters(
     if (precision != null && !Catalog.PRECISIONS.contains(precision)) {
       v.add("precision", Catalog.oneOf(Catalog.PRECISIONS, precision));
     }
+    if (lora != null) {
+      lora.check(v.at("lora"));
+    }
   }
 
   /** Builds {@link Hyperparameters} by name; a field left unset takes its default. */
@@ -156,6 +163,7 @@ public record Hyperparameters(
     private Integer evalEvery;
     private Integer lossChunkSize;
     private String precision;
+    private LoraSpec lora;
 
     private Builder() {}
 
@@ -259,6 +267,11 @@ public record Hyperparameters(
       return this;
     }
 
+    public Builder lora(LoraSpec value) {
+      lora = value;
+      return this;
+    }
+
     public Hyperparameters build() {
       return new Hyperparameters(
           maxSteps,
@@ -280,7 +293,8 @@ public record Hyperparameters(
           keepCheckpoints,
           evalEvery,
           lossChunkSize,
-          precision);
+          precision,
+          lora);
     }
   }
 }

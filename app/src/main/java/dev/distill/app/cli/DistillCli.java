@@ -27,6 +27,7 @@ import picocli.CommandLine.Command;
       DemoCommand.class,
       ClusterCommand.class,
       LogitsCommand.class,
+      MergeCommand.class,
       WorkerCommand.class,
       TrainCommand.class,
       ServeCommand.class,

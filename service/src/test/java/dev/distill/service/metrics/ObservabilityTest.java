@@ -157,6 +157,8 @@ class ObservabilityTest extends ServiceTest {
         .contains("gemma2", "llama3", "qwen2");
     assertThat(enumOf(schemas.get("Requirements").get("properties").get("device")))
         .containsExactly("cpu", "cuda");
+    assertThat(enumOf(schemas.get("LoraSpec").get("properties").get("target_modules").get("items")))
+        .containsExactlyElementsOf(dev.distill.spec.Catalog.LORA_TARGET_MODULES);
     var uri = schemas.get("ModelRef").get("properties").get("uri");
     assertThat(enumOf(uri.get("anyOf").get(0)))
         .contains("builtin:gemma2-tiny", "builtin:gemma2-2b");

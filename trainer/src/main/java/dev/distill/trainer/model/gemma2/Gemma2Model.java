@@ -13,6 +13,7 @@ import ai.djl.nn.Activation;
 import dev.distill.trainer.fused.FusedOps;
 import dev.distill.trainer.model.IncrementalLm;
 import dev.distill.trainer.model.KvCache;
+import dev.distill.trainer.model.NoGrad;
 import dev.distill.trainer.model.Precision;
 import dev.distill.trainer.model.gemma2.Gemma2WeightNames.Layer;
 import dev.distill.trainer.safetensors.SafetensorsCheckpoint;
@@ -45,6 +46,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * post_ffn_norm(mlp(pre_ffn_norm(x)))}; even layers attend within the sliding window, odd layers
  * globally.
  *
+ * <p>With {@link Gemma2Lora} adapters attached, every adapted projection adds its low-rank update
+ * ({@link #project}); the base weights are then frozen and {@link #parameters()} lists only the
+ * adapters.
+ *
  * <p>Masks are built once per (T, window) and cached (the 16 most recently used); the RoPE tables
  * grow on demand. Use a model from one thread at a time.
  */
@@ -76,6 +81,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   private final NDArray embed; // (V, D), also the head
   private final NDArray finalNorm; // (D)
   private final NDArray[][] layers; // [layer][Layer.ordinal()]
+  private Gemma2Lora lora; // null without adapters
 
   // Scalar constants made natively once: a Java scalar argument (x.mul(2f), add(Number), ...) is
   // wrapped in a tensor over a Java buffer that is freed at once while autograd keeps a pointer to
@@ -260,7 +266,11 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     }
   }
 
-  /** Writes config.json and fp32 model.safetensors (a valid Gemma2ForCausalLM directory). */
+  /**
+   * Writes config.json and fp32 model.safetensors (a valid Gemma2ForCausalLM directory): the base
+   * weights, without adapters (those save with {@link Gemma2Lora#save}, or fold in first with
+   * {@link #mergeAdapters}).
+   */
   public void save(Path dir) {
     save(dir, SafetensorsDtype.F32, DEFAULT_SHARD_BYTES);
   }
@@ -309,8 +319,14 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     return config.vocabSize();
   }
 
+  /** The trainable tensors: the adapters when there are some, else every weight. */
   @Override
   public Map<String, NDArray> parameters() {
+    return lora == null ? params : lora.parameters();
+  }
+
+  /** Every base weight under its Hugging Face name, adapters or not. */
+  public Map<String, NDArray> baseParameters() {
     return params;
   }
 
@@ -329,15 +345,62 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   }
 
   /**
-   * Turns gradient tracking of every parameter on (student) or off (a frozen teacher). The 2-byte
-   * matrices of a frozen model never track.
+   * Turns gradient tracking of the trainable tensors on (student) or off (a frozen teacher). With
+   * adapters the base stays frozen either way.
    */
   public void requireGradients(boolean on) {
+    if (lora != null) {
+      lora.requireGradients(on);
+      return;
+    }
     for (NDArray p : params.values()) {
       if (p.getDataType() == DataType.FLOAT32) {
         p.setRequiresGradient(on && !frozen);
       }
     }
+  }
+
+  // ----------------------------------------------------------------------------------------
+  // LoRA.
+
+  /**
+   * Attaches adapters (made for this config) and freezes the base: from now on only the adapters
+   * receive gradients, and the model owns them (closes them with itself).
+   */
+  public void attach(Gemma2Lora adapters) {
+    if (lora != null) {
+      throw new IllegalStateException("the model already has adapters: merge them first");
+    }
+    for (NDArray p : params.values()) {
+      p.setRequiresGradient(false);
+    }
+    lora = adapters;
+  }
+
+  /** The attached adapters, or null. */
+  public Gemma2Lora adapters() {
+    return lora;
+  }
+
+  /**
+   * Folds the adapters into the base weights ({@code W += (alpha / r) B A}) and drops them: the
+   * model is then a plain Gemma 2 with every weight trainable again. Nothing happens without
+   * adapters.
+   */
+  public void mergeAdapters() {
+    if (lora == null) {
+      return;
+    }
+    try (NoGrad ignored = NoGrad.enter()) {
+      for (int i = 0; i < layers.length; i++) {
+        for (Layer t : Layer.values()) {
+          lora.mergeInto(i, t, layers[i][t.ordinal()]);
+        }
+      }
+    }
+    lora.close();
+    lora = null;
+    requireGradients(true);
   }
 
   /**
@@ -400,7 +463,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       h = rmsNorm(h, w[Layer.POST_ATTN_NORM.ordinal()]); // (B, T, D)
       x = x.add(h); // (B, T, D) residual
       h = rmsNorm(x, w[Layer.PRE_FFN_NORM.ordinal()]); // (B, T, D)
-      h = mlp(w, h); // (B, T, D)
+      h = mlp(i, h); // (B, T, D)
       h = rmsNorm(h, w[Layer.POST_FFN_NORM.ordinal()]); // (B, T, D)
       x = x.add(h); // (B, T, D) residual
     }
@@ -449,16 +512,15 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * @return (B, T, D)
    */
   private NDArray attention(int layer, NDArray x, NDArray[] rope, NDArray mask, KvCache cache) {
-    NDArray[] w = layers[layer];
     long b = x.getShape().get(0);
     long t = x.getShape().get(1);
     int h = config.numAttentionHeads();
     int kv = config.numKeyValueHeads();
     int g = config.groupSize();
     int hd = config.headDim();
-    NDArray q = linear(x, w[Layer.Q_PROJ.ordinal()]).reshape(b, t, h, hd); // (B, T, H, hd)
-    NDArray k = linear(x, w[Layer.K_PROJ.ordinal()]).reshape(b, t, kv, hd); // (B, T, KV, hd)
-    NDArray v = linear(x, w[Layer.V_PROJ.ordinal()]).reshape(b, t, kv, hd); // (B, T, KV, hd)
+    NDArray q = project(layer, Layer.Q_PROJ, x).reshape(b, t, h, hd); // (B, T, H, hd)
+    NDArray k = project(layer, Layer.K_PROJ, x).reshape(b, t, kv, hd); // (B, T, KV, hd)
+    NDArray v = project(layer, Layer.V_PROJ, x).reshape(b, t, kv, hd); // (B, T, KV, hd)
     q = applyRope(q, rope).mul(queryScale); // (B, T, H, hd) scaled by scalar^-0.5 [/ cap]
     k = applyRope(k, rope); // (B, T, KV, hd)
     // Head h uses key/value head h / G (as HF's repeat_kv): group the G query heads of a kv head as
@@ -497,7 +559,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     }
     out =
         out.reshape(b, kv, g, t, hd).transpose(0, 3, 1, 2, 4).reshape(b, t, h * hd); // (B, T, H*hd)
-    return linear(out, w[Layer.O_PROJ.ordinal()]); // (B, T, D)
+    return project(layer, Layer.O_PROJ, out); // (B, T, D)
   }
 
   /**
@@ -523,10 +585,10 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * @param x (B, T, D)
    * @return (B, T, D)
    */
-  private NDArray mlp(NDArray[] w, NDArray x) {
-    NDArray gate = linear(x, w[Layer.GATE_PROJ.ordinal()]); // (B, T, I)
-    NDArray up = linear(x, w[Layer.UP_PROJ.ordinal()]); // (B, T, I)
-    return linear(geglu(gate, up), w[Layer.DOWN_PROJ.ordinal()]); // (B, T, D)
+  private NDArray mlp(int layer, NDArray x) {
+    NDArray gate = project(layer, Layer.GATE_PROJ, x); // (B, T, I)
+    NDArray up = project(layer, Layer.UP_PROJ, x); // (B, T, I)
+    return project(layer, Layer.DOWN_PROJ, geglu(gate, up)); // (B, T, D)
   }
 
   /**
@@ -553,6 +615,18 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   NDArray geluTanh(NDArray x) {
     NDArray twoU = x.mul(x.square().mul(geluA).add(geluB)); // 2u = x (2c + 2c 0.044715 x^2)
     return x.mul(Activation.sigmoid(twoU));
+  }
+
+  /**
+   * A projection of a layer: {@code x W^T}, plus the LoRA update {@code (alpha / r) dropout(x) A^T
+   * B^T} when the projection has an adapter.
+   *
+   * @param x (B, T, in)
+   * @return (B, T, out)
+   */
+  private NDArray project(int layer, Layer t, NDArray x) {
+    NDArray y = linear(x, layers[layer][t.ordinal()]); // (B, T, out)
+    return lora == null ? y : lora.addTo(layer, t, x, y);
   }
 
   /**
@@ -719,6 +793,9 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
 
   @Override
   public void close() {
+    if (lora != null) {
+      lora.close();
+    }
     synchronized (maskCache) {
       maskCache.clear();
     }
