@@ -20,6 +20,8 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param storage which {@code file:} roots specs may reference, and the artifact store they may not
  * @param embedded the embedded PostgreSQL (used when no database URL is configured)
  * @param eventStreams the {@code text/event-stream} follow of a job's events
+ * @param endpoints the OpenAI-compatible endpoints specs may name, {@code name=base URL} each
+ *     ({@link EndpointAllowList})
  */
 @ConfigurationProperties("distill")
 public record DistillProperties(
@@ -33,7 +35,8 @@ public record DistillProperties(
     long maxBodyBytes,
     Storage storage,
     Embedded embedded,
-    EventStreams eventStreams) {
+    EventStreams eventStreams,
+    List<String> endpoints) {
 
   public DistillProperties {
     if (home == null) {
@@ -57,6 +60,13 @@ public record DistillProperties(
     storage = storage == null ? new Storage(List.of(), null, null) : storage;
     embedded = embedded == null ? new Embedded(null, null) : embedded;
     eventStreams = eventStreams == null ? new EventStreams(null, null, null) : eventStreams;
+    endpoints = endpoints == null ? List.of() : List.copyOf(endpoints);
+    EndpointAllowList.of(endpoints); // refuses a malformed entry at startup
+  }
+
+  /** The allow-listed endpoints by name. */
+  public EndpointAllowList endpointAllowList() {
+    return EndpointAllowList.of(endpoints);
   }
 
   private static int positive(String name, Integer n, int fallback) {
