@@ -10,7 +10,8 @@ import java.nio.charset.StandardCharsets;
  * answer is unique. A prompt with several answers can be on both sides, with different answers. The
  * validation share is about {@code fraction}, not exact.
  *
- * @param fraction share held out, in [0, 1), or 1: every example (an evaluate job over a whole file)
+ * @param fraction share held out, in [0, 1), or 1: every example (an evaluate job over a whole
+ *     file)
  * @param seed the split seed
  */
 public record Split(double fraction, long seed) {
