@@ -49,7 +49,7 @@ class EndpointJobsTest {
     slowJudge = new FakeOpenAiServer((p, b) -> "80", EndpointJobsTest::exampleOf, null);
     cluster =
         new Cluster(
-            "4s",
+            "15s",
             Map.of(
                 "DISTILL_ENDPOINTS",
                 "teacher="
@@ -146,12 +146,23 @@ class EndpointJobsTest {
     return out;
   }
 
+  /** The values of an evaluation's metric (reported at step 0). */
+  private static List<Double> metric(String id, String name) throws Exception {
+    List<Double> out = new ArrayList<>();
+    cluster
+        .get("v1/jobs/" + id + "/metrics?names=" + name + "&after_step=-1")
+        .get("series")
+        .path(name)
+        .forEach(p -> out.add(p.get("value").asDouble()));
+    return out;
+  }
+
   private static Path output(JsonNode job) {
     return Path.of(job.get("output_uri").asString().substring("file:".length()));
   }
 
   @Test
-  @Timeout(value = 300, unit = TimeUnit.SECONDS)
+  @Timeout(value = 600, unit = TimeUnit.SECONDS)
   void anEndpointTeacherWritesDataThatAFinetuneTrainsOn() throws Exception {
     teacher.failFirst(
         new FakeOpenAiServer.Failure(429, 1), new FakeOpenAiServer.Failure(500, null));
@@ -175,7 +186,7 @@ class EndpointJobsTest {
                 .formatted(synth));
     cluster.startWorker("w-teacher", Map.of("DISTILL_ENDPOINT_KEY_TEACHER", TEACHER_KEY));
 
-    JsonNode s = cluster.awaitStatus(synth, Duration.ofSeconds(200), "SUCCEEDED", "FAILED");
+    JsonNode s = cluster.awaitStatus(synth, Duration.ofSeconds(400), "SUCCEEDED", "FAILED");
     assertThat(s.get("status").asString()).as("%s", s).isEqualTo("SUCCEEDED");
     List<JsonNode> rows = lines(output(s).resolve("data.jsonl"));
     assertThat(rows).isNotEmpty();
@@ -183,7 +194,7 @@ class EndpointJobsTest {
       String n = row.get("instruction").asString().replaceAll("\\D", "");
       assertThat(row.get("output").asString()).isEqualTo("The number is " + n + ".");
     }
-    JsonNode f = cluster.awaitStatus(finetune, Duration.ofSeconds(200), "SUCCEEDED", "FAILED");
+    JsonNode f = cluster.awaitStatus(finetune, Duration.ofSeconds(400), "SUCCEEDED", "FAILED");
     assertThat(f.get("status").asString()).as("%s", f).isEqualTo("SUCCEEDED");
     assertThat(cluster.series(finetune, "loss")).containsKeys(1L, 2L);
 
@@ -194,11 +205,11 @@ class EndpointJobsTest {
   }
 
   @Test
-  @Timeout(value = 300, unit = TimeUnit.SECONDS)
+  @Timeout(value = 600, unit = TimeUnit.SECONDS)
   void anEndpointJudgeScoresAChapter7FileAndRecordsMalformedAnswersUnscored() throws Exception {
     String id = cluster.createJob(judging(judge.baseUrl(), 4));
     cluster.startWorker("w-judge");
-    JsonNode job = cluster.awaitStatus(id, Duration.ofSeconds(200), "SUCCEEDED", "FAILED");
+    JsonNode job = cluster.awaitStatus(id, Duration.ofSeconds(400), "SUCCEEDED", "FAILED");
     assertThat(job.get("status").asString()).as("%s", job).isEqualTo("SUCCEEDED");
 
     Path out = output(job);
@@ -216,9 +227,10 @@ class EndpointJobsTest {
         assertThat(row.get("score").asInt()).isEqualTo(10 * (i % 10));
       }
     }
-    assertThat(cluster.series(id, "judge_unscored")).containsValue(7.0);
-    assertThat(cluster.series(id, "judge_scored")).containsValue(13.0);
-    assertThat(cluster.series(id, "judge_mean")).isNotEmpty();
+    assertThat(metric(id, "judge_unscored")).containsExactly(7.0);
+    assertThat(metric(id, "judge_scored")).containsExactly(13.0);
+    assertThat(metric(id, "judge_hist_0_10")).containsExactly(3.0); // examples 1, 10, 11: 10, 0, 10
+    assertThat(metric(id, "judge_mean")).hasSize(1);
     byte[] png = Files.readAllBytes(out.resolve("judge_scores.png"));
     assertThat(png).startsWith(0x89, 'P', 'N', 'G');
     assertThat(judge.answered().values()).containsOnly(1);
@@ -241,7 +253,7 @@ class EndpointJobsTest {
   }
 
   @Test
-  @Timeout(value = 400, unit = TimeUnit.SECONDS)
+  @Timeout(value = 900, unit = TimeUnit.SECONDS)
   void aKilledJudgingJobResumesWithoutJudgingAnExampleTwice() throws Exception {
     slowJudge.holdRequest(6);
     String id = cluster.createJob(judging(slowJudge.baseUrl(), 1));
@@ -252,9 +264,9 @@ class EndpointJobsTest {
     slowJudge.release();
     cluster.startWorker("w-resumes");
 
-    JsonNode job = cluster.awaitStatus(id, Duration.ofSeconds(300), "SUCCEEDED", "FAILED");
+    JsonNode job = cluster.awaitStatus(id, Duration.ofSeconds(800), "SUCCEEDED", "FAILED");
     assertThat(job.get("status").asString()).as("%s", job).isEqualTo("SUCCEEDED");
-    assertThat(job.get("attempts").asInt()).isEqualTo(2);
+    assertThat(job.get("attempts").asInt()).isGreaterThanOrEqualTo(2);
     assertThat(cluster.events(id).toString()).contains("5 done by an earlier attempt");
     // every example was answered exactly once; only the one in flight at the kill was asked again
     Map<String, Integer> answered = slowJudge.answered();
@@ -262,6 +274,6 @@ class EndpointJobsTest {
     assertThat(answered.values()).containsOnly(1);
     assertThat(slowJudge.requests()).isEqualTo(21);
     assertThat(lines(output(job).resolve("generations.jsonl"))).hasSize(20);
-    assertThat(cluster.series(id, "judge_scored")).containsValue(20.0);
+    assertThat(metric(id, "judge_scored")).containsExactly(20.0);
   }
 }
