@@ -107,7 +107,7 @@ class EndpointJobsTest {
   static String teach(String path, JsonNode body) {
     String prompt = body.get("prompt").asString();
     assertThat(path).isEqualTo("completions");
-    if (prompt.equals("<start_of_turn>user\n")) {
+    if (prompt.equals("<bos><start_of_turn>user\n")) { // Magpie's gemma-2 pre-query, BOS spelt out
       return "Repeat the number " + Math.floorMod(body.get("seed").asLong(), 97) + ".";
     }
     Matcher m = Pattern.compile("Repeat the number (\\d+)\\.").matcher(prompt);

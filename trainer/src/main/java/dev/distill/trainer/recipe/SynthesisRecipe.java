@@ -122,9 +122,10 @@ public final class SynthesisRecipe {
                 : PromptTemplate.of(spec.dataset().template()));
     if (spec.teacher().isEndpoint()) {
       try (TextModel teacher = ctx.endpoints().connect(spec.teacher())) {
-        // the server's tokenizer adds its BOS to a raw prompt (vLLM, distill serve), so the
-        // pre-query is sent without one; generation.pre_query is sent verbatim
-        String preQuery = gen.preQuery() != null ? gen.preQuery() : template.preQuery("");
+        // the family's BOS string is written out, as in Magpie's model_configs.json (distill serve
+        // adds nothing to a raw prompt); generation.pre_query is sent verbatim
+        String bos = familyBos(template);
+        String preQuery = gen.preQuery() != null ? gen.preQuery() : template.preQuery(bos);
         List<String> stops = new ArrayList<>(template.stopStrings(""));
         stops.addAll(gen.stopStrings());
         String about =
@@ -144,7 +145,7 @@ public final class SynthesisRecipe {
             ctx,
             template,
             preQuery,
-            new EndpointSamples(teacher, template, gen, preQuery, stops, seed),
+            new EndpointSamples(teacher, template, bos, gen, preQuery, stops, seed),
             about);
       }
     }
@@ -225,6 +226,20 @@ public final class SynthesisRecipe {
     }
   }
 
+  /**
+   * The BOS string of a template family's official tokenizer, which an endpoint's raw prompt spells
+   * out (Magpie's {@code model_configs.json}: {@code <bos>}, {@code <|begin_of_text|>}, {@code
+   * <s>}; ChatML has none).
+   */
+  static String familyBos(PromptTemplate template) {
+    return switch (template) {
+      case GEMMA -> "<bos>";
+      case LLAMA3 -> "<|begin_of_text|>";
+      case PHI3 -> "<s>";
+      case CHATML, ALPACA -> "";
+    };
+  }
+
   /** One generation: its text and how it ended. */
   record Gen(String text, Status status, long tokens) {
     enum Status {
@@ -260,6 +275,7 @@ public final class SynthesisRecipe {
   private record EndpointSamples(
       TextModel teacher,
       PromptTemplate template,
+      String bos,
       GenerationSpec gen,
       String preQuery,
       List<String> stops,
@@ -289,7 +305,7 @@ public final class SynthesisRecipe {
       return of(
           teacher.complete(
               new TextRequest(
-                  template.generationPrompt(instruction, ""),
+                  template.generationPrompt(instruction, bos),
                   gen.maxNewTokens(),
                   gen.temperature(),
                   gen.topP(),

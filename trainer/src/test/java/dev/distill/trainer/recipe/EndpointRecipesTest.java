@@ -268,11 +268,13 @@ class EndpointRecipesTest {
   /** The teacher as an endpoint: instruction i is "Question i?", its answer "Answer to i". */
   static String teacherRule(TextRequest r) {
     String p = r.prompt();
-    if (p.equals("<start_of_turn>user\n")) {
+    if (p.equals("<bos><start_of_turn>user\n")) {
       int sample = Integer.parseInt(r.key().replaceAll("\\D", ""));
       return sample == 3 ? "Question 2?" : "Question " + sample + "?"; // 3 duplicates 2
     }
-    assertThat(p).startsWith("<start_of_turn>user\nQuestion ").endsWith("<start_of_turn>model\n");
+    assertThat(p)
+        .startsWith("<bos><start_of_turn>user\nQuestion ")
+        .endsWith("<start_of_turn>model\n");
     return "Answer to " + p.replaceAll("\\D", "");
   }
 
