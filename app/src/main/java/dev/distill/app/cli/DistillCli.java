@@ -28,6 +28,7 @@ import picocli.CommandLine.Command;
       LogitsCommand.class,
       WorkerCommand.class,
       TrainCommand.class,
+      ServeCommand.class,
     })
 public final class DistillCli implements Runnable {
 
