@@ -132,7 +132,8 @@ class ServeEndpointJobsTest {
                   .formatted(synth));
       JsonNode s = cluster.awaitStatus(synth, Duration.ofMinutes(8), "SUCCEEDED", "FAILED");
       assertThat(s.get("status").asString()).as("%s", s).isEqualTo("SUCCEEDED");
-      Map<String, String> pairs = Map.of("Hi", "Hello", "Bye", "See you", "Yes", "No", "Up", "Down");
+      Map<String, String> pairs =
+          Map.of("Hi", "Hello", "Bye", "See you", "Yes", "No", "Up", "Down");
       List<JsonNode> written = lines(output(s).resolve("data.jsonl"));
       assertThat(written).isNotEmpty();
       // the parrot, served, asked itself its own questions and answered them
