@@ -139,3 +139,12 @@ container's memory limit (whole units: 12Gi, 12288Mi, 16G, or bytes), else nothi
 {{- div (mul (atoi $digits) $mult) 1048576 }}
 {{- end }}
 {{- end }}
+
+{{/* DISTILL_ENDPOINTS: name=base URL entries of endpoints.allowList, by name, comma-separated. */}}
+{{- define "distill.endpointAllowList" -}}
+{{- $entries := list -}}
+{{- range $name, $url := .Values.endpoints.allowList -}}
+{{- $entries = append $entries (printf "%s=%s" $name $url) -}}
+{{- end -}}
+{{- join "," $entries -}}
+{{- end -}}

@@ -88,6 +88,27 @@ class ComposeTest {
   }
 
   @Test
+  void endpointsAreAllowListedOnTheServiceAndTheirKeysMountedIntoTheWorkersOnly() {
+    JsonNode env = service("service").path("environment");
+    assertThat(env.has("DISTILL_ENDPOINTS")).as("service environment %s", env).isTrue();
+    JsonNode worker = service("worker");
+    String dir = worker.path("environment").path("DISTILL_ENDPOINT_KEYS_DIR").asText();
+    assertThat(dir).isNotBlank();
+    boolean mounted = false;
+    for (JsonNode v : worker.path("volumes")) {
+      // short syntax as docker-compose config prints it: source:target:mode
+      String[] parts = v.asText().split(":");
+      if (parts.length == 3 && dir.equals(parts[1])) {
+        mounted = true;
+        assertThat(parts[2]).as("%s", v).isEqualTo("ro");
+        assertThat(parts[0]).endsWith("secrets/endpoint-keys");
+      }
+    }
+    assertThat(mounted).as("%s mounted in %s", dir, worker.path("volumes")).isTrue();
+    assertThat(service("service").path("volumes").toString()).doesNotContain("endpoint-keys");
+  }
+
+  @Test
   void servicesAndVolumesArePresent() {
     assertThat(config.path("services").properties())
         .extracting(e -> e.getKey())

@@ -53,15 +53,24 @@ final class Cluster implements AutoCloseable {
    * @param leaseTtl DISTILL_LEASE_TTL, for example {@code 6s}
    */
   Cluster(String leaseTtl) throws Exception {
+    this(leaseTtl, Map.of());
+  }
+
+  /**
+   * Starts the service with more environment (for example {@code DISTILL_ENDPOINTS}).
+   *
+   * @param leaseTtl DISTILL_LEASE_TTL, for example {@code 6s}
+   */
+  Cluster(String leaseTtl, Map<String, String> moreServiceEnv) throws Exception {
     home = Files.createTempDirectory("distill-e2e-");
     storageRoot = Files.createDirectories(home.resolve("data").resolve("artifacts"));
     port = LocalProcesses.freePort();
     base = URI.create("http://127.0.0.1:" + port + "/");
-    serviceEnv =
-        Map.of(
-            "DISTILL_ADMIN_TOKEN", ADMIN_TOKEN,
-            "DISTILL_LEASE_TTL", leaseTtl,
-            "DISTILL_REAPER_INTERVAL", "1s");
+    Map<String, String> env = new TreeMap<>(moreServiceEnv);
+    env.put("DISTILL_ADMIN_TOKEN", ADMIN_TOKEN);
+    env.put("DISTILL_LEASE_TTL", leaseTtl);
+    env.put("DISTILL_REAPER_INTERVAL", "1s");
+    serviceEnv = Map.copyOf(env);
     processes = new LocalProcesses(home.resolve("logs"));
     startService();
   }
@@ -102,6 +111,17 @@ final class Cluster implements AutoCloseable {
 
   /** A worker whose artifact store is {@code root} (not the one the service was told about). */
   Process startWorker(String id, Path root) throws Exception {
+    return startWorker(id, root, Map.of());
+  }
+
+  /** A worker with more environment (for example an endpoint's key). */
+  Process startWorker(String id, Map<String, String> env) throws Exception {
+    return startWorker(id, storageRoot, env);
+  }
+
+  private Process startWorker(String id, Path root, Map<String, String> moreEnv) throws Exception {
+    Map<String, String> env = new TreeMap<>(moreEnv);
+    env.put("DISTILL_TOKEN", workerToken());
     Process p =
         processes.startWorker(
             id,
@@ -116,7 +136,7 @@ final class Cluster implements AutoCloseable {
                 id,
                 "--wait-seconds",
                 "3"),
-            Map.of("DISTILL_TOKEN", workerToken()));
+            env);
     workers.add(p);
     return p;
   }
@@ -233,6 +253,18 @@ final class Cluster implements AutoCloseable {
 
   JsonNode get(String path) throws Exception {
     return send("GET", path, null, 200);
+  }
+
+  /** POSTs a job spec and returns the status and the body, whatever the status. */
+  HttpResponse<String> submit(String specJson) throws Exception {
+    return http.send(
+        HttpRequest.newBuilder(base.resolve("v1/jobs"))
+            .timeout(Duration.ofSeconds(30))
+            .header("Authorization", "Bearer " + ADMIN_TOKEN)
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(specJson))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 
   JsonNode post(String path, Object body) throws Exception {

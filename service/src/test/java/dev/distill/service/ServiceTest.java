@@ -35,7 +35,8 @@ import tools.jackson.databind.json.JsonMapper;
       "distill.reaper-interval=1h",
       "distill.claim-poll-interval=30s",
       "distill.max-body-bytes=65536",
-      "distill.embedded.durable=false"
+      "distill.embedded.durable=false",
+      "distill.endpoints=judge=http://127.0.0.1:18000/v1, teacher=https://LLM.example.com/v1/"
     })
 public abstract class ServiceTest {
 

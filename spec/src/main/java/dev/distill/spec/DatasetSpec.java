@@ -17,7 +17,8 @@ import java.util.Locale;
  *     silently)
  * @param validationFraction share of examples held out, chosen deterministically from {@code seed}
  *     and each whole example (duplicates and prompts with a unique answer stay on one side); must
- *     be above 0 for evaluate jobs and for training with {@code eval_every}
+ *     be above 0 for evaluate jobs and for training with {@code eval_every}; at most 0.5, or
+ *     exactly 1 ({@link #WHOLE_FILE}) for an evaluate job that scores every example
  * @param maskPrompt whether the loss is masked to the response tokens
  * @param packing whether several short examples are packed into one sequence
  * @param numExamples for {@code builtin:procedural}: how many examples to generate
@@ -33,6 +34,9 @@ public record DatasetSpec(
     @JsonProperty("packing") Boolean packing,
     @JsonProperty("num_examples") Integer numExamples,
     @JsonProperty("seed") Long seed) {
+
+  /** {@code validation_fraction: 1}: every example is in the evaluation set (evaluate only). */
+  public static final double WHOLE_FILE = 1.0;
 
   public DatasetSpec {
     format = format == null ? "alpaca" : format.toLowerCase(Locale.ROOT);
@@ -52,6 +56,9 @@ public record DatasetSpec(
 
   void check(Violations v) {
     Refs.check(v, "uri", uri);
+    if (Endpoints.isEndpoint(uri)) {
+      v.add("uri", "an openai: endpoint is a model, not a dataset");
+    }
     Refs.checkBuiltin(v, "uri", uri, "dataset", Catalog.DATASETS);
     if (!Catalog.FORMATS.contains(format)) {
       v.add("format", Catalog.oneOf(Catalog.FORMATS, format));
@@ -60,7 +67,9 @@ public record DatasetSpec(
       v.add("template", Catalog.oneOf(Catalog.TEMPLATES, template));
     }
     v.range("max_seq_len", maxSeqLen, 8, 131072);
-    v.range("validation_fraction", validationFraction, 0.0, 0.5);
+    if (validationFraction == null || validationFraction != WHOLE_FILE) {
+      v.range("validation_fraction", validationFraction, 0.0, 0.5);
+    }
     v.range("num_examples", numExamples, 1, 10_000_000);
   }
 }

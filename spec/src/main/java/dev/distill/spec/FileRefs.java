@@ -39,6 +39,12 @@ public final class FileRefs {
     if (spec.dataset() != null) {
       refs.put("dataset.uri", spec.dataset().uri());
     }
+    if (spec.judge() != null && spec.judge().model() != null) {
+      refs.put("judge.model.uri", spec.judge().model().uri());
+      if (spec.judge().model().tokenizer() != null) {
+        refs.put("judge.model.tokenizer", spec.judge().model().tokenizer());
+      }
+    }
     return refs;
   }
 

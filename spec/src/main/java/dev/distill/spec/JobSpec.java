@@ -24,6 +24,7 @@ import java.util.Map;
  * @param priority higher runs first, -1000..1000, default 0
  * @param maxAttempts how many times a job is started before it fails for good, 1..20, default 3
  * @param metadata free string labels for the client, at most 64 entries
+ * @param judge {@code evaluate} only: grade each example's response with a judge model
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record JobSpec(
@@ -36,7 +37,34 @@ public record JobSpec(
     @JsonProperty("requirements") Requirements requirements,
     @JsonProperty("priority") Integer priority,
     @JsonProperty("max_attempts") Integer maxAttempts,
-    @JsonProperty("metadata") Map<String, String> metadata) {
+    @JsonProperty("metadata") Map<String, String> metadata,
+    @JsonProperty("judge") JudgeSpec judge) {
+
+  /** A spec without a judge. */
+  public JobSpec(
+      JobType type,
+      ModelRef teacher,
+      ModelRef student,
+      DatasetSpec dataset,
+      Hyperparameters hyperparameters,
+      GenerationSpec generation,
+      Requirements requirements,
+      Integer priority,
+      Integer maxAttempts,
+      Map<String, String> metadata) {
+    this(
+        type,
+        teacher,
+        student,
+        dataset,
+        hyperparameters,
+        generation,
+        requirements,
+        priority,
+        maxAttempts,
+        metadata,
+        null);
+  }
 
   public JobSpec {
     hyperparameters = hyperparameters == null ? Hyperparameters.defaults() : hyperparameters;
@@ -47,6 +75,8 @@ public record JobSpec(
     metadata = metadata == null ? Map.of() : Map.copyOf(metadata);
     Violations v = new Violations("");
     check(v, type, teacher, student, dataset);
+    checkEndpoints(v, type, teacher, student);
+    checkJudge(v, type, dataset, judge);
     hyperparameters.check(v.at("hyperparameters"));
     generation.check(v.at("generation"));
     checkAcross(v, type, dataset, hyperparameters, generation);
@@ -107,6 +137,42 @@ public record JobSpec(
     }
   }
 
+  /**
+   * An {@code openai:} endpoint answers with text only: it can write a synthesis (the teacher of
+   * {@code synthesize}) or grade answers (the judge of {@code evaluate}), never be trained, scored
+   * or distilled from, which needs its weights or logits.
+   */
+  private static void checkEndpoints(
+      Violations v, JobType type, ModelRef teacher, ModelRef student) {
+    String why =
+        "an openai: endpoint gives text only: it can be the teacher of synthesize or the"
+            + " judge.model of evaluate";
+    if (student != null && student.isEndpoint()) {
+      v.add("student.uri", why);
+    }
+    if (teacher != null && teacher.isEndpoint() && type != JobType.SYNTHESIZE) {
+      v.add("teacher.uri", why);
+    }
+  }
+
+  private static void checkJudge(Violations v, JobType type, DatasetSpec dataset, JudgeSpec judge) {
+    if (judge == null) {
+      return;
+    }
+    if (type != JobType.EVALUATE) {
+      v.add("judge", "is only for evaluate jobs");
+      return;
+    }
+    judge.check(v.at("judge"));
+    if (dataset != null && !"alpaca".equals(dataset.format())) {
+      v.add(
+          "dataset.format",
+          "must be alpaca when a judge scores (instruction, input, output records), was '"
+              + dataset.format()
+              + "'");
+    }
+  }
+
   /** Checks between fields: what a recipe would otherwise find only when it runs. */
   private static void checkAcross(
       Violations v,
@@ -118,6 +184,13 @@ public record JobSpec(
       return;
     }
     boolean noValidation = dataset != null && dataset.validationFraction() == 0.0;
+    if (type != JobType.EVALUATE
+        && dataset != null
+        && dataset.validationFraction() == DatasetSpec.WHOLE_FILE) {
+      v.add(
+          "dataset.validation_fraction",
+          "1 (the whole file as the evaluation set) is only for evaluate jobs");
+    }
     if (type == JobType.EVALUATE && noValidation) {
       v.add(
           "dataset.validation_fraction",

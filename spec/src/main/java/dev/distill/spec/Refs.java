@@ -72,12 +72,18 @@ final class Refs {
           break;
         }
       }
+    } else if (Endpoints.isEndpoint(uri)) {
+      try {
+        Endpoints.baseUrl(uri);
+      } catch (IllegalArgumentException e) {
+        v.add(field, "openai: base URL " + e.getMessage() + ", was '" + uri + "'");
+      }
     } else if (uri.startsWith(ModelRef.JOB)) {
       if (!UUID.matcher(uri.substring(ModelRef.JOB.length())).matches()) {
         v.add(field, "job: must be followed by a job id (a UUID), was '" + uri + "'");
       }
     } else {
-      v.add(field, "scheme must be builtin:, file: or job:, was '" + uri + "'");
+      v.add(field, "scheme must be builtin:, file:, job: or openai:, was '" + uri + "'");
     }
   }
 }

@@ -3,6 +3,8 @@ package dev.distill.app.worker;
 import dev.distill.app.console.MetricRows;
 import dev.distill.app.control.ApiException;
 import dev.distill.app.control.WorkerClient;
+import dev.distill.app.endpoint.EndpointKeys;
+import dev.distill.app.endpoint.OpenAiClient;
 import dev.distill.spec.FileRefs;
 import dev.distill.spec.protocol.Artifact;
 import dev.distill.spec.protocol.BatchResponse;
@@ -62,6 +64,7 @@ final class Attempt implements TrainingListener, StopSignal {
   private final String workerId;
   private final WorkerMetrics metrics;
   private final BooleanSupplier shuttingDown;
+  private final EndpointKeys keys;
   private final String jobId;
   private final UUID lease;
   private final long epoch;
@@ -84,8 +87,10 @@ final class Attempt implements TrainingListener, StopSignal {
       ClaimResponse claim,
       String workerId,
       WorkerMetrics metrics,
-      BooleanSupplier shuttingDown) {
+      BooleanSupplier shuttingDown,
+      EndpointKeys keys) {
     this.client = client;
+    this.keys = keys;
     this.claim = claim;
     this.workerId = workerId;
     this.metrics = metrics;
@@ -157,7 +162,12 @@ final class Attempt implements TrainingListener, StopSignal {
       try {
         // again here, before anything is opened: a file: reference never reads the artifact store
         FileRefs.requireOutsideArtifactStore(claim.job().spec(), storageRoot);
-        result = Recipes.run(claim.job().spec(), new RunContext(outputDir, artifacts, this, this));
+        Endpoints endpoints =
+            new Endpoints(claim.endpoints(), keys, OpenAiClient.Settings.defaults());
+        result =
+            Recipes.run(
+                claim.job().spec(),
+                new RunContext(outputDir, artifacts, this, this, endpoints, new PngCharts()));
       } catch (OutOfMemoryError e) {
         failure = "out of memory: " + e.getMessage();
       } catch (RuntimeException e) {

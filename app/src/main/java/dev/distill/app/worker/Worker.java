@@ -2,6 +2,7 @@ package dev.distill.app.worker;
 
 import dev.distill.app.control.ApiException;
 import dev.distill.app.control.WorkerClient;
+import dev.distill.app.endpoint.EndpointKeys;
 import dev.distill.spec.protocol.ClaimRequest;
 import dev.distill.spec.protocol.ClaimResponse;
 import java.time.Duration;
@@ -25,6 +26,7 @@ public final class Worker implements AutoCloseable {
   private final WorkerConfig config;
   private final WorkerClient client;
   private final WorkerMetrics metrics;
+  private final EndpointKeys keys = new EndpointKeys(System.getenv());
   private final AtomicBoolean shutdown = new AtomicBoolean();
   private final CountDownLatch stopped = new CountDownLatch(1);
 
@@ -77,7 +79,7 @@ public final class Worker implements AutoCloseable {
         if (claim.isEmpty()) {
           continue;
         }
-        new Attempt(client, claim.get(), config.workerId(), metrics, shutdown::get)
+        new Attempt(client, claim.get(), config.workerId(), metrics, shutdown::get, keys)
             .run(config.storageRoot());
         if (config.once()) {
           break;

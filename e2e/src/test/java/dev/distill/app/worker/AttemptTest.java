@@ -265,7 +265,8 @@ class AttemptTest {
               claim,
               "attempt-test",
               metrics,
-              () -> abort.get() || shuttingDown.getAsBoolean());
+              () -> abort.get() || shuttingDown.getAsBoolean(),
+              new dev.distill.app.endpoint.EndpointKeys(java.util.Map.of()));
       CompletableFuture<Void> done =
           CompletableFuture.runAsync(
               () -> {

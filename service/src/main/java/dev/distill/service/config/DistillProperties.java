@@ -21,6 +21,8 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param embedded the embedded PostgreSQL (used when no database URL is configured)
  * @param eventStreams the {@code text/event-stream} follow of a job's events
  * @param reader the read-only database role of dashboards and KEDA ({@code distill_reader})
+ * @param endpoints the OpenAI-compatible endpoints specs may name, {@code name=base URL} each
+ *     ({@link EndpointAllowList})
  */
 @ConfigurationProperties("distill")
 public record DistillProperties(
@@ -35,7 +37,8 @@ public record DistillProperties(
     Storage storage,
     Embedded embedded,
     EventStreams eventStreams,
-    Reader reader) {
+    Reader reader,
+    List<String> endpoints) {
 
   public DistillProperties {
     if (home == null) {
@@ -60,6 +63,13 @@ public record DistillProperties(
     embedded = embedded == null ? new Embedded(null, null) : embedded;
     eventStreams = eventStreams == null ? new EventStreams(null, null, null) : eventStreams;
     reader = reader == null ? new Reader(null) : reader;
+    endpoints = endpoints == null ? List.of() : List.copyOf(endpoints);
+    EndpointAllowList.of(endpoints); // refuses a malformed entry at startup
+  }
+
+  /** The allow-listed endpoints by name. */
+  public EndpointAllowList endpointAllowList() {
+    return EndpointAllowList.of(endpoints);
   }
 
   private static int positive(String name, Integer n, int fallback) {

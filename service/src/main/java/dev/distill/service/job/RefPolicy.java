@@ -1,7 +1,9 @@
 package dev.distill.service.job;
 
 import dev.distill.service.config.DistillProperties;
+import dev.distill.service.config.EndpointAllowList;
 import dev.distill.service.web.FieldError;
+import dev.distill.spec.Endpoints;
 import dev.distill.spec.FileRefs;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.ModelRef;
@@ -11,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import org.springframework.stereotype.Component;
 
@@ -18,7 +21,8 @@ import org.springframework.stereotype.Component;
  * Which references a spec may make beyond its own syntax rules: {@code file:} only under the
  * configured roots, symlinks resolved, and never into the artifact store ({@link FileRefs}, the
  * rule the worker applies again). Returns the {@code job:} references by field, for the caller to
- * resolve within the caller's project.
+ * resolve within the caller's project. An {@code openai:} reference must be one of the configured
+ * endpoints ({@link EndpointAllowList}).
  */
 @Component
 class RefPolicy {
@@ -26,11 +30,13 @@ class RefPolicy {
   private final List<Path> roots;
   private final boolean checkFiles;
   private final Path artifactRoot;
+  private final EndpointAllowList endpoints;
 
   RefPolicy(DistillProperties props) {
     this.roots = props.storage().allowedRoots();
     this.checkFiles = props.storage().checkFiles();
     this.artifactRoot = props.storage().artifactRoot();
+    this.endpoints = props.endpointAllowList();
   }
 
   /** Every reference of the spec by its JSON field. */
@@ -43,7 +49,31 @@ class RefPolicy {
     List<FieldError> errors = new ArrayList<>();
     FileRefs.problems(spec, roots, artifactRoot)
         .forEach((field, problem) -> errors.add(new FieldError(field, problem)));
+    refs(spec)
+        .forEach(
+            (field, uri) -> {
+              if (Endpoints.isEndpoint(uri) && endpointName(uri).isEmpty()) {
+                errors.add(
+                    new FieldError(
+                        field,
+                        "is not an allow-listed endpoint: its base URL must be one of those"
+                            + " configured in distill.endpoints ("
+                            + (endpoints.byName().isEmpty()
+                                ? "none configured"
+                                : "named " + String.join(", ", endpoints.byName().keySet()))
+                            + ")"));
+              }
+            });
     return errors;
+  }
+
+  /** The allow-list name of an {@code openai:} reference, empty when it is not on the list. */
+  Optional<String> endpointName(String uri) {
+    try {
+      return endpoints.nameOf(Endpoints.baseUrl(uri));
+    } catch (IllegalArgumentException e) {
+      return Optional.empty(); // malformed: the spec's own check has said why
+    }
   }
 
   /**

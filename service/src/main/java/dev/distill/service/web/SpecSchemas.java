@@ -17,6 +17,7 @@ import java.util.Map;
 final class SpecSchemas {
 
   static final String FILE_PATTERN = "^file:/.*";
+  static final String ENDPOINT_PATTERN = "^openai:https?://.+";
   static final String JOB_PATTERN = "^job:[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$";
 
   private SpecSchemas() {}
@@ -37,6 +38,15 @@ final class SpecSchemas {
       setEnum(targets.getItems(), Catalog.LORA_TARGET_MODULES);
     }
     reference(schemas, "ModelRef", "uri", builtin(Catalog.MODEL_PRESETS), true);
+    Schema<?> modelUri = property(schemas, "ModelRef", "uri");
+    if (modelUri != null && modelUri.getAnyOf() != null) {
+      // an OpenAI-compatible endpoint on the allow-list: synthesize teacher and evaluate judge only
+      modelUri.getAnyOf().add(new StringSchema().pattern(ENDPOINT_PATTERN));
+      modelUri.setDescription(
+          modelUri.getDescription()
+              + ", or openai:<allow-listed base URL> (the teacher of synthesize, the judge of"
+              + " evaluate)");
+    }
     reference(schemas, "ModelRef", "tokenizer", List.of(Catalog.BYTE_TOKENIZER), false);
     Schema<?> modelRef = schemas.get("ModelRef");
     if (modelRef != null && modelRef.getProperties() != null) {

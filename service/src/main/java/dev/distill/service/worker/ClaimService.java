@@ -2,9 +2,12 @@ package dev.distill.service.worker;
 
 import dev.distill.service.auth.Caller;
 import dev.distill.service.config.DistillProperties;
+import dev.distill.service.config.EndpointAllowList;
 import dev.distill.service.job.JobStatus;
 import dev.distill.service.job.JobTransitions;
 import dev.distill.service.metrics.QueueMetrics;
+import dev.distill.spec.Endpoints;
+import dev.distill.spec.FileRefs;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.protocol.Artifact;
 import dev.distill.spec.protocol.ClaimRequest;
@@ -60,6 +63,7 @@ public class ClaimService {
   private final QueueMetrics metrics;
   private final DistillProperties props;
   private final ObjectMapper mapper;
+  private final EndpointAllowList endpoints;
 
   ClaimService(
       JdbcTemplate jdbc,
@@ -74,6 +78,7 @@ public class ClaimService {
     this.metrics = metrics;
     this.props = props;
     this.mapper = mapper;
+    this.endpoints = props.endpointAllowList();
   }
 
   /** Registers (or refreshes) the worker in the caller's project. */
@@ -160,6 +165,16 @@ public class ClaimService {
             ((Number) row.get("attempts")).intValue(),
             ((Number) row.get("max_attempts")).intValue(),
             resume.isEmpty() ? null : resume.get(0));
+    Map<String, String> endpointNames = new TreeMap<>();
+    FileRefs.references(job.spec())
+        .values()
+        .forEach(
+            uri -> {
+              if (Endpoints.isEndpoint(uri)) {
+                String base = Endpoints.baseUrl(uri);
+                endpoints.nameOf(base).ifPresent(name -> endpointNames.put(base, name));
+              }
+            });
     java.sql.Timestamp expires = (java.sql.Timestamp) row.get("lease_expires_at");
     metrics.claimed(((Number) row.get("queue_wait_seconds")).doubleValue());
     return Optional.of(
@@ -168,6 +183,7 @@ public class ClaimService {
             (UUID) row.get("lease_id"),
             expires.toInstant(),
             ((Number) row.get("epoch")).longValue(),
-            artifacts));
+            artifacts,
+            endpointNames));
   }
 }

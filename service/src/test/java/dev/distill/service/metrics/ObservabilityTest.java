@@ -163,6 +163,7 @@ class ObservabilityTest extends ServiceTest {
     assertThat(enumOf(uri.get("anyOf").get(0)))
         .contains("builtin:gemma2-tiny", "builtin:gemma2-2b");
     assertThat(uri.get("anyOf").get(1).get("pattern").asString()).isEqualTo("^file:/.*");
+    assertThat(uri.get("anyOf").get(3).get("pattern").asString()).isEqualTo("^openai:https?://.+");
     assertThat(
             enumOf(schemas.get("ModelRef").get("properties").get("tokenizer").get("anyOf").get(0)))
         .containsExactly("byte");

@@ -123,6 +123,44 @@ public final class Datasets {
     return out;
   }
 
+  /**
+   * The evaluation set of a spec as records, in order: the held-out share (every example with
+   * {@code validation_fraction} 1) of conversations that end with an assistant turn, at most {@code
+   * limit}. The same examples as the validation rows of {@link #open}.
+   */
+  public static List<EvalRecord> evaluationRecords(DatasetSpec spec, int limit) {
+    Split split = new Split(spec.validationFraction(), spec.seed());
+    List<EvalRecord> out = new ArrayList<>();
+    String uri = spec.uri();
+    if (uri.equals(PROCEDURAL)) {
+      List<ProceduralExample> generated =
+          ProceduralDataset.generate(spec.numExamples(), spec.seed());
+      for (int i = 0; i < generated.size() && out.size() < limit; i++) {
+        if (ProceduralDataset.isValidation(split, generated.get(i), i)) {
+          out.add(new EvalRecord(out.size(), generated.get(i).toExample(), null));
+        }
+      }
+      return out;
+    }
+    if (uri.startsWith("builtin:") || uri.startsWith("job:")) {
+      throw new IllegalArgumentException("uri: '" + uri + "' is not a data file");
+    }
+    Path file = Path.of(uri.startsWith("file:") ? uri.substring("file:".length()) : uri);
+    ExampleReader.readRecords(
+        file,
+        spec.format(),
+        (e, record) -> {
+          if (out.size() < limit
+              && e instanceof Example.Chat chat
+              && chat.messages().size() > 1
+              && chat.messages().get(chat.messages().size() - 1).isAssistant()
+              && split.isValidation(e)) {
+            out.add(new EvalRecord(out.size(), chat, record));
+          }
+        });
+    return out;
+  }
+
   /** The conversation up to its last assistant turn as a prompt, that turn as the reference. */
   private static java.util.Optional<EvalPrompt> heldOutOf(
       Example.Chat chat, PromptTemplate template, Tokenizer tokenizer) {

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.JsonParser;
@@ -43,6 +44,15 @@ public final class ExampleReader {
    * @return the number of examples read
    */
   public static long read(Path file, String format, Consumer<Example> sink) {
+    return readRecords(file, format, (example, record) -> sink.accept(example));
+  }
+
+  /**
+   * Reads {@code file} like {@link #read}, handing each example with its JSON record (null for
+   * {@code text}), so that fields beside the format's (such as {@code "model 1 response"}) can be
+   * read.
+   */
+  public static long readRecords(Path file, String format, BiConsumer<Example, JsonNode> sink) {
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException("data file not found: " + file);
     }
@@ -67,7 +77,7 @@ public final class ExampleReader {
     return out;
   }
 
-  private static long readAlpaca(Path file, Consumer<Example> sink) throws IOException {
+  private static long readAlpaca(Path file, BiConsumer<Example, JsonNode> sink) throws IOException {
     try (PushbackInputStream in = new PushbackInputStream(Files.newInputStream(file), 4)) {
       int c;
       do {
@@ -84,7 +94,7 @@ public final class ExampleReader {
     return readJsonLines(file, sink, ExampleReader::alpacaRecord);
   }
 
-  private static long readJsonArray(Path file, InputStream in, Consumer<Example> sink) {
+  private static long readJsonArray(Path file, InputStream in, BiConsumer<Example, JsonNode> sink) {
     long record = 0;
     long line = 1;
     long current = 1; // the record being read, for error messages
@@ -105,7 +115,7 @@ public final class ExampleReader {
           throw new DataFormatException(file, line, record, "expected a JSON object, found " + t);
         }
         JsonNode node = p.readValueAsTree();
-        sink.accept(checked(file, line, record, () -> alpacaRecord(node)));
+        sink.accept(checked(file, line, record, () -> alpacaRecord(node)), node);
       }
     } catch (JacksonException e) {
       long errLine = e.getLocation() != null ? e.getLocation().getLineNr() : line;
@@ -119,8 +129,8 @@ public final class ExampleReader {
     Example parse(JsonNode node);
   }
 
-  private static long readJsonLines(Path file, Consumer<Example> sink, RecordParser parser)
-      throws IOException {
+  private static long readJsonLines(
+      Path file, BiConsumer<Example, JsonNode> sink, RecordParser parser) throws IOException {
     long record = 0;
     long lineNo = 0;
     try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
@@ -141,7 +151,7 @@ public final class ExampleReader {
         if (!node.isObject()) {
           throw new DataFormatException(file, lineNo, record, "expected a JSON object");
         }
-        sink.accept(checked(file, lineNo, record, () -> parser.parse(node)));
+        sink.accept(checked(file, lineNo, record, () -> parser.parse(node)), node);
       }
     }
     return record;
@@ -202,7 +212,7 @@ public final class ExampleReader {
     return v == null || v.isNull() ? "" : requiredString(node, field);
   }
 
-  private static long readText(Path file, Consumer<Example> sink) throws IOException {
+  private static long readText(Path file, BiConsumer<Example, JsonNode> sink) throws IOException {
     long docs = 0;
     try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
       StringBuilder doc = new StringBuilder();
@@ -211,7 +221,7 @@ public final class ExampleReader {
         line = r.readLine();
         if (line == null || line.isBlank()) {
           if (!doc.isEmpty()) {
-            sink.accept(new Example.Text(doc.toString()));
+            sink.accept(new Example.Text(doc.toString()), null);
             docs++;
             doc.setLength(0);
           }

@@ -34,7 +34,7 @@ public record Message(String role, String content) {
     return new Message("system", content);
   }
 
-  boolean isAssistant() {
+  public boolean isAssistant() {
     return role.equals("assistant");
   }
 }

@@ -10,14 +10,15 @@ import java.nio.charset.StandardCharsets;
  * answer is unique. A prompt with several answers can be on both sides, with different answers. The
  * validation share is about {@code fraction}, not exact.
  *
- * @param fraction share held out, in [0, 1)
+ * @param fraction share held out, in [0, 1), or 1: every example (an evaluate job over a whole
+ *     file)
  * @param seed the split seed
  */
 public record Split(double fraction, long seed) {
 
   public Split {
-    if (!(fraction >= 0 && fraction < 1)) {
-      throw new IllegalArgumentException("validation_fraction must be in [0, 1), was " + fraction);
+    if (!(fraction >= 0 && fraction <= 1)) {
+      throw new IllegalArgumentException("validation_fraction must be in [0, 1], was " + fraction);
     }
   }
 

@@ -2,7 +2,9 @@ package dev.distill.trainer.recipe;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
+import dev.distill.spec.DatasetSpec;
 import dev.distill.spec.JobSpec;
+import dev.distill.trainer.checkpoint.Checkpoint;
 import dev.distill.trainer.data.Batch;
 import dev.distill.trainer.data.BatchIterator;
 import dev.distill.trainer.data.DatasetSplits;
@@ -15,8 +17,9 @@ import java.util.Map;
 /**
  * The recipe of {@code evaluate} jobs: validation cross-entropy and perplexity of the student,
  * KL(teacher || student) and top-1 agreement when a teacher is given, and exact match of greedy
- * generations on held-out prompts with a unique answer. Reports the scores once (step 0) and writes
- * no checkpoint.
+ * generations on held-out prompts with a unique answer; per example ({@link ExampleResults}) the
+ * response, the loss and, with a {@code judge}, the judge's score. Reports the scores once (step 0)
+ * and writes them with the per-example results into its output ({@link EvaluationOutput}).
  */
 public final class EvaluationRecipe {
 
@@ -40,8 +43,8 @@ public final class EvaluationRecipe {
         teacher.model().requireGradients(false);
         shared = Models.sharedVocab(teacher, student);
       }
-      DatasetSplits data =
-          Datasets.open(DatasetRefs.resolve(spec.dataset(), ctx), student.tokenizer());
+      DatasetSpec dataset = DatasetRefs.resolve(spec.dataset(), ctx);
+      DatasetSplits data = Datasets.open(dataset, student.tokenizer());
       if (data.validation().isEmpty()) {
         throw new IllegalArgumentException(
             "dataset.validation_fraction "
@@ -103,9 +106,29 @@ public final class EvaluationRecipe {
               spec.generation().maxNewTokens(),
               manager));
       metrics.put("parameters", (double) student.model().config().parameterCount());
+      ExampleResults.Outcome perExample = null;
+      if (!"text".equals(dataset.format())) {
+        perExample =
+            ExampleResults.run(spec, ctx, dataset, student, data.template(), manager, chunk);
+        if (perExample.stopped().isPresent()) {
+          StopSignal.Reason why = perExample.stopped().get();
+          ctx.listener()
+              .onEvent(
+                  why.eventType(),
+                  "stopped after "
+                      + perExample.rows().size()
+                      + " examples; the next attempt goes on from there");
+          return new RunResult(RunResult.Outcome.of(why), 0, 0, null, metrics);
+        }
+        if (perExample.judge() != null) {
+          metrics.putAll(perExample.judge().metrics());
+        }
+      }
       ctx.listener().onEval(0, metrics);
-      ctx.listener().onEvent("finished", "scores: " + metrics);
-      return RunResult.evaluated(metrics);
+      Checkpoint out = EvaluationOutput.save(spec, ctx, metrics, perExample);
+      ctx.listener().onCheckpoint(out, true);
+      ctx.listener().onEvent("finished", "scores: " + metrics + "; results in " + out.dir());
+      return new RunResult(RunResult.Outcome.COMPLETED, 0, 0, out, metrics);
     }
   }
 }

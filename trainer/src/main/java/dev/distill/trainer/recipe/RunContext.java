@@ -1,5 +1,6 @@
 package dev.distill.trainer.recipe;
 
+import dev.distill.trainer.text.EndpointConnector;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -12,9 +13,22 @@ import java.util.Map;
  *     id
  * @param listener progress, metrics and checkpoints
  * @param stop asked between steps
+ * @param endpoints opens the {@code openai:} references of the spec
+ * @param charts draws the pictures of the output (the score histogram of an evaluation)
  */
 public record RunContext(
-    Path outputDir, Map<String, Path> artifacts, TrainingListener listener, StopSignal stop) {
+    Path outputDir,
+    Map<String, Path> artifacts,
+    TrainingListener listener,
+    StopSignal stop,
+    EndpointConnector endpoints,
+    Charts charts) {
+
+  /** A run without endpoints or charts. */
+  public RunContext(
+      Path outputDir, Map<String, Path> artifacts, TrainingListener listener, StopSignal stop) {
+    this(outputDir, artifacts, listener, stop, null, null);
+  }
 
   public RunContext {
     if (outputDir == null) {
@@ -23,9 +37,19 @@ public record RunContext(
     artifacts = artifacts == null ? Map.of() : Map.copyOf(artifacts);
     listener = listener == null ? TrainingListener.NONE : listener;
     stop = stop == null ? StopSignal.NEVER : stop;
+    endpoints = endpoints == null ? EndpointConnector.NONE : endpoints;
+    charts = charts == null ? Charts.NONE : charts;
   }
 
   public Path checkpointDir() {
     return outputDir.resolve("checkpoints");
+  }
+
+  /**
+   * Where a synthesis or evaluation keeps what it has done so far, so that a later attempt resumes
+   * from it ({@link ProgressLog}).
+   */
+  public Path progressDir() {
+    return outputDir.resolve("progress");
   }
 }

@@ -9,8 +9,10 @@ import java.util.Map;
  * @param outcome completed, or stopped early and why
  * @param step the last optimiser step done (distill, finetune); 0 for evaluate and synthesize
  * @param samples the examples a synthesize run wrote to its output; 0 for the other jobs (and for a
- *     synthesis stopped early, which writes nothing)
- * @param lastCheckpoint the checkpoint written last (the output when completed), or null (evaluate)
+ *     synthesis stopped early, which writes no output; its progress log keeps what it did for the
+ *     next attempt)
+ * @param lastCheckpoint the checkpoint written last (the output when completed: for evaluate the
+ *     directory with evaluation.json and generations.jsonl), or null
  * @param metrics final metrics: the last step's and, for evaluation, the scores
  */
 public record RunResult(

@@ -14,10 +14,14 @@ import dev.distill.trainer.generate.GenerationOptions;
 import dev.distill.trainer.generate.Generator;
 import dev.distill.trainer.model.Precision;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
+import dev.distill.trainer.text.TextAnswer;
+import dev.distill.trainer.text.TextModel;
+import dev.distill.trainer.text.TextRequest;
 import dev.distill.trainer.tokenize.Tokenizer;
 import java.io.BufferedWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -25,6 +29,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.ObjectMapper;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -41,6 +49,14 @@ import tools.jackson.databind.json.JsonMapper;
  * (model, template, settings, seed, counts). A later spec reads it with {@code "dataset": {"uri":
  * "job:<id>", "format": "alpaca"}}. Sample {@code i} draws from seeds derived from the job seed and
  * {@code i} only, so a run is deterministic and a restart writes the same file.
+ *
+ * <p>The teacher is one of our models, generating in process, or an {@code openai:} endpoint (vLLM,
+ * Ollama, {@code distill serve}), sent the pre-query as a raw completion ({@code /v1/completions},
+ * stopping at the template's end-of-turn marker), as Magpie's authors did with vLLM; up to the
+ * reference's {@code concurrency} samples are in flight at once. Every sample's outcome goes to a
+ * progress log ({@value #PROGRESS_FILE} under {@link RunContext#progressDir()}) before the next
+ * batch starts, so an attempt that is stopped or killed midway is resumed by the next from where it
+ * was, without asking for a logged sample again.
  */
 public final class SynthesisRecipe {
 
@@ -49,6 +65,9 @@ public final class SynthesisRecipe {
 
   /** The manifest of a synthesis (model, template, settings, seed, counts). */
   public static final String MANIFEST_FILE = "synthesis.json";
+
+  /** The progress log of a synthesis under {@link RunContext#progressDir()}. */
+  static final String PROGRESS_FILE = "synthesis.jsonl";
 
   /** Progress is reported after this many samples. */
   static final int PROGRESS_EVERY = 10;
@@ -102,6 +121,35 @@ public final class SynthesisRecipe {
             spec.dataset() == null
                 ? PromptTemplate.GEMMA
                 : PromptTemplate.of(spec.dataset().template()));
+    if (spec.teacher().isEndpoint()) {
+      try (TextModel teacher = ctx.endpoints().connect(spec.teacher())) {
+        // the family's BOS string is written out, as in Magpie's model_configs.json (distill serve
+        // adds nothing to a raw prompt); generation.pre_query is sent verbatim
+        String bos = familyBos(template);
+        String preQuery = gen.preQuery() != null ? gen.preQuery() : template.preQuery(bos);
+        List<String> stops = new ArrayList<>(template.stopStrings(""));
+        stops.addAll(gen.stopStrings());
+        String about =
+            String.format(
+                "synthesize: %d samples from endpoint %s (model %s, %d requests at once),"
+                    + " pre-query template %s, temperature %s, top_p %s, seed %d",
+                gen.numSamples(),
+                spec.teacher().uri(),
+                spec.teacher().model(),
+                teacher.concurrency(),
+                template.id(),
+                gen.temperature(),
+                gen.topP(),
+                seed);
+        return synthesize(
+            spec,
+            ctx,
+            template,
+            preQuery,
+            new EndpointSamples(teacher, template, bos, gen, preQuery, stops, seed),
+            about);
+      }
+    }
     Precision precision = Precision.resolve(spec.hyperparameters().precision(), Models.device());
     // frozen: a bf16/fp16 checkpoint stays in its dtype
     try (NDManager manager = NDManager.newBaseManager(Models.device());
@@ -128,129 +176,350 @@ public final class SynthesisRecipe {
       Set<Integer> stopIds = tok.endOfTurnIds(PromptTemplate.endOfTurnMarkers());
       List<String> stopStrings = new ArrayList<>(template.stopStrings(tok.eosToken()));
       stopStrings.addAll(gen.stopStrings());
-      ctx.listener()
-          .onEvent(
-              "started",
-              String.format(
-                  "synthesize: %d samples from %s (%,d parameters), pre-query template %s,"
-                      + " temperature %s, top_p %s, seed %d",
-                  gen.numSamples(),
-                  spec.teacher().uri(),
-                  model.config().parameterCount(),
-                  template.id(),
+      String about =
+          String.format(
+              "synthesize: %d samples from %s (%,d parameters), pre-query template %s,"
+                  + " temperature %s, top_p %s, seed %d",
+              gen.numSamples(),
+              spec.teacher().uri(),
+              model.config().parameterCount(),
+              template.id(),
+              gen.temperature(),
+              gen.topP(),
+              seed);
+      Samples local =
+          new Samples() {
+            @Override
+            public int concurrency() {
+              return 1;
+            }
+
+            @Override
+            public Gen instruction(int i) {
+              try (NDManager m = manager.newSubManager()) {
+                Generation q =
+                    new Generator(model, m, context)
+                        .generate(
+                            toList(preQueryIds),
+                            options(
+                                gen, instructionMax, sampleSeed(seed, i, 0), stopIds, stopStrings),
+                            ids -> decode(tok, ids));
+                return Gen.of(q);
+              }
+            }
+
+            @Override
+            public Gen response(int i, String instruction) {
+              int[] promptIds = tok.encode(template.generationPrompt(instruction, tok.bosToken()));
+              int responseMax = Math.min(gen.maxNewTokens(), context - 1 - promptIds.length);
+              if (responseMax < 1) {
+                return new Gen("", Gen.Status.NO_ROOM, 0);
+              }
+              try (NDManager m = manager.newSubManager()) {
+                Generation a =
+                    new Generator(model, m, context)
+                        .generate(
+                            toList(promptIds),
+                            options(gen, responseMax, sampleSeed(seed, i, 1), stopIds, stopStrings),
+                            ids -> decode(tok, ids));
+                return Gen.of(a);
+              }
+            }
+          };
+      return synthesize(spec, ctx, template, preQuery, local, about);
+    }
+  }
+
+  /**
+   * The BOS string of a template family's official tokenizer, which an endpoint's raw prompt spells
+   * out (Magpie's {@code model_configs.json}: {@code <bos>}, {@code <|begin_of_text|>}, {@code
+   * <s>}; ChatML has none).
+   */
+  static String familyBos(PromptTemplate template) {
+    return switch (template) {
+      case GEMMA -> "<bos>";
+      case LLAMA3 -> "<|begin_of_text|>";
+      case PHI3 -> "<s>";
+      case CHATML, ALPACA -> "";
+    };
+  }
+
+  /** One generation: its text and how it ended. */
+  record Gen(String text, Status status, long tokens) {
+    enum Status {
+      /** At the end-of-turn marker, a stop string or EOS. */
+      ENDED,
+      /** At the token bound or the end of the context. */
+      TRUNCATED,
+      /** Not generated: the prompt leaves no room. */
+      NO_ROOM
+    }
+
+    static Gen of(Generation g) {
+      boolean cut =
+          g.stopReason() == Generation.StopReason.MAX_TOKENS
+              || g.stopReason() == Generation.StopReason.CONTEXT_FULL;
+      return new Gen(g.text(), cut ? Status.TRUNCATED : Status.ENDED, g.tokens().size());
+    }
+  }
+
+  /** Where the samples come from: the teacher in process, or an endpoint. */
+  interface Samples {
+    /** How many samples are generated at once. */
+    int concurrency();
+
+    /** Phase 1: the instruction of sample {@code i}, from the pre-query alone. */
+    Gen instruction(int i);
+
+    /** Phase 2: the response to it, from the full template up to the model's turn. */
+    Gen response(int i, String instruction);
+  }
+
+  /** Magpie against an OpenAI-compatible endpoint: both phases are raw completions. */
+  private record EndpointSamples(
+      TextModel teacher,
+      PromptTemplate template,
+      String bos,
+      GenerationSpec gen,
+      String preQuery,
+      List<String> stops,
+      long seed)
+      implements Samples {
+    @Override
+    public int concurrency() {
+      return teacher.concurrency();
+    }
+
+    @Override
+    public Gen instruction(int i) {
+      return of(
+          teacher.complete(
+              new TextRequest(
+                  preQuery,
+                  gen.maxNewTokens(),
                   gen.temperature(),
                   gen.topP(),
-                  seed));
-      Counts counts = new Counts();
-      List<Row> rows = new ArrayList<>();
-      Set<String> seen = new HashSet<>();
-      for (int i = 0; i < gen.numSamples(); i++) {
+                  sampleSeed(seed, i, 0) & Long.MAX_VALUE,
+                  stops,
+                  "sample " + i + " instruction")));
+    }
+
+    @Override
+    public Gen response(int i, String instruction) {
+      return of(
+          teacher.complete(
+              new TextRequest(
+                  template.generationPrompt(instruction, bos),
+                  gen.maxNewTokens(),
+                  gen.temperature(),
+                  gen.topP(),
+                  sampleSeed(seed, i, 1) & Long.MAX_VALUE,
+                  stops,
+                  "sample " + i + " response")));
+    }
+
+    private static Gen of(TextAnswer a) {
+      return new Gen(a.text(), a.truncated() ? Gen.Status.TRUNCATED : Gen.Status.ENDED, a.tokens());
+    }
+  }
+
+  /**
+   * The loop shared by both teachers: samples in order, {@code concurrency} at a time; each batch
+   * goes to the progress log before the next starts, so a later attempt resumes after it.
+   */
+  private static RunResult synthesize(
+      JobSpec spec,
+      RunContext ctx,
+      PromptTemplate template,
+      String preQuery,
+      Samples samples,
+      String about) {
+    GenerationSpec gen = spec.generation();
+    Counts counts = new Counts();
+    List<Row> rows = new ArrayList<>();
+    Set<String> seen = new HashSet<>();
+    Path logFile = ctx.progressDir().resolve(PROGRESS_FILE);
+    ExecutorService pool =
+        samples.concurrency() > 1 ? Executors.newFixedThreadPool(samples.concurrency()) : null;
+    try (ProgressLog log = ProgressLog.open(logFile, SpecHash.of(spec))) {
+      for (JsonNode e : log.done()) {
+        replay(e, counts, rows, seen);
+      }
+      if (counts.attempted > 0) {
+        ctx.listener()
+            .onEvent(
+                "resumed",
+                "synthesize resumes after "
+                    + counts.attempted
+                    + " of "
+                    + gen.numSamples()
+                    + " samples ("
+                    + counts.written
+                    + " written) from "
+                    + logFile);
+      } else {
+        ctx.listener().onEvent("started", about);
+      }
+      int batch = Math.max(1, samples.concurrency());
+      for (int next = counts.attempted; next < gen.numSamples(); next += batch) {
+        int first = next;
         Optional<StopSignal.Reason> stop = ctx.stop().check();
         if (stop.isPresent()) {
-          // nothing is saved: a restart regenerates the same samples from the seed
+          // what was done is in the progress log: the next attempt goes on from there
           ctx.listener()
               .onEvent(
                   stop.get().eventType(),
-                  "stopped after " + i + " of " + gen.numSamples() + " samples");
+                  "stopped after " + first + " of " + gen.numSamples() + " samples");
           return RunResult.synthesized(RunResult.Outcome.of(stop.get()), 0, null, counts.asMap());
         }
-        counts.attempted++;
-        try (NDManager sampleManager = manager.newSubManager()) {
-          Generator generator = new Generator(model, sampleManager, context);
-          // 1. the instruction, from the pre-query template alone
-          Generation q =
-              generator.generate(
-                  toList(preQueryIds),
-                  options(gen, instructionMax, sampleSeed(seed, i, 0), stopIds, stopStrings),
-                  ids -> decode(tok, ids));
-          counts.generatedTokens += q.tokens().size();
+        int n = Math.min(batch, gen.numSamples() - first);
+        List<Gen> instructions = run(pool, n, k -> samples.instruction(first + k));
+        // in sample order, so that which duplicate is dropped does not depend on timing
+        String[] kept = new String[n];
+        String[] outcome = new String[n];
+        for (int k = 0; k < n; k++) {
+          Gen q = instructions.get(k);
           String instruction = q.text().strip();
-          if (q.stopReason() == Generation.StopReason.MAX_TOKENS
-              || q.stopReason() == Generation.StopReason.CONTEXT_FULL) {
-            counts.droppedTooLong++;
-            continue;
+          if (q.status() != Gen.Status.ENDED) {
+            outcome[k] = DROPPED_TOO_LONG;
+          } else if (instruction.isEmpty()) {
+            outcome[k] = DROPPED_EMPTY;
+          } else if (!seen.add(instruction)) {
+            outcome[k] = DROPPED_DUPLICATE;
+          } else {
+            kept[k] = instruction;
           }
-          if (instruction.isEmpty()) {
-            counts.droppedEmpty++;
-            continue;
+        }
+        List<Gen> responses =
+            run(pool, n, k -> kept[k] == null ? null : samples.response(first + k, kept[k]));
+        List<Map<String, Object>> entries = new ArrayList<>();
+        for (int k = 0; k < n; k++) {
+          Map<String, Object> entry = new LinkedHashMap<>();
+          entry.put("i", first + k);
+          Gen a = responses.get(k);
+          long tokens = instructions.get(k).tokens() + (a == null ? 0 : a.tokens());
+          if (kept[k] != null) {
+            String output = a.text().strip();
+            if (a.status() == Gen.Status.NO_ROOM) {
+              outcome[k] = DROPPED_TOO_LONG;
+            } else if (output.isEmpty()) {
+              outcome[k] = DROPPED_EMPTY_RESPONSE;
+            } else {
+              outcome[k] = a.status() == Gen.Status.TRUNCATED ? WRITTEN_TRUNCATED : WRITTEN;
+              entry.put("instruction", kept[k]);
+              entry.put("output", output);
+            }
           }
-          if (!seen.add(instruction)) {
-            counts.droppedDuplicate++;
-            continue;
-          }
-          // 2. the response, from the full template up to the model's turn
-          int[] promptIds = tok.encode(template.generationPrompt(instruction, tok.bosToken()));
-          int responseMax = Math.min(gen.maxNewTokens(), context - 1 - promptIds.length);
-          if (responseMax < 1) {
-            counts.droppedTooLong++;
-            continue;
-          }
-          Generation a =
-              generator.generate(
-                  toList(promptIds),
-                  options(gen, responseMax, sampleSeed(seed, i, 1), stopIds, stopStrings),
-                  ids -> decode(tok, ids));
-          counts.generatedTokens += a.tokens().size();
-          String output = a.text().strip();
-          if (output.isEmpty()) {
-            counts.droppedEmptyResponse++;
-            continue;
-          }
-          if (a.stopReason() == Generation.StopReason.MAX_TOKENS
-              || a.stopReason() == Generation.StopReason.CONTEXT_FULL) {
-            counts.truncatedResponses++;
-          }
-          rows.add(new Row(instruction, output));
-          counts.written++;
-        } finally {
+          entry.put("outcome", outcome[k]);
+          entry.put("tokens", tokens);
+          entries.add(entry);
+        }
+        log.append(entries);
+        for (Map<String, Object> entry : entries) {
+          replay(JSON.valueToTree(entry), counts, rows, null);
           if (counts.attempted % PROGRESS_EVERY == 0 || counts.attempted == gen.numSamples()) {
             ctx.listener().onProgress(counts.attempted, counts.asMap());
           }
         }
       }
-      if (counts.dropped() > 0) {
-        ctx.listener()
-            .onEvent(
-                "warning",
-                String.format(
-                    "dropped %d of %d samples: %d empty, %d too long, %d duplicate instructions,"
-                        + " %d empty responses",
-                    counts.dropped(),
-                    counts.attempted,
-                    counts.droppedEmpty,
-                    counts.droppedTooLong,
-                    counts.droppedDuplicate,
-                    counts.droppedEmptyResponse));
+    } finally {
+      if (pool != null) {
+        pool.shutdownNow();
       }
-      if (counts.written == 0) {
-        // deterministic from the seed: another attempt would keep nothing either
-        throw new IllegalStateException(
-            String.format(
-                "synthesize kept 0 of %d samples (%d empty, %d too long, %d duplicate"
-                    + " instructions, %d empty responses): the teacher must continue its chat"
-                    + " template's user turn and end it with the end-of-turn token (a chat-template"
-                    + " model, or one trained with mask_prompt false; see docs/spec.md, Magpie)",
-                counts.attempted,
-                counts.droppedEmpty,
-                counts.droppedTooLong,
-                counts.droppedDuplicate,
-                counts.droppedEmptyResponse));
-      }
-      Checkpoint out = save(spec, ctx, template, preQuery, rows, counts);
-      ctx.listener().onCheckpoint(out, true);
+    }
+    if (counts.dropped() > 0) {
       ctx.listener()
           .onEvent(
-              "finished",
-              "wrote "
-                  + counts.written
-                  + " examples to "
-                  + out.dir().resolve(DATA_FILE)
-                  + " ("
-                  + counts.dropped()
-                  + " dropped)");
-      return RunResult.synthesized(
-          RunResult.Outcome.COMPLETED, counts.written, out, counts.asMap());
+              "warning",
+              String.format(
+                  "dropped %d of %d samples: %d empty, %d too long, %d duplicate instructions,"
+                      + " %d empty responses",
+                  counts.dropped(),
+                  counts.attempted,
+                  counts.droppedEmpty,
+                  counts.droppedTooLong,
+                  counts.droppedDuplicate,
+                  counts.droppedEmptyResponse));
     }
+    if (counts.written == 0) {
+      // deterministic from the seed: another attempt would keep nothing either
+      throw new IllegalStateException(
+          String.format(
+              "synthesize kept 0 of %d samples (%d empty, %d too long, %d duplicate"
+                  + " instructions, %d empty responses): the teacher must continue its chat"
+                  + " template's user turn and end it with the end-of-turn token (a chat-template"
+                  + " model, or one trained with mask_prompt false; see docs/spec.md, Magpie)",
+              counts.attempted,
+              counts.droppedEmpty,
+              counts.droppedTooLong,
+              counts.droppedDuplicate,
+              counts.droppedEmptyResponse));
+    }
+    Checkpoint out = save(spec, ctx, template, preQuery, rows, counts);
+    ctx.listener().onCheckpoint(out, true);
+    ctx.listener()
+        .onEvent(
+            "finished",
+            "wrote "
+                + counts.written
+                + " examples to "
+                + out.dir().resolve(DATA_FILE)
+                + " ("
+                + counts.dropped()
+                + " dropped)");
+    return RunResult.synthesized(RunResult.Outcome.COMPLETED, counts.written, out, counts.asMap());
+  }
+
+  static final String WRITTEN = "written";
+  static final String WRITTEN_TRUNCATED = "written_truncated";
+  static final String DROPPED_EMPTY = "dropped_empty";
+  static final String DROPPED_TOO_LONG = "dropped_too_long";
+  static final String DROPPED_DUPLICATE = "dropped_duplicate";
+  static final String DROPPED_EMPTY_RESPONSE = "dropped_empty_response";
+
+  /** Counts one logged sample (and, when {@code seen} is given, its instruction as seen). */
+  private static void replay(JsonNode e, Counts counts, List<Row> rows, Set<String> seen) {
+    counts.attempted++;
+    counts.generatedTokens += e.get("tokens").asLong();
+    switch (e.get("outcome").asString()) {
+      case WRITTEN, WRITTEN_TRUNCATED -> {
+        String instruction = e.get("instruction").asString();
+        rows.add(new Row(instruction, e.get("output").asString()));
+        counts.written++;
+        if (e.get("outcome").asString().equals(WRITTEN_TRUNCATED)) {
+          counts.truncatedResponses++;
+        }
+        if (seen != null) {
+          seen.add(instruction);
+        }
+      }
+      case DROPPED_EMPTY -> counts.droppedEmpty++;
+      case DROPPED_TOO_LONG -> counts.droppedTooLong++;
+      case DROPPED_DUPLICATE -> counts.droppedDuplicate++;
+      case DROPPED_EMPTY_RESPONSE -> counts.droppedEmptyResponse++;
+      default -> throw new IllegalStateException("progress log: unknown outcome " + e);
+    }
+  }
+
+  /** {@code task(0..n-1)} in order, at once on the pool when there is one. */
+  private static <T> List<T> run(
+      ExecutorService pool, int n, java.util.function.IntFunction<T> task) {
+    List<T> out = new ArrayList<>(n);
+    if (pool == null) {
+      for (int k = 0; k < n; k++) {
+        out.add(task.apply(k));
+      }
+      return out;
+    }
+    List<Future<T>> futures = new ArrayList<>(n);
+    for (int k = 0; k < n; k++) {
+      int kk = k;
+      futures.add(pool.submit(() -> task.apply(kk)));
+    }
+    for (Future<T> f : futures) {
+      out.add(Parallel.await(f));
+    }
+    return out;
   }
 
   /** The custom pre-query text of the spec, else the template's with the tokenizer's BOS. */

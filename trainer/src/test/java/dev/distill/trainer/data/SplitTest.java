@@ -67,8 +67,11 @@ class SplitTest {
   }
 
   @Test
-  void zeroFractionHoldsNothingOutAndBadFractionsAreRejected() {
+  void zeroFractionHoldsNothingOutOneHoldsEverythingAndBadFractionsAreRejected() {
     assertThat(validationKeys(examples(1000), new Split(0.0, 3))).isEmpty();
-    assertThatThrownBy(() -> new Split(1.0, 3)).hasMessageContaining("validation_fraction");
+    // 1: an evaluate job over the whole file
+    assertThat(validationKeys(examples(1000), new Split(1.0, 3))).hasSize(1000);
+    assertThatThrownBy(() -> new Split(1.01, 3)).hasMessageContaining("validation_fraction");
+    assertThatThrownBy(() -> new Split(-0.1, 3)).hasMessageContaining("validation_fraction");
   }
 }

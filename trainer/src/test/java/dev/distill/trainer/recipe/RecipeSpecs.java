@@ -70,6 +70,7 @@ final class RecipeSpecs {
     private ModelRef student;
     private DatasetSpec dataset = procedural(300);
     private GenerationSpec generation;
+    private dev.distill.spec.JudgeSpec judge;
 
     private Job(JobType type, Hyperparameters.Builder hp) {
       this.type = type;
@@ -93,6 +94,11 @@ final class RecipeSpecs {
 
     Job generation(GenerationSpec settings) {
       generation = settings;
+      return this;
+    }
+
+    Job judge(dev.distill.spec.JudgeSpec settings) {
+      judge = settings;
       return this;
     }
 
@@ -152,7 +158,7 @@ final class RecipeSpecs {
 
     JobSpec build() {
       return new JobSpec(
-          type, teacher, student, dataset, hp.build(), generation, null, null, null, null);
+          type, teacher, student, dataset, hp.build(), generation, null, null, null, null, judge);
     }
   }
 
