@@ -30,6 +30,10 @@ import java.util.Locale;
  *     peak memory of the logits is O(chunk x vocab); null (the default) sizes it from the
  *     vocabulary so that one chunk's logits hold about 2^24 values (64 MB in fp32): 65,536 tokens
  *     at vocab 256, 64 at Gemma's 256k
+ * @param activationCheckpointing whether each decoder layer of the student keeps only its input in
+ *     the forward pass and recomputes the rest in the backward pass: activation memory O(layers x B
+ *     x T x D + one layer) instead of O(layers x one layer), for about one more forward pass of
+ *     compute; the same gradients. Default false
  */
 public record Hyperparameters(
     @JsonProperty("max_steps") Integer maxSteps,
@@ -50,7 +54,8 @@ public record Hyperparameters(
     @JsonProperty("checkpoint_every") Integer checkpointEvery,
     @JsonProperty("keep_checkpoints") Integer keepCheckpoints,
     @JsonProperty("eval_every") Integer evalEvery,
-    @JsonProperty("loss_chunk_size") Integer lossChunkSize) {
+    @JsonProperty("loss_chunk_size") Integer lossChunkSize,
+    @JsonProperty("activation_checkpointing") Boolean activationCheckpointing) {
 
   public Hyperparameters {
     maxSteps = maxSteps == null ? 200 : maxSteps;
@@ -71,6 +76,7 @@ public record Hyperparameters(
     checkpointEvery = checkpointEvery == null ? 100 : checkpointEvery;
     keepCheckpoints = keepCheckpoints == null ? 3 : keepCheckpoints;
     evalEvery = evalEvery == null ? 0 : evalEvery;
+    activationCheckpointing = activationCheckpointing != null && activationCheckpointing;
   }
 
   /** All defaults. */
@@ -145,6 +151,7 @@ public record Hyperparameters(
     private Integer keepCheckpoints;
     private Integer evalEvery;
     private Integer lossChunkSize;
+    private Boolean activationCheckpointing;
 
     private Builder() {}
 
@@ -243,6 +250,11 @@ public record Hyperparameters(
       return this;
     }
 
+    public Builder activationCheckpointing(boolean value) {
+      activationCheckpointing = value;
+      return this;
+    }
+
     public Hyperparameters build() {
       return new Hyperparameters(
           maxSteps,
@@ -263,7 +275,8 @@ public record Hyperparameters(
           checkpointEvery,
           keepCheckpoints,
           evalEvery,
-          lossChunkSize);
+          lossChunkSize,
+          activationCheckpointing);
     }
   }
 }

@@ -35,6 +35,7 @@ class HyperparametersTest {
             .keepCheckpoints(2)
             .evalEvery(5)
             .lossChunkSize(16)
+            .activationCheckpointing(true)
             .build();
     Hyperparameters parsed =
         json.readValue(
@@ -43,7 +44,8 @@ class HyperparametersTest {
              "min_lr_ratio": 0.2, "warmup_steps": 3, "weight_decay": 0.05, "beta1": 0.8,
              "beta2": 0.9, "grad_clip": 2.0, "temperature": 1.5, "kd_ratio": 0.7,
              "kd_loss": "JSD", "jsd_beta": 0.25, "seed": 42, "checkpoint_every": 7,
-             "keep_checkpoints": 2, "eval_every": 5, "loss_chunk_size": 16}
+             "keep_checkpoints": 2, "eval_every": 5, "loss_chunk_size": 16,
+             "activation_checkpointing": true}
             """,
             Hyperparameters.class);
     assertThat(built).isEqualTo(parsed);
