@@ -127,6 +127,7 @@ public final class TrainingRecipe implements AutoCloseable {
       student = Models.resolve(spec.student(), ctx, manager, hp.seed(), teacher);
     }
     student.model().requireGradients(true);
+    student.model().setActivationCheckpointing(hp.activationCheckpointing());
     Integer sharedVocab = teacher == null ? null : Models.sharedVocab(teacher, student);
     int chunk = Models.lossChunk(hp.lossChunkSize(), student, teacher);
     loss =
@@ -234,6 +235,7 @@ public final class TrainingRecipe implements AutoCloseable {
                   x.labels(),
                   x.lossMask(),
                   normaliser);
+          student.model().finishBackward(); // checkpointed layers: recompute, back-propagate
           total += parts.total().getFloat();
           kd += parts.kd().getFloat();
           ce += parts.ce().getFloat();
