@@ -26,6 +26,7 @@ import picocli.CommandLine.Command;
       TokenCommands.class,
       DemoCommand.class,
       LogitsCommand.class,
+      PlanCommand.class,
       WorkerCommand.class,
       TrainCommand.class,
     })
