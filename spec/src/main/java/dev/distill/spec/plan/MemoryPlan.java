@@ -86,8 +86,8 @@ public record MemoryPlan(
       c.put(GRADIENTS, 0L);
       c.put(OPTIMIZER_STATE, 0L);
     }
-    long full = trainingActivations(in, false);
-    long checkpointed = trainingActivations(in, true);
+    long full = in.training() ? trainingActivations(in, false) : 0;
+    long checkpointed = in.training() ? trainingActivations(in, true) : 0;
     long activations =
         in.training() ? (in.checkpointing() ? checkpointed : full) : inferenceActivations(in);
     c.put(ACTIVATIONS, activations);

@@ -79,4 +79,25 @@ class SpecPlansTest {
                 Precision.FP32))
         .isEmpty();
   }
+
+  @Test
+  void everyJobTypeIsPlanned() {
+    String data = ", \"dataset\": {\"uri\": \"builtin:procedural\", \"validation_fraction\": 0.2}";
+    for (String body :
+        new String[] {
+          "{\"type\": \"finetune\", \"student\": \"builtin:gemma2-tiny\"" + data + "}",
+          "{\"type\": \"evaluate\", \"student\": \"builtin:gemma2-tiny\","
+              + " \"teacher\": \"builtin:gemma2-demo-teacher\""
+              + data
+              + "}",
+          "{\"type\": \"synthesize\", \"teacher\": \"builtin:gemma2-demo-teacher\"}"
+        }) {
+      JobSpec spec = json.readValue(body, JobSpec.class);
+      MemoryPlan p = SpecPlans.plan(spec, Precision.FP32).orElseThrow();
+      assertThat(p.totalBytes()).as(body).isPositive();
+      assertThat(p.components().get(MemoryPlan.GRADIENTS) > 0)
+          .as(body)
+          .isEqualTo(spec.type() == dev.distill.spec.JobType.FINETUNE);
+    }
+  }
 }
