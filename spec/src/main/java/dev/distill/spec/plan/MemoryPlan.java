@@ -21,7 +21,8 @@ import java.util.Map;
  *       cache of generation;
  *   <li>{@code loss_chunk}: the logits of one loss chunk and their gradients;
  *   <li>{@code workspace}: the largest transient: one layer's backward (gradients of its
- *       activations) or one layer of the teacher's forward pass, whichever is larger.
+ *       activations) or one layer of the teacher's forward pass, whichever is larger; and a fixed
+ *       {@link #RUNTIME_BYTES} of the engine's own.
  * </ul>
  *
  * <p>The activation counts follow this project's {@code Gemma2Model} as autograd sees it (fp32
@@ -57,6 +58,15 @@ public record MemoryPlan(
   public static final String ACTIVATIONS = "activations";
   public static final String LOSS_CHUNK = "loss_chunk";
   public static final String WORKSPACE = "workspace";
+
+  /**
+   * What the engine itself takes besides the job's tensors once it runs: BLAS packing buffers per
+   * thread, the TorchScript executor of the fused ops, the allocator's slack and, on CPU, the JVM's
+   * compiled code. Measured, not derived: the rest of the plan left 134 to 168 MiB of the peak
+   * unexplained in {@code PlanMeasuredTest} (CPU, 2 threads). On CUDA the context and cuBLAS
+   * workspaces are larger (hundreds of MiB): unmeasured, see docs/gpu.md.
+   */
+  static final long RUNTIME_BYTES = 128L << 20;
 
   /** (c, V) arrays a loss chunk holds at its peak, student alone: see {@link #lossChunkBytes}. */
   static final int CHUNK_ARRAYS_STUDENT = 8;
@@ -150,9 +160,12 @@ public record MemoryPlan(
         : (long) in.microBatch() * in.seqLen() * in.teacher().hiddenSize() * 4;
   }
 
-  /** The global and sliding (B, 1, 1, T, T) fp32 masks of a padded batch. */
+  /**
+   * The (B, 1, 1, T, T) fp32 masks of a padded batch: the global and the sliding one, and the three
+   * made on the way from the document numbers (same document, real key, their product).
+   */
   private static long masks(PlanInputs in) {
-    return 2L * in.microBatch() * in.seqLen() * in.seqLen() * 4;
+    return 5L * in.microBatch() * in.seqLen() * in.seqLen() * 4;
   }
 
   /** Forward only: the KV cache of every layer at T tokens (generation) and the masks. */
@@ -193,6 +206,10 @@ public record MemoryPlan(
    * layer of a forward without autograd (3 (B, H, T, T) or 3 (B, T, I) alive at once).
    */
   static long workspaceBytes(PlanInputs in) {
+    return RUNTIME_BYTES + largestTransient(in);
+  }
+
+  private static long largestTransient(PlanInputs in) {
     long best = 0;
     if (in.training()) {
       best = layerTransient(in.student(), in, 2, in.precision().activationBytes());

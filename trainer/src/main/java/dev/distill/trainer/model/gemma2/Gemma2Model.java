@@ -337,7 +337,19 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       return checkpointedLayers(x, rope, global, sliding);
     }
     for (int i = 0; i < layers.length; i++) {
-      x = layer(i, x, rope, config.isSliding(i) ? sliding : global, cache); // (B, T, D)
+      NDArray mask = config.isSliding(i) ? sliding : global;
+      if (cache != null) {
+        x = layer(i, x, rope, mask, cache); // (B, T, D); the cache keeps this layer's keys
+        continue;
+      }
+      // Without a cache nothing made inside a layer but its output is needed after it: autograd
+      // holds its own references to what the backward pass reads, so closing the rest at once
+      // keeps only those (rather than every intermediate until the step's manager closes).
+      try (NDScope scope = new NDScope()) {
+        scope.suppressNotUsedWarning();
+        x = layer(i, x, rope, mask, null); // (B, T, D)
+        NDScope.unregister(x);
+      }
     }
     if (cache != null) {
       cache.advance((int) t);
@@ -401,7 +413,11 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     try (NoGrad ignored = NoGrad.enter()) {
       for (int i = 0; i < layers.length; i++) {
         inputs[i] = x;
-        x = layer(i, x, rope, config.isSliding(i) ? sliding : global, null); // (B, T, D)
+        try (NDScope scope = new NDScope()) { // frees the layer's intermediates at once
+          scope.suppressNotUsedWarning();
+          x = layer(i, x, rope, config.isSliding(i) ? sliding : global, null); // (B, T, D)
+          NDScope.unregister(x);
+        }
       }
     }
     x.setRequiresGradient(true); // the leaf the final norm's backward fills
