@@ -22,7 +22,7 @@ public final class EvaluationRecipe {
   private EvaluationRecipe() {}
 
   public static RunResult run(JobSpec spec, RunContext ctx) {
-    Device device = Models.device();
+    Device device = Models.device(ctx);
     try (NDManager manager = NDManager.newBaseManager(device);
         Models.Loaded student =
             Models.resolve(spec.student(), ctx, manager, spec.hyperparameters().seed());

@@ -36,6 +36,37 @@ public final class MemoryPlans {
         .map(MemoryPlan::of);
   }
 
+  /**
+   * The precision this trainer runs a spec in: fp32, the only one it has today. The bf16 routes
+   * (issue 11) set it from {@code hyperparameters.precision} here.
+   */
+  public static Precision runPrecision(JobSpec spec) {
+    return Precision.FP32;
+  }
+
+  /**
+   * Why a job cannot run in some memory, or empty when it fits or its plan cannot be made: the
+   * worker's check before it opens anything.
+   *
+   * @param availableBytes the memory the worker offers
+   */
+  public static Optional<String> doesNotFit(
+      JobSpec spec, Map<String, Path> artifacts, long availableBytes) {
+    Precision p = runPrecision(spec);
+    return forSpec(spec, p, artifacts)
+        .map(plan -> plan.onDevice(availableBytes))
+        .filter(plan -> !plan.fits())
+        .map(
+            plan ->
+                String.format(
+                    "memory plan needs %,d MiB (%s, total of %s) but this worker has %,d MiB;"
+                        + " set requirements.min_memory_mb or run it on a larger worker",
+                    plan.totalMib(),
+                    p.json(),
+                    String.join(" + ", plan.components().keySet()),
+                    availableBytes >> 20));
+  }
+
   private static Optional<ModelShape> shape(
       ModelRef ref, ModelRef donor, Map<String, Path> artifacts) {
     if (ref.isBuiltin()) {

@@ -12,9 +12,21 @@ import java.util.Map;
  *     id
  * @param listener progress, metrics and checkpoints
  * @param stop asked between steps
+ * @param device {@code cpu}, {@code cuda} or {@code cuda:N} ({@code --device}); null for the
+ *     engine's choice (the first GPU if any, else the CPU)
  */
 public record RunContext(
-    Path outputDir, Map<String, Path> artifacts, TrainingListener listener, StopSignal stop) {
+    Path outputDir,
+    Map<String, Path> artifacts,
+    TrainingListener listener,
+    StopSignal stop,
+    String device) {
+
+  /** A run on the engine's choice of device. */
+  public RunContext(
+      Path outputDir, Map<String, Path> artifacts, TrainingListener listener, StopSignal stop) {
+    this(outputDir, artifacts, listener, stop, null);
+  }
 
   public RunContext {
     if (outputDir == null) {

@@ -101,7 +101,7 @@ public final class SynthesisRecipe {
             spec.dataset() == null
                 ? PromptTemplate.GEMMA
                 : PromptTemplate.of(spec.dataset().template()));
-    try (NDManager manager = NDManager.newBaseManager(Models.device());
+    try (NDManager manager = NDManager.newBaseManager(Models.device(ctx));
         Models.Loaded teacher = Models.resolve(spec.teacher(), ctx, manager, seed)) {
       teacher.model().requireGradients(false);
       Tokenizer tok = teacher.tokenizer();

@@ -89,7 +89,7 @@ public final class TrainingRecipe implements AutoCloseable {
    * event).
    */
   public void setup() {
-    Device device = Models.device();
+    Device device = Models.device(ctx);
     manager = NDManager.newBaseManager(device);
     checkpoints = new CheckpointManager(ctx.checkpointDir(), hp.keepCheckpoints());
     Optional<Checkpoint> resume =
