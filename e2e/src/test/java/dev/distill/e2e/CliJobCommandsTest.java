@@ -514,7 +514,9 @@ class CliJobCommandsTest {
     assertOneLineError(cli.run("token", "revoke", pool.get("id").asString()), "404");
 
     Cli.Result expiring =
-        cli.run("token", "create", "--role", "viewer", "--name", "e2e-ttl", "--ttl", "PT1H", "-o", "json");
+        cli.run(
+            "token", "create", "--role", "viewer", "--name", "e2e-ttl", "--ttl", "PT1H", "-o",
+            "json");
     assertSucceeded(expiring);
     assertThat(Cluster.JSON.readTree(expiring.out()).get("expires_at").isNull()).isFalse();
   }

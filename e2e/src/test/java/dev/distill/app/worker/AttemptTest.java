@@ -270,7 +270,7 @@ class AttemptTest {
           CompletableFuture.runAsync(
               () -> {
                 try {
-                  attempt.run(storage);
+                  attempt.run(storage, "cpu", 16_000);
                 } catch (InterruptedException e) {
                   throw new IllegalStateException(e);
                 } finally {
