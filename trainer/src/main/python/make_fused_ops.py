@@ -10,24 +10,40 @@ methods:
                      forward and one (gelu_backward) backward, against about six and a dozen passes composed.
   adamw(...)         torch._fused_adamw_, PyTorch's own fused AdamW: one pass over each parameter, its
                      gradient and moments, against about fourteen composed.
+  linear_bf16(x, w)  bf16-mixed: x @ w^T with both cast to bf16 inside and the product cast back to fp32,
+                     so DJL (whose JNI aborts on any bf16 tensor) only ever sees fp32; autograd records
+                     the casts, so an fp32 master weight gets an fp32 gradient.
+  matmul_bf16(a, b)  the same for a @ b (attention scores and probabilities times values).
+  frozen_linear(x, w), frozen_linear_low(x, w), frozen_embedding(ids, w)
+                     a frozen teacher's 2-byte weights: w is either the bf16 bits held as int8 pairs
+                     (shape (..., 2n): DJL has no bf16 and aborts on int16) or a native float16 tensor.
+                     torch.view_copy(w, dtype=bfloat16) reinterprets the bits (a copy of one weight while
+                     the op runs: the zero-copy view(dtype) overload does not resolve in TorchScript on
+                     libtorch 2.7.1). frozen_linear computes in fp32 (the weight upcast, exactly: equal
+                     to an fp32 copy of the same weights), frozen_linear_low in the weight's own dtype.
+  sdpa(q, k, v, mask), sdpa_bf16(q, k, v, mask)
+                     torch's scaled_dot_product_attention (flash kernel where it applies), scale 1 (the
+                     caller scales q), additive fp32 mask; backward through autograd. No soft-cap.
 
-The module holds no tensors, so it runs on any device. The source below is written by hand because
-_fused_adamw_ is newer than the torch this machine has for Python (Debian's 1.13): torch.jit.script here
-only makes the archive's frame (the pickled module object and the format version), and the code file is
-then replaced. Run from the repository root (needs Debian's python3-torch):
+The module holds no tensors, so it runs on any device. The source below is written by hand (dtypes as
+their c10 ScalarType numbers: 1 int8, 6 float32, 15 bfloat16) because _fused_adamw_ is newer than the
+torch this machine had for Python (Debian's 1.13): torch.jit.script only makes the archive's frame (the
+pickled module object and the format version), and the code file is then replaced. When OUT exists
+already, its frame is kept and only the code replaced, which needs no torch at all. Run from the
+repository root:
 
-    /usr/bin/python3 trainer/src/main/python/make_fused_ops.py \
+    python3 trainer/src/main/python/make_fused_ops.py \
         trainer/src/main/resources/dev/distill/trainer/fused/fused_ops.pt
 
 The archive is reproducible: running it again writes the same bytes (its top directory is named after the
-file, so keep the name). FusedOpsTest checks every method against hand-computed values.
+file, so keep the name). The tests of each method: GegluTest, AdamWTest, FrozenTeacherTest (frozen_*),
+FusedAttentionTest (sdpa, sdpa_bf16 against matmul_bf16), PrecisionTrainingTest (linear_bf16, matmul_bf16).
 """
 import os
+import shutil
 import sys
 import tempfile
 import zipfile
-
-import torch
 
 SOURCE = '''class FusedOps(Module):
   __parameters__ = []
@@ -52,22 +68,73 @@ SOURCE = '''class FusedOps(Module):
     no_max_exp_avg_sqs: List[Tensor] = []
     torch._fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, no_max_exp_avg_sqs, steps, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=eps, amsgrad=False, maximize=False)
     return len(params)
+  def linear_bf16(self: __torch__.FusedOps,
+    x: Tensor,
+    w: Tensor) -> Tensor:
+    return torch.to(torch.matmul(torch.to(x, 15), torch.t(torch.to(w, 15))), 6)
+  def matmul_bf16(self: __torch__.FusedOps,
+    a: Tensor,
+    b: Tensor) -> Tensor:
+    return torch.to(torch.matmul(torch.to(a, 15), torch.to(b, 15)), 6)
+  def frozen_linear(self: __torch__.FusedOps,
+    x: Tensor,
+    w: Tensor) -> Tensor:
+    v = w
+    if torch.eq(ops.prim.dtype(w), 1):
+      v = torch.view_copy(w, dtype=15)
+    return torch.matmul(x, torch.t(torch.to(v, 6)))
+  def frozen_linear_low(self: __torch__.FusedOps,
+    x: Tensor,
+    w: Tensor) -> Tensor:
+    v = w
+    if torch.eq(ops.prim.dtype(w), 1):
+      v = torch.view_copy(w, dtype=15)
+    return torch.to(torch.matmul(torch.to(x, ops.prim.dtype(v)), torch.t(v)), 6)
+  def frozen_embedding(self: __torch__.FusedOps,
+    ids: Tensor,
+    w: Tensor) -> Tensor:
+    v = w
+    if torch.eq(ops.prim.dtype(w), 1):
+      v = torch.view_copy(w, dtype=15)
+    return torch.to(torch.embedding(v, ids), 6)
+  def sdpa(self: __torch__.FusedOps,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor) -> Tensor:
+    return torch.scaled_dot_product_attention(q, k, v, mask, 0., False, scale=1.)
+  def sdpa_bf16(self: __torch__.FusedOps,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor) -> Tensor:
+    out = torch.scaled_dot_product_attention(torch.to(q, 15), torch.to(k, 15), torch.to(v, 15), torch.to(mask, 15), 0., False, scale=1.)
+    return torch.to(out, 6)
 '''
 
 
-class FusedOps(torch.nn.Module):
-    """The frame: same class name, no tensors, and the GeGLU forward, whose gelu(approximate=...) makes the
-    saver record file format version 10, so that libtorch applies no upgrader of older gelu semantics to
-    the code. The adamw method is added by SOURCE."""
+def make_frame(frame):
+    """Writes the frame with torch.jit.script (only needed when there is no earlier archive)."""
+    import torch
 
-    def forward(self, gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.gelu(gate, approximate="tanh") * up
+    class FusedOps(torch.nn.Module):
+        """The frame: same class name, no tensors, and the GeGLU forward, whose gelu(approximate=...) makes the
+        saver record file format version 10, so that libtorch applies no upgrader of older gelu
+        semantics to the code. The other methods are added by SOURCE."""
+
+        def forward(self, gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.gelu(gate, approximate="tanh") * up
+
+    torch.jit.script(FusedOps()).save(frame)
 
 
 def main(out):
     name = os.path.splitext(os.path.basename(out))[0]
     frame = os.path.join(tempfile.mkdtemp(), name + ".pt")
-    torch.jit.script(FusedOps()).save(frame)
+    if os.path.isfile(out):
+        shutil.copyfile(out, frame)  # keep the existing frame
+    else:
+        make_frame(frame)
     with zipfile.ZipFile(frame) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
         for info in src.infolist():
             if info.filename.endswith(".debug_pkl"):

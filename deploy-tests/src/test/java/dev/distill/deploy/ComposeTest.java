@@ -91,7 +91,7 @@ class ComposeTest {
   void servicesAndVolumesArePresent() {
     assertThat(config.path("services").properties())
         .extracting(e -> e.getKey())
-        .contains("postgres", "service", "worker", "worker-token");
+        .contains("postgres", "service", "worker", "worker-token", "prometheus", "grafana");
     assertThat(config.path("volumes").properties())
         .extracting(e -> e.getKey())
         .contains("artifacts", "pgdata");
@@ -222,6 +222,63 @@ class ComposeTest {
     List<String> command = list(service("worker").path("command"));
     String workerTarget = "/metrics worker:" + command.get(command.indexOf("--metrics-port") + 1);
     assertThat(targets).containsExactlyInAnyOrder(serviceTarget, workerTarget);
+  }
+
+  /** Bind mounts of a service: the real path of the source to the target. */
+  private static java.util.Map<String, String> binds(JsonNode service) throws IOException {
+    java.util.Map<String, String> binds = new java.util.LinkedHashMap<>();
+    for (JsonNode v : service.path("volumes")) {
+      String[] parts = v.isTextual() ? v.asText().split(":") : null;
+      String source = parts != null ? parts[0] : v.path("source").asText();
+      String target = parts != null ? parts[1] : v.path("target").asText();
+      if (source.startsWith("/")) {
+        binds.put(Path.of(source).toRealPath().toString(), target);
+      }
+    }
+    return binds;
+  }
+
+  /**
+   * Grafana provisions the chart's dashboard files (the ConfigMap's source) from where its
+   * dashboards provider looks, and its data sources are compose's Prometheus and PostgreSQL, the
+   * latter as the read-only role with the password the service gives that role.
+   */
+  @Test
+  void grafanaProvisionsTheChartsDashboardsAndReadsPostgresAsTheReadOnlyRole() throws Exception {
+    JsonNode grafana = service("grafana");
+    java.util.Map<String, String> binds = binds(grafana);
+    Path dashboards = Repo.chart().resolve("files/grafana").toRealPath();
+    Path provisioning = Repo.root().resolve("docker/grafana/provisioning").toRealPath();
+    assertThat(binds).containsEntry(provisioning.toString(), "/etc/grafana/provisioning");
+    JsonNode provider =
+        YAML.readTree(provisioning.resolve("dashboards/distill.yml").toFile())
+            .path("providers")
+            .get(0);
+    assertThat(binds.get(dashboards.toString()))
+        .isEqualTo(provider.path("options").path("path").asText());
+
+    JsonNode sources =
+        YAML.readTree(provisioning.resolve("datasources/distill.yml").toFile()).path("datasources");
+    java.util.Map<String, JsonNode> byType = new java.util.TreeMap<>();
+    sources.forEach(d -> byType.put(d.path("type").asText(), d));
+    assertThat(byType).containsOnlyKeys("prometheus", "grafana-postgresql-datasource");
+
+    URI prom = URI.create(byType.get("prometheus").path("url").asText());
+    assertThat(prom.getHost()).isEqualTo("prometheus");
+    assertThat(prom.getPort()).isEqualTo(9090);
+    assertThat(service("prometheus").path("ports").toString()).contains("9090");
+
+    JsonNode pg = byType.get("grafana-postgresql-datasource");
+    assertThat(pg.path("url").asText()).isEqualTo("postgres:5432");
+    assertThat(pg.path("jsonData").path("database").asText())
+        .isEqualTo(service("postgres").path("environment").path("POSTGRES_DB").asText());
+    assertThat(pg.path("user").asText()).isEqualTo("distill_reader");
+    assertThat(pg.path("secureJsonData").path("password").asText())
+        .isEqualTo("${DISTILL_DB_READER_PASSWORD}");
+    String password = grafana.path("environment").path("DISTILL_DB_READER_PASSWORD").asText();
+    assertThat(password).hasSizeGreaterThanOrEqualTo(12);
+    assertThat(service("service").path("environment").path("DISTILL_DB_READER_PASSWORD").asText())
+        .isEqualTo(password);
   }
 
   @Test

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.TemplateCommand;
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
@@ -48,6 +49,7 @@ record Rendered(List<HasMetadata> objects) {
 
   private static final Map<String, Class<? extends HasMetadata>> TYPED =
       Map.of(
+          "ConfigMap", ConfigMap.class,
           "Deployment", Deployment.class,
           "Service", Service.class,
           "Secret", Secret.class,

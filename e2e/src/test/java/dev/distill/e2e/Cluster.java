@@ -240,10 +240,19 @@ final class Cluster implements AutoCloseable {
   }
 
   private JsonNode send(String method, String path, String body, int expected) throws Exception {
+    return send(ADMIN_TOKEN, method, path, body, expected);
+  }
+
+  /**
+   * A call with {@code token} (a worker's, a viewer's); fails unless the answer is {@code expected}
+   * (any 2xx when negative). Returns the body, an empty object when there is none.
+   */
+  JsonNode send(String token, String method, String path, String body, int expected)
+      throws Exception {
     HttpRequest.Builder b =
         HttpRequest.newBuilder(base.resolve(path))
             .timeout(Duration.ofSeconds(30))
-            .header("Authorization", "Bearer " + ADMIN_TOKEN)
+            .header("Authorization", "Bearer " + token)
             .header("Accept", "application/json");
     if (body == null) {
       b.GET();

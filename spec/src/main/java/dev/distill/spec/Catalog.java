@@ -42,6 +42,20 @@ public final class Catalog {
   /** {@code hyperparameters.kd_loss}. */
   public static final List<String> KD_LOSSES = List.of("forward_kl", "reverse_kl", "jsd");
 
+  /**
+   * Values of {@code hyperparameters.precision}: fp32; bf16-mixed (bf16 compute, fp32 master
+   * weights, optimizer state, loss and softmax); bf16 (bf16 weights, fp32 optimizer state). Unset
+   * means the worker's default: bf16-mixed on CUDA, fp32 on CPU.
+   */
+  public static final List<String> PRECISIONS = List.of("fp32", "bf16-mixed", "bf16");
+
+  /**
+   * {@code hyperparameters.lora.target_modules}: the projections of a Gemma 2 layer, by Hugging
+   * Face name (attention, then MLP).
+   */
+  public static final List<String> LORA_TARGET_MODULES =
+      List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj");
+
   /** {@code requirements.device}. */
   public static final List<String> DEVICES = List.of("cpu", "cuda");
 

@@ -1,5 +1,6 @@
 package dev.distill.spec;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Locale;
 
@@ -30,6 +31,10 @@ import java.util.Locale;
  *     peak memory of the logits is O(chunk x vocab); null (the default) sizes it from the
  *     vocabulary so that one chunk's logits hold about 2^24 values (64 MB in fp32): 65,536 tokens
  *     at vocab 256, 64 at Gemma's 256k
+ * @param precision {@code fp32}, {@code bf16-mixed} or {@code bf16} ({@link Catalog#PRECISIONS});
+ *     null (the default) lets the worker choose from its device: bf16-mixed on CUDA, fp32 on CPU
+ * @param lora LoRA adapters for the student ({@link LoraSpec}): only they train, the base stays
+ *     frozen; null (the default) trains every weight
  * @param activationCheckpointing whether each decoder layer of the student keeps only its input in
  *     the forward pass and recomputes the rest in the backward pass: activation memory O(layers x B
  *     x T x D + one layer) instead of O(layers x one layer), for about one more forward pass of
@@ -55,7 +60,14 @@ public record Hyperparameters(
     @JsonProperty("keep_checkpoints") Integer keepCheckpoints,
     @JsonProperty("eval_every") Integer evalEvery,
     @JsonProperty("loss_chunk_size") Integer lossChunkSize,
-    @JsonProperty("activation_checkpointing") Boolean activationCheckpointing) {
+    // left out when unset, so that specs written before the field keep their spec hash (a
+    // checkpoint of an older worker resumes after an upgrade)
+    @JsonInclude(JsonInclude.Include.NON_NULL) @JsonProperty("precision") String precision,
+    // absent when unset, so that a spec without it serialises (and hashes) as before
+    @JsonProperty("lora") @JsonInclude(JsonInclude.Include.NON_NULL) LoraSpec lora,
+    // left out when false, so that specs written before the field keep their spec hash
+    @JsonInclude(JsonInclude.Include.NON_DEFAULT) @JsonProperty("activation_checkpointing")
+        Boolean activationCheckpointing) {
 
   public Hyperparameters {
     maxSteps = maxSteps == null ? 200 : maxSteps;
@@ -76,6 +88,7 @@ public record Hyperparameters(
     checkpointEvery = checkpointEvery == null ? 100 : checkpointEvery;
     keepCheckpoints = keepCheckpoints == null ? 3 : keepCheckpoints;
     evalEvery = evalEvery == null ? 0 : evalEvery;
+    precision = precision == null ? null : precision.toLowerCase(Locale.ROOT);
     activationCheckpointing = activationCheckpointing != null && activationCheckpointing;
   }
 
@@ -128,6 +141,12 @@ public record Hyperparameters(
     v.range("keep_checkpoints", keepCheckpoints, 1, 1000);
     v.range("eval_every", evalEvery, 0, 10_000_000);
     v.range("loss_chunk_size", lossChunkSize, 1, 1_048_576);
+    if (precision != null && !Catalog.PRECISIONS.contains(precision)) {
+      v.add("precision", Catalog.oneOf(Catalog.PRECISIONS, precision));
+    }
+    if (lora != null) {
+      lora.check(v.at("lora"));
+    }
   }
 
   /** Builds {@link Hyperparameters} by name; a field left unset takes its default. */
@@ -151,6 +170,8 @@ public record Hyperparameters(
     private Integer keepCheckpoints;
     private Integer evalEvery;
     private Integer lossChunkSize;
+    private String precision;
+    private LoraSpec lora;
     private Boolean activationCheckpointing;
 
     private Builder() {}
@@ -250,6 +271,16 @@ public record Hyperparameters(
       return this;
     }
 
+    public Builder precision(String value) {
+      precision = value;
+      return this;
+    }
+
+    public Builder lora(LoraSpec value) {
+      lora = value;
+      return this;
+    }
+
     public Builder activationCheckpointing(boolean value) {
       activationCheckpointing = value;
       return this;
@@ -276,6 +307,8 @@ public record Hyperparameters(
           keepCheckpoints,
           evalEvery,
           lossChunkSize,
+          precision,
+          lora,
           activationCheckpointing);
     }
   }

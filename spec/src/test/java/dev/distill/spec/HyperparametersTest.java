@@ -35,6 +35,7 @@ class HyperparametersTest {
             .keepCheckpoints(2)
             .evalEvery(5)
             .lossChunkSize(16)
+            .precision("BF16-Mixed")
             .activationCheckpointing(true)
             .build();
     Hyperparameters parsed =
@@ -45,11 +46,16 @@ class HyperparametersTest {
              "beta2": 0.9, "grad_clip": 2.0, "temperature": 1.5, "kd_ratio": 0.7,
              "kd_loss": "JSD", "jsd_beta": 0.25, "seed": 42, "checkpoint_every": 7,
              "keep_checkpoints": 2, "eval_every": 5, "loss_chunk_size": 16,
+             "precision": "bf16-mixed",
              "activation_checkpointing": true}
             """,
             Hyperparameters.class);
     assertThat(built).isEqualTo(parsed);
     assertThat(built.kdLoss()).isEqualTo("jsd");
+    assertThat(built.precision()).isEqualTo("bf16-mixed");
+    assertThat(Hyperparameters.defaults().precision())
+        .as("unset: the worker chooses from its device")
+        .isNull();
     // what is left unset takes the JSON's defaults
     Hyperparameters few = Hyperparameters.builder().maxSteps(20).build();
     assertThat(few).isEqualTo(json.readValue("{\"max_steps\": 20}", Hyperparameters.class));
@@ -83,5 +89,42 @@ class HyperparametersTest {
                         new SpecViolation(
                             "hyperparameters.kd_loss",
                             "must be one of forward_kl, reverse_kl, jsd, was 'kl'")));
+  }
+
+  @Test
+  void anUnsetPrecisionIsLeftOutOfTheJson() {
+    // the spec hash of a checkpoint is taken over this JSON: specs written before the field existed
+    // must hash as they did, or an upgraded worker refuses to resume their checkpoints
+    assertThat(json.writeValueAsString(Hyperparameters.defaults()))
+        .doesNotContain("precision")
+        .doesNotContain("activation_checkpointing");
+    assertThat(json.writeValueAsString(Hyperparameters.builder().precision("fp32").build()))
+        .contains("\"precision\":\"fp32\"");
+  }
+
+  @Test
+  void anUnknownPrecisionListsTheNames() {
+    Hyperparameters hp = Hyperparameters.builder().precision("fp16").build();
+    assertThatThrownBy(
+            () ->
+                new JobSpec(
+                    JobType.FINETUNE,
+                    null,
+                    ModelRef.of("builtin:gemma2-tiny"),
+                    DatasetSpec.procedural(),
+                    hp,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null))
+        .isInstanceOfSatisfying(
+            InvalidSpecException.class,
+            e ->
+                assertThat(e.violations())
+                    .containsExactly(
+                        new SpecViolation(
+                            "hyperparameters.precision",
+                            "must be one of fp32, bf16-mixed, bf16, was 'fp16'")));
   }
 }

@@ -25,10 +25,13 @@ import picocli.CommandLine.Command;
       FollowCommand.class,
       TokenCommands.class,
       DemoCommand.class,
+      ClusterCommand.class,
       LogitsCommand.class,
       PlanCommand.class,
+      MergeCommand.class,
       WorkerCommand.class,
       TrainCommand.class,
+      ServeCommand.class,
     })
 public final class DistillCli implements Runnable {
 

@@ -39,8 +39,8 @@ public final class PlanCommand implements Callable<Integer> {
   @Option(
       names = "--precision",
       description =
-          "fp32, bf16-mixed or bf16 (default: the spec's requirements.device: bf16-mixed on cuda,"
-              + " else fp32).")
+          "fp32, bf16-mixed or bf16 (default: the spec's hyperparameters.precision, else by"
+              + " requirements.device: bf16-mixed on cuda, fp32 otherwise).")
   String precision;
 
   @Option(
@@ -62,7 +62,9 @@ public final class PlanCommand implements Callable<Integer> {
     Precision p =
         precision != null
             ? Precision.of(precision)
-            : Precision.defaultFor(job.requirements().device());
+            : job.hyperparameters().precision() != null
+                ? Precision.of(job.hyperparameters().precision())
+                : Precision.defaultFor(job.requirements().device());
     MemoryPlan plan =
         MemoryPlans.forSpec(job, p, Map.of())
             .orElseThrow(

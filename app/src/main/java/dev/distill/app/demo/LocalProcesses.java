@@ -22,27 +22,45 @@ import java.util.concurrent.TimeUnit;
  */
 public final class LocalProcesses implements AutoCloseable {
 
+  private static final Path SETSID = Path.of("/usr/bin/setsid");
+
   private final Path logDir;
+  private final Duration grace;
+  private final boolean ownSessions;
   private final List<Process> started = new ArrayList<>();
 
   public LocalProcesses(Path logDir) throws IOException {
+    this(logDir, Duration.ofSeconds(30), false);
+  }
+
+  /**
+   * @param grace how long each process may take after SIGTERM before SIGKILL
+   * @param ownSessions start each process in a session of its own (util-linux {@code setsid}, where
+   *     present), so that Ctrl-C in the terminal reaches only this JVM, which then stops the
+   *     processes in order instead of all at once
+   */
+  public LocalProcesses(Path logDir, Duration grace, boolean ownSessions) throws IOException {
     this.logDir = Files.createDirectories(logDir);
+    this.grace = grace;
+    this.ownSessions = ownSessions && Files.isExecutable(SETSID);
     // a JVM stopped by a signal skips close(): without this its children (the service with its
     // PostgreSQL, the workers) would live on as orphans
     Runtime.getRuntime().addShutdownHook(new Thread(this::stopOnExit, "local-processes-shutdown"));
   }
 
+  /**
+   * The last one started first, as {@link #close} does: workers before the service they report to
+   * (a worker stopped by SIGTERM checkpoints its job and releases the lease through the service).
+   */
   private void stopOnExit() {
     List<Process> alive;
     synchronized (started) {
-      alive = List.copyOf(started);
+      alive = new ArrayList<>(started);
     }
-    alive.forEach(Process::destroy);
+    java.util.Collections.reverse(alive);
     for (Process p : alive) {
       try {
-        if (!p.waitFor(20, TimeUnit.SECONDS)) {
-          p.destroyForcibly();
-        }
+        stop(p, grace);
       } catch (InterruptedException e) {
         p.destroyForcibly();
       }
@@ -126,7 +144,23 @@ public final class LocalProcesses implements AutoCloseable {
     return start(pb, name);
   }
 
+  /**
+   * Starts any program as a process of this set (stopped with the others).
+   *
+   * @param name a name for its log file
+   */
+  public Process start(String name, List<String> command, Map<String, String> env)
+      throws IOException {
+    ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(command));
+    pb.environment().putAll(env);
+    return start(pb, name);
+  }
+
   private Process start(ProcessBuilder pb, String name) throws IOException {
+    if (ownSessions) {
+      // setsid execs the program in place (a child of the JVM leads no process group): same pid
+      pb.command().add(0, SETSID.toString());
+    }
     Path log = logDir.resolve(name + ".log");
     pb.redirectErrorStream(true);
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
@@ -187,8 +221,12 @@ public final class LocalProcesses implements AutoCloseable {
   @Override
   public void close() throws InterruptedException {
     // workers first (they may want to report), the service last
-    for (int i = started.size() - 1; i >= 0; i--) {
-      stop(started.get(i), Duration.ofSeconds(30));
+    List<Process> all;
+    synchronized (started) {
+      all = new ArrayList<>(started);
+    }
+    for (int i = all.size() - 1; i >= 0; i--) {
+      stop(all.get(i), grace);
     }
   }
 }

@@ -20,6 +20,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * @param storage which {@code file:} roots specs may reference, and the artifact store they may not
  * @param embedded the embedded PostgreSQL (used when no database URL is configured)
  * @param eventStreams the {@code text/event-stream} follow of a job's events
+ * @param reader the read-only database role of dashboards and KEDA ({@code distill_reader})
  */
 @ConfigurationProperties("distill")
 public record DistillProperties(
@@ -33,7 +34,8 @@ public record DistillProperties(
     long maxBodyBytes,
     Storage storage,
     Embedded embedded,
-    EventStreams eventStreams) {
+    EventStreams eventStreams,
+    Reader reader) {
 
   public DistillProperties {
     if (home == null) {
@@ -57,6 +59,7 @@ public record DistillProperties(
     storage = storage == null ? new Storage(List.of(), null, null) : storage;
     embedded = embedded == null ? new Embedded(null, null) : embedded;
     eventStreams = eventStreams == null ? new EventStreams(null, null, null) : eventStreams;
+    reader = reader == null ? new Reader(null) : reader;
   }
 
   private static int positive(String name, Integer n, int fallback) {
@@ -123,6 +126,25 @@ public record DistillProperties(
               : allowedRoots.stream().map(p -> p.toAbsolutePath().normalize()).toList();
       checkFiles = checkFiles == null ? Boolean.TRUE : checkFiles;
       artifactRoot = artifactRoot == null ? null : artifactRoot.toAbsolutePath().normalize();
+    }
+  }
+
+  /**
+   * @param password the login password the service gives the role {@code distill_reader} (made by
+   *     migration V5 without login) at every start; empty: the role is left as it is
+   */
+  public record Reader(String password) {
+    public Reader {
+      password = password == null ? "" : password;
+      if (!password.isEmpty() && password.length() < 12) {
+        throw new IllegalArgumentException(
+            "distill.reader.password (DISTILL_DB_READER_PASSWORD) must be at least 12 characters");
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "Reader[password=" + (password.isEmpty() ? "" : "****") + "]";
     }
   }
 }

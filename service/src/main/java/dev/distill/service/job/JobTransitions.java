@@ -1,11 +1,17 @@
 package dev.distill.service.job;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Component;
+import org.springframework.transaction.support.TransactionSynchronization;
+import org.springframework.transaction.support.TransactionSynchronizationManager;
 import tools.jackson.databind.ObjectMapper;
 
 /**
@@ -14,6 +20,11 @@ import tools.jackson.databind.ObjectMapper;
  * Call inside a transaction. Attempt ends go through {@link #endAttempt} ({@link AttemptEnd}'s
  * policy). The only status write elsewhere is the claim's QUEUED to RUNNING in {@code
  * worker/ClaimService}, one statement that picks and leases the job.
+ *
+ * <p>Each applied transition counts in {@code distill_job_transitions_total{from, to}} once its
+ * transaction commits (every legal pair is exported from the start, at 0): requeues are {@code
+ * from="running", to="queued"}, failures {@code to="failed"}. The claim's QUEUED to RUNNING is
+ * counted by {@code distill_claims_total} instead.
  */
 @Component
 public class JobTransitions {
@@ -24,9 +35,42 @@ public class JobTransitions {
   private final JdbcTemplate jdbc;
   private final ObjectMapper mapper;
 
-  JobTransitions(JdbcTemplate jdbc, ObjectMapper mapper) {
+  private final Map<JobStatus, Map<JobStatus, Counter>> counters = new EnumMap<>(JobStatus.class);
+
+  JobTransitions(JdbcTemplate jdbc, ObjectMapper mapper, MeterRegistry registry) {
     this.jdbc = jdbc;
     this.mapper = mapper;
+    for (JobStatus from : JobStatus.values()) {
+      Map<JobStatus, Counter> byTo = new EnumMap<>(JobStatus.class);
+      for (JobStatus to : JobStatus.values()) {
+        if (from.canBecome(to)) {
+          byTo.put(
+              to,
+              Counter.builder("distill.job.transitions")
+                  .description("Job status transitions applied (after commit)")
+                  .tag("from", from.name().toLowerCase(Locale.ROOT))
+                  .tag("to", to.name().toLowerCase(Locale.ROOT))
+                  .register(registry));
+        }
+      }
+      counters.put(from, byTo);
+    }
+  }
+
+  /** Counts the transition when the surrounding transaction commits (at once without one). */
+  private void count(JobStatus from, JobStatus to) {
+    Counter c = counters.get(from).get(to);
+    if (TransactionSynchronizationManager.isSynchronizationActive()) {
+      TransactionSynchronizationManager.registerSynchronization(
+          new TransactionSynchronization() {
+            @Override
+            public void afterCommit() {
+              c.increment();
+            }
+          });
+    } else {
+      c.increment();
+    }
   }
 
   /**
@@ -65,6 +109,7 @@ public class JobTransitions {
       jdbc.update("UPDATE workers SET current_job_id = NULL WHERE current_job_id = ?", id);
     }
     recordStatusEvent(id, from, to, reason);
+    count(from, to);
     if (to == JobStatus.QUEUED || to == JobStatus.SUCCEEDED) {
       notifyQueue(id);
     }

@@ -24,9 +24,12 @@ record MemoryRequirement(Long minMemoryMb, MemoryPlan plan) {
     if (set != null) {
       return new MemoryRequirement(set, null);
     }
-    // precision: the default of the device asked for until the spec names one (issue 11)
+    // precision: the spec's, else the default of the device asked for (issue 11)
+    String named = spec.hyperparameters().precision();
     Optional<MemoryPlan> plan =
-        SpecPlans.plan(spec, Precision.defaultFor(spec.requirements().device()));
+        SpecPlans.plan(
+            spec,
+            named != null ? Precision.of(named) : Precision.defaultFor(spec.requirements().device()));
     return plan.map(p -> new MemoryRequirement(p.totalMib(), p))
         .orElse(new MemoryRequirement(null, null));
   }

@@ -32,6 +32,10 @@ final class SpecSchemas {
     enumOf(schemas, "GenerationSpec", "pre_query_template", Catalog.PRE_QUERY_TEMPLATES.keySet());
     enumOf(schemas, "Hyperparameters", "kd_loss", Catalog.KD_LOSSES);
     enumOf(schemas, "Requirements", "device", Catalog.DEVICES);
+    Schema<?> targets = property(schemas, "LoraSpec", "target_modules");
+    if (targets != null && targets.getItems() != null) {
+      setEnum(targets.getItems(), Catalog.LORA_TARGET_MODULES);
+    }
     reference(schemas, "ModelRef", "uri", builtin(Catalog.MODEL_PRESETS), true);
     reference(schemas, "ModelRef", "tokenizer", List.of(Catalog.BYTE_TOKENIZER), false);
     Schema<?> modelRef = schemas.get("ModelRef");

@@ -38,7 +38,11 @@ class ObservabilityTest extends ServiceTest {
         .contains("distill_lease_expirations_total")
         .contains("distill_stale_epoch_rejections_total")
         .contains("distill_active_workers")
-        .contains("distill_oldest_queued_job_age_seconds");
+        .contains("distill_oldest_queued_job_age_seconds")
+        // every legal transition from the start, so that a dashboard's requeue panel shows 0
+        .contains("distill_job_transitions_total{from=\"running\",to=\"queued\"}")
+        .contains("distill_job_transitions_total{from=\"cancelling\",to=\"failed\"}")
+        .doesNotContain("distill_job_transitions_total{from=\"succeeded\"");
     assertThat(value(text, "distill_active_workers")).isGreaterThanOrEqualTo(1);
     assertThat(value(text, "distill_jobs{status=\"queued\"}")).isGreaterThanOrEqualTo(1);
 
@@ -62,6 +66,17 @@ class ObservabilityTest extends ServiceTest {
     proc.getOutputStream().close();
     String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(proc.waitFor()).as(out).isZero();
+  }
+
+  /** A transition applied by JobTransitions counts once, after its transaction committed. */
+  @Test
+  void anAppliedTransitionCountsOnce() {
+    Project p = newProject();
+    String id = createJob(p.member(), minimal("distill", 0));
+    String series = "distill_job_transitions_total{from=\"queued\",to=\"cancelled\"}";
+    double before = value(get("/actuator/prometheus", null).body(), series);
+    assertThat(post("/v1/jobs/" + id + "/cancel", p.member(), "{}").status()).isEqualTo(200);
+    assertThat(value(get("/actuator/prometheus", null).body(), series)).isEqualTo(before + 1);
   }
 
   private static final java.util.regex.Pattern LABEL =
@@ -142,6 +157,8 @@ class ObservabilityTest extends ServiceTest {
         .contains("gemma2", "llama3", "qwen2");
     assertThat(enumOf(schemas.get("Requirements").get("properties").get("device")))
         .containsExactly("cpu", "cuda");
+    assertThat(enumOf(schemas.get("LoraSpec").get("properties").get("target_modules").get("items")))
+        .containsExactlyElementsOf(dev.distill.spec.Catalog.LORA_TARGET_MODULES);
     var uri = schemas.get("ModelRef").get("properties").get("uri");
     assertThat(enumOf(uri.get("anyOf").get(0)))
         .contains("builtin:gemma2-tiny", "builtin:gemma2-2b");

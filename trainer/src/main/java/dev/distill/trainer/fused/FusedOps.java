@@ -3,6 +3,7 @@ package dev.distill.trainer.fused;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
@@ -14,6 +15,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Work that DJL's ops can only compose from many passes over memory, done by single libtorch
@@ -34,6 +37,9 @@ public final class FusedOps {
   private static final String RESOURCE = "fused_ops.pt";
 
   private static volatile PtSymbolBlock module; // loaded once per process, never closed
+  private static final Map<String, NDArray> MARKERS =
+      new ConcurrentHashMap<>(); // method name -> marker input
+  private static NDManager markerManager;
 
   private FusedOps() {}
 
@@ -121,6 +127,100 @@ public final class FusedOps {
         }
       }
     }
+  }
+
+  /**
+   * bf16-mixed {@code x @ w^T}: both cast to bf16 inside the module, the product back to fp32.
+   * Differentiable in both; an fp32 master weight gets an fp32 gradient.
+   *
+   * @param x (..., in) fp32
+   * @param w (out, in) fp32
+   * @return (..., out) fp32, owned by x's manager
+   */
+  public static NDArray linearBf16(NDArray x, NDArray w) {
+    return call("linear_bf16", x, w);
+  }
+
+  /**
+   * bf16-mixed {@code a @ b} (torch.matmul broadcasting), product in fp32.
+   *
+   * @param a (..., n, k) fp32
+   * @param b (..., k, m) fp32
+   * @return (..., n, m) fp32, owned by a's manager
+   */
+  public static NDArray matMulBf16(NDArray a, NDArray b) {
+    return call("matmul_bf16", a, b);
+  }
+
+  /**
+   * {@code x @ w^T} with a frozen 2-byte weight: the bf16 bits as int8 pairs (shape (out, 2 in):
+   * DJL aborts on bf16 and on int16 tensors) or a native float16 tensor.
+   *
+   * @param x (..., in) fp32
+   * @param w (out, 2 in) int8 bf16 bits, or (out, in) float16
+   * @param lowCompute false: the weight is upcast and the product is fp32, exactly what an fp32
+   *     copy of the same weights gives; true: the product runs in the weight's dtype (GPU)
+   * @return (..., out) fp32, owned by x's manager
+   */
+  public static NDArray frozenLinear(NDArray x, NDArray w, boolean lowCompute) {
+    return call(lowCompute ? "frozen_linear_low" : "frozen_linear", x, w);
+  }
+
+  /**
+   * Rows of a frozen 2-byte embedding, as fp32.
+   *
+   * @param ids (B, T) int64
+   * @param w (V, 2 D) int8 bf16 bits, or (V, D) float16
+   * @return (B, T, D) fp32, owned by ids' manager
+   */
+  public static NDArray frozenEmbedding(NDArray ids, NDArray w) {
+    return call("frozen_embedding", ids, w);
+  }
+
+  /**
+   * {@code softmax(q k^T + mask) v} by torch's scaled_dot_product_attention (the flash kernel where
+   * it applies), scale 1: the caller has scaled q. Differentiable in q, k and v. No soft-cap: equal
+   * to the composed attention only without one.
+   *
+   * @param q (..., L, hd) fp32, already scaled
+   * @param k (..., S, hd) fp32
+   * @param v (..., S, hd) fp32
+   * @param mask additive fp32, broadcastable to (..., L, S)
+   * @param bf16 compute in bf16 (inputs cast inside, output back to fp32)
+   * @return (..., L, hd) fp32, owned by q's manager
+   */
+  public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask, boolean bf16) {
+    return call(bf16 ? "sdpa_bf16" : "sdpa", q, k, v, mask);
+  }
+
+  /**
+   * Runs a method of the module on tensors with autograd recording (when the thread's grad mode is
+   * on): DJL picks the method from an extra input named {@code module_method:<name>}, which it does
+   * not pass on. The result belongs to the first argument's manager.
+   */
+  private static NDArray call(String method, NDArray... args) {
+    NDList in = new NDList(args.length + 1);
+    in.addAll(Arrays.asList(args));
+    in.add(methodMarker(method));
+    return IValueUtils.forward(module(), in, true).singletonOrThrow();
+  }
+
+  private static NDArray methodMarker(String method) {
+    return MARKERS.computeIfAbsent(
+        method,
+        name -> {
+          NDArray marker = markerManager().create(0f); // () never read
+          marker.setName("module_method:" + name);
+          NDScope.unregister(marker); // no step's scope may close it
+          return marker;
+        });
+  }
+
+  private static synchronized NDManager markerManager() {
+    if (markerManager == null) {
+      markerManager = NDManager.newBaseManager("PyTorch"); // lives as long as the process
+    }
+    return markerManager;
   }
 
   private static PtSymbolBlock module() {

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -44,6 +45,29 @@ public final class Generator {
    */
   public Generation generate(
       List<Integer> prompt, GenerationOptions options, Function<List<Integer>, String> decode) {
+    return generate(prompt, options, decode, 0, null);
+  }
+
+  /**
+   * Generates after a prompt, telling a listener each new token as it is chosen (for streaming)
+   * with its log-probability and the top alternatives ({@link TokenLogprob}). A stop token id is
+   * not told, as it is not part of the output.
+   *
+   * @param prompt token ids, at least one
+   * @param options greedy or sampling, limits and stops
+   * @param decode ids to text, needed for stop strings (may be null without them)
+   * @param topLogprobs how many alternatives each {@link TokenLogprob} lists (0 for none)
+   * @param onToken called with each new token before the stop strings are checked; null for none
+   */
+  public Generation generate(
+      List<Integer> prompt,
+      GenerationOptions options,
+      Function<List<Integer>, String> decode,
+      int topLogprobs,
+      Consumer<TokenLogprob> onToken) {
+    if (topLogprobs < 0) {
+      throw new IllegalArgumentException("topLogprobs=" + topLogprobs + " must be >= 0");
+    }
     if (prompt.isEmpty()) {
       throw new IllegalArgumentException("the prompt must hold at least one token");
     }
@@ -70,6 +94,9 @@ public final class Generator {
               out, decode == null ? null : decode.apply(out), Generation.StopReason.STOP_TOKEN);
         }
         out.add(next);
+        if (onToken != null) {
+          onToken.accept(TokenLogprob.of(logits, next, Math.min(topLogprobs, logits.length)));
+        }
         if (decode != null) {
           String text = decode.apply(out);
           int cut = firstStop(text, options.stopStrings());

@@ -7,6 +7,7 @@ import dev.distill.trainer.data.Batch;
 import dev.distill.trainer.data.BatchIterator;
 import dev.distill.trainer.data.DatasetSplits;
 import dev.distill.trainer.data.Datasets;
+import dev.distill.trainer.model.Precision;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,13 +24,16 @@ public final class EvaluationRecipe {
 
   public static RunResult run(JobSpec spec, RunContext ctx) {
     Device device = Models.device(ctx);
+    Precision precision = Precision.resolve(spec.hyperparameters().precision(), device);
+    long seed = spec.hyperparameters().seed();
+    // nothing trains here: both models are frozen (a bf16/fp16 checkpoint stays in its dtype)
     try (NDManager manager = NDManager.newBaseManager(device);
         Models.Loaded student =
-            Models.resolve(spec.student(), ctx, manager, spec.hyperparameters().seed());
+            Models.resolve(spec.student(), ctx, manager, seed, null, precision, true);
         Models.Loaded teacher =
             spec.teacher() == null
                 ? null
-                : Models.resolve(spec.teacher(), ctx, manager, spec.hyperparameters().seed() + 1)) {
+                : Models.resolve(spec.teacher(), ctx, manager, seed + 1, null, precision, true)) {
       student.model().requireGradients(false);
       Integer shared = null;
       if (teacher != null) {

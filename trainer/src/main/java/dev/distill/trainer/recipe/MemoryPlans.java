@@ -37,11 +37,12 @@ public final class MemoryPlans {
   }
 
   /**
-   * The precision this trainer runs a spec in: fp32, the only one it has today. The bf16 routes
-   * (issue 11) set it from {@code hyperparameters.precision} here.
+   * The precision a spec is planned in on this worker: {@code hyperparameters.precision} when set,
+   * else fp32 (the CPU default; on CUDA the trainer's default is bf16-mixed, so this errs large).
    */
   public static Precision runPrecision(JobSpec spec) {
-    return Precision.FP32;
+    String p = spec.hyperparameters().precision();
+    return p == null ? Precision.FP32 : Precision.of(p);
   }
 
   /**

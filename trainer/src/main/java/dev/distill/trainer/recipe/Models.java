@@ -1,11 +1,14 @@
 package dev.distill.trainer.recipe;
 
 import ai.djl.ndarray.NDManager;
+import dev.distill.spec.LoraSpec;
 import dev.distill.spec.ModelRef;
 import dev.distill.trainer.data.PromptTemplate;
 import dev.distill.trainer.generate.GenerationConfig;
 import dev.distill.trainer.loss.KdLossConfig;
+import dev.distill.trainer.model.Precision;
 import dev.distill.trainer.model.gemma2.Gemma2Config;
+import dev.distill.trainer.model.gemma2.Gemma2Lora;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
 import dev.distill.trainer.tokenize.ByteTokenizer;
 import dev.distill.trainer.tokenize.Tokenizer;
@@ -13,7 +16,9 @@ import dev.distill.trainer.tokenize.Tokenizers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -28,8 +33,9 @@ final class Models {
    *
    * @param tokenizerSource the directory or file the tokenizer came from, or null for the byte
    *     tokenizer
+   * @param modelDir the directory the weights came from, or null for a builtin model
    */
-  record Loaded(Gemma2Model model, Tokenizer tokenizer, Path tokenizerSource)
+  record Loaded(Gemma2Model model, Tokenizer tokenizer, Path tokenizerSource, Path modelDir)
       implements AutoCloseable {
     @Override
     public void close() {
@@ -89,6 +95,23 @@ final class Models {
    */
   static Loaded resolve(
       ModelRef ref, RunContext ctx, NDManager manager, long seed, Loaded tokenizerDonor) {
+    return resolve(ref, ctx, manager, seed, tokenizerDonor, Precision.FP32, false);
+  }
+
+  /**
+   * {@link #resolve(ModelRef, RunContext, NDManager, long, Loaded)} computing in a precision.
+   *
+   * @param frozen a teacher: a checkpoint's 2-byte matrices stay 2 bytes ({@link
+   *     Gemma2Model#loadFrozen}); a builtin model is initialised in fp32 either way
+   */
+  static Loaded resolve(
+      ModelRef ref,
+      RunContext ctx,
+      NDManager manager,
+      long seed,
+      Loaded tokenizerDonor,
+      Precision precision,
+      boolean frozen) {
     if (ref.isBuiltin()) {
       String name = ref.target();
       if (!Gemma2Config.PRESETS.contains(name)) {
@@ -121,7 +144,8 @@ final class Models {
                 + " is smaller than the tokenizer's "
                 + tokenizer.vocabSize());
       }
-      return new Loaded(Gemma2Model.init(config, manager, seed), tokenizer, source);
+      return new Loaded(
+          Gemma2Model.init(config, manager, seed, precision), tokenizer, source, null);
     }
     Path dir;
     if (ref.isJob()) {
@@ -133,7 +157,7 @@ final class Models {
     } else {
       dir = Path.of(ref.target());
     }
-    return load(dir, ref.tokenizer(), manager);
+    return load(dir, ref.tokenizer(), manager, precision, frozen);
   }
 
   /**
@@ -150,11 +174,23 @@ final class Models {
     return m;
   }
 
-  /** A Hugging Face model directory (a checkpoint of ours or a downloaded model). */
+  /**
+   * A Hugging Face model directory (a checkpoint of ours or a downloaded model), or a PEFT adapter
+   * directory ({@code adapter_config.json}): its base, from {@code base_model_name_or_path}, with
+   * the adapters attached. An adapter directory without a tokenizer takes its base's.
+   */
   static Loaded load(Path dir, String tokenizerRef, NDManager manager) {
+    return load(dir, tokenizerRef, manager, Precision.FP32, false);
+  }
+
+  /** {@link #load(Path, String, NDManager)} in a precision; frozen as in {@link #resolve}. */
+  static Loaded load(
+      Path dir, String tokenizerRef, NDManager manager, Precision precision, boolean frozen) {
     if (!Files.isDirectory(dir)) {
       throw new IllegalArgumentException(dir + ": not a model directory");
     }
+    Path base = isAdapter(dir) ? Gemma2Lora.baseOf(dir) : dir;
+    Path tokenizerDir = Files.isRegularFile(dir.resolve("tokenizer.json")) ? dir : base;
     Tokenizer tokenizer;
     Path source;
     if (tokenizerRef != null) {
@@ -163,14 +199,81 @@ final class Models {
           tokenizerRef.equals(dev.distill.spec.Catalog.BYTE_TOKENIZER)
               ? null
               : Path.of(tokenizerRef.substring(ModelRef.FILE.length()));
-    } else if (Files.isRegularFile(dir.resolve("tokenizer.json"))) {
-      tokenizer = Tokenizers.load(dir);
-      source = dir;
+    } else if (Files.isRegularFile(tokenizerDir.resolve("tokenizer.json"))) {
+      tokenizer = Tokenizers.load(tokenizerDir);
+      source = tokenizerDir;
     } else {
       tokenizer = ByteTokenizer.instance();
       source = null;
     }
-    return new Loaded(Gemma2Model.load(dir, manager), tokenizer, source);
+    if (!Files.isDirectory(base)) {
+      throw new IllegalArgumentException(
+          dir + ": the base model " + base + " of the adapter is not a directory");
+    }
+    Gemma2Model model =
+        frozen
+            ? Gemma2Model.loadFrozen(base, manager, precision)
+            : Gemma2Model.load(base, manager, precision);
+    if (base != dir) {
+      try {
+        model.attach(Gemma2Lora.load(dir, model.config(), manager));
+      } catch (RuntimeException e) {
+        model.close();
+        throw e;
+      }
+    }
+    return new Loaded(model, tokenizer, source, dir);
+  }
+
+  /** Whether a directory holds a PEFT adapter rather than a full model. */
+  static boolean isAdapter(Path dir) {
+    return Files.isRegularFile(dir.resolve(Gemma2Lora.CONFIG_FILE));
+  }
+
+  /**
+   * Puts fresh adapters on a student (a run with {@code hyperparameters.lora}); the base is frozen
+   * from then on. The adapter names its base by directory: a full model directory the student was
+   * loaded from is named as it is; a builtin model, or one that came with adapters of its own
+   * (merged first), is written once to {@code baseDir} (before the first checkpoint, so a resume
+   * finds it).
+   *
+   * @param baseDir where a base that is not on disk yet is written
+   */
+  static void addAdapters(
+      Loaded student,
+      LoraSpec lora,
+      Path baseDir,
+      PromptTemplate template,
+      long seed,
+      NDManager manager)
+      throws IOException {
+    Path base = student.modelDir();
+    if (base == null || student.model().adapters() != null) {
+      student.model().mergeAdapters();
+      Path tmp = baseDir.resolveSibling("." + baseDir.getFileName() + ".tmp");
+      deleteTree(tmp);
+      save(student, tmp, template);
+      deleteTree(baseDir);
+      Files.move(tmp, baseDir, StandardCopyOption.ATOMIC_MOVE);
+      base = baseDir;
+    }
+    Gemma2Config config = student.model().config();
+    student
+        .model()
+        .attach(
+            Gemma2Lora.init(
+                config, lora, base.toAbsolutePath().normalize().toString(), manager, seed));
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (var paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
   }
 
   /** Writes the model and its tokenizer, with EOS alone ending a generation. */
@@ -179,15 +282,19 @@ final class Models {
   }
 
   /**
-   * Writes the model (config.json, safetensors), its tokenizer files (tokenizer.json,
-   * tokenizer_config.json) and generation_config.json into a directory: a Hugging Face model
-   * directory whose {@code generate} stops where ours does.
+   * Writes the model (config.json, safetensors; or, with adapters, the PEFT adapter files), its
+   * tokenizer files (tokenizer.json, tokenizer_config.json) and generation_config.json into a
+   * directory: a Hugging Face model directory whose {@code generate} stops where ours does.
    *
    * @param template the prompt template it was trained with: its end-of-turn token (when the
    *     tokenizer has it) ends a generation beside EOS; null for EOS alone
    */
   static void save(Loaded m, Path dir, PromptTemplate template) throws IOException {
-    m.model().save(dir);
+    if (m.model().adapters() != null) {
+      m.model().adapters().save(dir); // the adapter alone: its base is named inside
+    } else {
+      m.model().save(dir);
+    }
     Tokenizers.save(m.tokenizer(), m.tokenizerSource(), dir);
     generationConfig(m, template).writeTo(dir);
   }

@@ -12,6 +12,7 @@ import dev.distill.trainer.data.PromptTemplate;
 import dev.distill.trainer.generate.Generation;
 import dev.distill.trainer.generate.GenerationOptions;
 import dev.distill.trainer.generate.Generator;
+import dev.distill.trainer.model.Precision;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
 import dev.distill.trainer.tokenize.Tokenizer;
 import java.io.BufferedWriter;
@@ -101,8 +102,11 @@ public final class SynthesisRecipe {
             spec.dataset() == null
                 ? PromptTemplate.GEMMA
                 : PromptTemplate.of(spec.dataset().template()));
+    Precision precision = Precision.resolve(spec.hyperparameters().precision(), Models.device(ctx));
+    // frozen: a bf16/fp16 checkpoint stays in its dtype
     try (NDManager manager = NDManager.newBaseManager(Models.device(ctx));
-        Models.Loaded teacher = Models.resolve(spec.teacher(), ctx, manager, seed)) {
+        Models.Loaded teacher =
+            Models.resolve(spec.teacher(), ctx, manager, seed, null, precision, true)) {
       teacher.model().requireGradients(false);
       Tokenizer tok = teacher.tokenizer();
       Gemma2Model model = teacher.model();

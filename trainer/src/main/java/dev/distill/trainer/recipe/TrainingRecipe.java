@@ -21,11 +21,16 @@ import dev.distill.trainer.loss.KdLoss;
 import dev.distill.trainer.loss.KdLossConfig;
 import dev.distill.trainer.loss.LossParts;
 import dev.distill.trainer.model.NoGrad;
+import dev.distill.trainer.model.Precision;
+import dev.distill.trainer.model.gemma2.Gemma2Lora;
+import dev.distill.trainer.model.gemma2.Gemma2Model;
 import dev.distill.trainer.optim.AdamW;
 import dev.distill.trainer.optim.OptimizerConfig;
 import dev.distill.trainer.safetensors.SafetensorsDtype;
 import dev.distill.trainer.safetensors.SafetensorsFile;
 import dev.distill.trainer.safetensors.SafetensorsWriter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -44,12 +49,19 @@ public final class TrainingRecipe implements AutoCloseable {
 
   static final String OPTIMIZER_FILE = "optimizer.safetensors";
 
+  /**
+   * Beside the step directories: the frozen base of a LoRA run whose student was not a model
+   * directory already (a builtin model, or one merged from adapters).
+   */
+  static final String LORA_BASE_DIR = "base-model";
+
   private final JobSpec spec;
   private final Hyperparameters hp;
   private final RunContext ctx;
   private final String specHash;
   private final PromptTemplate template;
   private NDManager manager;
+  private Precision precision;
   private Models.Loaded student;
   private Models.Loaded teacher;
   private DatasetSplits data;
@@ -90,6 +102,12 @@ public final class TrainingRecipe implements AutoCloseable {
    */
   public void setup() {
     Device device = Models.device(ctx);
+    precision = Precision.resolve(hp.precision(), device);
+    if (precision == Precision.BF16) {
+      throw new IllegalArgumentException(
+          "precision bf16 (bf16 weights) is not trainable here: DJL 0.36 aborts on bf16 tensors, so"
+              + " parameters with gradients must be fp32; use bf16-mixed (docs/gpu.md)");
+    }
     manager = NDManager.newBaseManager(device);
     checkpoints = new CheckpointManager(ctx.checkpointDir(), hp.keepCheckpoints());
     Optional<Checkpoint> resume =
@@ -117,16 +135,33 @@ public final class TrainingRecipe implements AutoCloseable {
       }
     }
     if (spec.type() == JobType.DISTILL) {
-      teacher = Models.resolve(spec.teacher(), ctx, manager, hp.seed() + 1);
+      // frozen: a bf16/fp16 checkpoint stays in its dtype, never expanded to fp32
+      teacher = Models.resolve(spec.teacher(), ctx, manager, hp.seed() + 1, null, precision, true);
       teacher.model().requireGradients(false);
     }
     if (resume.isPresent()) {
-      student = Models.load(resume.get().dir(), spec.student().tokenizer(), manager);
+      student =
+          Models.load(resume.get().dir(), spec.student().tokenizer(), manager, precision, false);
     } else {
       // a builtin student without a tokenizer of its own takes the teacher's
-      student = Models.resolve(spec.student(), ctx, manager, hp.seed(), teacher);
+      student = Models.resolve(spec.student(), ctx, manager, hp.seed(), teacher, precision, false);
+      if (hp.lora() != null) {
+        try {
+          Models.addAdapters(
+              student,
+              hp.lora(),
+              checkpoints.root().resolve(LORA_BASE_DIR),
+              template,
+              hp.seed(),
+              manager);
+        } catch (IOException e) {
+          throw new UncheckedIOException("cannot write the base of the LoRA student: " + e, e);
+        }
+      } else {
+        student.model().mergeAdapters(); // a LoRA job's output trains as a full model
+      }
     }
-    student.model().requireGradients(true);
+    student.model().requireGradients(true); // the adapters only, when there are some
     student.model().setActivationCheckpointing(hp.activationCheckpointing());
     Integer sharedVocab = teacher == null ? null : Models.sharedVocab(teacher, student);
     int chunk = Models.lossChunk(hp.lossChunkSize(), student, teacher);
@@ -168,15 +203,32 @@ public final class TrainingRecipe implements AutoCloseable {
           .onEvent(
               "started",
               String.format(
-                  "%s: student %,d parameters%s; %d training and %d validation sequences",
+                  "%s: student %,d parameters%s%s; %d training and %d validation sequences",
                   spec.type().json(),
                   student.model().config().parameterCount(),
+                  hp.lora() == null
+                      ? ""
+                      : String.format(
+                          " (LoRA rank %d: %,d trainable)",
+                          hp.lora().rank(),
+                          Gemma2Lora.parameterCount(student.model().config(), hp.lora())),
                   teacher == null
                       ? ""
                       : String.format(", teacher %,d", teacher.model().config().parameterCount()),
                   data.train().size(),
                   data.validation().size()));
     }
+    ctx.listener()
+        .onEvent(
+            "precision",
+            "precision "
+                + precision.json()
+                + (hp.precision() == null ? " (the default on " + device + ")" : "")
+                + (teacher == null
+                    ? ""
+                    : String.format(
+                        "; teacher weights %,d bytes in memory",
+                        teacher.model().parameterBytes())));
     if (data.trainStats().truncated() > 0) {
       ctx.listener()
           .onEvent(
@@ -213,6 +265,10 @@ public final class TrainingRecipe implements AutoCloseable {
       double kd = 0;
       double ce = 0;
       AdamW.StepReport report;
+      if (hp.lora() != null && hp.lora().dropout() > 0) {
+        // LoRA dropout draws from the engine's generator: seeded per step, a resume draws the same
+        Engine.getInstance().setRandomSeed((int) (hp.seed() * 1_000_003L + step));
+      }
       try (NDManager stepManager = manager.newSubManager();
           GradientCollector collector = Engine.getInstance().newGradientCollector()) {
         for (Batch b : micro) {
@@ -223,7 +279,9 @@ public final class TrainingRecipe implements AutoCloseable {
               teacherHidden = teacher.model().hidden(x.ids(), x.attentionMask()); // (B, T, D_t)
             }
           }
+          training(true); // LoRA dropout on for the student's forward only
           NDArray studentHidden = student.model().hidden(x.ids(), x.attentionMask()); // (B, T, D_s)
+          training(false);
           LossParts parts =
               loss.backward(
                   collector,
@@ -273,6 +331,18 @@ public final class TrainingRecipe implements AutoCloseable {
     ctx.listener()
         .onEvent("finished", "trained " + step + " steps, " + tokensSeen + " response tokens");
     return RunResult.trained(RunResult.Outcome.COMPLETED, step, lastCheckpoint, lastMetrics);
+  }
+
+  /** Turns the student's LoRA dropout on or off (nothing without adapters). */
+  private void training(boolean on) {
+    if (student.model().adapters() != null) {
+      student.model().adapters().training(on);
+    }
+  }
+
+  /** The student being trained (for tests that look at its weights). */
+  Gemma2Model studentModel() {
+    return student.model();
   }
 
   /**

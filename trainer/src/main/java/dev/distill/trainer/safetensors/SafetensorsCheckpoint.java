@@ -124,6 +124,18 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
     return f.read(name, expected, manager);
   }
 
+  /**
+   * Reads a tensor keeping a 2-byte floating dtype as stored ({@link SafetensorsFile#readStored}):
+   * BF16 as int8 pairs of shape (..., 2 n), F16 as float16; F32 as fp32.
+   */
+  public NDArray readStored(String name, Shape expected, NDManager manager) {
+    SafetensorsFile f = byTensor.get(name);
+    if (f == null) {
+      return read(name, expected, manager); // names the missing tensor
+    }
+    return f.readStored(name, expected, manager);
+  }
+
   @Override
   public void close() {
     for (SafetensorsFile f : files.values()) {

@@ -223,18 +223,49 @@ public final class SafetensorsFile implements AutoCloseable {
    * @throws IllegalArgumentException naming the file and the tensor when it is missing
    */
   public NDArray read(String name, NDManager manager) {
+    return read(name, manager, false);
+  }
+
+  /**
+   * Reads one tensor keeping a 2-byte floating dtype as it is stored, for a frozen model: BF16 as
+   * its bits in int8 pairs, shape {@code (..., 2 n)} (DJL aborts on bf16 and int16 tensors; the
+   * {@code FusedOps} frozen methods reinterpret the bits), F16 as a float16 array. Other dtypes
+   * come back as {@link #read(String, NDManager)} gives them. The bytes are copied as they are,
+   * chunk by chunk: no fp32 copy is ever made.
+   *
+   * @throws IllegalArgumentException naming the file and tensor, with expected and actual shapes
+   */
+  public NDArray readStored(String name, Shape expected, NDManager manager) {
+    checkShape(name, expected);
+    if (!NATIVE_LE) {
+      throw new UnsupportedOperationException("2-byte weights are kept only on little-endian CPUs");
+    }
+    return read(name, manager, true);
+  }
+
+  /** The shape of a 2-byte tensor as {@link #readStored} holds it. */
+  public static Shape storedShape(SafetensorsDtype dtype, Shape shape) {
+    if (dtype != SafetensorsDtype.BF16 || shape.dimension() == 0) {
+      return shape;
+    }
+    long[] dims = shape.getShape().clone();
+    dims[dims.length - 1] *= 2; // int8 pairs
+    return new Shape(dims);
+  }
+
+  private NDArray read(String name, NDManager manager, boolean stored) {
     TensorInfo info = tensors.get(name);
     if (info == null) {
       throw new IllegalArgumentException(path + ": missing tensor '" + name + "'");
     }
-    Shape shape = info.shape();
+    Shape shape = stored ? storedShape(info.dtype(), info.shape()) : info.shape();
     long rows = shape.dimension() == 0 ? 1 : shape.get(0);
-    long rowElems = rows == 0 ? 0 : shape.size() / Math.max(rows, 1);
+    long rowElems = rows == 0 ? 0 : info.shape().size() / Math.max(rows, 1);
     long rowBytes = rowElems * info.dtype().bytes();
-    long outRowBytes = rowElems * info.dtype().loadedAs().getNumOfBytes();
+    long outRowBytes = stored ? rowBytes : rowElems * info.dtype().loadedAs().getNumOfBytes();
     long maxBytes = Math.max(rowBytes, outRowBytes);
     if (shape.size() == 0 || shape.dimension() == 0 || maxBytes * rows <= chunkBytes) {
-      return readRows(info, 0, rows, manager).reshape(shape);
+      return readRows(info, 0, rows, manager, stored).reshape(shape);
     }
     if (maxBytes > Integer.MAX_VALUE - 8) {
       throw new IllegalArgumentException(
@@ -247,7 +278,7 @@ public final class SafetensorsFile implements AutoCloseable {
         long n = Math.min(rowsPerChunk, rows - r);
         long[] dims = shape.getShape().clone();
         dims[0] = n;
-        parts.add(readRows(info, r, n, manager).reshape(new Shape(dims)));
+        parts.add(readRows(info, r, n, manager, stored).reshape(new Shape(dims)));
       }
       return NDArrays.concat(parts, 0);
     } finally {
@@ -256,7 +287,7 @@ public final class SafetensorsFile implements AutoCloseable {
   }
 
   /** Reads rows [first, first + n) of a tensor (all of it when it has no rows) as a flat array. */
-  private NDArray readRows(TensorInfo info, long first, long n, NDManager manager) {
+  private NDArray readRows(TensorInfo info, long first, long n, NDManager manager, boolean stored) {
     Shape shape = info.shape();
     long rows = shape.dimension() == 0 ? 1 : shape.get(0);
     long elems = rows == 0 ? 0 : shape.size() / rows * n;
@@ -266,7 +297,17 @@ public final class SafetensorsFile implements AutoCloseable {
             + info.begin()
             + (rows == 0 ? 0 : first * (shape.size() / rows) * info.dtype().bytes());
     DataType outType = info.dtype().loadedAs();
-    ByteBuffer out = staging((int) (elems * outType.getNumOfBytes())); // reused direct buffer
+    long outElems = elems;
+    boolean raw = stored; // readStored refuses big-endian machines, so the bytes copy as they are
+    if (raw && info.dtype() == SafetensorsDtype.BF16) {
+      outType = DataType.INT8; // the bits, two bytes per element
+      outElems = 2 * elems;
+    } else if (raw && info.dtype() == SafetensorsDtype.F16) {
+      outType = DataType.FLOAT16;
+    } else {
+      raw = false;
+    }
+    ByteBuffer out = staging((int) (outElems * outType.getNumOfBytes())); // reused direct buffer
     if (elems > 0) {
       ByteBuffer src;
       try {
@@ -276,43 +317,46 @@ public final class SafetensorsFile implements AutoCloseable {
         throw new UncheckedIOException(
             path + ": tensor '" + info.name() + "': cannot map: " + e, e);
       }
-      switch (info.dtype()) {
-        case F32 -> {
-          if (NATIVE_LE) {
-            out.put(src);
-          } else {
+      if (raw) {
+        out.put(src); // little-endian 2-byte elements, as libtorch lays them out
+      } else
+        switch (info.dtype()) {
+          case F32 -> {
+            if (NATIVE_LE) {
+              out.put(src);
+            } else {
+              for (long i = 0; i < elems; i++) {
+                out.putFloat(src.getFloat());
+              }
+            }
+          }
+          case BF16 -> {
             for (long i = 0; i < elems; i++) {
-              out.putFloat(src.getFloat());
+              out.putFloat(SafetensorsDtype.bf16ToFloat(src.getShort()));
+            }
+          }
+          case F16 -> {
+            for (long i = 0; i < elems; i++) {
+              out.putFloat(SafetensorsDtype.f16ToFloat(src.getShort()));
+            }
+          }
+          case I64 -> {
+            for (long i = 0; i < elems; i++) {
+              out.putLong(src.getLong());
+            }
+          }
+          case I32 -> {
+            for (long i = 0; i < elems; i++) {
+              out.putInt(src.getInt());
             }
           }
         }
-        case BF16 -> {
-          for (long i = 0; i < elems; i++) {
-            out.putFloat(SafetensorsDtype.bf16ToFloat(src.getShort()));
-          }
-        }
-        case F16 -> {
-          for (long i = 0; i < elems; i++) {
-            out.putFloat(SafetensorsDtype.f16ToFloat(src.getShort()));
-          }
-        }
-        case I64 -> {
-          for (long i = 0; i < elems; i++) {
-            out.putLong(src.getLong());
-          }
-        }
-        case I32 -> {
-          for (long i = 0; i < elems; i++) {
-            out.putInt(src.getInt());
-          }
-        }
-      }
       out.rewind();
     }
     // On CPU, DJL wraps a direct buffer without copying (the tensor would live in JVM direct
     // memory,
     // limited by -XX:MaxDirectMemorySize): clone it into libtorch's memory and reuse the buffer.
-    try (NDArray view = manager.create(out, new Shape(elems), outType)) {
+    try (NDArray view = manager.create(out, new Shape(outElems), outType)) {
       NDArray copy = view.duplicate();
       NDScope.unregister(view);
       return copy;
@@ -336,12 +380,16 @@ public final class SafetensorsFile implements AutoCloseable {
    * @throws IllegalArgumentException naming the file and tensor, with expected and actual shapes
    */
   public NDArray read(String name, Shape expected, NDManager manager) {
+    checkShape(name, expected);
+    return read(name, manager);
+  }
+
+  private void checkShape(String name, Shape expected) {
     TensorInfo info = tensors.get(name);
     if (info != null && !info.shape().equals(expected)) {
       throw new IllegalArgumentException(
           path + ": tensor '" + name + "' has shape " + info.shape() + ", expected " + expected);
     }
-    return read(name, manager);
   }
 
   @Override

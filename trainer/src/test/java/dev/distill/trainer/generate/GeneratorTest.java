@@ -2,6 +2,7 @@ package dev.distill.trainer.generate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -179,6 +180,51 @@ class GeneratorTest {
     assertThat(t1[0] / 6000.0).isBetween(0.47, 0.53);
     assertThat(t05[0] / 6000.0).isBetween(0.63, 0.70);
     assertThat(t05[1] / 6000.0).isBetween(0.14, 0.19);
+  }
+
+  @Test
+  void listenerHearsEachTokenWithTheLogSoftmaxOfAFullForward() {
+    List<Integer> prompt = List.of(2, 17, 5, 9);
+    List<TokenLogprob> heard = new ArrayList<>();
+    Generation gen =
+        new Generator(model, manager, 2048)
+            .generate(prompt, GenerationOptions.greedy(6, Set.of()), null, 3, heard::add);
+    assertThat(heard).extracting(TokenLogprob::id).isEqualTo(gen.tokens());
+    // independent: DJL's logSoftmax over the whole sequence, no cache
+    List<Integer> seq = new ArrayList<>(prompt);
+    seq.addAll(gen.tokens());
+    int v = model.vocabSize();
+    try (NDManager m = manager.newSubManager()) {
+      long[] ids = seq.stream().mapToLong(Integer::longValue).toArray();
+      float[] logp =
+          model
+              .forward(m.create(ids, new Shape(1, ids.length)), null)
+              .logSoftmax(-1)
+              .toFloatArray(); // (1, T, V) flat
+      for (int i = 0; i < heard.size(); i++) {
+        int pos = prompt.size() - 1 + i; // the position that predicts output token i
+        TokenLogprob lp = heard.get(i);
+        assertThat(lp.logprob()).isCloseTo(logp[pos * v + lp.id()], within(1e-4));
+        assertThat(lp.top()).hasSize(3);
+        assertThat(lp.top().get(0).id()).isEqualTo(lp.id()); // greedy picks the top one
+        for (TokenLogprob.Alternative a : lp.top()) {
+          assertThat(a.logprob()).isCloseTo(logp[pos * v + a.id()], within(1e-4));
+          assertThat(a.logprob()).isLessThanOrEqualTo(lp.top().get(0).logprob());
+        }
+      }
+    }
+  }
+
+  @Test
+  void aListenerDoesNotChangeWhatIsSampled() {
+    List<Integer> prompt = List.of(2, 3);
+    Generator g = new Generator(model, manager, 2048);
+    GenerationOptions o = new GenerationOptions(10, 1.5, 0.9, 4, Set.of(), List.of());
+    List<TokenLogprob> heard = new ArrayList<>();
+    Generation with = g.generate(prompt, o, null, 0, heard::add);
+    assertThat(with.tokens()).isEqualTo(g.generate(prompt, o, null).tokens());
+    assertThat(heard).extracting(TokenLogprob::id).isEqualTo(with.tokens());
+    assertThat(heard).allSatisfy(lp -> assertThat(lp.top()).isEmpty());
   }
 
   @Test

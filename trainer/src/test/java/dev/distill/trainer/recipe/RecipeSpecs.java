@@ -5,6 +5,7 @@ import dev.distill.spec.GenerationSpec;
 import dev.distill.spec.Hyperparameters;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.JobType;
+import dev.distill.spec.LoraSpec;
 import dev.distill.spec.ModelRef;
 import dev.distill.trainer.checkpoint.Checkpoint;
 import java.util.ArrayList;
@@ -134,6 +135,18 @@ final class RecipeSpecs {
 
     Job seed(long seed) {
       hp.seed(seed);
+      return this;
+    }
+
+    /** {@code hyperparameters.precision}; unset, the device decides. */
+    Job precision(String precision) {
+      hp.precision(precision);
+      return this;
+    }
+
+    /** Trains LoRA adapters of the student instead of its weights. */
+    Job lora(LoraSpec settings) {
+      hp.lora(settings);
       return this;
     }
 

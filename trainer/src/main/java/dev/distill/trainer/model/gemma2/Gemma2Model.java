@@ -16,6 +16,7 @@ import dev.distill.trainer.fused.FusedOps;
 import dev.distill.trainer.model.IncrementalLm;
 import dev.distill.trainer.model.KvCache;
 import dev.distill.trainer.model.NoGrad;
+import dev.distill.trainer.model.Precision;
 import dev.distill.trainer.model.gemma2.Gemma2WeightNames.Layer;
 import dev.distill.trainer.safetensors.SafetensorsCheckpoint;
 import dev.distill.trainer.safetensors.SafetensorsDtype;
@@ -34,14 +35,22 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Gemma 2 as in Hugging Face's {@code modeling_gemma2.py}, written out by hand. Parameters are
- * plain fp32 arrays under their Hugging Face names ({@link Gemma2WeightNames}); everything runs on
- * the device of the manager the model was made with. Shapes: B batch, T new positions, S key
+ * plain fp32 arrays under their Hugging Face names ({@link Gemma2WeightNames}), except in a frozen
+ * model ({@link #loadFrozen}), whose matrices stay in their checkpoint's 2-byte dtype; everything
+ * runs on the device of the manager the model was made with. The {@link Precision} decides how the
+ * matmuls run: fp32 as DJL ops, bf16 inside {@link FusedOps} (fp32 at the boundary). Attention is
+ * composed (matmul, soft-cap, mask, softmax, matmul) when {@code attn_logit_softcapping} is set and
+ * fused (scaled_dot_product_attention) when it is null. Shapes: B batch, T new positions, S key
  * positions (T without a cache), D hidden, H query heads, KV key/value heads, G = H / KV, hd head
  * dim, I MLP width, V vocabulary.
  *
  * <p>Per layer: {@code x += post_attn_norm(attn(input_norm(x)))}, then {@code x +=
  * post_ffn_norm(mlp(pre_ffn_norm(x)))}; even layers attend within the sliding window, odd layers
  * globally.
+ *
+ * <p>With {@link Gemma2Lora} adapters attached, every adapted projection adds its low-rank update
+ * ({@link #project}); the base weights are then frozen and {@link #parameters()} lists only the
+ * adapters.
  *
  * <p>Masks are built once per (T, window) and cached (the 16 most recently used); the RoPE tables
  * grow on demand. Use a model from one thread at a time.
@@ -66,12 +75,15 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   public static final long DEFAULT_SHARD_BYTES = 5_000_000_000L;
 
   private final Gemma2Config config;
+  private final Precision precision;
+  private final boolean frozen; // matrices held in 2 bytes (int8 bf16 bits or float16), no grad
   private final NDManager manager; // owns parameters, constants and cached masks
   // HF name -> live parameter, in Gemma2WeightNames order
   private final Map<String, NDArray> params;
   private final NDArray embed; // (V, D), also the head
   private final NDArray finalNorm; // (D)
   private final NDArray[][] layers; // [layer][Layer.ordinal()]
+  private Gemma2Lora lora; // null without adapters
 
   // Scalar constants made natively once: a Java scalar argument (x.mul(2f), add(Number), ...) is
   // wrapped in a tensor over a Java buffer that is freed at once while autograd keeps a pointer to
@@ -107,8 +119,11 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   private boolean checkpointing;
   private Pending pending; // the last checkpointed forward, until finishBackward()
 
-  private Gemma2Model(Gemma2Config config, NDManager manager, Map<String, NDArray> params) {
+  private Gemma2Model(
+      Gemma2Config config, Precision precision, NDManager manager, Map<String, NDArray> params) {
     this.config = config;
+    this.precision = precision;
+    this.frozen = params.values().stream().anyMatch(p -> p.getDataType() != DataType.FLOAT32);
     this.manager = manager;
     this.params = Collections.unmodifiableMap(params);
     this.embed = params.get(Gemma2WeightNames.EMBED);
@@ -145,9 +160,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     this.geluB = constant((float) (2 * GELU_C));
     this.maskMagnitude = constant(-MASKED);
     this.minusHalf = constant(-0.5f);
-    for (NDArray p : params.values()) {
-      p.setRequiresGradient(true);
-    }
+    requireGradients(!frozen);
   }
 
   private NDArray constant(float v) {
@@ -166,6 +179,12 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * the device or the engine's seed.
    */
   public static Gemma2Model init(Gemma2Config config, NDManager parent, long seed) {
+    return init(config, parent, seed, Precision.FP32);
+  }
+
+  /** {@link #init(Gemma2Config, NDManager, long)}, computing in the given precision. */
+  public static Gemma2Model init(
+      Gemma2Config config, NDManager parent, long seed, Precision precision) {
     NDManager m = parent.newSubManager();
     Map<String, NDArray> params = new LinkedHashMap<>();
     for (var e : Gemma2WeightNames.shapes(config).entrySet()) {
@@ -191,7 +210,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       NDScope.unregister(p);
       params.put(name, p);
     }
-    return new Gemma2Model(config, m, params);
+    return new Gemma2Model(config, precision, m, params);
   }
 
   private static double gaussian(SplittableRandom rnd) {
@@ -206,23 +225,56 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * shards), any of F32/BF16/F16, converted to fp32. Errors name the file and the key or tensor.
    */
   public static Gemma2Model load(Path dir, NDManager parent) {
+    return load(dir, parent, Precision.FP32, false);
+  }
+
+  /** {@link #load(Path, NDManager)}, computing in the given precision. */
+  public static Gemma2Model load(Path dir, NDManager parent, Precision precision) {
+    return load(dir, parent, precision, false);
+  }
+
+  /**
+   * A frozen model (a teacher): its matrices stay in the checkpoint's dtype, so a BF16 or F16
+   * checkpoint takes half the bytes of fp32 and is never expanded (each tensor is copied from the
+   * file as it is, chunk by chunk); F32 stays fp32. The norms (a few vectors) are fp32. No
+   * parameter tracks gradients. In {@link Precision#FP32} the products are computed in fp32 from
+   * the exact upcast weights, so the logits equal those of {@link #load} bit for bit; otherwise
+   * they run in the weights' dtype.
+   */
+  public static Gemma2Model loadFrozen(Path dir, NDManager parent, Precision precision) {
+    return load(dir, parent, precision, true);
+  }
+
+  private static Gemma2Model load(Path dir, NDManager parent, Precision precision, boolean frozen) {
     Gemma2Config config = Gemma2Config.read(dir.resolve("config.json"));
     NDManager m = parent.newSubManager();
     try (SafetensorsCheckpoint ckpt = SafetensorsCheckpoint.open(dir)) {
       Map<String, NDArray> params = new LinkedHashMap<>();
       for (var e : Gemma2WeightNames.shapes(config).entrySet()) {
-        NDArray p = ckpt.read(e.getKey(), e.getValue(), m);
+        String name = e.getKey();
+        NDArray p =
+            frozen && !Gemma2WeightNames.isNorm(name)
+                ? ckpt.readStored(name, e.getValue(), m) // 2 bytes stay 2 bytes
+                : ckpt.read(name, e.getValue(), m); // fp32
         NDScope.unregister(p);
-        params.put(e.getKey(), p);
+        params.put(name, p);
       }
-      return new Gemma2Model(config, m, params);
+      Gemma2Model model = new Gemma2Model(config, precision, m, params);
+      if (frozen) {
+        model.requireGradients(false);
+      }
+      return model;
     } catch (RuntimeException e) {
       m.close();
       throw e;
     }
   }
 
-  /** Writes config.json and fp32 model.safetensors (a valid Gemma2ForCausalLM directory). */
+  /**
+   * Writes config.json and fp32 model.safetensors (a valid Gemma2ForCausalLM directory): the base
+   * weights, without adapters (those save with {@link Gemma2Lora#save}, or fold in first with
+   * {@link #mergeAdapters}).
+   */
   public void save(Path dir) {
     save(dir, SafetensorsDtype.F32, DEFAULT_SHARD_BYTES);
   }
@@ -235,6 +287,9 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * @param dtype F32, BF16 or F16
    */
   public void save(Path dir, SafetensorsDtype dtype, long maxShardBytes) {
+    if (frozen) {
+      throw new IllegalStateException("a frozen model keeps 2-byte weights and is not saved");
+    }
     try {
       Files.createDirectories(dir);
       try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, "model*.safetensors*")) {
@@ -268,16 +323,88 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     return config.vocabSize();
   }
 
+  /** The trainable tensors: the adapters when there are some, else every weight. */
   @Override
   public Map<String, NDArray> parameters() {
+    return lora == null ? params : lora.parameters();
+  }
+
+  /** Every base weight under its Hugging Face name, adapters or not. */
+  public Map<String, NDArray> baseParameters() {
     return params;
   }
 
-  /** Turns gradient tracking of every parameter on (student) or off (a frozen teacher). */
-  public void requireGradients(boolean on) {
+  /** The precision its matmuls run in. */
+  public Precision precision() {
+    return precision;
+  }
+
+  /** Bytes its parameters take in memory (2 per element of a frozen 2-byte matrix). */
+  public long parameterBytes() {
+    long bytes = 0;
     for (NDArray p : params.values()) {
-      p.setRequiresGradient(on);
+      bytes += p.size() * p.getDataType().getNumOfBytes();
     }
+    return bytes;
+  }
+
+  /**
+   * Turns gradient tracking of the trainable tensors on (student) or off (a frozen teacher). With
+   * adapters the base stays frozen either way.
+   */
+  public void requireGradients(boolean on) {
+    if (lora != null) {
+      lora.requireGradients(on);
+      return;
+    }
+    for (NDArray p : params.values()) {
+      if (p.getDataType() == DataType.FLOAT32) {
+        p.setRequiresGradient(on && !frozen);
+      }
+    }
+  }
+
+  // ----------------------------------------------------------------------------------------
+  // LoRA.
+
+  /**
+   * Attaches adapters (made for this config) and freezes the base: from now on only the adapters
+   * receive gradients, and the model owns them (closes them with itself).
+   */
+  public void attach(Gemma2Lora adapters) {
+    if (lora != null) {
+      throw new IllegalStateException("the model already has adapters: merge them first");
+    }
+    for (NDArray p : params.values()) {
+      p.setRequiresGradient(false);
+    }
+    lora = adapters;
+  }
+
+  /** The attached adapters, or null. */
+  public Gemma2Lora adapters() {
+    return lora;
+  }
+
+  /**
+   * Folds the adapters into the base weights ({@code W += (alpha / r) B A}) and drops them: the
+   * model is then a plain Gemma 2 with every weight trainable again. Nothing happens without
+   * adapters.
+   */
+  public void mergeAdapters() {
+    if (lora == null) {
+      return;
+    }
+    try (NoGrad ignored = NoGrad.enter()) {
+      for (int i = 0; i < layers.length; i++) {
+        for (Layer t : Layer.values()) {
+          lora.mergeInto(i, t, layers[i][t.ordinal()]);
+        }
+      }
+    }
+    lora.close();
+    lora = null;
+    requireGradients(true);
   }
 
   /**
@@ -294,11 +421,11 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   @Override
   public NDArray logits(NDArray hidden) {
     if (finalCap == null) {
-      return hidden.matMul(embed.transpose()); // (B, t, D) @ (D, V) -> (B, t, V)
+      return linear(hidden, embed); // (B, t, D) @ (D, V) -> (B, t, V) fp32
     }
     // tanh(logits / cap) * cap, the 1 / cap applied to the (B, t, D) input rather than to the
     // (B, t, V) logits: one pass fewer over the larger array (V is 256k for Gemma)
-    NDArray scaled = hidden.mul(finalCapInverse).matMul(embed.transpose()); // (B, t, V)
+    NDArray scaled = linear(hidden.mul(finalCapInverse), embed); // (B, t, V) fp32
     return scaled.tanh().mul(finalCap); // (B, t, V)
   }
 
@@ -371,7 +498,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     h = rmsNorm(h, w[Layer.POST_ATTN_NORM.ordinal()]); // (B, T, D)
     x = x.add(h); // (B, T, D) residual
     h = rmsNorm(x, w[Layer.PRE_FFN_NORM.ordinal()]); // (B, T, D)
-    h = mlp(w, h); // (B, T, D)
+    h = mlp(i, h); // (B, T, D)
     h = rmsNorm(h, w[Layer.POST_FFN_NORM.ordinal()]); // (B, T, D)
     return x.add(h); // (B, T, D) residual
   }
@@ -455,8 +582,11 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     grad.close();
   }
 
-  /** (B, T) ids -> (B, T, D) rows of the embedding. */
+  /** (B, T) ids -> (B, T, D) rows of the embedding, fp32. */
   private NDArray embedding(NDArray ids) {
+    if (embed.getDataType() != DataType.FLOAT32) {
+      return FusedOps.frozenEmbedding(ids, embed); // (B, T, D) from 2-byte rows
+    }
     return ids.getNDArrayInternal().embedding(ids, embed, SparseFormat.DENSE).singletonOrThrow();
   }
 
@@ -491,16 +621,15 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * @return (B, T, D)
    */
   private NDArray attention(int layer, NDArray x, NDArray[] rope, NDArray mask, KvCache cache) {
-    NDArray[] w = layers[layer];
     long b = x.getShape().get(0);
     long t = x.getShape().get(1);
     int h = config.numAttentionHeads();
     int kv = config.numKeyValueHeads();
     int g = config.groupSize();
     int hd = config.headDim();
-    NDArray q = linear(x, w[Layer.Q_PROJ.ordinal()]).reshape(b, t, h, hd); // (B, T, H, hd)
-    NDArray k = linear(x, w[Layer.K_PROJ.ordinal()]).reshape(b, t, kv, hd); // (B, T, KV, hd)
-    NDArray v = linear(x, w[Layer.V_PROJ.ordinal()]).reshape(b, t, kv, hd); // (B, T, KV, hd)
+    NDArray q = project(layer, Layer.Q_PROJ, x).reshape(b, t, h, hd); // (B, T, H, hd)
+    NDArray k = project(layer, Layer.K_PROJ, x).reshape(b, t, kv, hd); // (B, T, KV, hd)
+    NDArray v = project(layer, Layer.V_PROJ, x).reshape(b, t, kv, hd); // (B, T, KV, hd)
     q = applyRope(q, rope).mul(queryScale); // (B, T, H, hd) scaled by scalar^-0.5 [/ cap]
     k = applyRope(k, rope); // (B, T, KV, hd)
     // Head h uses key/value head h / G (as HF's repeat_kv): group the G query heads of a kv head as
@@ -519,17 +648,44 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       cache.put(layer, k, v);
     }
     long s = k.getShape().get(2);
-    NDArray scores =
-        q.matMul(k.transpose(0, 1, 3, 2)); // (B, KV, G*T, hd) @ (B, KV, hd, S) -> (B, KV, G*T, S)
-    if (attnCap != null) {
-      scores = scores.tanh().mul(attnCap); // (B, KV, G*T, S) tanh(s / cap) * cap, s / cap from q
+    NDArray out;
+    if (attnCap == null && FusedOps.enabled()) {
+      // No soft-cap: one fused kernel (flash where it applies), the G query heads of a kv head as
+      // rows, so grouped-query attention needs no repeated keys.
+      NDArray rows =
+          groupMask(mask, g, t, s); // (T, S) -> (G*T, S); (B, 1, 1, T, S) -> (B, 1, G*T, S)
+      out = FusedOps.attention(q, k, v, rows, precision.lowCompute()); // (B, KV, G*T, hd)
+    } else {
+      NDArray scores =
+          matMul(
+              q, k.transpose(0, 1, 3, 2)); // (B, KV, G*T, hd) @ (B, KV, hd, S) -> (B, KV, G*T, S)
+      if (attnCap != null) {
+        scores = scores.tanh().mul(attnCap); // (B, KV, G*T, S) tanh(s / cap) * cap, s / cap from q
+      }
+      scores = scores.reshape(b, kv, g, t, s).add(mask); // (B, KV, G, T, S) hidden keys at -1e9
+      NDArray probs = scores.softmax(-1).reshape(b, kv, g * t, s); // (B, KV, G*T, S) fp32
+      out = matMul(probs, v); // (B, KV, G*T, hd)
     }
-    scores = scores.reshape(b, kv, g, t, s).add(mask); // (B, KV, G, T, S) hidden keys at -1e9
-    NDArray probs = scores.softmax(-1).reshape(b, kv, g * t, s); // (B, KV, G*T, S)
-    NDArray out = probs.matMul(v); // (B, KV, G*T, hd)
     out =
         out.reshape(b, kv, g, t, hd).transpose(0, 3, 1, 2, 4).reshape(b, t, h * hd); // (B, T, H*hd)
-    return linear(out, w[Layer.O_PROJ.ordinal()]); // (B, T, D)
+    return project(layer, Layer.O_PROJ, out); // (B, T, D)
+  }
+
+  /**
+   * The additive mask of each query row of {@code (B, KV, G*T, hd)}: row {@code g T + i} is query
+   * i.
+   *
+   * @param mask (T, S) or (B, 1, 1, T, S)
+   * @return (G*T, S) or (B, 1, G*T, S)
+   */
+  private static NDArray groupMask(NDArray mask, int g, long t, long s) {
+    if (mask.getShape().dimension() == 2) {
+      return mask.reshape(1, t, s).broadcast(g, t, s).reshape(g * t, s); // (G*T, S)
+    }
+    long b = mask.getShape().get(0);
+    return mask.reshape(b, 1, 1, t, s)
+        .broadcast(b, 1, g, t, s)
+        .reshape(b, 1, g * t, s); // (B, 1, G*T, S)
   }
 
   /**
@@ -538,10 +694,10 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * @param x (B, T, D)
    * @return (B, T, D)
    */
-  private NDArray mlp(NDArray[] w, NDArray x) {
-    NDArray gate = linear(x, w[Layer.GATE_PROJ.ordinal()]); // (B, T, I)
-    NDArray up = linear(x, w[Layer.UP_PROJ.ordinal()]); // (B, T, I)
-    return linear(geglu(gate, up), w[Layer.DOWN_PROJ.ordinal()]); // (B, T, D)
+  private NDArray mlp(int layer, NDArray x) {
+    NDArray gate = project(layer, Layer.GATE_PROJ, x); // (B, T, I)
+    NDArray up = project(layer, Layer.UP_PROJ, x); // (B, T, I)
+    return project(layer, Layer.DOWN_PROJ, geglu(gate, up)); // (B, T, D)
   }
 
   /**
@@ -570,9 +726,32 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     return x.mul(Activation.sigmoid(twoU));
   }
 
-  /** torch.nn.Linear without bias: (..., in) @ (out, in)^T -> (..., out). */
-  private static NDArray linear(NDArray x, NDArray w) {
-    return x.matMul(w.transpose());
+  /**
+   * A projection of a layer: {@code x W^T}, plus the LoRA update {@code (alpha / r) dropout(x) A^T
+   * B^T} when the projection has an adapter.
+   *
+   * @param x (B, T, in)
+   * @return (B, T, out)
+   */
+  private NDArray project(int layer, Layer t, NDArray x) {
+    NDArray y = linear(x, layers[layer][t.ordinal()]); // (B, T, out)
+    return lora == null ? y : lora.addTo(layer, t, x, y);
+  }
+
+  /**
+   * torch.nn.Linear without bias: (..., in) @ (out, in)^T -> (..., out), fp32 out. A DJL matmul in
+   * fp32; bf16 inside {@link FusedOps} otherwise; a frozen 2-byte weight is read there too.
+   */
+  private NDArray linear(NDArray x, NDArray w) {
+    if (w.getDataType() != DataType.FLOAT32) {
+      return FusedOps.frozenLinear(x, w, precision.lowCompute());
+    }
+    return precision.lowCompute() ? FusedOps.linearBf16(x, w) : x.matMul(w.transpose());
+  }
+
+  /** a @ b, in the model's precision (fp32 out): the attention's two products. */
+  private NDArray matMul(NDArray a, NDArray b) {
+    return precision.lowCompute() ? FusedOps.matMulBf16(a, b) : a.matMul(b);
   }
 
   /**
@@ -723,6 +902,9 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
 
   @Override
   public void close() {
+    if (lora != null) {
+      lora.close();
+    }
     synchronized (maskCache) {
       maskCache.clear();
     }

@@ -70,6 +70,42 @@ public final class Gemma2WeightNames {
     }
 
     /**
+     * The Hugging Face module name of a projection ({@code q_proj}, ..., {@code down_proj}), as
+     * PEFT's {@code target_modules} names it; null for a norm.
+     */
+    public String module() {
+      if (isNorm()) {
+        return null;
+      }
+      String path = suffix.substring(0, suffix.length() - ".weight".length()); // self_attn.q_proj
+      return path.substring(path.lastIndexOf('.') + 1);
+    }
+
+    /** The projection of a module name ({@code q_proj}, ...). */
+    public static Layer ofModule(String module) {
+      for (Layer t : values()) {
+        if (module.equals(t.module())) {
+          return t;
+        }
+      }
+      throw new IllegalArgumentException("no projection named '" + module + "'");
+    }
+
+    /**
+     * PEFT's name of the LoRA A (down, (r, in)) or B (up, (out, r)) matrix of this projection in
+     * layer i, as {@code save_pretrained} writes it (peft 0.21.0): {@code
+     * base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight}.
+     *
+     * @param up false for A, true for B
+     */
+    public String lora(int layer, boolean up) {
+      String base = of(layer); // model.layers.{i}.self_attn.q_proj.weight
+      return PEFT_PREFIX
+          + base.substring(0, base.length() - ".weight".length())
+          + (up ? ".lora_B.weight" : ".lora_A.weight");
+    }
+
+    /**
      * Whether this is a norm weight (no weight decay; initialised to zero since it is used as 1 +
      * w).
      */
@@ -80,6 +116,12 @@ public final class Gemma2WeightNames {
           || this == POST_FFN_NORM;
     }
   }
+
+  /**
+   * The prefix PEFT puts before a base tensor's name in {@code adapter_model.safetensors} (the
+   * PeftModel wrapper's {@code base_model}, LoraModel's {@code model}).
+   */
+  public static final String PEFT_PREFIX = "base_model.model.";
 
   private Gemma2WeightNames() {}
 
