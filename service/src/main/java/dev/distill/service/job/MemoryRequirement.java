@@ -29,7 +29,9 @@ record MemoryRequirement(Long minMemoryMb, MemoryPlan plan) {
     Optional<MemoryPlan> plan =
         SpecPlans.plan(
             spec,
-            named != null ? Precision.of(named) : Precision.defaultFor(spec.requirements().device()));
+            named != null
+                ? Precision.of(named)
+                : Precision.defaultFor(spec.requirements().device()));
     return plan.map(p -> new MemoryRequirement(p.totalMib(), p))
         .orElse(new MemoryRequirement(null, null));
   }
