@@ -35,6 +35,10 @@ import java.util.Locale;
  *     null (the default) lets the worker choose from its device: bf16-mixed on CUDA, fp32 on CPU
  * @param lora LoRA adapters for the student ({@link LoraSpec}): only they train, the base stays
  *     frozen; null (the default) trains every weight
+ * @param activationCheckpointing whether each decoder layer of the student keeps only its input in
+ *     the forward pass and recomputes the rest in the backward pass: activation memory O(layers x B
+ *     x T x D + one layer) instead of O(layers x one layer), for about one more forward pass of
+ *     compute; the same gradients. Default false
  */
 public record Hyperparameters(
     @JsonProperty("max_steps") Integer maxSteps,
@@ -60,7 +64,10 @@ public record Hyperparameters(
     // checkpoint of an older worker resumes after an upgrade)
     @JsonInclude(JsonInclude.Include.NON_NULL) @JsonProperty("precision") String precision,
     // absent when unset, so that a spec without it serialises (and hashes) as before
-    @JsonProperty("lora") @JsonInclude(JsonInclude.Include.NON_NULL) LoraSpec lora) {
+    @JsonProperty("lora") @JsonInclude(JsonInclude.Include.NON_NULL) LoraSpec lora,
+    // left out when false, so that specs written before the field keep their spec hash
+    @JsonInclude(JsonInclude.Include.NON_DEFAULT) @JsonProperty("activation_checkpointing")
+        Boolean activationCheckpointing) {
 
   public Hyperparameters {
     maxSteps = maxSteps == null ? 200 : maxSteps;
@@ -82,6 +89,7 @@ public record Hyperparameters(
     keepCheckpoints = keepCheckpoints == null ? 3 : keepCheckpoints;
     evalEvery = evalEvery == null ? 0 : evalEvery;
     precision = precision == null ? null : precision.toLowerCase(Locale.ROOT);
+    activationCheckpointing = activationCheckpointing != null && activationCheckpointing;
   }
 
   /** All defaults. */
@@ -164,6 +172,7 @@ public record Hyperparameters(
     private Integer lossChunkSize;
     private String precision;
     private LoraSpec lora;
+    private Boolean activationCheckpointing;
 
     private Builder() {}
 
@@ -272,6 +281,11 @@ public record Hyperparameters(
       return this;
     }
 
+    public Builder activationCheckpointing(boolean value) {
+      activationCheckpointing = value;
+      return this;
+    }
+
     public Hyperparameters build() {
       return new Hyperparameters(
           maxSteps,
@@ -294,7 +308,8 @@ public record Hyperparameters(
           evalEvery,
           lossChunkSize,
           precision,
-          lora);
+          lora,
+          activationCheckpointing);
     }
   }
 }

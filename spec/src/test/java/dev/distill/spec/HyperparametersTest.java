@@ -36,6 +36,7 @@ class HyperparametersTest {
             .evalEvery(5)
             .lossChunkSize(16)
             .precision("BF16-Mixed")
+            .activationCheckpointing(true)
             .build();
     Hyperparameters parsed =
         json.readValue(
@@ -45,7 +46,8 @@ class HyperparametersTest {
              "beta2": 0.9, "grad_clip": 2.0, "temperature": 1.5, "kd_ratio": 0.7,
              "kd_loss": "JSD", "jsd_beta": 0.25, "seed": 42, "checkpoint_every": 7,
              "keep_checkpoints": 2, "eval_every": 5, "loss_chunk_size": 16,
-             "precision": "bf16-mixed"}
+             "precision": "bf16-mixed",
+             "activation_checkpointing": true}
             """,
             Hyperparameters.class);
     assertThat(built).isEqualTo(parsed);
@@ -93,7 +95,9 @@ class HyperparametersTest {
   void anUnsetPrecisionIsLeftOutOfTheJson() {
     // the spec hash of a checkpoint is taken over this JSON: specs written before the field existed
     // must hash as they did, or an upgraded worker refuses to resume their checkpoints
-    assertThat(json.writeValueAsString(Hyperparameters.defaults())).doesNotContain("precision");
+    assertThat(json.writeValueAsString(Hyperparameters.defaults()))
+        .doesNotContain("precision")
+        .doesNotContain("activation_checkpointing");
     assertThat(json.writeValueAsString(Hyperparameters.builder().precision("fp32").build()))
         .contains("\"precision\":\"fp32\"");
   }

@@ -27,6 +27,7 @@ import picocli.CommandLine.Command;
       DemoCommand.class,
       ClusterCommand.class,
       LogitsCommand.class,
+      PlanCommand.class,
       MergeCommand.class,
       WorkerCommand.class,
       TrainCommand.class,

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.distill.trainer.generate.TopLogits;
+import dev.distill.trainer.model.Devices;
 import dev.distill.trainer.model.NoGrad;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
 import java.io.PrintWriter;
@@ -46,6 +47,9 @@ public final class LogitsCommand implements Callable<Integer> {
       description = "How many top logits per position (default 5).")
   int top;
 
+  @Option(names = "--device", description = "cpu (default), cuda or cuda:N.")
+  String device = "cpu";
+
   @Override
   public Integer call() {
     long[] ids = parseTokens(tokens);
@@ -56,7 +60,7 @@ public final class LogitsCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--model " + model + ": not a directory");
     }
     try (NoGrad noGrad = NoGrad.enter();
-        NDManager manager = NDManager.newBaseManager();
+        NDManager manager = NDManager.newBaseManager(Devices.parse(device));
         Gemma2Model lm = Gemma2Model.load(model, manager)) {
       for (long id : ids) {
         if (id >= lm.vocabSize()) {

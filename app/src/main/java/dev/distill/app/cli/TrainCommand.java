@@ -47,9 +47,17 @@ public final class TrainCommand implements Callable<Integer> {
       description = "Local directory of a job: reference, ID=DIR; repeatable.")
   Map<String, Path> artifacts = new HashMap<>();
 
+  @Option(
+      names = "--device",
+      description = "cpu, cuda or cuda:N (default: the first GPU the engine sees, else cpu).")
+  String device;
+
   @Override
   public Integer call() throws Exception {
     JobSpec job = SpecFiles.read(specFile);
+    if (device != null) {
+      dev.distill.trainer.model.Devices.parse(device); // one line when it is not there
+    }
     PrintWriter o = spec.commandLine().getOut();
     TrainingListener printer =
         new TrainingListener() {
@@ -98,7 +106,10 @@ public final class TrainCommand implements Callable<Integer> {
     Map<String, Path> dirs = new HashMap<>();
     artifacts.forEach((k, v) -> dirs.put(k, v.toAbsolutePath()));
     RunResult r =
-        Recipes.run(job, new RunContext(out.toAbsolutePath(), dirs, printer, StopSignal.NEVER));
+        Recipes.run(
+            job,
+            new RunContext(
+                out.toAbsolutePath(), dirs, printer, StopSignal.NEVER, null, null, device));
     String outcome = r.outcome().name().toLowerCase(Locale.ROOT);
     o.println(
         job.type() == JobType.SYNTHESIZE

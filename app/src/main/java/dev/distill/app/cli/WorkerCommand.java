@@ -1,8 +1,10 @@
 package dev.distill.app.cli;
 
+import ai.djl.Device;
 import dev.distill.app.worker.Worker;
 import dev.distill.app.worker.WorkerConfig;
 import dev.distill.spec.protocol.WorkerCapabilities;
+import dev.distill.trainer.model.Devices;
 import java.net.InetAddress;
 import java.net.URI;
 import java.nio.file.Path;
@@ -50,12 +52,16 @@ public final class WorkerCommand implements Callable<Integer> {
           "Address /metrics binds (default 127.0.0.1; 0.0.0.0 for every interface, as in containers).")
   String metricsAddress = "127.0.0.1";
 
-  @Option(names = "--device", description = "cpu or cuda (default cpu).")
+  @Option(
+      names = "--device",
+      description = "cpu, cuda or cuda:N (default cpu); a CUDA device must be visible.")
   String device = "cpu";
 
   @Option(
       names = "--memory-mb",
-      description = "Memory offered to jobs in MiB (default: this JVM's limit).")
+      description =
+          "Memory offered to jobs in MiB, at most the device's (default: read from the device:"
+              + " the GPU's total, or physical memory / the cgroup limit).")
   Long memoryMb;
 
   @Option(
@@ -91,18 +97,25 @@ public final class WorkerCommand implements Callable<Integer> {
     }
     String workerId =
         id != null ? id : hostName() + "-" + UUID.randomUUID().toString().substring(0, 8);
-    long mem = memoryMb != null ? memoryMb : Runtime.getRuntime().maxMemory() / (1024 * 1024);
+    Device d = Devices.parse(device); // one line when the device is not there
+    long deviceMb = Devices.totalMemoryBytes(d) >> 20;
+    if (memoryMb != null && memoryMb > deviceMb) {
+      throw new IllegalArgumentException(
+          "--memory-mb " + memoryMb + " is more than the device's " + deviceMb + " MiB");
+    }
+    long mem = memoryMb != null ? memoryMb : deviceMb;
     WorkerConfig config =
         new WorkerConfig(
             serviceUrl,
             t,
             workerId,
-            new WorkerCapabilities(device, mem, labels),
+            new WorkerCapabilities(Devices.kind(d), mem, labels),
             root.toAbsolutePath(),
             metricsPort,
             metricsAddress,
             waitSeconds,
-            once);
+            once,
+            device);
     Worker worker = new Worker(config);
     Thread hook =
         new Thread(

@@ -18,6 +18,7 @@ import dev.distill.spec.protocol.MetricPoint;
 import dev.distill.spec.protocol.ReleaseRequest;
 import dev.distill.spec.protocol.WorkerEvent;
 import dev.distill.trainer.checkpoint.Checkpoint;
+import dev.distill.trainer.recipe.MemoryPlans;
 import dev.distill.trainer.recipe.Recipes;
 import dev.distill.trainer.recipe.RunContext;
 import dev.distill.trainer.recipe.RunResult;
@@ -134,8 +135,14 @@ final class Attempt implements TrainingListener, StopSignal {
             this::leaseLost);
   }
 
-  /** Runs the job with its recipe, reports what it did and ends the attempt. */
-  void run(Path storageRoot) throws InterruptedException {
+  /**
+   * Runs the job with its recipe, reports what it did and ends the attempt.
+   *
+   * @param device cpu, cuda or cuda:N
+   * @param memoryMb the memory this worker offers: a job whose memory plan is larger fails before
+   *     anything is loaded
+   */
+  void run(Path storageRoot, String device, long memoryMb) throws InterruptedException {
     log.info(
         "worker {}: claimed job {} (attempt {}, epoch {})",
         workerId,
@@ -164,10 +171,16 @@ final class Attempt implements TrainingListener, StopSignal {
         FileRefs.requireOutsideArtifactStore(claim.job().spec(), storageRoot);
         Endpoints endpoints =
             new Endpoints(claim.endpoints(), keys, OpenAiClient.Settings.defaults());
-        result =
-            Recipes.run(
-                claim.job().spec(),
-                new RunContext(outputDir, artifacts, this, this, endpoints, new PngCharts()));
+        // file: and job: models are planned here, from their config.json (the service could not)
+        failure =
+            MemoryPlans.doesNotFit(claim.job().spec(), artifacts, memoryMb << 20).orElse(null);
+        if (failure == null) {
+          result =
+              Recipes.run(
+                  claim.job().spec(),
+                  new RunContext(
+                      outputDir, artifacts, this, this, endpoints, new PngCharts(), device));
+        }
       } catch (OutOfMemoryError e) {
         failure = "out of memory: " + e.getMessage();
       } catch (RuntimeException e) {

@@ -80,7 +80,7 @@ public final class Worker implements AutoCloseable {
           continue;
         }
         new Attempt(client, claim.get(), config.workerId(), metrics, shutdown::get, keys)
-            .run(config.storageRoot());
+            .run(config.storageRoot(), config.device(), config.capabilities().memoryMb());
         if (config.once()) {
           break;
         }

@@ -18,6 +18,7 @@ import java.nio.file.Path;
  *     0.0.0.0} for every interface (containers)
  * @param waitSeconds long-poll wait of one claim, 1..30
  * @param once exit after one job (tests and the demo's bounded runs)
+ * @param device the device jobs run on: cpu, cuda or cuda:N (null: cpu)
  */
 public record WorkerConfig(
     URI serviceUrl,
@@ -28,7 +29,8 @@ public record WorkerConfig(
     int metricsPort,
     String metricsAddress,
     int waitSeconds,
-    boolean once) {
+    boolean once,
+    String device) {
 
   public WorkerConfig {
     if (serviceUrl == null) {
@@ -50,6 +52,7 @@ public record WorkerConfig(
     if (waitSeconds < 1 || waitSeconds > 30) {
       throw new IllegalArgumentException("wait seconds must be 1..30, was " + waitSeconds);
     }
+    device = device == null ? "cpu" : device;
     metricsAddress =
         metricsAddress == null || metricsAddress.isBlank() ? "127.0.0.1" : metricsAddress;
     capabilities = capabilities == null ? new WorkerCapabilities(null, null, null) : capabilities;

@@ -35,7 +35,8 @@ class WorkerMetricsTest {
             0,
             null,
             1,
-            true);
+            true,
+            null);
     assertThat(config.metricsAddress()).isEqualTo("127.0.0.1");
   }
 

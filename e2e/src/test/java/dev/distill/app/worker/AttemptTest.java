@@ -255,7 +255,8 @@ class AttemptTest {
     Running run(String jobId, java.util.function.BooleanSupplier shuttingDown) {
       ClaimResponse claim =
           worker
-              .claim(new ClaimRequest("attempt-test", new WorkerCapabilities(null, null, null), 5))
+              .claim(
+                  new ClaimRequest("attempt-test", new WorkerCapabilities(null, 16_000L, null), 5))
               .orElseThrow(() -> new AssertionError("no job to claim"));
       assertThat(claim.job().id().toString()).isEqualTo(jobId);
       WorkerMetrics metrics = new WorkerMetrics("attempt-test");
@@ -271,7 +272,7 @@ class AttemptTest {
           CompletableFuture.runAsync(
               () -> {
                 try {
-                  attempt.run(storage);
+                  attempt.run(storage, "cpu", 16_000);
                 } catch (InterruptedException e) {
                   throw new IllegalStateException(e);
                 } finally {

@@ -70,6 +70,7 @@ public class JobService {
     }
     String specJson = mapper.writeValueAsString(spec);
     String hash = sha256(specJson);
+    MemoryRequirement memory = MemoryRequirement.of(spec);
     UUID id = UUID.randomUUID();
     int inserted =
         jdbc.update(
@@ -84,7 +85,7 @@ public class JobService {
             spec.priority(),
             spec.maxAttempts(),
             spec.requirements().device(),
-            spec.requirements().minMemoryMb(),
+            memory.minMemoryMb(),
             mapper.writeValueAsString(spec.requirements().labels()),
             idempotencyKey,
             hash);
@@ -109,7 +110,16 @@ public class JobService {
           id,
           dep);
     }
-    transitions.recordStatusEvent(id, null, JobStatus.QUEUED, null);
+    // the created event carries the memory plan when the service made the requirement
+    transitions.recordStatusEvent(
+        id,
+        null,
+        JobStatus.QUEUED,
+        null,
+        memory.plan() == null ? Map.of() : Map.of("memory_plan", memory.eventData()));
+    if (memory.minMemoryMb() != null) {
+      warnIfNoWorkerFits(caller, id, spec, memory.minMemoryMb());
+    }
     Optional<Map.Entry<UUID, JobStatus>> dead =
         dependencies.entrySet().stream()
             .filter(e -> e.getValue() == JobStatus.FAILED || e.getValue() == JobStatus.CANCELLED)
@@ -125,6 +135,54 @@ public class JobService {
       transitions.notifyQueue(id);
     }
     return new Created(get(caller, id), true);
+  }
+
+  /**
+   * A job that no registered worker of its project could claim for want of memory says so at once,
+   * rather than waiting silently: the workers compared are those of the device and labels it asks
+   * for. Nothing is said while no such worker is registered at all.
+   */
+  private void warnIfNoWorkerFits(Caller caller, UUID id, JobSpec spec, long minMemoryMb) {
+    Map<String, Object> row =
+        jdbc.queryForMap(
+            "SELECT count(*) AS n, max(memory_mb) AS largest FROM workers"
+                + " WHERE project = ? AND (?::text IS NULL OR device = ?::text)"
+                + " AND labels::jsonb @> ?::jsonb",
+            caller.project(),
+            spec.requirements().device(),
+            spec.requirements().device(),
+            mapper.writeValueAsString(spec.requirements().labels()));
+    long n = ((Number) row.get("n")).longValue();
+    if (n == 0) {
+      return;
+    }
+    long largest = ((Number) row.get("largest")).longValue();
+    if (largest >= minMemoryMb) {
+      return;
+    }
+    Map<String, Object> data = new LinkedHashMap<>();
+    data.put("min_memory_mb", minMemoryMb);
+    data.put("largest_worker_memory_mb", largest);
+    data.put("workers", n);
+    event(
+        id,
+        "no_worker_fits",
+        "warn",
+        String.format(
+            "no registered worker has %,d MiB; largest is %,d MiB (of %d %s)",
+            minMemoryMb, largest, n, n == 1 ? "worker" : "workers"),
+        data);
+  }
+
+  private void event(UUID id, String kind, String level, String message, Map<String, ?> data) {
+    jdbc.update(
+        "INSERT INTO job_events (job_id, attempt, kind, level, message, data) "
+            + "SELECT id, attempts, ?, ?, ?, ?::jsonb FROM jobs WHERE id = ?",
+        kind,
+        level,
+        message,
+        mapper.writeValueAsString(data),
+        id);
   }
 
   @Transactional(readOnly = true)

@@ -156,12 +156,23 @@ public class JobTransitions {
 
   /** Writes the {@code status} event of a transition ({@code from} null for creation). */
   public void recordStatusEvent(UUID id, JobStatus from, JobStatus to, String reason) {
+    recordStatusEvent(id, from, to, reason, Map.of());
+  }
+
+  /**
+   * The same with more entries in the event's data (the creation's memory plan).
+   *
+   * @param extra entries added after from, to and reason
+   */
+  public void recordStatusEvent(
+      UUID id, JobStatus from, JobStatus to, String reason, Map<String, Object> extra) {
     Map<String, Object> data = new LinkedHashMap<>();
     data.put("from", from == null ? null : from.name());
     data.put("to", to.name());
     if (reason != null) {
       data.put("reason", reason);
     }
+    data.putAll(extra);
     String message =
         (from == null ? "created" : from + " -> " + to) + (reason == null ? "" : ": " + reason);
     jdbc.update(

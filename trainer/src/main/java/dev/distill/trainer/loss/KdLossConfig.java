@@ -1,6 +1,7 @@
 package dev.distill.trainer.loss;
 
 import dev.distill.spec.Hyperparameters;
+import dev.distill.spec.plan.PlanInputs;
 
 /**
  * Settings of {@link KdLoss}; checks itself.
@@ -39,7 +40,7 @@ public record KdLossConfig(
   }
 
   /** Logit values one chunk holds when the spec leaves {@code loss_chunk_size} out: 2^24. */
-  public static final long AUTO_CHUNK_LOGITS = 1L << 24;
+  public static final long AUTO_CHUNK_LOGITS = PlanInputs.AUTO_CHUNK_LOGITS;
 
   /**
    * The chunk of a spec: {@code requested} when given, else as many tokens as keep one chunk's
@@ -49,10 +50,7 @@ public record KdLossConfig(
    * @param vocab the widest output of the models in the loss
    */
   public static int chunkSize(Integer requested, int vocab) {
-    if (requested != null) {
-      return requested;
-    }
-    return (int) Math.max(16, AUTO_CHUNK_LOGITS / Math.max(1, vocab));
+    return PlanInputs.lossChunk(requested, vocab); // the memory plan's rule, written once
   }
 
   /**

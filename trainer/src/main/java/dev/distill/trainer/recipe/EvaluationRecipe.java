@@ -26,7 +26,7 @@ public final class EvaluationRecipe {
   private EvaluationRecipe() {}
 
   public static RunResult run(JobSpec spec, RunContext ctx) {
-    Device device = Models.device();
+    Device device = Models.device(ctx);
     Precision precision = Precision.resolve(spec.hyperparameters().precision(), device);
     long seed = spec.hyperparameters().seed();
     // nothing trains here: both models are frozen (a bf16/fp16 checkpoint stays in its dtype)

@@ -45,11 +45,12 @@ final class Models {
 
   private Models() {}
 
-  /** The GPU when the engine sees one, else the CPU: the same code runs on both. */
-  static ai.djl.Device device() {
-    return ai.djl.engine.Engine.getInstance().getGpuCount() > 0
-        ? ai.djl.Device.gpu()
-        : ai.djl.Device.cpu();
+  /**
+   * The run's device ({@link RunContext#device}); without one the GPU when the engine sees one,
+   * else the CPU: the same code runs on both.
+   */
+  static ai.djl.Device device(RunContext ctx) {
+    return dev.distill.trainer.model.Devices.parse(ctx.device());
   }
 
   /**

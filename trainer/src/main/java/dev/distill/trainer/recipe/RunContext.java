@@ -15,6 +15,8 @@ import java.util.Map;
  * @param stop asked between steps
  * @param endpoints opens the {@code openai:} references of the spec
  * @param charts draws the pictures of the output (the score histogram of an evaluation)
+ * @param device {@code cpu}, {@code cuda} or {@code cuda:N} ({@code --device}); null for the
+ *     engine's choice (the first GPU if any, else the CPU)
  */
 public record RunContext(
     Path outputDir,
@@ -22,12 +24,13 @@ public record RunContext(
     TrainingListener listener,
     StopSignal stop,
     EndpointConnector endpoints,
-    Charts charts) {
+    Charts charts,
+    String device) {
 
-  /** A run without endpoints or charts. */
+  /** A run without endpoints or charts, on the engine's choice of device. */
   public RunContext(
       Path outputDir, Map<String, Path> artifacts, TrainingListener listener, StopSignal stop) {
-    this(outputDir, artifacts, listener, stop, null, null);
+    this(outputDir, artifacts, listener, stop, null, null, null);
   }
 
   public RunContext {

@@ -150,9 +150,9 @@ public final class SynthesisRecipe {
             about);
       }
     }
-    Precision precision = Precision.resolve(spec.hyperparameters().precision(), Models.device());
+    Precision precision = Precision.resolve(spec.hyperparameters().precision(), Models.device(ctx));
     // frozen: a bf16/fp16 checkpoint stays in its dtype
-    try (NDManager manager = NDManager.newBaseManager(Models.device());
+    try (NDManager manager = NDManager.newBaseManager(Models.device(ctx));
         Models.Loaded teacher =
             Models.resolve(spec.teacher(), ctx, manager, seed, null, precision, true)) {
       teacher.model().requireGradients(false);

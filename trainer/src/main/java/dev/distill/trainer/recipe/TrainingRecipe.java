@@ -101,7 +101,7 @@ public final class TrainingRecipe implements AutoCloseable {
    * event).
    */
   public void setup() {
-    Device device = Models.device();
+    Device device = Models.device(ctx);
     precision = Precision.resolve(hp.precision(), device);
     if (precision == Precision.BF16) {
       throw new IllegalArgumentException(
@@ -162,6 +162,7 @@ public final class TrainingRecipe implements AutoCloseable {
       }
     }
     student.model().requireGradients(true); // the adapters only, when there are some
+    student.model().setActivationCheckpointing(hp.activationCheckpointing());
     Integer sharedVocab = teacher == null ? null : Models.sharedVocab(teacher, student);
     int chunk = Models.lossChunk(hp.lossChunkSize(), student, teacher);
     loss =
@@ -292,6 +293,7 @@ public final class TrainingRecipe implements AutoCloseable {
                   x.labels(),
                   x.lossMask(),
                   normaliser);
+          student.model().finishBackward(); // checkpointed layers: recompute, back-propagate
           total += parts.total().getFloat();
           kd += parts.kd().getFloat();
           ce += parts.ce().getFloat();

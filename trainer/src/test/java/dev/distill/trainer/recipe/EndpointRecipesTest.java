@@ -158,7 +158,8 @@ class EndpointRecipesTest {
     RunResult r =
         Recipes.run(
             judging("model 2 response", new GenerationSpec(200, 4, null, null, null)),
-            new RunContext(tmp.resolve("judged"), Map.of(), rec, null, judge.connector(), null));
+            new RunContext(
+                tmp.resolve("judged"), Map.of(), rec, null, judge.connector(), null, null));
 
     assertThat(r.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
     List<JsonNode> rows =
@@ -208,7 +209,8 @@ class EndpointRecipesTest {
     RunResult r =
         Recipes.run(
             judging(JudgeSpec.STUDENT, new GenerationSpec(5, 3, null, null, null)),
-            new RunContext(tmp.resolve("student"), Map.of(), null, null, judge.connector(), null));
+            new RunContext(
+                tmp.resolve("student"), Map.of(), null, null, judge.connector(), null, null));
     List<JsonNode> rows =
         lines(r.lastCheckpoint().dir().resolve(EvaluationOutput.GENERATIONS_FILE));
     assertThat(rows).hasSize(5); // num_samples caps the examples
@@ -232,14 +234,15 @@ class EndpointRecipesTest {
                 : Optional.empty();
     RunResult first =
         Recipes.run(
-            spec, new RunContext(out, Map.of(), null, preemptAfter7, judge.connector(), null));
+            spec,
+            new RunContext(out, Map.of(), null, preemptAfter7, judge.connector(), null, null));
     assertThat(first.outcome()).isEqualTo(RunResult.Outcome.PREEMPTED);
     assertThat(first.lastCheckpoint()).isNull();
     assertThat(judge.asked).hasSize(7);
 
     RecipeSpecs.Recorder rec = new RecipeSpecs.Recorder();
     RunResult second =
-        Recipes.run(spec, new RunContext(out, Map.of(), rec, null, judge.connector(), null));
+        Recipes.run(spec, new RunContext(out, Map.of(), rec, null, judge.connector(), null, null));
     assertThat(second.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
     assertThat(rec.events).anyMatch(e -> e.startsWith("resumed:") && e.contains("7 done"));
     assertThat(judge.asked).hasSize(20);
@@ -258,7 +261,13 @@ class EndpointRecipesTest {
                 Recipes.run(
                     judging("model 3 response", null),
                     new RunContext(
-                        tmp.resolve("missing"), Map.of(), null, null, judge.connector(), null)))
+                        tmp.resolve("missing"),
+                        Map.of(),
+                        null,
+                        null,
+                        judge.connector(),
+                        null,
+                        null)))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("judge.responses")
         .hasMessageContaining("model 3 response");
@@ -296,13 +305,15 @@ class EndpointRecipesTest {
     RunResult first =
         Recipes.run(
             spec,
-            new RunContext(out, Map.of(), null, preemptAfter2Batches, teacher.connector(), null));
+            new RunContext(
+                out, Map.of(), null, preemptAfter2Batches, teacher.connector(), null, null));
     assertThat(first.outcome()).isEqualTo(RunResult.Outcome.PREEMPTED);
     assertThat(first.metrics().get("samples_attempted")).isEqualTo(6.0); // two batches of 3
 
     RecipeSpecs.Recorder rec = new RecipeSpecs.Recorder();
     RunResult r =
-        Recipes.run(spec, new RunContext(out, Map.of(), rec, null, teacher.connector(), null));
+        Recipes.run(
+            spec, new RunContext(out, Map.of(), rec, null, teacher.connector(), null, null));
     assertThat(r.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
     assertThat(rec.events).anyMatch(e -> e.startsWith("resumed: synthesize resumes after 6"));
     List<JsonNode> rows = lines(r.lastCheckpoint().dir().resolve(SynthesisRecipe.DATA_FILE));

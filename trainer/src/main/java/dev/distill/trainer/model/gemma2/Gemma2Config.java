@@ -1,6 +1,7 @@
 package dev.distill.trainer.model.gemma2;
 
 import dev.distill.spec.Catalog;
+import dev.distill.spec.plan.ModelShape;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -177,13 +178,20 @@ public record Gemma2Config(
 
   /** The number of trainable parameters (the head is tied, so it is not counted twice). */
   public long parameterCount() {
-    long d = hiddenSize;
-    long q = d * numAttentionHeads * headDim;
-    long kv = 2 * d * numKeyValueHeads * headDim;
-    long o = (long) numAttentionHeads * headDim * d;
-    long mlp = 3 * d * intermediateSize;
-    long norms = 4 * d;
-    return (long) vocabSize * d + numHiddenLayers * (q + kv + o + mlp + norms) + d;
+    return shape().parameterCount();
+  }
+
+  /** The sizes the memory plan computes from ({@code dev.distill.spec.plan}). */
+  public ModelShape shape() {
+    return new ModelShape(
+        vocabSize,
+        hiddenSize,
+        intermediateSize,
+        numHiddenLayers,
+        numAttentionHeads,
+        numKeyValueHeads,
+        headDim,
+        attnLogitSoftcapping != null);
   }
 
   /**
@@ -407,7 +415,7 @@ public record Gemma2Config(
    * then 256 bytes; {@code <pad>} 0, {@code <bos>} 1, {@code <eos>} 2). Override it for another
    * tokenizer.
    */
-  public static final int SMALL_VOCAB = 272;
+  public static final int SMALL_VOCAB = ModelShape.BYTE_VOCAB;
 
   /** bos_token_id of the small presets (the byte tokenizer's {@code <bos>}). */
   public static final int SMALL_BOS = 1;
@@ -420,70 +428,15 @@ public record Gemma2Config(
    * small presets' vocabulary with {@code withOverrides(Map.of("vocab_size", n))}.
    */
   public static Gemma2Config preset(String name) {
+    // the sizes (vocab, D, I, layers, heads, KV heads, head_dim) are the spec's ModelShape presets,
+    // the one list of them that the memory plan also reads; the rest is set here
     return switch (name) {
-      case "gemma2-2b" ->
-          released()
-              .hiddenSize(2304)
-              .intermediateSize(9216)
-              .numHiddenLayers(26)
-              .numAttentionHeads(8)
-              .numKeyValueHeads(4)
-              .headDim(256)
-              .queryPreAttnScalar(256)
-              .build();
-      case "gemma2-9b" ->
-          released()
-              .hiddenSize(3584)
-              .intermediateSize(14336)
-              .numHiddenLayers(42)
-              .numAttentionHeads(16)
-              .numKeyValueHeads(8)
-              .headDim(256)
-              .queryPreAttnScalar(256)
-              .build();
-      case "gemma2-27b" ->
-          released()
-              .hiddenSize(4608)
-              .intermediateSize(36864)
-              .numHiddenLayers(46)
-              .numAttentionHeads(32)
-              .numKeyValueHeads(16)
-              .headDim(128)
-              .queryPreAttnScalar(144)
-              .build();
-      case "gemma2-tiny" ->
-          small()
-              .hiddenSize(64)
-              .intermediateSize(256)
-              .numHiddenLayers(2)
-              .numAttentionHeads(4)
-              .numKeyValueHeads(2)
-              .headDim(16)
-              .queryPreAttnScalar(16)
-              .slidingWindow(32)
-              .build();
-      case "gemma2-demo-teacher" ->
-          small()
-              .hiddenSize(128)
-              .intermediateSize(512)
-              .numHiddenLayers(4)
-              .numAttentionHeads(4)
-              .numKeyValueHeads(2)
-              .headDim(32)
-              .queryPreAttnScalar(32)
-              .slidingWindow(64)
-              .build();
-      case "gemma2-demo-student" ->
-          small()
-              .hiddenSize(96)
-              .intermediateSize(384)
-              .numHiddenLayers(3)
-              .numAttentionHeads(3)
-              .numKeyValueHeads(1)
-              .headDim(32)
-              .queryPreAttnScalar(32)
-              .slidingWindow(64)
-              .build();
+      case "gemma2-2b" -> released(name).queryPreAttnScalar(256).build();
+      case "gemma2-9b" -> released(name).queryPreAttnScalar(256).build();
+      case "gemma2-27b" -> released(name).queryPreAttnScalar(144).build();
+      case "gemma2-tiny" -> small(name).queryPreAttnScalar(16).slidingWindow(32).build();
+      case "gemma2-demo-teacher" -> small(name).queryPreAttnScalar(32).slidingWindow(64).build();
+      case "gemma2-demo-student" -> small(name).queryPreAttnScalar(32).slidingWindow(64).build();
       default ->
           throw new IllegalArgumentException(
               "unknown model preset '" + name + "'; known: " + PRESETS);
@@ -491,9 +444,9 @@ public record Gemma2Config(
   }
 
   /** Gemma 2 as Google released it: the 256k vocabulary, an 8k context, bf16 weights. */
-  private static PresetBuilder released() {
+  private static PresetBuilder released(String name) {
     return new PresetBuilder()
-        .vocabSize(256000)
+        .shape(ModelShape.preset(name))
         .maxPositionEmbeddings(8192)
         .slidingWindow(4096)
         .bosTokenId(2)
@@ -502,9 +455,9 @@ public record Gemma2Config(
   }
 
   /** Small CPU models on the byte tokenizer's vocabulary, a 2k context, fp32 weights. */
-  private static PresetBuilder small() {
+  private static PresetBuilder small(String name) {
     return new PresetBuilder()
-        .vocabSize(SMALL_VOCAB)
+        .shape(ModelShape.preset(name))
         .maxPositionEmbeddings(2048)
         .bosTokenId(SMALL_BOS)
         .eosTokenId(SMALL_EOS)
@@ -531,38 +484,14 @@ public record Gemma2Config(
     private int eosTokenId;
     private String torchDtype;
 
-    PresetBuilder vocabSize(int v) {
-      vocabSize = v;
-      return this;
-    }
-
-    PresetBuilder hiddenSize(int d) {
-      hiddenSize = d;
-      return this;
-    }
-
-    PresetBuilder intermediateSize(int width) {
-      intermediateSize = width;
-      return this;
-    }
-
-    PresetBuilder numHiddenLayers(int layers) {
-      numHiddenLayers = layers;
-      return this;
-    }
-
-    PresetBuilder numAttentionHeads(int heads) {
-      numAttentionHeads = heads;
-      return this;
-    }
-
-    PresetBuilder numKeyValueHeads(int heads) {
-      numKeyValueHeads = heads;
-      return this;
-    }
-
-    PresetBuilder headDim(int dim) {
-      headDim = dim;
+    PresetBuilder shape(ModelShape s) {
+      vocabSize = s.vocabSize();
+      hiddenSize = s.hiddenSize();
+      intermediateSize = s.intermediateSize();
+      numHiddenLayers = s.layers();
+      numAttentionHeads = s.heads();
+      numKeyValueHeads = s.kvHeads();
+      headDim = s.headDim();
       return this;
     }
 

@@ -10,6 +10,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.distill.trainer.fused.FusedOps;
 import dev.distill.trainer.model.IncrementalLm;
 import dev.distill.trainer.model.KvCache;
@@ -114,6 +116,8 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
         }
       };
   private volatile NDArray[] ropeTables; // {cos, signed sin}, each (P, hd)
+  private boolean checkpointing;
+  private Pending pending; // the last checkpointed forward, until finishBackward()
 
   private Gemma2Model(
       Gemma2Config config, Precision precision, NDManager manager, Map<String, NDArray> params) {
@@ -456,21 +460,126 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
         config.slidingWindow() >= s
             ? global
             : withPad(causalMask(offset, t, s, config.slidingWindow()), pad);
+    if (checkpointing && cache == null && JniUtils.isGradMode()) {
+      return checkpointedLayers(x, rope, global, sliding);
+    }
     for (int i = 0; i < layers.length; i++) {
-      NDArray[] w = layers[i];
-      NDArray h = rmsNorm(x, w[Layer.INPUT_NORM.ordinal()]); // (B, T, D)
-      h = attention(i, h, rope, config.isSliding(i) ? sliding : global, cache); // (B, T, D)
-      h = rmsNorm(h, w[Layer.POST_ATTN_NORM.ordinal()]); // (B, T, D)
-      x = x.add(h); // (B, T, D) residual
-      h = rmsNorm(x, w[Layer.PRE_FFN_NORM.ordinal()]); // (B, T, D)
-      h = mlp(i, h); // (B, T, D)
-      h = rmsNorm(h, w[Layer.POST_FFN_NORM.ordinal()]); // (B, T, D)
-      x = x.add(h); // (B, T, D) residual
+      NDArray mask = config.isSliding(i) ? sliding : global;
+      if (cache != null) {
+        x = layer(i, x, rope, mask, cache); // (B, T, D); the cache keeps this layer's keys
+        continue;
+      }
+      // Without a cache nothing made inside a layer but its output is needed after it: autograd
+      // holds its own references to what the backward pass reads, so closing the rest at once
+      // keeps only those (rather than every intermediate until the step's manager closes).
+      try (NDScope scope = new NDScope()) {
+        scope.suppressNotUsedWarning();
+        x = layer(i, x, rope, mask, null); // (B, T, D)
+        NDScope.unregister(x);
+      }
     }
     if (cache != null) {
       cache.advance((int) t);
     }
     return rmsNorm(x, finalNorm); // (B, T, D)
+  }
+
+  /**
+   * One decoder layer.
+   *
+   * @param x (B, T, D) the residual stream
+   * @param mask the layer's additive mask (sliding or global)
+   * @return (B, T, D)
+   */
+  private NDArray layer(int i, NDArray x, NDArray[] rope, NDArray mask, KvCache cache) {
+    NDArray[] w = layers[i];
+    NDArray h = rmsNorm(x, w[Layer.INPUT_NORM.ordinal()]); // (B, T, D)
+    h = attention(i, h, rope, mask, cache); // (B, T, D)
+    h = rmsNorm(h, w[Layer.POST_ATTN_NORM.ordinal()]); // (B, T, D)
+    x = x.add(h); // (B, T, D) residual
+    h = rmsNorm(x, w[Layer.PRE_FFN_NORM.ordinal()]); // (B, T, D)
+    h = mlp(i, h); // (B, T, D)
+    h = rmsNorm(h, w[Layer.POST_FFN_NORM.ordinal()]); // (B, T, D)
+    return x.add(h); // (B, T, D) residual
+  }
+
+  // ----------------------------------------------------------------------------------------
+  // Activation checkpointing.
+  //
+  // DJL has no torch.utils.checkpoint and no custom autograd function, so the backward pass is
+  // split by layer: the forward runs every layer without autograd and keeps only its (B, T, D)
+  // input; the final norm runs with autograd on a leaf that takes the loss's gradient; then
+  // finishBackward() walks the layers in reverse, recomputes each one with autograd from its kept
+  // input and injects the gradient of its output (PyTorch's backward(output, grad_output)), which
+  // leaves the gradient of its input for the layer below. The same ops on the same inputs: the
+  // same values, and gradients equal to the plain path's within float rounding.
+
+  /**
+   * Turns per-layer activation checkpointing on or off for forward passes with autograd (a forward
+   * under {@link dev.distill.trainer.model.NoGrad} never keeps anything). With it on, a training
+   * step must call {@link #finishBackward()} after the loss's backward pass.
+   */
+  public void setActivationCheckpointing(boolean on) {
+    checkpointing = on;
+    pending = null;
+  }
+
+  /** What a checkpointed forward keeps until {@link #finishBackward()}. */
+  private record Pending(
+      NDArray embedded, // (B, T, D) the scaled embedding, with its graph to the embedding
+      NDArray[] inputs, // [layer] (B, T, D) each layer's input, without a graph
+      NDArray top, // (B, T, D) the last layer's output: a leaf that takes the loss's gradient
+      NDArray[] rope,
+      NDArray global,
+      NDArray sliding) {}
+
+  private NDArray checkpointedLayers(
+      NDArray embedded, NDArray[] rope, NDArray global, NDArray sliding) {
+    NDArray[] inputs = new NDArray[layers.length];
+    NDArray x = embedded.stopGradient(); // (B, T, D) shares the storage, no graph
+    try (NoGrad ignored = NoGrad.enter()) {
+      for (int i = 0; i < layers.length; i++) {
+        inputs[i] = x;
+        try (NDScope scope = new NDScope()) { // frees the layer's intermediates at once
+          scope.suppressNotUsedWarning();
+          x = layer(i, x, rope, config.isSliding(i) ? sliding : global, null); // (B, T, D)
+          NDScope.unregister(x);
+        }
+      }
+    }
+    x.setRequiresGradient(true); // the leaf the final norm's backward fills
+    pending = new Pending(embedded, inputs, x, rope, global, sliding);
+    return rmsNorm(x, finalNorm); // (B, T, D)
+  }
+
+  /**
+   * The rest of the backward pass of the last checkpointed forward: call it once the gradient of
+   * the loss has reached the hidden states (after the loss's backward). Recomputes each layer, last
+   * first, and back-propagates into its parameters and the layer below, then into the embedding.
+   * Does nothing when the last forward was not checkpointed.
+   */
+  public void finishBackward() {
+    Pending p = pending;
+    pending = null;
+    if (p == null) {
+      return;
+    }
+    NDArray grad = p.top().getGradient(); // (B, T, D) d loss / d output of the last layer
+    for (int i = layers.length - 1; i >= 0; i--) {
+      try (NDScope scope = new NDScope()) {
+        NDArray in = p.inputs()[i].stopGradient(); // (B, T, D) a fresh leaf on the kept input
+        in.setRequiresGradient(true);
+        NDArray out = layer(i, in, p.rope(), config.isSliding(i) ? p.sliding() : p.global(), null);
+        JniUtils.backward((PtNDArray) out, (PtNDArray) grad, false, false);
+        NDArray below = in.getGradient(); // (B, T, D) d loss / d input of layer i
+        NDScope.unregister(below);
+        grad.close();
+        grad = below;
+        p.inputs()[i].close(); // no longer needed: the kept inputs shrink as the pass goes down
+      }
+    }
+    JniUtils.backward((PtNDArray) p.embedded(), (PtNDArray) grad, false, false);
+    grad.close();
   }
 
   /** (B, T) ids -> (B, T, D) rows of the embedding, fp32. */

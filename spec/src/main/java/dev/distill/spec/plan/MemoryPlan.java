@@ -1,0 +1,231 @@
+package dev.distill.spec.plan;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Bytes a job needs on its device, by component, from arithmetic alone. The components sum to
+ * {@link #totalBytes}; they are, in order:
+ *
+ * <ul>
+ *   <li>{@code teacher_weights}: parameters x {@link Precision#teacherBytes};
+ *   <li>{@code student_weights}: parameters x {@link Precision#weightBytes} (x teacher bytes when
+ *       not trained);
+ *   <li>{@code master_weights}: fp32 copies beside bf16 weights (bf16-mixed);
+ *   <li>{@code gradients}: one per parameter (they persist across steps: zeroed, not freed);
+ *   <li>{@code optimizer_state}: AdamW's two fp32 moments;
+ *   <li>{@code activations}: what autograd keeps from the student's forward pass until its backward
+ *       ({@link #activationsFullBytes} without checkpointing, {@link #activationsCheckpointedBytes}
+ *       with), the teacher's hidden states and the attention masks; for forward-only jobs the KV
+ *       cache of generation;
+ *   <li>{@code loss_chunk}: the logits of one loss chunk and their gradients;
+ *   <li>{@code workspace}: the largest transient: one layer's backward (gradients of its
+ *       activations) or one layer of the teacher's forward pass, whichever is larger; and a fixed
+ *       {@link #RUNTIME_BYTES} of the engine's own.
+ * </ul>
+ *
+ * <p>The activation counts follow this project's {@code Gemma2Model} as autograd sees it (fp32
+ * today): per layer and token, 10 D values (the residual, the four norms' input and scaled input,
+ * the two normed inputs of the projections, the attention and MLP outputs), 2 H hd (the grouped
+ * queries and the attention output, both copied to contiguous layouts), 2 KV hd (contiguous keys
+ * and values), 4 I (GeGLU's gate, up, GELU and product); per layer and head, T^2 values of the
+ * softmax output and, with the attention soft-cap, T^2 of its tanh. Checkpointing keeps only each
+ * layer's (B, T, D) input and recomputes one layer at a time in the backward pass.
+ *
+ * @param inputs what it was computed from
+ * @param components name to bytes, in the order above
+ * @param totalBytes their sum
+ * @param activationsFullBytes the activations without checkpointing
+ * @param activationsCheckpointedBytes the activations with checkpointing
+ * @param deviceMemoryBytes the memory it is compared with, or null
+ * @param fits whether {@code totalBytes <= deviceMemoryBytes}; null without a device size
+ */
+public record MemoryPlan(
+    PlanInputs inputs,
+    Map<String, Long> components,
+    long totalBytes,
+    long activationsFullBytes,
+    long activationsCheckpointedBytes,
+    Long deviceMemoryBytes,
+    Boolean fits) {
+
+  public static final String TEACHER_WEIGHTS = "teacher_weights";
+  public static final String STUDENT_WEIGHTS = "student_weights";
+  public static final String MASTER_WEIGHTS = "master_weights";
+  public static final String GRADIENTS = "gradients";
+  public static final String OPTIMIZER_STATE = "optimizer_state";
+  public static final String ACTIVATIONS = "activations";
+  public static final String LOSS_CHUNK = "loss_chunk";
+  public static final String WORKSPACE = "workspace";
+
+  /**
+   * What the engine itself takes besides the job's tensors once it runs: BLAS packing buffers per
+   * thread, the TorchScript executor of the fused ops, the allocator's slack and, on CPU, the JVM's
+   * compiled code. Measured, not derived: the rest of the plan left 134 to 168 MiB of the peak
+   * unexplained in {@code PlanMeasuredTest} (CPU, 2 threads). On CUDA the context and cuBLAS
+   * workspaces are larger (hundreds of MiB): unmeasured, see docs/gpu.md.
+   */
+  static final long RUNTIME_BYTES = 128L << 20;
+
+  /** (c, V) arrays a loss chunk holds at its peak, student alone: see {@link #lossChunkBytes}. */
+  static final int CHUNK_ARRAYS_STUDENT = 8;
+
+  /** The same with a teacher: its logits, log-probabilities and the divergence's temporaries. */
+  static final int CHUNK_ARRAYS_DISTILL = 12;
+
+  public MemoryPlan {
+    components = Collections.unmodifiableMap(new LinkedHashMap<>(components));
+  }
+
+  /** The plan of some inputs, not compared with a device. */
+  public static MemoryPlan of(PlanInputs in) {
+    Precision p = in.precision();
+    Map<String, Long> c = new LinkedHashMap<>();
+    long studentParams = in.student() == null ? 0 : in.student().parameterCount();
+    long teacherParams = in.teacher() == null ? 0 : in.teacher().parameterCount();
+    c.put(TEACHER_WEIGHTS, teacherParams * p.teacherBytes());
+    if (in.training()) {
+      c.put(STUDENT_WEIGHTS, studentParams * p.weightBytes());
+      c.put(MASTER_WEIGHTS, studentParams * p.masterBytes());
+      c.put(GRADIENTS, studentParams * p.gradientBytes());
+      c.put(OPTIMIZER_STATE, studentParams * p.optimizerBytes());
+    } else {
+      c.put(STUDENT_WEIGHTS, studentParams * p.teacherBytes());
+      c.put(MASTER_WEIGHTS, 0L);
+      c.put(GRADIENTS, 0L);
+      c.put(OPTIMIZER_STATE, 0L);
+    }
+    long full = in.training() ? trainingActivations(in, false) : 0;
+    long checkpointed = in.training() ? trainingActivations(in, true) : 0;
+    long activations =
+        in.training() ? (in.checkpointing() ? checkpointed : full) : inferenceActivations(in);
+    c.put(ACTIVATIONS, activations);
+    c.put(LOSS_CHUNK, lossChunkBytes(in));
+    c.put(WORKSPACE, workspaceBytes(in));
+    long total = c.values().stream().mapToLong(Long::longValue).sum();
+    return new MemoryPlan(in, c, total, full, checkpointed, null, null);
+  }
+
+  /** This plan compared with a device of {@code bytes} memory. */
+  public MemoryPlan onDevice(long bytes) {
+    return new MemoryPlan(
+        inputs,
+        components,
+        totalBytes,
+        activationsFullBytes,
+        activationsCheckpointedBytes,
+        bytes,
+        totalBytes <= bytes);
+  }
+
+  /** The total in MiB, rounded up: what {@code requirements.min_memory_mb} holds. */
+  public long totalMib() {
+    return (totalBytes + (1L << 20) - 1) >> 20;
+  }
+
+  /**
+   * Values autograd keeps for the student's backward pass, in bytes, plus the teacher's hidden
+   * states the loss reads and the attention masks.
+   */
+  static long trainingActivations(PlanInputs in, boolean checkpointing) {
+    ModelShape s = in.student();
+    Precision p = in.precision();
+    long bt = (long) in.microBatch() * in.seqLen();
+    long layer = layerSavedBytes(s, in, p);
+    long residual = bt * s.hiddenSize() * p.activationBytes(); // (B, T, D)
+    // the final norm's input and scaled input, the hidden states, their gradient leaf and the
+    // product the trunk's backward starts from: 5 (B, T, D)
+    long head = 5 * residual;
+    long trunk = checkpointing ? s.layers() * residual + layer : s.layers() * layer;
+    return trunk + head + teacherHidden(in) + masks(in);
+  }
+
+  /** What one decoder layer of the student keeps for its backward pass. */
+  static long layerSavedBytes(ModelShape s, PlanInputs in, Precision p) {
+    long bt = (long) in.microBatch() * in.seqLen();
+    long perToken =
+        10L * s.hiddenSize()
+            + 2L * s.heads() * s.headDim()
+            + 2L * s.kvHeads() * s.headDim()
+            + 4L * s.intermediateSize();
+    long scores = (long) in.microBatch() * s.heads() * in.seqLen() * in.seqLen(); // (B, H, T, T)
+    return bt * perToken * p.activationBytes()
+        + scores * (p.softmaxBytes() + (s.attnSoftcap() ? p.activationBytes() : 0));
+  }
+
+  private static long teacherHidden(PlanInputs in) {
+    return in.teacher() == null
+        ? 0
+        : (long) in.microBatch() * in.seqLen() * in.teacher().hiddenSize() * 4;
+  }
+
+  /**
+   * The (B, 1, 1, T, T) fp32 masks of a padded batch: the global and the sliding one, and the three
+   * made on the way from the document numbers (same document, real key, their product).
+   */
+  private static long masks(PlanInputs in) {
+    return 5L * in.microBatch() * in.seqLen() * in.seqLen() * 4;
+  }
+
+  /** Forward only: the KV cache of every layer at T tokens (generation) and the masks. */
+  static long inferenceActivations(PlanInputs in) {
+    long bytes = masks(in) + teacherHidden(in);
+    for (ModelShape m : new ModelShape[] {in.student(), in.teacher()}) {
+      if (m != null) {
+        bytes +=
+            2L
+                * m.layers()
+                * m.kvHeads()
+                * m.headDim()
+                * in.microBatch()
+                * in.seqLen()
+                * in.precision().activationBytes();
+      }
+    }
+    return bytes;
+  }
+
+  /**
+   * One chunk's (c, V) fp32 arrays at their peak: c = min(loss chunk, B x T); {@value
+   * #CHUNK_ARRAYS_STUDENT} of them for the student alone (logits, soft-capped, log-softmax and
+   * their gradients), {@value #CHUNK_ARRAYS_DISTILL} with a teacher.
+   */
+  static long lossChunkBytes(PlanInputs in) {
+    long c = Math.min(in.lossChunk(), (long) in.microBatch() * in.seqLen());
+    long v =
+        Math.max(
+            in.student() == null ? 0 : in.student().vocabSize(),
+            in.teacher() == null ? 0 : in.teacher().vocabSize());
+    return c * v * 4 * (in.teacher() != null ? CHUNK_ARRAYS_DISTILL : CHUNK_ARRAYS_STUDENT);
+  }
+
+  /**
+   * The largest transient: a student layer's backward (2 (B, H, T, T) gradients through the softmax
+   * and the soft-cap, or 3 (B, T, I) through GeGLU, whichever is larger, plus 4 (B, T, D)), or a
+   * layer of a forward without autograd (3 (B, H, T, T) or 3 (B, T, I) alive at once).
+   */
+  static long workspaceBytes(PlanInputs in) {
+    return RUNTIME_BYTES + largestTransient(in);
+  }
+
+  private static long largestTransient(PlanInputs in) {
+    long best = 0;
+    if (in.training()) {
+      best = layerTransient(in.student(), in, 2, in.precision().activationBytes());
+    }
+    for (ModelShape m : new ModelShape[] {in.training() ? null : in.student(), in.teacher()}) {
+      if (m != null) {
+        best = Math.max(best, layerTransient(m, in, 3, in.precision().activationBytes()));
+      }
+    }
+    return best;
+  }
+
+  private static long layerTransient(ModelShape m, PlanInputs in, int scoreArrays, int bytes) {
+    long bt = (long) in.microBatch() * in.seqLen();
+    long scores = scoreArrays * (long) in.microBatch() * m.heads() * in.seqLen() * in.seqLen();
+    long mlp = 3 * bt * m.intermediateSize();
+    return (Math.max(scores, mlp) + 4 * bt * m.hiddenSize()) * bytes;
+  }
+}

@@ -1,0 +1,137 @@
+package dev.distill.spec.plan;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+/** The plan's arithmetic on hand-computed cases, and issue 11's sums at the mission's sizes. */
+class MemoryPlanTest {
+
+  private static final long GIB = 1L << 30;
+
+  /** nvidia-smi's total of an H200: 143,771 MiB (the "141 GB" of the issue). */
+  private static final long H200 = 143_771L << 20;
+
+  private static PlanInputs distill(
+      ModelShape teacher, ModelShape student, Precision p, int b, int t, boolean ckpt) {
+    return new PlanInputs(
+        student,
+        teacher,
+        true,
+        p,
+        b,
+        t,
+        ckpt,
+        PlanInputs.lossChunk(null, Math.max(teacher.vocabSize(), student.vocabSize())));
+  }
+
+  @Test
+  void parameterCountsAreGemma2s() {
+    // Hugging Face google/gemma-2-*: 2,614,341,888 / 9,241,705,984 / 27,227,128,320 parameters
+    assertThat(ModelShape.preset("gemma2-2b").parameterCount()).isEqualTo(2_614_341_888L);
+    assertThat(ModelShape.preset("gemma2-9b").parameterCount()).isEqualTo(9_241_705_984L);
+    assertThat(ModelShape.preset("gemma2-27b").parameterCount()).isEqualTo(27_227_128_320L);
+  }
+
+  @Test
+  void a27bFp32TeacherWithAnFp32AdamWStudentDoesNotFitAnH200AndABf16TeacherDoes() {
+    ModelShape t = ModelShape.preset("gemma2-27b");
+    ModelShape s = ModelShape.preset("gemma2-2b");
+    MemoryPlan fp32 = MemoryPlan.of(distill(t, s, Precision.FP32, 1, 2048, true)).onDevice(H200);
+    // 27.2e9 x 4 = 108.9 GB of teacher; 2.6e9 x (4 + 4 + 8) = 41.8 GB of student
+    assertThat(fp32.components().get(MemoryPlan.TEACHER_WEIGHTS)).isEqualTo(27_227_128_320L * 4);
+    long student =
+        fp32.components().get(MemoryPlan.STUDENT_WEIGHTS)
+            + fp32.components().get(MemoryPlan.GRADIENTS)
+            + fp32.components().get(MemoryPlan.OPTIMIZER_STATE);
+    assertThat(student).isEqualTo(2_614_341_888L * 16);
+    assertThat(fp32.fits()).isFalse();
+    // the same job with the teacher held in bf16 (54 GB) and the student in fp32 master weights
+    MemoryPlan mixed =
+        MemoryPlan.of(distill(t, s, Precision.BF16_MIXED, 1, 2048, true)).onDevice(H200);
+    assertThat(mixed.components().get(MemoryPlan.TEACHER_WEIGHTS)).isEqualTo(27_227_128_320L * 2);
+    assertThat(mixed.fits()).isTrue();
+    assertThat(mixed.totalBytes()).isLessThan(100 * GIB);
+  }
+
+  @Test
+  void componentsSumToTheTotalInTheirOrder() {
+    MemoryPlan p =
+        MemoryPlan.of(
+            distill(
+                ModelShape.preset("gemma2-9b"),
+                ModelShape.preset("gemma2-2b"),
+                Precision.BF16_MIXED,
+                2,
+                1024,
+                false));
+    assertThat(p.components().keySet())
+        .containsExactly(
+            "teacher_weights",
+            "student_weights",
+            "master_weights",
+            "gradients",
+            "optimizer_state",
+            "activations",
+            "loss_chunk",
+            "workspace");
+    assertThat(p.components().values().stream().mapToLong(Long::longValue).sum())
+        .isEqualTo(p.totalBytes());
+    assertThat(p.components().get(MemoryPlan.ACTIVATIONS)).isEqualTo(p.activationsFullBytes());
+  }
+
+  @Test
+  void activationsOfATinyShapeByHand() {
+    // V 10, D 4, I 8, 2 layers, H 2, KV 1, hd 2, soft-cap on; B 1, T 3; fp32
+    ModelShape s = new ModelShape(10, 4, 8, 2, 2, 1, 2, true);
+    PlanInputs in = new PlanInputs(s, null, true, Precision.FP32, 1, 3, false, 16);
+    // per layer: 3 tokens x (10 D + 2 H hd + 2 KV hd + 4 I) = 3 x (40 + 8 + 4 + 32) = 252 values,
+    // plus (B H T T) = 18 values each of softmax and tanh = 36: 288 values, 1152 bytes
+    assertThat(MemoryPlan.layerSavedBytes(s, in, Precision.FP32)).isEqualTo(1152);
+    // 2 layers + 5 (B, T, D) of the head (60 values, 240 bytes) + masks 5 x 9 x 4 = 180 bytes
+    assertThat(MemoryPlan.trainingActivations(in, false)).isEqualTo(2 * 1152 + 240 + 180);
+    // checkpointed: 2 layer inputs (12 values each, 96 bytes) + one layer + head + masks
+    assertThat(MemoryPlan.trainingActivations(in, true)).isEqualTo(96 + 1152 + 240 + 180);
+    // the loss chunk: min(16, 3) tokens x V 10 x 4 bytes x 8 arrays
+    assertThat(MemoryPlan.lossChunkBytes(in)).isEqualTo(3 * 10 * 4 * 8);
+    // params: V D 40 + 2 x (q 16 + k, v 16 + o 16 + mlp 96 + norms 16) + 4 = 364; fp32 AdamW: 16
+    // bytes each
+    assertThat(s.parameterCount()).isEqualTo(364);
+    MemoryPlan p = MemoryPlan.of(in);
+    assertThat(p.components().get(MemoryPlan.STUDENT_WEIGHTS)).isEqualTo(364 * 4);
+    assertThat(p.components().get(MemoryPlan.GRADIENTS)).isEqualTo(364 * 4);
+    assertThat(p.components().get(MemoryPlan.OPTIMIZER_STATE)).isEqualTo(364 * 8);
+    assertThat(p.components().get(MemoryPlan.MASTER_WEIGHTS)).isZero();
+  }
+
+  @Test
+  void checkpointingCutsTheActivationsOfLongSequences() {
+    ModelShape s = ModelShape.preset("gemma2-2b");
+    PlanInputs off = new PlanInputs(s, null, true, Precision.BF16_MIXED, 4, 2048, false, 64);
+    PlanInputs on = new PlanInputs(s, null, true, Precision.BF16_MIXED, 4, 2048, true, 64);
+    MemoryPlan a = MemoryPlan.of(off);
+    MemoryPlan b = MemoryPlan.of(on);
+    assertThat(b.components().get(MemoryPlan.ACTIVATIONS))
+        .isLessThan(a.components().get(MemoryPlan.ACTIVATIONS) / 10);
+    assertThat(a.activationsCheckpointedBytes()).isEqualTo(b.activationsCheckpointedBytes());
+  }
+
+  @Test
+  void precisionsAndTheirNames() {
+    assertThat(Precision.NAMES).containsExactly("fp32", "bf16-mixed", "bf16");
+    assertThat(Precision.of("BF16-mixed")).isEqualTo(Precision.BF16_MIXED);
+    assertThat(Precision.defaultFor("cuda")).isEqualTo(Precision.BF16_MIXED);
+    assertThat(Precision.defaultFor("cpu")).isEqualTo(Precision.FP32);
+    assertThat(Precision.defaultFor(null)).isEqualTo(Precision.FP32);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> Precision.of("fp16"))
+        .hasMessage("precision must be one of fp32, bf16-mixed, bf16, was 'fp16'");
+  }
+
+  @Test
+  void totalMibRoundsUp() {
+    ModelShape s = new ModelShape(10, 4, 8, 2, 2, 1, 2, true);
+    MemoryPlan p = MemoryPlan.of(new PlanInputs(s, null, true, Precision.FP32, 1, 3, false, 16));
+    assertThat(p.totalBytes() - MemoryPlan.RUNTIME_BYTES).isLessThan(1 << 20);
+    assertThat(p.totalMib()).isEqualTo((MemoryPlan.RUNTIME_BYTES >> 20) + 1);
+  }
+}

@@ -1,0 +1,110 @@
+package dev.distill.trainer.recipe;
+
+import dev.distill.spec.JobSpec;
+import dev.distill.spec.ModelRef;
+import dev.distill.spec.plan.MemoryPlan;
+import dev.distill.spec.plan.ModelShape;
+import dev.distill.spec.plan.Precision;
+import dev.distill.spec.plan.SpecPlans;
+import dev.distill.trainer.model.gemma2.Gemma2Config;
+import dev.distill.trainer.tokenize.ByteTokenizer;
+import dev.distill.trainer.tokenize.Tokenizer;
+import dev.distill.trainer.tokenize.Tokenizers;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The memory plan of a spec with every model's shape known, as this process sees the files: a
+ * {@code file:} or {@code job:} model's {@code config.json}, a tokenizer file's vocabulary. No
+ * weights are read. The worker checks it before a job starts; {@code distill plan} prints it.
+ */
+public final class MemoryPlans {
+
+  private MemoryPlans() {}
+
+  /**
+   * @param artifacts local directories of the spec's {@code job:} models, by job id (may be empty:
+   *     such a model is then unknown)
+   * @return empty when a model's shape cannot be told (a {@code job:} model not handed over)
+   * @throws IllegalArgumentException when a config.json or tokenizer cannot be read
+   */
+  public static Optional<MemoryPlan> forSpec(
+      JobSpec spec, Precision precision, Map<String, Path> artifacts) {
+    return SpecPlans.inputs(spec, precision, (ref, donor) -> shape(ref, donor, artifacts))
+        .map(MemoryPlan::of);
+  }
+
+  /**
+   * The precision a spec is planned in on this worker: {@code hyperparameters.precision} when set,
+   * else fp32 (the CPU default; on CUDA the trainer's default is bf16-mixed, so this errs large).
+   */
+  public static Precision runPrecision(JobSpec spec) {
+    String p = spec.hyperparameters().precision();
+    return p == null ? Precision.FP32 : Precision.of(p);
+  }
+
+  /**
+   * Why a job cannot run in some memory, or empty when it fits or its plan cannot be made: the
+   * worker's check before it opens anything.
+   *
+   * @param availableBytes the memory the worker offers
+   */
+  public static Optional<String> doesNotFit(
+      JobSpec spec, Map<String, Path> artifacts, long availableBytes) {
+    Precision p = runPrecision(spec);
+    return forSpec(spec, p, artifacts)
+        .map(plan -> plan.onDevice(availableBytes))
+        .filter(plan -> !plan.fits())
+        .map(
+            plan ->
+                String.format(
+                    "memory plan needs %,d MiB (%s, total of %s) but this worker has %,d MiB;"
+                        + " set requirements.min_memory_mb or run it on a larger worker",
+                    plan.totalMib(),
+                    p.json(),
+                    String.join(" + ", plan.components().keySet()),
+                    availableBytes >> 20));
+  }
+
+  private static Optional<ModelShape> shape(
+      ModelRef ref, ModelRef donor, Map<String, Path> artifacts) {
+    if (ref.isBuiltin()) {
+      Tokenizer tokenizer = tokenizer(ref, donor, artifacts);
+      Gemma2Config c =
+          Gemma2Config.preset(ref.target())
+              .withOverrides(Models.followTokenizer(tokenizer, ref.config()));
+      return Optional.of(c.shape());
+    }
+    return directory(ref, artifacts)
+        .map(dir -> Gemma2Config.read(dir.resolve("config.json")).shape());
+  }
+
+  private static Optional<Path> directory(ModelRef ref, Map<String, Path> artifacts) {
+    if (ref.isJob()) {
+      return Optional.ofNullable(artifacts.get(ref.target()));
+    }
+    return ref.isFile() ? Optional.of(Path.of(ref.target())) : Optional.empty();
+  }
+
+  /** The tokenizer {@link Models#resolve} would give a builtin model (read for its size only). */
+  private static Tokenizer tokenizer(ModelRef ref, ModelRef donor, Map<String, Path> artifacts) {
+    if (ref.tokenizer() != null) {
+      return Tokenizers.load(ref.tokenizer());
+    }
+    if (donor == null) {
+      return ByteTokenizer.instance();
+    }
+    if (donor.isBuiltin()) {
+      return donor.tokenizer() == null
+          ? ByteTokenizer.instance()
+          : Tokenizers.load(donor.tokenizer());
+    }
+    Optional<Path> dir = directory(donor, artifacts);
+    if (dir.isPresent() && Files.isRegularFile(dir.get().resolve("tokenizer.json"))) {
+      return Tokenizers.load(dir.get());
+    }
+    return ByteTokenizer.instance();
+  }
+}
