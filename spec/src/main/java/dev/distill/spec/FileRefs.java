@@ -39,6 +39,9 @@ public final class FileRefs {
     if (spec.dataset() != null) {
       refs.put("dataset.uri", spec.dataset().uri());
     }
+    if (spec.teacherLogits() != null) {
+      refs.put("teacher_logits", spec.teacherLogits());
+    }
     return refs;
   }
 

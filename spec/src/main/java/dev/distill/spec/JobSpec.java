@@ -24,6 +24,9 @@ import java.util.Map;
  * @param priority higher runs first, -1000..1000, default 0
  * @param maxAttempts how many times a job is started before it fails for good, 1..20, default 3
  * @param metadata free string labels for the client, at most 64 entries
+ * @param teacherLogits {@code job:<id>} of a {@code teacher_pass} job whose cache a {@code distill}
+ *     job trains from instead of a teacher model
+ * @param teacherPass the cache's settings of a {@code teacher_pass} job; defaults when absent
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record JobSpec(
@@ -36,7 +39,36 @@ public record JobSpec(
     @JsonProperty("requirements") Requirements requirements,
     @JsonProperty("priority") Integer priority,
     @JsonProperty("max_attempts") Integer maxAttempts,
-    @JsonProperty("metadata") Map<String, String> metadata) {
+    @JsonProperty("metadata") Map<String, String> metadata,
+    @JsonProperty("teacher_logits") String teacherLogits,
+    @JsonProperty("teacher_pass") TeacherPassSettings teacherPass) {
+
+  /** A spec without a teacher cache (the fields before the cache existed). */
+  public JobSpec(
+      JobType type,
+      ModelRef teacher,
+      ModelRef student,
+      DatasetSpec dataset,
+      Hyperparameters hyperparameters,
+      GenerationSpec generation,
+      Requirements requirements,
+      Integer priority,
+      Integer maxAttempts,
+      Map<String, String> metadata) {
+    this(
+        type,
+        teacher,
+        student,
+        dataset,
+        hyperparameters,
+        generation,
+        requirements,
+        priority,
+        maxAttempts,
+        metadata,
+        null,
+        null);
+  }
 
   public JobSpec {
     hyperparameters = hyperparameters == null ? Hyperparameters.defaults() : hyperparameters;
@@ -45,8 +77,12 @@ public record JobSpec(
     priority = priority == null ? 0 : priority;
     maxAttempts = maxAttempts == null ? 3 : maxAttempts;
     metadata = metadata == null ? Map.of() : Map.copyOf(metadata);
+    if (type == JobType.TEACHER_PASS && teacherPass == null) {
+      teacherPass = TeacherPassSettings.defaults();
+    }
     Violations v = new Violations("");
-    check(v, type, teacher, student, dataset);
+    check(v, type, teacher, student, dataset, teacherLogits);
+    checkCache(v, type, teacherLogits, teacherPass, hyperparameters);
     hyperparameters.check(v.at("hyperparameters"));
     generation.check(v.at("generation"));
     checkAcross(v, type, dataset, hyperparameters, generation);
@@ -67,14 +103,25 @@ public record JobSpec(
   }
 
   private static void check(
-      Violations v, JobType type, ModelRef teacher, ModelRef student, DatasetSpec dataset) {
+      Violations v,
+      JobType type,
+      ModelRef teacher,
+      ModelRef student,
+      DatasetSpec dataset,
+      String teacherLogits) {
     if (type == null) {
-      v.add("type", "is required: one of distill, finetune, synthesize, evaluate");
+      v.add("type", "is required: one of distill, finetune, synthesize, evaluate, teacher_pass");
       return;
     }
     switch (type) {
       case DISTILL -> {
-        v.required("teacher", teacher);
+        if (teacherLogits == null) {
+          v.required("teacher", teacher);
+        } else if (teacher != null) {
+          v.add(
+              "teacher",
+              "must be absent when teacher_logits names a teacher cache (the cache is the teacher)");
+        }
         v.required("student", student);
         v.required("dataset", dataset);
       }
@@ -95,6 +142,13 @@ public record JobSpec(
           v.add("student", "must be absent for synthesize (the teacher generates the data)");
         }
       }
+      case TEACHER_PASS -> {
+        v.required("teacher", teacher);
+        v.required("dataset", dataset);
+        if (student != null) {
+          v.add("student", "must be absent for teacher_pass (it writes the teacher's logits)");
+        }
+      }
     }
     if (teacher != null) {
       teacher.check(v.at("teacher"));
@@ -104,6 +158,42 @@ public record JobSpec(
     }
     if (dataset != null) {
       dataset.check(v.at("dataset"));
+    }
+  }
+
+  /** {@code teacher_logits} and {@code teacher_pass}: only where they mean something. */
+  private static void checkCache(
+      Violations v,
+      JobType type,
+      String teacherLogits,
+      TeacherPassSettings teacherPass,
+      Hyperparameters hp) {
+    if (teacherLogits != null) {
+      if (type != JobType.DISTILL) {
+        v.add("teacher_logits", "is only allowed for distill jobs");
+      } else {
+        v.storable("teacher_logits", teacherLogits);
+        if (!teacherLogits.startsWith(ModelRef.JOB)) {
+          v.add(
+              "teacher_logits",
+              "must be job:<id> of a teacher_pass job, was '" + teacherLogits + "'");
+        } else {
+          Refs.check(v, "teacher_logits", teacherLogits);
+        }
+        if (hp.temperature() != null && hp.temperature() != 1.0) {
+          v.add(
+              "hyperparameters.temperature",
+              "must be 1 with teacher_logits: the cache holds the teacher's top-k log-probabilities"
+                  + " at temperature 1, and another temperature needs every logit");
+        }
+      }
+    }
+    if (teacherPass != null) {
+      if (type != JobType.TEACHER_PASS) {
+        v.add("teacher_pass", "is only allowed for teacher_pass jobs");
+      } else {
+        teacherPass.check(v.at("teacher_pass"));
+      }
     }
   }
 

@@ -57,6 +57,9 @@ final class Attempt implements TrainingListener, StopSignal {
   private static final Duration LATE_POINTS_TIMEOUT = Duration.ofSeconds(60);
   private static final int END_TRIES = 60;
 
+  /** Where teacher-logit caches live in the artifact store, one directory per cache key. */
+  static final String TEACHER_CACHES = "teacher-caches";
+
   private final WorkerClient client;
   private final ClaimResponse claim;
   private final String workerId;
@@ -157,7 +160,11 @@ final class Attempt implements TrainingListener, StopSignal {
       try {
         // again here, before anything is opened: a file: reference never reads the artifact store
         FileRefs.requireOutsideArtifactStore(claim.job().spec(), storageRoot);
-        result = Recipes.run(claim.job().spec(), new RunContext(outputDir, artifacts, this, this));
+        // teacher caches are shared by key across the store: a second pass reuses the first's
+        Path cacheStore = storageRoot.resolve(TEACHER_CACHES);
+        result =
+            Recipes.run(
+                claim.job().spec(), new RunContext(outputDir, artifacts, this, this, cacheStore));
       } catch (OutOfMemoryError e) {
         failure = "out of memory: " + e.getMessage();
       } catch (RuntimeException e) {

@@ -16,10 +16,10 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
 /**
- * Writes one shard ({@link ShardFormat}) to {@code <file>.tmp} and moves it into place only when
- * {@link #finish} has written the trailer, so a shard file that exists is complete; a writer closed
- * without {@link #finish} (a stopped or killed pass) leaves no shard, and at most a {@code .tmp}
- * that the next attempt overwrites.
+ * Writes one shard ({@link ShardFormat}) to {@code <file>.<random>.tmp} and moves it into place
+ * only when {@link #finish} has written the trailer, so a shard file that exists is complete; a
+ * writer closed without {@link #finish} (a stopped or killed pass) leaves no shard, and at most a
+ * {@code .tmp} that the next attempt overwrites.
  */
 final class ShardWriter implements AutoCloseable {
 
@@ -35,7 +35,13 @@ final class ShardWriter implements AutoCloseable {
 
   ShardWriter(Path file, ShardFormat format) {
     this.file = file;
-    this.tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    // a name of its own: two passes of one key may write the same shard at once
+    this.tmp =
+        file.resolveSibling(
+            file.getFileName()
+                + "."
+                + Long.toHexString(new java.util.Random().nextLong())
+                + ".tmp");
     this.format = format;
     try {
       digest = MessageDigest.getInstance("SHA-256");
@@ -113,10 +119,16 @@ final class ShardWriter implements AutoCloseable {
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
         ch.force(true);
       }
-      try {
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+      if (Files.isRegularFile(file)) {
+        // another pass of the same key finished this shard first: keep its file (a sealed
+        // manifest may already name its digest)
+        Files.deleteIfExists(tmp);
+      } else {
+        try {
+          Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+          Files.move(tmp, file);
+        }
       }
     } catch (IOException e) {
       throw new java.io.UncheckedIOException("cannot finish shard " + file, e);

@@ -74,7 +74,7 @@ final class Models {
    * @param seed initialisation seed of builtin models
    */
   static Loaded resolve(ModelRef ref, RunContext ctx, NDManager manager, long seed) {
-    return resolve(ref, ctx, manager, seed, null);
+    return resolve(ref, ctx, manager, seed, (Loaded) null);
   }
 
   /**
@@ -88,6 +88,16 @@ final class Models {
    */
   static Loaded resolve(
       ModelRef ref, RunContext ctx, NDManager manager, long seed, Loaded tokenizerDonor) {
+    return resolve(
+        ref, ctx, manager, seed, tokenizerDonor == null ? null : tokenizerDonor.tokenizerSource());
+  }
+
+  /**
+   * {@link #resolve(ModelRef, RunContext, NDManager, long, Loaded)} with the donor's tokenizer
+   * given by where it lives (a directory with {@code tokenizer.json}, or null for none).
+   */
+  static Loaded resolve(
+      ModelRef ref, RunContext ctx, NDManager manager, long seed, Path donorTokenizer) {
     if (ref.isBuiltin()) {
       String name = ref.target();
       if (!Gemma2Config.PRESETS.contains(name)) {
@@ -102,8 +112,8 @@ final class Models {
             ref.tokenizer().equals("byte")
                 ? null
                 : Path.of(ref.tokenizer().substring(ModelRef.FILE.length()));
-      } else if (tokenizerDonor != null && tokenizerDonor.tokenizerSource() != null) {
-        source = tokenizerDonor.tokenizerSource();
+      } else if (donorTokenizer != null) {
+        source = donorTokenizer;
         tokenizer = Tokenizers.load(source);
       } else {
         tokenizer = ByteTokenizer.instance();

@@ -12,9 +12,21 @@ import java.util.Map;
  *     id
  * @param listener progress, metrics and checkpoints
  * @param stop asked between steps
+ * @param cacheStore where teacher-logit caches live by key ({@code <store>/<key sha256>/}), shared
+ *     by every job of the artifact store so that a second pass of one key reuses the first's; null
+ *     keeps a pass's cache under {@code outputDir/teacher-cache} (no reuse)
  */
 public record RunContext(
-    Path outputDir, Map<String, Path> artifacts, TrainingListener listener, StopSignal stop) {
+    Path outputDir,
+    Map<String, Path> artifacts,
+    TrainingListener listener,
+    StopSignal stop,
+    Path cacheStore) {
+
+  public RunContext(
+      Path outputDir, Map<String, Path> artifacts, TrainingListener listener, StopSignal stop) {
+    this(outputDir, artifacts, listener, stop, null);
+  }
 
   public RunContext {
     if (outputDir == null) {

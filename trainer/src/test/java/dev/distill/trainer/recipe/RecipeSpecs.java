@@ -6,6 +6,7 @@ import dev.distill.spec.Hyperparameters;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.JobType;
 import dev.distill.spec.ModelRef;
+import dev.distill.spec.TeacherPassSettings;
 import dev.distill.trainer.checkpoint.Checkpoint;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,6 +41,11 @@ final class RecipeSpecs {
     return new Job(JobType.SYNTHESIZE, Hyperparameters.builder()).dataset(null);
   }
 
+  /** A teacher_pass spec on {@link #procedural} data with the small-run settings of {@link Job}. */
+  static Job aTeacherPass() {
+    return new Job(JobType.TEACHER_PASS, smallRun());
+  }
+
   /** Settings for runs of a few steps: no warm-up, seed 42, loss chunks of 16 tokens. */
   private static Hyperparameters.Builder smallRun() {
     return Hyperparameters.builder().warmupSteps(0).seed(42L).lossChunkSize(16);
@@ -69,6 +75,8 @@ final class RecipeSpecs {
     private ModelRef student;
     private DatasetSpec dataset = procedural(300);
     private GenerationSpec generation;
+    private String teacherLogits;
+    private TeacherPassSettings teacherPass;
 
     private Job(JobType type, Hyperparameters.Builder hp) {
       this.type = type;
@@ -87,6 +95,17 @@ final class RecipeSpecs {
 
     Job dataset(DatasetSpec data) {
       dataset = data;
+      return this;
+    }
+
+    /** Train from the cache of a teacher_pass job ({@code job:<id>}) instead of a teacher. */
+    Job teacherLogits(String ref) {
+      teacherLogits = ref;
+      return this;
+    }
+
+    Job teacherPass(TeacherPassSettings settings) {
+      teacherPass = settings;
       return this;
     }
 
@@ -139,7 +158,18 @@ final class RecipeSpecs {
 
     JobSpec build() {
       return new JobSpec(
-          type, teacher, student, dataset, hp.build(), generation, null, null, null, null);
+          type,
+          teacher,
+          student,
+          dataset,
+          hp.build(),
+          generation,
+          null,
+          null,
+          null,
+          null,
+          teacherLogits,
+          teacherPass);
     }
   }
 
