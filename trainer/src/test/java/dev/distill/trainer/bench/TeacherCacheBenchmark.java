@@ -42,7 +42,8 @@ import java.util.Map;
  * and the median step of a cached distill, an online distill and a finetune through {@code
  * Recipes.run}, then the wall time of two students from one cache against two online runs.
  *
- * <p>Usage: {@code java -cp ... dev.distill.trainer.bench.TeacherCacheBenchmark [steps]}.
+ * <p>Usage: {@code java -cp ... dev.distill.trainer.bench.TeacherCacheBenchmark [steps [steps]]}:
+ * everything, or (second argument {@code steps}) one pass and the step rounds only.
  */
 public final class TeacherCacheBenchmark {
 
@@ -77,10 +78,25 @@ public final class TeacherCacheBenchmark {
   private static final class Seen implements TrainingListener {
     final List<StepMetrics> steps = new ArrayList<>();
     final List<String> events = new ArrayList<>();
+    final List<Long> cpuNanos = new ArrayList<>();
 
     @Override
     public void onStep(StepMetrics m) {
       steps.add(m);
+      cpuNanos.add(processCpuNanos());
+    }
+
+    /**
+     * Median process CPU time per measured step (all threads, libtorch's included): on a shared
+     * machine less sensitive than wall time to what else runs.
+     */
+    double medianCpuMs() {
+      List<Double> d = new ArrayList<>();
+      for (int i = WARMUP; i < cpuNanos.size(); i++) {
+        d.add((cpuNanos.get(i) - cpuNanos.get(i - 1)) / 1e6);
+      }
+      Collections.sort(d);
+      return d.get(d.size() / 2);
     }
 
     @Override
@@ -99,6 +115,7 @@ public final class TeacherCacheBenchmark {
 
   public static void main(String[] args) throws Exception {
     int steps = args.length > 0 ? Integer.parseInt(args[0]) : 20;
+    boolean stepsOnly = args.length > 1 && args[1].equals("steps");
     Path root = Files.createTempDirectory("cache-bench-");
     System.out.printf(
         Locale.ROOT,
@@ -118,13 +135,16 @@ public final class TeacherCacheBenchmark {
     // the pass: bytes per position and positions per second for a few settings
     Path store = root.resolve("caches");
     Path cache64 = null;
-    for (TeacherPassSettings s :
-        List.of(
-            new TeacherPassSettings(8, null, 2, "f32"), // warm-up of the JVM and libtorch
-            new TeacherPassSettings(64, null, 2, "q16"),
-            new TeacherPassSettings(64, null, 2, "f32"),
-            new TeacherPassSettings(16, null, 2, "q16"),
-            new TeacherPassSettings(64, 0.99, 2, "q16"))) {
+    List<TeacherPassSettings> settings =
+        stepsOnly
+            ? List.of(new TeacherPassSettings(64, null, 2, "q16"))
+            : List.of(
+                new TeacherPassSettings(8, null, 2, "f32"), // warm-up of the JVM and libtorch
+                new TeacherPassSettings(64, null, 2, "q16"),
+                new TeacherPassSettings(64, null, 2, "f32"),
+                new TeacherPassSettings(16, null, 2, "q16"),
+                new TeacherPassSettings(64, 0.99, 2, "q16"));
+    for (TeacherPassSettings s : settings) {
       Seen seen = new Seen();
       long t0 = System.nanoTime();
       RunResult r =
@@ -151,7 +171,9 @@ public final class TeacherCacheBenchmark {
         cache64 = r.lastCheckpoint().dir();
       }
     }
-    heldOutKl(teacherDir);
+    if (!stepsOnly) {
+      heldOutKl(teacherDir);
+    }
 
     // steps: cached distill, online distill, finetune, in alternating rounds (a shared machine's
     // speed drifts between runs)
@@ -189,20 +211,26 @@ public final class TeacherCacheBenchmark {
       double f = finetune.medianStepMs();
       System.out.printf(
           Locale.ROOT,
-          "round %d, median step, batch %dx%d, %d measured steps: cached distill %.1f ms (last kd %.3f),"
-              + " online distill %.1f ms (last kd %.3f), finetune %.1f ms; cached/finetune %.3f,"
-              + " online/cached %.3f; load %s%n",
+          "round %d, median step, batch %dx%d, %d measured steps: cached distill %.1f ms wall"
+              + " (%.1f ms CPU; last kd %.3f), online distill %.1f ms (%.1f ms CPU; last kd %.3f),"
+              + " finetune %.1f ms (%.1f ms CPU); cached/finetune %.3f wall, %.3f CPU;"
+              + " online/cached %.3f wall, %.3f CPU; load %s%n",
           round,
           BATCH,
           SEQ,
           steps,
           c,
+          cached.medianCpuMs(),
           cached.steps.get(cached.steps.size() - 1).kd(),
           o,
+          online.medianCpuMs(),
           online.steps.get(online.steps.size() - 1).kd(),
           f,
+          finetune.medianCpuMs(),
           c / f,
+          cached.medianCpuMs() / finetune.medianCpuMs(),
           o / c,
+          online.medianCpuMs() / cached.medianCpuMs(),
           TrainStepBenchmark.loadAverage());
     }
     // two students: one pass (the q16 top-64 one, timed again without reuse) + two cached runs
@@ -224,6 +252,12 @@ public final class TeacherCacheBenchmark {
         2 * onlineWall,
         (passWall + 2 * cachedWall) / (2 * onlineWall));
     System.out.printf(Locale.ROOT, "load average after: %s%n", TrainStepBenchmark.loadAverage());
+  }
+
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean)
+            java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
   }
 
   private static JobSpec passSpec(ModelRef teacher, TeacherPassSettings s) {
