@@ -111,14 +111,21 @@ public final class TeacherPassRecipe {
           continue;
         }
         long before = done;
+        // about 100 progress reports over the whole pass, not one per forward batch
+        long every = Math.max(1, n / 100);
+        long[] reported = {before};
         TeacherPass.ShardReport r =
             pass.writeShard(
                 dir,
                 shard,
                 () -> ctx.stop().check().isPresent(),
-                k ->
+                k -> {
+                  if (before + k - reported[0] >= every) {
+                    reported[0] = before + k;
                     ctx.listener()
-                        .onProgress(before + k, Map.of("sequences_done", (double) (before + k))));
+                        .onProgress(before + k, Map.of("sequences_done", (double) (before + k)));
+                  }
+                });
         if (r == null) {
           StopSignal.Reason why = ctx.stop().check().orElse(StopSignal.Reason.PREEMPTED);
           ctx.listener()
