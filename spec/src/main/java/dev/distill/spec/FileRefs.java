@@ -45,6 +45,9 @@ public final class FileRefs {
         refs.put("judge.model.tokenizer", spec.judge().model().tokenizer());
       }
     }
+    if (spec.teacherLogits() != null) {
+      refs.put("teacher_logits", spec.teacherLogits());
+    }
     return refs;
   }
 

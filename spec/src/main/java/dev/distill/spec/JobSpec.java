@@ -25,6 +25,9 @@ import java.util.Map;
  * @param maxAttempts how many times a job is started before it fails for good, 1..20, default 3
  * @param metadata free string labels for the client, at most 64 entries
  * @param judge {@code evaluate} only: grade each example's response with a judge model
+ * @param teacherLogits {@code job:<id>} of a {@code teacher_pass} job whose cache a {@code distill}
+ *     job trains from instead of a teacher model
+ * @param teacherPass the cache's settings of a {@code teacher_pass} job; defaults when absent
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record JobSpec(
@@ -38,9 +41,11 @@ public record JobSpec(
     @JsonProperty("priority") Integer priority,
     @JsonProperty("max_attempts") Integer maxAttempts,
     @JsonProperty("metadata") Map<String, String> metadata,
-    @JsonProperty("judge") JudgeSpec judge) {
+    @JsonProperty("judge") JudgeSpec judge,
+    @JsonProperty("teacher_logits") String teacherLogits,
+    @JsonProperty("teacher_pass") TeacherPassSettings teacherPass) {
 
-  /** A spec without a judge. */
+  /** A spec without a teacher cache or a judge (the fields before both existed). */
   public JobSpec(
       JobType type,
       ModelRef teacher,
@@ -63,6 +68,8 @@ public record JobSpec(
         priority,
         maxAttempts,
         metadata,
+        null,
+        null,
         null);
   }
 
@@ -73,10 +80,14 @@ public record JobSpec(
     priority = priority == null ? 0 : priority;
     maxAttempts = maxAttempts == null ? 3 : maxAttempts;
     metadata = metadata == null ? Map.of() : Map.copyOf(metadata);
+    if (type == JobType.TEACHER_PASS && teacherPass == null) {
+      teacherPass = TeacherPassSettings.defaults();
+    }
     Violations v = new Violations("");
-    check(v, type, teacher, student, dataset);
+    check(v, type, teacher, student, dataset, teacherLogits);
     checkEndpoints(v, type, teacher, student);
     checkJudge(v, type, dataset, judge);
+    checkCache(v, type, teacherLogits, teacherPass, hyperparameters);
     hyperparameters.check(v.at("hyperparameters"));
     generation.check(v.at("generation"));
     checkAcross(v, type, dataset, hyperparameters, generation);
@@ -97,14 +108,25 @@ public record JobSpec(
   }
 
   private static void check(
-      Violations v, JobType type, ModelRef teacher, ModelRef student, DatasetSpec dataset) {
+      Violations v,
+      JobType type,
+      ModelRef teacher,
+      ModelRef student,
+      DatasetSpec dataset,
+      String teacherLogits) {
     if (type == null) {
-      v.add("type", "is required: one of distill, finetune, synthesize, evaluate");
+      v.add("type", "is required: one of distill, finetune, synthesize, evaluate, teacher_pass");
       return;
     }
     switch (type) {
       case DISTILL -> {
-        v.required("teacher", teacher);
+        if (teacherLogits == null) {
+          v.required("teacher", teacher);
+        } else if (teacher != null) {
+          v.add(
+              "teacher",
+              "must be absent when teacher_logits names a teacher cache (the cache is the teacher)");
+        }
         v.required("student", student);
         v.required("dataset", dataset);
       }
@@ -123,6 +145,13 @@ public record JobSpec(
         v.required("teacher", teacher);
         if (student != null) {
           v.add("student", "must be absent for synthesize (the teacher generates the data)");
+        }
+      }
+      case TEACHER_PASS -> {
+        v.required("teacher", teacher);
+        v.required("dataset", dataset);
+        if (student != null) {
+          v.add("student", "must be absent for teacher_pass (it writes the teacher's logits)");
         }
       }
     }
@@ -170,6 +199,42 @@ public record JobSpec(
           "must be alpaca when a judge scores (instruction, input, output records), was '"
               + dataset.format()
               + "'");
+    }
+  }
+
+  /** {@code teacher_logits} and {@code teacher_pass}: only where they mean something. */
+  private static void checkCache(
+      Violations v,
+      JobType type,
+      String teacherLogits,
+      TeacherPassSettings teacherPass,
+      Hyperparameters hp) {
+    if (teacherLogits != null) {
+      if (type != JobType.DISTILL) {
+        v.add("teacher_logits", "is only allowed for distill jobs");
+      } else {
+        v.storable("teacher_logits", teacherLogits);
+        if (!teacherLogits.startsWith(ModelRef.JOB)) {
+          v.add(
+              "teacher_logits",
+              "must be job:<id> of a teacher_pass job, was '" + teacherLogits + "'");
+        } else {
+          Refs.check(v, "teacher_logits", teacherLogits);
+        }
+        if (hp.temperature() != null && hp.temperature() != 1.0) {
+          v.add(
+              "hyperparameters.temperature",
+              "must be 1 with teacher_logits: the cache holds the teacher's top-k log-probabilities"
+                  + " at temperature 1, and another temperature needs every logit");
+        }
+      }
+    }
+    if (teacherPass != null) {
+      if (type != JobType.TEACHER_PASS) {
+        v.add("teacher_pass", "is only allowed for teacher_pass jobs");
+      } else {
+        teacherPass.check(v.at("teacher_pass"));
+      }
     }
   }
 

@@ -20,7 +20,12 @@ public enum JobType {
   /**
    * Score a model on held-out data: loss, perplexity, KL and agreement with a teacher, exact match.
    */
-  EVALUATE;
+  EVALUATE,
+  /**
+   * Run a teacher once over a dataset's training split and write its top-k token distributions (a
+   * teacher-logit cache) for distill jobs to train from ({@code teacher_logits}).
+   */
+  TEACHER_PASS;
 
   @JsonValue
   public String json() {

@@ -109,7 +109,7 @@ public final class TrainCommand implements Callable<Integer> {
         Recipes.run(
             job,
             new RunContext(
-                out.toAbsolutePath(), dirs, printer, StopSignal.NEVER, null, null, device));
+                out.toAbsolutePath(), dirs, printer, StopSignal.NEVER, null, null, device, null));
     String outcome = r.outcome().name().toLowerCase(Locale.ROOT);
     o.println(
         job.type() == JobType.SYNTHESIZE

@@ -60,6 +60,9 @@ final class Attempt implements TrainingListener, StopSignal {
   private static final Duration LATE_POINTS_TIMEOUT = Duration.ofSeconds(60);
   private static final int END_TRIES = 60;
 
+  /** Where teacher-logit caches live in the artifact store, one directory per cache key. */
+  static final String TEACHER_CACHES = "teacher-caches";
+
   private final WorkerClient client;
   private final ClaimResponse claim;
   private final String workerId;
@@ -171,6 +174,8 @@ final class Attempt implements TrainingListener, StopSignal {
         FileRefs.requireOutsideArtifactStore(claim.job().spec(), storageRoot);
         Endpoints endpoints =
             new Endpoints(claim.endpoints(), keys, OpenAiClient.Settings.defaults());
+        // teacher caches are shared by key across the store: a second pass reuses the first's
+        Path cacheStore = storageRoot.resolve(TEACHER_CACHES);
         // file: and job: models are planned here, from their config.json (the service could not)
         failure =
             MemoryPlans.doesNotFit(claim.job().spec(), artifacts, memoryMb << 20).orElse(null);
@@ -179,7 +184,14 @@ final class Attempt implements TrainingListener, StopSignal {
               Recipes.run(
                   claim.job().spec(),
                   new RunContext(
-                      outputDir, artifacts, this, this, endpoints, new PngCharts(), device));
+                      outputDir,
+                      artifacts,
+                      this,
+                      this,
+                      endpoints,
+                      new PngCharts(),
+                      device,
+                      cacheStore));
         }
       } catch (OutOfMemoryError e) {
         failure = "out of memory: " + e.getMessage();

@@ -61,6 +61,12 @@ public class JobService {
               Optional<Job> dep = jobs.findByIdAndProject(id, caller.project());
               if (dep.isEmpty()) {
                 errors.add(new FieldError(field, "job " + id + " does not exist in this project"));
+              } else if (field.equals("teacher_logits")
+                  && !JobType.TEACHER_PASS.json().equals(dep.get().type)) {
+                errors.add(
+                    new FieldError(
+                        field,
+                        "job " + id + " is a " + dep.get().type + " job, not a teacher_pass job"));
               } else {
                 dependencies.put(id, dep.get().status());
               }

@@ -247,6 +247,27 @@ class JobApiTest extends ServiceTest {
   }
 
   @Test
+  void teacherLogitsMustNameATeacherPassJob() {
+    Project p = newProject();
+    String finetune = createJob(p.member(), minimal("finetune", 0));
+    String pass =
+        createJob(
+            p.member(),
+            "{\"type\":\"teacher_pass\",\"teacher\":\"builtin:gemma2-tiny\","
+                + "\"dataset\":{\"uri\":\"builtin:procedural\"},\"teacher_pass\":{\"top_k\":16}}");
+    String cached =
+        "{\"type\":\"distill\",\"teacher_logits\":\"job:%s\","
+            + "\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"uri\":\"builtin:procedural\"}}";
+    Resp wrong = post("/v1/jobs", p.member(), cached.formatted(finetune));
+    assertThat(wrong.status()).isEqualTo(422);
+    assertThat(fields(wrong)).containsExactly("teacher_logits");
+    assertThat(wrong.body()).contains("is a finetune job, not a teacher_pass job");
+    Resp right = post("/v1/jobs", p.member(), cached.formatted(pass));
+    assertThat(right.status()).as(right.body()).isEqualTo(201);
+    assertThat(right.json().get("spec").get("teacher_logits").asString()).isEqualTo("job:" + pass);
+  }
+
+  @Test
   void idempotencyKeyReplaysTheSameJobAndRejectsAnotherBody() {
     Project p = newProject();
     Resp first = send("POST", "/v1/jobs", p.member(), example("distill"), "Idempotency-Key", "k-1");

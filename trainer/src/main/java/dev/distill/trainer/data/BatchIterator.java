@@ -57,17 +57,32 @@ public final class BatchIterator {
 
   /** The next batch, moving to the next epoch when this one has too few rows left. */
   public Batch next() {
+    return nextIndexed().batch();
+  }
+
+  /**
+   * A batch with the indices of its rows in the list given to the constructor.
+   *
+   * @param batch the padded batch
+   * @param rows (B) the index of each row
+   */
+  public record Indexed(Batch batch, int[] rows) {}
+
+  /** {@link #next()} with the rows' indices (a teacher cache is keyed by them). */
+  public Indexed nextIndexed() {
     if (index + batchSize > rows.size()) {
       epoch++;
       index = 0;
       order = order(epoch);
     }
     List<Sequence> picked = new ArrayList<>(batchSize);
+    int[] which = new int[batchSize];
     for (int i = 0; i < batchSize; i++) {
-      picked.add(rows.get(order[index + i]));
+      which[i] = order[index + i];
+      picked.add(rows.get(which[i]));
     }
     index += batchSize;
-    return Batch.of(picked, seqLen, padId);
+    return new Indexed(Batch.of(picked, seqLen, padId), which);
   }
 
   public LoaderState state() {

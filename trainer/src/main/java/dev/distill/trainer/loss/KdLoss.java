@@ -106,21 +106,46 @@ public final class KdLoss {
   }
 
   /**
-   * The student and teacher with their hidden states: what the chunked loss computes logits from.
+   * The student and the teacher's side of the loss: what the chunked loss computes logits from. The
+   * teacher is either a model with its hidden states (online) or a top-k cache's entries for the
+   * unmasked positions ({@code cached}), never both.
    *
    * @param student the student; its {@link CausalLm#logits} runs once per chunk
    * @param studentHidden (B, T, D_s) output of {@code student.hidden}, part of the student's graph
    *     when gradients are wanted
-   * @param teacher the teacher, or null when kdRatio is 0
+   * @param teacher the teacher, or null when kdRatio is 0 or the teacher is cached
    * @param teacherHidden (B, T, D_t) output of {@code teacher.hidden} made without gradients, or
    *     null
+   * @param cached the teacher's stored top-k entries of the batch's unmasked positions in row-major
+   *     order (one per loss token), or null
    */
   public record Hidden(
-      CausalLm student, NDArray studentHidden, CausalLm teacher, NDArray teacherHidden) {
+      CausalLm student,
+      NDArray studentHidden,
+      CausalLm teacher,
+      NDArray teacherHidden,
+      TeacherTargets cached) {
+
+    public Hidden {
+      if (cached != null && (teacher != null || teacherHidden != null)) {
+        throw new IllegalArgumentException("a teacher model and a teacher cache, give one");
+      }
+    }
+
+    /** An online teacher (or none). */
+    public Hidden(
+        CausalLm student, NDArray studentHidden, CausalLm teacher, NDArray teacherHidden) {
+      this(student, studentHidden, teacher, teacherHidden, null);
+    }
 
     /** The student alone (cross-entropy only). */
     public static Hidden student(CausalLm student, NDArray studentHidden) {
-      return new Hidden(student, studentHidden, null, null);
+      return new Hidden(student, studentHidden, null, null, null);
+    }
+
+    /** The student against a teacher cache's entries. */
+    public static Hidden cached(CausalLm student, NDArray studentHidden, TeacherTargets cached) {
+      return new Hidden(student, studentHidden, null, null, cached);
     }
   }
 
@@ -179,6 +204,51 @@ public final class KdLoss {
   }
 
   /**
+   * The plain implementation against a teacher cache ({@link TokenLoss#cachedSums}): O(B x T x V)
+   * memory, differentiable.
+   *
+   * @param studentLogits (B, T, V_s)
+   * @param cached the stored entries of the unmasked positions, row-major
+   * @param labels (B, T) int target ids
+   * @param lossMask (B, T) 0/1
+   * @param normaliser unmasked tokens of the whole accumulated batch
+   */
+  public LossParts referenceCached(
+      NDArray studentLogits,
+      TeacherTargets cached,
+      NDArray labels,
+      NDArray lossMask,
+      long normaliser) {
+    Shape bt = checkBatch(studentLogits, "studentLogits", labels, lossMask);
+    NDManager manager = studentLogits.getManager();
+    Inputs in = inputs(labels, lossMask, normaliser, studentLogits.getShape().get(2));
+    checkCached(cached, in.tokens, Math.toIntExact(studentLogits.getShape().get(2)));
+    Constants k = new Constants(manager, config, normaliser);
+    long rows = bt.get(0) * bt.get(1);
+    long[] positions =
+        chunkPositions(in.mask, Integer.MAX_VALUE).stream().findFirst().orElse(new long[0]);
+    NDArray ce;
+    NDArray kd;
+    if (positions.length == 0) {
+      ce = manager.zeros(new Shape());
+      kd = manager.zeros(new Shape());
+    } else {
+      NDArray at = manager.create(positions);
+      long v = studentLogits.getShape().get(2);
+      NDArray index = at.expandDims(1).broadcast(new Shape(positions.length, v));
+      NDArray logits = studentLogits.reshape(rows, v).gather(index, 0).expandDims(0); // (1, n, V)
+      NDArray chunkLabels = in.labels.reshape(rows).gather(at, 0).expandDims(0); // (1, n)
+      NDArray ones = in.mask.reshape(rows).gather(at, 0).expandDims(0); // (1, n)
+      TokenLoss.Sums sums =
+          TokenLoss.cachedSums(config, k, logits, cached, chunkLabels, ones, true);
+      ce = sums.ce();
+      kd = sums.kd();
+    }
+    NDArray total = kd.mul(k.kdCoefficient).add(ce.mul(k.ceCoefficient));
+    return new LossParts(total, kd.mul(k.kdScale), ce.mul(k.ceScale), in.tokens);
+  }
+
+  /**
    * Chunked loss with gradients: accumulates d(total)/d(parameter) into the student's parameters
    * (trunk and head). Call inside the step's {@link GradientCollector}; call once per micro-batch.
    *
@@ -199,18 +269,23 @@ public final class KdLoss {
     NDArray studentHidden = hidden.studentHidden();
     CausalLm teacher = hidden.teacher();
     NDArray teacherHidden = hidden.teacherHidden();
+    TeacherTargets cached = config.needsTeacher() ? hidden.cached() : null;
     Shape bt = checkBatch(studentHidden, "studentHidden", labels, lossMask);
-    if (config.needsTeacher() && teacher == null) {
+    if (config.needsTeacher() && teacher == null && cached == null) {
       throw new IllegalArgumentException("teacher must not be null when kdRatio > 0");
     }
     VocabAlignment vocab = null;
-    if (config.needsTeacher()) {
+    if (config.needsTeacher() && cached == null) {
       checkTeacher(teacherHidden, "teacherHidden", bt);
       vocab = alignment(teacher.vocabSize(), student.vocabSize());
     }
     NDManager manager = studentHidden.getManager();
     Inputs in = inputs(labels, lossMask, normaliser, student.vocabSize());
+    if (cached != null) {
+      checkCached(cached, in.tokens, student.vocabSize());
+    }
     Constants k = new Constants(manager, config, normaliser);
+    int done = 0; // cached positions consumed by the chunks so far
     // () running sums, updated in place with detached chunk values
     NDArray kdSum = manager.zeros(new Shape());
     NDArray ceSum = manager.zeros(new Shape());
@@ -243,16 +318,26 @@ public final class KdLoss {
         NDArray chunkLabels = in.labels.reshape(rowsTotal).gather(at, 0).expandDims(0); // (1, c)
         NDArray ones = in.mask.reshape(rowsTotal).gather(at, 0).expandDims(0); // (1, c) all 1
         boolean ceNeedsGrad = training && config.kdRatio() < 1.0;
-        TokenLoss.Sums sums =
-            TokenLoss.sums(
-                config,
-                vocab,
-                k,
-                studentLogits,
-                teacherLogits,
-                chunkLabels,
-                ones,
-                ceNeedsGrad || !training);
+        TokenLoss.Sums sums;
+        if (cached != null) {
+          // the chunk's positions are the next ones of the row-major order the cache follows
+          TeacherTargets part = cached.slice(done, done + positions.length);
+          done += positions.length;
+          sums =
+              TokenLoss.cachedSums(
+                  config, k, studentLogits, part, chunkLabels, ones, ceNeedsGrad || !training);
+        } else {
+          sums =
+              TokenLoss.sums(
+                  config,
+                  vocab,
+                  k,
+                  studentLogits,
+                  teacherLogits,
+                  chunkLabels,
+                  ones,
+                  ceNeedsGrad || !training);
+        }
         if (training) {
           NDArray loss =
               sums.kd() == null
@@ -417,6 +502,41 @@ public final class KdLoss {
     if (s.dimension() != 3 || s.get(0) != bt.get(0) || s.get(1) != bt.get(1)) {
       throw new IllegalArgumentException(
           name + " must be (" + bt.get(0) + ", " + bt.get(1) + ", *), was " + s);
+    }
+  }
+
+  /**
+   * A cache's entries fit this batch: one per loss token, temperature 1, ids the student has.
+   *
+   * @throws IllegalArgumentException otherwise, saying what differs
+   */
+  private void checkCached(TeacherTargets cached, long tokens, int studentVocab) {
+    if (cached == null) {
+      throw new IllegalArgumentException("cached teacher entries must not be null");
+    }
+    if (config.temperature() != 1.0) {
+      throw new IllegalArgumentException(
+          "temperature "
+              + config.temperature()
+              + " with a teacher cache: the cache holds the top-k log-probabilities at"
+              + " temperature 1 only, and softmax(z / T) needs every logit; use temperature 1 or"
+              + " an online teacher");
+    }
+    if (cached.positions() != tokens) {
+      throw new IllegalArgumentException(
+          "the teacher cache holds "
+              + cached.positions()
+              + " positions for a batch of "
+              + tokens
+              + " loss tokens; it was written for other data");
+    }
+    if (cached.vocab() > studentVocab) {
+      throw new IllegalArgumentException(
+          "the teacher cache's vocabulary ("
+              + cached.vocab()
+              + " ids) is larger than the student's output ("
+              + studentVocab
+              + ")");
     }
   }
 

@@ -81,7 +81,7 @@ final class Models {
    * @param seed initialisation seed of builtin models
    */
   static Loaded resolve(ModelRef ref, RunContext ctx, NDManager manager, long seed) {
-    return resolve(ref, ctx, manager, seed, null);
+    return resolve(ref, ctx, manager, seed, (Loaded) null);
   }
 
   /**
@@ -95,11 +95,20 @@ final class Models {
    */
   static Loaded resolve(
       ModelRef ref, RunContext ctx, NDManager manager, long seed, Loaded tokenizerDonor) {
-    return resolve(ref, ctx, manager, seed, tokenizerDonor, Precision.FP32, false);
+    return resolve(
+        ref,
+        ctx,
+        manager,
+        seed,
+        tokenizerDonor == null ? null : tokenizerDonor.tokenizerSource(),
+        Precision.FP32,
+        false);
   }
 
   /**
-   * {@link #resolve(ModelRef, RunContext, NDManager, long, Loaded)} computing in a precision.
+   * {@link #resolve(ModelRef, RunContext, NDManager, long, Loaded)} computing in a precision, with
+   * the donor's tokenizer given by where it lives (a directory with {@code tokenizer.json}, or null
+   * for none).
    *
    * @param frozen a teacher: a checkpoint's 2-byte matrices stay 2 bytes ({@link
    *     Gemma2Model#loadFrozen}); a builtin model is initialised in fp32 either way
@@ -109,7 +118,7 @@ final class Models {
       RunContext ctx,
       NDManager manager,
       long seed,
-      Loaded tokenizerDonor,
+      Path donorTokenizer,
       Precision precision,
       boolean frozen) {
     if (ref.isBuiltin()) {
@@ -126,8 +135,8 @@ final class Models {
             ref.tokenizer().equals("byte")
                 ? null
                 : Path.of(ref.tokenizer().substring(ModelRef.FILE.length()));
-      } else if (tokenizerDonor != null && tokenizerDonor.tokenizerSource() != null) {
-        source = tokenizerDonor.tokenizerSource();
+      } else if (donorTokenizer != null) {
+        source = donorTokenizer;
         tokenizer = Tokenizers.load(source);
       } else {
         tokenizer = ByteTokenizer.instance();

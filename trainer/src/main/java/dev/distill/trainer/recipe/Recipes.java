@@ -2,6 +2,7 @@ package dev.distill.trainer.recipe;
 
 import dev.distill.spec.InvalidSpecException;
 import dev.distill.spec.JobSpec;
+import dev.distill.trainer.cache.TeacherCacheException;
 import dev.distill.trainer.checkpoint.CheckpointException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -16,6 +17,7 @@ public final class Recipes {
       case DISTILL, FINETUNE -> TrainingRecipe.run(spec, ctx);
       case EVALUATE -> EvaluationRecipe.run(spec, ctx);
       case SYNTHESIZE -> SynthesisRecipe.run(spec, ctx);
+      case TEACHER_PASS -> TeacherPassRecipe.run(spec, ctx);
     };
   }
 
@@ -37,6 +39,7 @@ public final class Recipes {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof InvalidSpecException
           || t instanceof CheckpointException
+          || t instanceof TeacherCacheException
           || t instanceof IllegalArgumentException
           || t instanceof UnsupportedOperationException) {
         return false;

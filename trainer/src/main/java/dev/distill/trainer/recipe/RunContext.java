@@ -17,6 +17,9 @@ import java.util.Map;
  * @param charts draws the pictures of the output (the score histogram of an evaluation)
  * @param device {@code cpu}, {@code cuda} or {@code cuda:N} ({@code --device}); null for the
  *     engine's choice (the first GPU if any, else the CPU)
+ * @param cacheStore where teacher-logit caches live by key ({@code <store>/<key sha256>/}), shared
+ *     by every job of the artifact store so that a second pass of one key reuses the first's; null
+ *     keeps a pass's cache under {@code outputDir/teacher-cache} (no reuse)
  */
 public record RunContext(
     Path outputDir,
@@ -25,12 +28,13 @@ public record RunContext(
     StopSignal stop,
     EndpointConnector endpoints,
     Charts charts,
-    String device) {
+    String device,
+    Path cacheStore) {
 
-  /** A run without endpoints or charts, on the engine's choice of device. */
+  /** A run without endpoints, charts or a cache store, on the engine's choice of device. */
   public RunContext(
       Path outputDir, Map<String, Path> artifacts, TrainingListener listener, StopSignal stop) {
-    this(outputDir, artifacts, listener, stop, null, null, null);
+    this(outputDir, artifacts, listener, stop, null, null, null, null);
   }
 
   public RunContext {

@@ -12,9 +12,9 @@ import tools.jackson.databind.SerializationFeature;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * SHA-256 of what determines a run's numbers: type, models, data and hyperparameters (not priority,
- * attempts, metadata or requirements). A checkpoint records it and a resume under another hash is
- * refused.
+ * SHA-256 of what determines a run's numbers: type, models (or the teacher cache), data and
+ * hyperparameters (not priority, attempts, metadata or requirements). A checkpoint records it and a
+ * resume under another hash is refused.
  */
 public final class SpecHash {
 
@@ -31,6 +31,13 @@ public final class SpecHash {
     parts.put("dataset", spec.dataset());
     parts.put("hyperparameters", spec.hyperparameters());
     parts.put("generation", spec.generation());
+    // only when set, so that the hashes of specs without a teacher cache stay what they were
+    if (spec.teacherLogits() != null) {
+      parts.put("teacher_logits", spec.teacherLogits());
+    }
+    if (spec.teacherPass() != null) {
+      parts.put("teacher_pass", spec.teacherPass());
+    }
     byte[] json = CANONICAL.writeValueAsString(parts).getBytes(StandardCharsets.UTF_8);
     try {
       return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(json));

@@ -8,6 +8,8 @@ import ai.djl.training.GradientCollector;
 import dev.distill.spec.Hyperparameters;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.JobType;
+import dev.distill.trainer.cache.CacheKey;
+import dev.distill.trainer.cache.TeacherCache;
 import dev.distill.trainer.checkpoint.Checkpoint;
 import dev.distill.trainer.checkpoint.CheckpointManager;
 import dev.distill.trainer.checkpoint.TrainerState;
@@ -64,6 +66,7 @@ public final class TrainingRecipe implements AutoCloseable {
   private Precision precision;
   private Models.Loaded student;
   private Models.Loaded teacher;
+  private TeacherCache cache;
   private DatasetSplits data;
   private BatchIterator batches;
   private List<Batch> validation;
@@ -134,17 +137,41 @@ public final class TrainingRecipe implements AutoCloseable {
                 + "); use a new output directory");
       }
     }
-    if (spec.type() == JobType.DISTILL) {
+    if (spec.type() == JobType.DISTILL && spec.teacherLogits() != null) {
+      cache = openCache();
+    } else if (spec.type() == JobType.DISTILL) {
       // frozen: a bf16/fp16 checkpoint stays in its dtype, never expanded to fp32
-      teacher = Models.resolve(spec.teacher(), ctx, manager, hp.seed() + 1, null, precision, true);
+      teacher =
+          Models.resolve(spec.teacher(), ctx, manager, hp.seed() + 1, (Path) null, precision, true);
       teacher.model().requireGradients(false);
     }
     if (resume.isPresent()) {
       student =
           Models.load(resume.get().dir(), spec.student().tokenizer(), manager, precision, false);
+    } else if (cache != null) {
+      // a builtin student without a tokenizer of its own takes the one the cache was written with
+      student =
+          Models.resolve(
+              spec.student(),
+              ctx,
+              manager,
+              hp.seed(),
+              cache.dir().resolve(TeacherPassRecipe.TOKENIZER_DIR),
+              precision,
+              false);
     } else {
       // a builtin student without a tokenizer of its own takes the teacher's
-      student = Models.resolve(spec.student(), ctx, manager, hp.seed(), teacher, precision, false);
+      student =
+          Models.resolve(
+              spec.student(),
+              ctx,
+              manager,
+              hp.seed(),
+              teacher == null ? null : teacher.tokenizerSource(),
+              precision,
+              false);
+    }
+    if (resume.isEmpty()) {
       if (hp.lora() != null) {
         try {
           Models.addAdapters(
@@ -171,10 +198,23 @@ public final class TrainingRecipe implements AutoCloseable {
                 ? KdLossConfig.from(hp, chunk)
                 : KdLossConfig.crossEntropyOnly(chunk),
             sharedVocab);
-    data = Datasets.open(DatasetRefs.resolve(spec.dataset(), ctx), student.tokenizer());
+    dev.distill.spec.DatasetSpec dataset = DatasetRefs.resolve(spec.dataset(), ctx);
+    if (cache != null) {
+      checkAgainstCache(dataset);
+    }
+    data = Datasets.open(dataset, student.tokenizer());
     if (data.train().isEmpty()) {
       throw new IllegalArgumentException(
           "dataset " + spec.dataset().uri() + ": no training examples");
+    }
+    if (cache != null && cache.manifest().sequences() != data.train().size()) {
+      throw new IllegalArgumentException(
+          "the teacher cache "
+              + spec.teacherLogits()
+              + " holds "
+              + cache.manifest().sequences()
+              + " training sequences, this job's data has "
+              + data.train().size());
     }
     int pad = student.tokenizer().padId();
     int seqLen = batchLength(spec.dataset());
@@ -212,9 +252,16 @@ public final class TrainingRecipe implements AutoCloseable {
                           " (LoRA rank %d: %,d trainable)",
                           hp.lora().rank(),
                           Gemma2Lora.parameterCount(student.model().config(), hp.lora())),
-                  teacher == null
-                      ? ""
-                      : String.format(", teacher %,d", teacher.model().config().parameterCount()),
+                  teacher != null
+                      ? String.format(", teacher %,d", teacher.model().config().parameterCount())
+                      : cache == null
+                          ? ""
+                          : String.format(
+                              ", teacher cache %s (%,d positions, top_k %d, %,d bytes)",
+                              spec.teacherLogits(),
+                              cache.manifest().positions(),
+                              cache.key().topK(),
+                              cache.manifest().bytes()),
                   data.train().size(),
                   data.validation().size()));
     }
@@ -256,8 +303,11 @@ public final class TrainingRecipe implements AutoCloseable {
       Batch[] micro = new Batch[accumulation];
       long normaliser = 0;
       long inputTokens = 0;
+      int[][] rows = new int[accumulation][];
       for (int i = 0; i < accumulation; i++) {
-        micro[i] = batches.next();
+        BatchIterator.Indexed next = batches.nextIndexed();
+        micro[i] = next.batch();
+        rows[i] = next.rows();
         normaliser += micro[i].lossTokens();
         inputTokens += micro[i].realTokens();
       }
@@ -271,7 +321,8 @@ public final class TrainingRecipe implements AutoCloseable {
       }
       try (NDManager stepManager = manager.newSubManager();
           GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-        for (Batch b : micro) {
+        for (int i = 0; i < accumulation; i++) {
+          Batch b = micro[i];
           BatchTensors x = BatchTensors.of(b, stepManager); // (B, T) each
           NDArray teacherHidden = null;
           if (teacher != null) {
@@ -282,17 +333,16 @@ public final class TrainingRecipe implements AutoCloseable {
           training(true); // LoRA dropout on for the student's forward only
           NDArray studentHidden = student.model().hidden(x.ids(), x.attentionMask()); // (B, T, D_s)
           training(false);
-          LossParts parts =
-              loss.backward(
-                  collector,
-                  new KdLoss.Hidden(
+          KdLoss.Hidden hidden =
+              cache != null
+                  // the stored teacher entries of these rows: no teacher forward, no teacher
+                  ? KdLoss.Hidden.cached(student.model(), studentHidden, cache.targets(rows[i]))
+                  : new KdLoss.Hidden(
                       student.model(),
                       studentHidden,
                       teacher == null ? null : teacher.model(),
-                      teacherHidden),
-                  x.labels(),
-                  x.lossMask(),
-                  normaliser);
+                      teacherHidden);
+          LossParts parts = loss.backward(collector, hidden, x.labels(), x.lossMask(), normaliser);
           student.model().finishBackward(); // checkpointed layers: recompute, back-propagate
           total += parts.total().getFloat();
           kd += parts.kd().getFloat();
@@ -308,7 +358,7 @@ public final class TrainingRecipe implements AutoCloseable {
               step,
               hp.maxSteps(),
               total,
-              teacher == null ? Double.NaN : kd,
+              teacher == null && cache == null ? Double.NaN : kd,
               ce,
               report.learningRate(),
               report.gradNorm(),
@@ -416,8 +466,90 @@ public final class TrainingRecipe implements AutoCloseable {
     return lastCheckpoint == null ? null : lastCheckpoint.dir();
   }
 
+  /** The teacher_pass job's cache handed to this run, opened and verified shard by shard. */
+  private TeacherCache openCache() {
+    String id = spec.teacherLogits().substring(dev.distill.spec.ModelRef.JOB.length());
+    java.nio.file.Path dir = ctx.artifacts().get(id);
+    if (dir == null) {
+      throw new IllegalArgumentException(
+          "teacher_logits "
+              + spec.teacherLogits()
+              + ": no output of that job was handed to this run");
+    }
+    TeacherCache c = TeacherCache.open(dir);
+    ctx.listener()
+        .onEvent(
+            "cache_opened",
+            String.format(
+                "teacher cache %s: %,d positions in %d shards, %,d bytes (%.1f per position)",
+                dir,
+                c.manifest().positions(),
+                c.manifest().shards().size(),
+                c.manifest().bytes(),
+                c.manifest().bytesPerPosition()));
+    return c;
+  }
+
+  /**
+   * The student's tokenizer and this job's data are the ones the cache was written with.
+   *
+   * @throws IllegalArgumentException naming both sides of the first difference
+   */
+  private void checkAgainstCache(dev.distill.spec.DatasetSpec dataset) {
+    CacheKey key = cache.key();
+    String studentTokenizer = CacheKeys.tokenizerId(student);
+    int studentVocab = student.tokenizer().vocabSize();
+    if (!studentTokenizer.equals(key.tokenizer()) || studentVocab != key.vocab()) {
+      throw new IllegalArgumentException(
+          "the student's tokenizer ("
+              + studentTokenizer
+              + ", "
+              + studentVocab
+              + " tokens) differs from the teacher cache's ("
+              + key.tokenizer()
+              + ", "
+              + key.vocab()
+              + " tokens) of "
+              + spec.teacherLogits()
+              + "; distillation compares distributions over one vocabulary");
+    }
+    if (student.model().vocabSize() < key.vocab()) {
+      throw new IllegalArgumentException(
+          "the student's output ("
+              + student.model().vocabSize()
+              + ") is smaller than the teacher cache's vocabulary ("
+              + key.vocab()
+              + ")");
+    }
+    Map<String, Object> split = new java.util.TreeMap<>(CacheKeys.split(dataset));
+    String content = CacheKeys.datasetHash(dataset);
+    if (!content.equals(key.dataset())
+        || !split.toString().equals(new java.util.TreeMap<>(key.split()).toString())
+        || !dataset.template().equals(key.template())) {
+      throw new IllegalArgumentException(
+          "this job's dataset (content "
+              + content.substring(0, 12)
+              + ", template "
+              + dataset.template()
+              + ", split "
+              + split
+              + ") is not the one the teacher cache "
+              + spec.teacherLogits()
+              + " was written for (content "
+              + key.dataset().substring(0, Math.min(12, key.dataset().length()))
+              + ", template "
+              + key.template()
+              + ", split "
+              + new java.util.TreeMap<>(key.split())
+              + ")");
+    }
+  }
+
   @Override
   public void close() {
+    if (cache != null) {
+      cache.close();
+    }
     if (optimizer != null) {
       optimizer.close();
     }

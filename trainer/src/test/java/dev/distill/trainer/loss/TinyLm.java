@@ -15,7 +15,7 @@ import java.util.Random;
  * A test-only causal LM on real tensors: hidden = tanh(E[ids]) * (1 + w), logits = hidden H^T.
  * Enough to have a trunk (E, w) and a head (H) whose gradients the chunked loss must get right.
  */
-final class TinyLm implements CausalLm {
+public final class TinyLm implements CausalLm {
 
   private final int vocab;
   private final NDArray embed; // (V, D)
@@ -30,7 +30,7 @@ final class TinyLm implements CausalLm {
   /** All positions {@link #logits} was given, summed over its calls. */
   long logitPositions;
 
-  TinyLm(NDManager manager, int vocab, int dim, long seed, boolean trainable) {
+  public TinyLm(NDManager manager, int vocab, int dim, long seed, boolean trainable) {
     this.vocab = vocab;
     Random r = new Random(seed);
     embed = manager.create(randoms(r, vocab * dim, 1.0), new Shape(vocab, dim));
@@ -87,7 +87,7 @@ final class TinyLm implements CausalLm {
   }
 
   /** The gradients by name, copied; then zeroed. */
-  Map<String, float[]> takeGradients() {
+  public Map<String, float[]> takeGradients() {
     Map<String, float[]> out = new LinkedHashMap<>();
     for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
       try (NDArray g = e.getValue().getGradient()) {

@@ -159,7 +159,7 @@ class EndpointRecipesTest {
         Recipes.run(
             judging("model 2 response", new GenerationSpec(200, 4, null, null, null)),
             new RunContext(
-                tmp.resolve("judged"), Map.of(), rec, null, judge.connector(), null, null));
+                tmp.resolve("judged"), Map.of(), rec, null, judge.connector(), null, null, null));
 
     assertThat(r.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
     List<JsonNode> rows =
@@ -210,7 +210,7 @@ class EndpointRecipesTest {
         Recipes.run(
             judging(JudgeSpec.STUDENT, new GenerationSpec(5, 3, null, null, null)),
             new RunContext(
-                tmp.resolve("student"), Map.of(), null, null, judge.connector(), null, null));
+                tmp.resolve("student"), Map.of(), null, null, judge.connector(), null, null, null));
     List<JsonNode> rows =
         lines(r.lastCheckpoint().dir().resolve(EvaluationOutput.GENERATIONS_FILE));
     assertThat(rows).hasSize(5); // num_samples caps the examples
@@ -235,14 +235,16 @@ class EndpointRecipesTest {
     RunResult first =
         Recipes.run(
             spec,
-            new RunContext(out, Map.of(), null, preemptAfter7, judge.connector(), null, null));
+            new RunContext(
+                out, Map.of(), null, preemptAfter7, judge.connector(), null, null, null));
     assertThat(first.outcome()).isEqualTo(RunResult.Outcome.PREEMPTED);
     assertThat(first.lastCheckpoint()).isNull();
     assertThat(judge.asked).hasSize(7);
 
     RecipeSpecs.Recorder rec = new RecipeSpecs.Recorder();
     RunResult second =
-        Recipes.run(spec, new RunContext(out, Map.of(), rec, null, judge.connector(), null, null));
+        Recipes.run(
+            spec, new RunContext(out, Map.of(), rec, null, judge.connector(), null, null, null));
     assertThat(second.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
     assertThat(rec.events).anyMatch(e -> e.startsWith("resumed:") && e.contains("7 done"));
     assertThat(judge.asked).hasSize(20);
@@ -266,6 +268,7 @@ class EndpointRecipesTest {
                         null,
                         null,
                         judge.connector(),
+                        null,
                         null,
                         null)))
         .isInstanceOf(IllegalArgumentException.class)
@@ -306,14 +309,14 @@ class EndpointRecipesTest {
         Recipes.run(
             spec,
             new RunContext(
-                out, Map.of(), null, preemptAfter2Batches, teacher.connector(), null, null));
+                out, Map.of(), null, preemptAfter2Batches, teacher.connector(), null, null, null));
     assertThat(first.outcome()).isEqualTo(RunResult.Outcome.PREEMPTED);
     assertThat(first.metrics().get("samples_attempted")).isEqualTo(6.0); // two batches of 3
 
     RecipeSpecs.Recorder rec = new RecipeSpecs.Recorder();
     RunResult r =
         Recipes.run(
-            spec, new RunContext(out, Map.of(), rec, null, teacher.connector(), null, null));
+            spec, new RunContext(out, Map.of(), rec, null, teacher.connector(), null, null, null));
     assertThat(r.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
     assertThat(rec.events).anyMatch(e -> e.startsWith("resumed: synthesize resumes after 6"));
     List<JsonNode> rows = lines(r.lastCheckpoint().dir().resolve(SynthesisRecipe.DATA_FILE));

@@ -7,6 +7,7 @@ import dev.distill.spec.JobSpec;
 import dev.distill.spec.JobType;
 import dev.distill.spec.LoraSpec;
 import dev.distill.spec.ModelRef;
+import dev.distill.spec.TeacherPassSettings;
 import dev.distill.trainer.checkpoint.Checkpoint;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,6 +42,11 @@ final class RecipeSpecs {
     return new Job(JobType.SYNTHESIZE, Hyperparameters.builder()).dataset(null);
   }
 
+  /** A teacher_pass spec on {@link #procedural} data with the small-run settings of {@link Job}. */
+  static Job aTeacherPass() {
+    return new Job(JobType.TEACHER_PASS, smallRun());
+  }
+
   /** Settings for runs of a few steps: no warm-up, seed 42, loss chunks of 16 tokens. */
   private static Hyperparameters.Builder smallRun() {
     return Hyperparameters.builder().warmupSteps(0).seed(42L).lossChunkSize(16);
@@ -71,6 +77,8 @@ final class RecipeSpecs {
     private DatasetSpec dataset = procedural(300);
     private GenerationSpec generation;
     private dev.distill.spec.JudgeSpec judge;
+    private String teacherLogits;
+    private TeacherPassSettings teacherPass;
 
     private Job(JobType type, Hyperparameters.Builder hp) {
       this.type = type;
@@ -89,6 +97,17 @@ final class RecipeSpecs {
 
     Job dataset(DatasetSpec data) {
       dataset = data;
+      return this;
+    }
+
+    /** Train from the cache of a teacher_pass job ({@code job:<id>}) instead of a teacher. */
+    Job teacherLogits(String ref) {
+      teacherLogits = ref;
+      return this;
+    }
+
+    Job teacherPass(TeacherPassSettings settings) {
+      teacherPass = settings;
       return this;
     }
 
@@ -158,7 +177,19 @@ final class RecipeSpecs {
 
     JobSpec build() {
       return new JobSpec(
-          type, teacher, student, dataset, hp.build(), generation, null, null, null, null, judge);
+          type,
+          teacher,
+          student,
+          dataset,
+          hp.build(),
+          generation,
+          null,
+          null,
+          null,
+          null,
+          judge,
+          teacherLogits,
+          teacherPass);
     }
   }
 

@@ -1,0 +1,228 @@
+package dev.distill.trainer.recipe;
+
+import ai.djl.ndarray.NDManager;
+import dev.distill.spec.DatasetSpec;
+import dev.distill.spec.JobSpec;
+import dev.distill.spec.JobType;
+import dev.distill.spec.ModelRef;
+import dev.distill.spec.TeacherPassSettings;
+import dev.distill.trainer.cache.CacheKey;
+import dev.distill.trainer.cache.LogProbEncoding;
+import dev.distill.trainer.cache.TeacherCache;
+import dev.distill.trainer.cache.TeacherCacheException;
+import dev.distill.trainer.cache.TeacherPass;
+import dev.distill.trainer.checkpoint.Checkpoint;
+import dev.distill.trainer.checkpoint.CheckpointManager;
+import dev.distill.trainer.checkpoint.TrainerState;
+import dev.distill.trainer.data.DatasetSplits;
+import dev.distill.trainer.data.Datasets;
+import dev.distill.trainer.model.Precision;
+import dev.distill.trainer.tokenize.Tokenizers;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The recipe of {@code teacher_pass} jobs: the teacher's forward pass (no grad) over the training
+ * split, written as a sharded top-k cache ({@code docs/teacher-cache.md}) into {@code <cache
+ * store>/<key sha256>/}. A sealed cache of the same key is reused as it is ({@code cache_reused}
+ * event); shards already on disk that verify are kept ({@code shard_reused}), so a pass killed
+ * mid-way loses only the shard it was writing. The output (final checkpoint) is the cache
+ * directory.
+ */
+public final class TeacherPassRecipe {
+
+  /** The tokenizer's copy in a cache directory: what a builtin student without one uses. */
+  public static final String TOKENIZER_DIR = "tokenizer";
+
+  private TeacherPassRecipe() {}
+
+  public static RunResult run(JobSpec spec, RunContext ctx) {
+    if (spec.type() != JobType.TEACHER_PASS) {
+      throw new IllegalArgumentException(
+          "the teacher pass runs teacher_pass jobs, not " + spec.type().json());
+    }
+    TeacherPassSettings s = spec.teacherPass();
+    Precision precision = Precision.resolve(spec.hyperparameters().precision(), Models.device(ctx));
+    // frozen: a bf16/fp16 checkpoint stays in its dtype
+    try (NDManager manager = NDManager.newBaseManager(Models.device(ctx));
+        Models.Loaded teacher =
+            Models.resolve(
+                spec.teacher(),
+                ctx,
+                manager,
+                spec.hyperparameters().seed() + 1,
+                (java.nio.file.Path) null,
+                precision,
+                true)) {
+      teacher.model().requireGradients(false);
+      DatasetSpec data = DatasetRefs.resolve(spec.dataset(), ctx);
+      DatasetSplits splits = Datasets.open(data, teacher.tokenizer());
+      if (splits.train().isEmpty()) {
+        throw new IllegalArgumentException(
+            "dataset " + spec.dataset().uri() + ": no training examples");
+      }
+      CacheKey key = CacheKeys.of(spec, teacher, teacherDir(spec.teacher(), ctx), data);
+      Path dir =
+          ctx.cacheStore() == null
+              ? ctx.outputDir().resolve("teacher-cache")
+              : ctx.cacheStore().resolve(key.hex());
+      Optional<TeacherCache.Manifest> sealed = sealedCache(dir);
+      if (sealed.isPresent()) {
+        ctx.listener()
+            .onEvent(
+                "cache_reused",
+                "a teacher cache of the same key ("
+                    + key.hex().substring(0, 16)
+                    + "...) is complete in "
+                    + dir
+                    + ": reused, nothing recomputed");
+        return finish(spec, ctx, dir, sealed.get(), 0);
+      }
+      int chunk = Models.lossChunk(spec.hyperparameters().lossChunkSize(), teacher, null);
+      TeacherPass pass =
+          new TeacherPass(
+              teacher.model(),
+              splits.train(),
+              teacher.tokenizer().padId(),
+              key,
+              new TeacherPass.Settings(
+                  s.topK(),
+                  s.massBound(),
+                  s.shards(),
+                  LogProbEncoding.valueOf(s.encoding().toUpperCase(Locale.ROOT)),
+                  spec.hyperparameters().microBatchSize(),
+                  chunk),
+              manager);
+      ctx.listener()
+          .onEvent(
+              "started",
+              String.format(
+                  "teacher_pass: teacher %,d parameters; %d training sequences in %d shards, top_k %d",
+                  teacher.model().config().parameterCount(),
+                  splits.train().size(),
+                  s.shards(),
+                  s.topK()));
+      int n = splits.train().size();
+      long done = 0;
+      long positions = 0;
+      double seconds = 0;
+      for (int shard = 0; shard < s.shards(); shard++) {
+        int[] range = TeacherPass.range(n, s.shards(), shard);
+        if (pass.isDone(dir, shard)) {
+          ctx.listener().onEvent("shard_reused", "shard " + shard + " is on disk and verifies");
+          done += range[1] - range[0];
+          continue;
+        }
+        long before = done;
+        // about 100 progress reports over the whole pass, not one per forward batch
+        long every = Math.max(1, n / 100);
+        long[] reported = {before};
+        TeacherPass.ShardReport r =
+            pass.writeShard(
+                dir,
+                shard,
+                () -> ctx.stop().check().isPresent(),
+                k -> {
+                  if (before + k - reported[0] >= every) {
+                    reported[0] = before + k;
+                    ctx.listener()
+                        .onProgress(before + k, Map.of("sequences_done", (double) (before + k)));
+                  }
+                });
+        if (r == null) {
+          StopSignal.Reason why = ctx.stop().check().orElse(StopSignal.Reason.PREEMPTED);
+          ctx.listener()
+              .onEvent(why.eventType(), "stopped in shard " + shard + "; finished shards are kept");
+          return new RunResult(RunResult.Outcome.of(why), 0, 0, null, Map.of());
+        }
+        done += r.sequences();
+        positions += r.positions();
+        seconds += r.seconds();
+        ctx.listener()
+            .onEvent(
+                "shard_written",
+                String.format(
+                    "shard %d: %d sequences, %d positions, %,d bytes in %.1f s",
+                    shard, r.sequences(), r.positions(), r.bytes(), r.seconds()));
+      }
+      saveTokenizer(teacher, dir);
+      TeacherCache.Manifest m = pass.seal(dir);
+      return finish(spec, ctx, dir, m, seconds > 0 ? positions / seconds : 0);
+    }
+  }
+
+  private static Path teacherDir(ModelRef ref, RunContext ctx) {
+    if (ref.isJob()) {
+      return ctx.artifacts().get(ref.target());
+    }
+    return ref.isFile() ? Path.of(ref.target()) : null;
+  }
+
+  private static Optional<TeacherCache.Manifest> sealedCache(Path dir) {
+    if (!TeacherCache.isSealed(dir)) {
+      return Optional.empty();
+    }
+    try (TeacherCache c = TeacherCache.open(dir)) {
+      return Optional.of(c.manifest());
+    } catch (TeacherCacheException e) {
+      return Optional.empty(); // damaged: its shards are checked one by one and rewritten
+    }
+  }
+
+  private static void saveTokenizer(Models.Loaded teacher, Path dir) {
+    Path t = dir.resolve(TOKENIZER_DIR);
+    try {
+      Files.createDirectories(t);
+      Tokenizers.save(teacher.tokenizer(), teacher.tokenizerSource(), t);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot copy the tokenizer into " + t, e);
+    }
+  }
+
+  /** The cache directory as the job's output: a final "checkpoint" (step = positions stored). */
+  private static RunResult finish(
+      JobSpec spec, RunContext ctx, Path dir, TeacherCache.Manifest m, double positionsPerSecond) {
+    Map<String, Double> metrics = new LinkedHashMap<>();
+    metrics.put("cache_sequences", (double) m.sequences());
+    metrics.put("cache_positions", (double) m.positions());
+    metrics.put("cache_bytes", (double) m.bytes());
+    metrics.put("cache_bytes_per_position", m.bytesPerPosition());
+    if (positionsPerSecond > 0) {
+      metrics.put("teacher_positions_per_s", positionsPerSecond);
+    }
+    TrainerState state =
+        new TrainerState(
+            TrainerState.FORMAT_VERSION,
+            m.positions(),
+            0,
+            m.sequences(),
+            spec.hyperparameters().seed(),
+            m.positions(),
+            SpecHash.of(spec),
+            metrics);
+    Checkpoint out =
+        new Checkpoint(
+            dir,
+            m.positions(),
+            state,
+            m.bytes(),
+            CheckpointManager.sha256(dir.resolve(TeacherCache.MANIFEST)),
+            List.of());
+    ctx.listener().onProgress(m.sequences(), metrics);
+    ctx.listener().onCheckpoint(out, true);
+    ctx.listener()
+        .onEvent(
+            "finished",
+            String.format(
+                "teacher cache %s: %d positions, %,d bytes (%.1f bytes per position)",
+                dir, m.positions(), m.bytes(), m.bytesPerPosition()));
+    return new RunResult(RunResult.Outcome.COMPLETED, 0, m.sequences(), out, metrics);
+  }
+}

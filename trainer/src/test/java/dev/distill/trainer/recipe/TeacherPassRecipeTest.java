@@ -1,0 +1,127 @@
+package dev.distill.trainer.recipe;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.distill.spec.JobSpec;
+import dev.distill.spec.ModelRef;
+import dev.distill.spec.TeacherPassSettings;
+import dev.distill.trainer.cache.TeacherCache;
+import dev.distill.trainer.tokenize.ByteTokenizer;
+import dev.distill.trainer.tokenize.TokenizerFixtures;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The teacher_pass recipe and a distill job training from its cache: the same student, data and
+ * seed give the online run's loss when k covers the vocabulary (f32 storage), a second pass of the
+ * same key reuses the first's cache, and a student of another tokenizer fails at start naming both.
+ */
+class TeacherPassRecipeTest {
+
+  @TempDir Path tmp;
+
+  private static final ModelRef TEACHER = ModelRef.of("builtin:gemma2-tiny");
+  private static final ModelRef STUDENT =
+      new ModelRef("builtin:gemma2-tiny", Map.of("num_hidden_layers", 1), null);
+  private static final int VOCAB = ByteTokenizer.instance().vocabSize();
+
+  private RunResult pass(String name, TeacherPassSettings s, RecipeSpecs.Recorder rec) {
+    JobSpec spec =
+        RecipeSpecs.aTeacherPass()
+            .teacher(TEACHER)
+            .dataset(RecipeSpecs.procedural(60))
+            .batch(4)
+            .teacherPass(s)
+            .build();
+    return Recipes.run(
+        spec,
+        new RunContext(
+            tmp.resolve(name), Map.of(), rec, null, null, null, null, tmp.resolve("caches")));
+  }
+
+  private RecipeSpecs.Job distill() {
+    return RecipeSpecs.aDistill()
+        .student(STUDENT)
+        .dataset(RecipeSpecs.procedural(60))
+        .steps(3)
+        .batch(4)
+        .checkpointEvery(100)
+        .keepCheckpoints(1);
+  }
+
+  @Test
+  void aCachedDistillationGivesTheOnlineLossWhenKCoversTheVocabulary() {
+    RecipeSpecs.Recorder first = new RecipeSpecs.Recorder();
+    RunResult written = pass("p1", new TeacherPassSettings(VOCAB, null, 3, "f32"), first);
+    assertThat(written.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
+    assertThat(first.events).filteredOn(e -> e.startsWith("shard_written")).hasSize(3);
+    Path cacheDir = written.lastCheckpoint().dir();
+    assertThat(cacheDir.resolve(TeacherCache.MANIFEST)).exists();
+
+    String id = UUID.randomUUID().toString();
+    RecipeSpecs.Recorder cached = new RecipeSpecs.Recorder();
+    Recipes.run(
+        distill().teacherLogits("job:" + id).build(),
+        new RunContext(tmp.resolve("cached"), Map.of(id, cacheDir), cached, null));
+    RecipeSpecs.Recorder online = new RecipeSpecs.Recorder();
+    Recipes.run(
+        distill().teacher(TEACHER).build(),
+        new RunContext(tmp.resolve("online"), Map.of(), online, null));
+    assertThat(cached.events).anyMatch(e -> e.startsWith("cache_opened"));
+    assertThat(cached.steps).hasSize(3);
+    for (int i = 0; i < 3; i++) {
+      assertThat(cached.steps.get(i).kd())
+          .as("kd of step %d", i + 1)
+          .isCloseTo(online.steps.get(i).kd(), within(2e-4 * (1 + online.steps.get(i).kd())));
+      assertThat(cached.steps.get(i).ce())
+          .isCloseTo(online.steps.get(i).ce(), within(2e-4 * online.steps.get(i).ce()));
+    }
+  }
+
+  @Test
+  void aSecondPassOfTheSameKeyReusesTheFirstsCache() {
+    TeacherPassSettings s = new TeacherPassSettings(8, null, 2, null);
+    RunResult first = pass("p1", s, new RecipeSpecs.Recorder());
+    RecipeSpecs.Recorder again = new RecipeSpecs.Recorder();
+    RunResult second = pass("p2", s, again);
+    assertThat(second.lastCheckpoint().dir()).isEqualTo(first.lastCheckpoint().dir());
+    assertThat(second.lastCheckpoint().sha256()).isEqualTo(first.lastCheckpoint().sha256());
+    assertThat(again.events).anyMatch(e -> e.startsWith("cache_reused"));
+    assertThat(again.events).noneMatch(e -> e.startsWith("shard_written"));
+    // another top_k is another key: computed
+    RecipeSpecs.Recorder other = new RecipeSpecs.Recorder();
+    RunResult third = pass("p3", new TeacherPassSettings(4, null, 2, null), other);
+    assertThat(third.lastCheckpoint().dir()).isNotEqualTo(first.lastCheckpoint().dir());
+    assertThat(other.events).filteredOn(e -> e.startsWith("shard_written")).hasSize(2);
+  }
+
+  @Test
+  void aStudentOfAnotherTokenizerFailsAtStartNamingBoth() throws Exception {
+    RunResult written =
+        pass("p1", new TeacherPassSettings(8, null, 1, null), new RecipeSpecs.Recorder());
+    Path tokenizer =
+        TokenizerFixtures.writeGpt2(java.nio.file.Files.createDirectories(tmp.resolve("gpt2")));
+    String id = UUID.randomUUID().toString();
+    ModelRef other =
+        new ModelRef(
+            "builtin:gemma2-tiny",
+            Map.of("num_hidden_layers", 1),
+            "file:" + tokenizer.toAbsolutePath());
+    RecipeSpecs.Recorder rec = new RecipeSpecs.Recorder();
+    assertThatThrownBy(
+            () ->
+                Recipes.run(
+                    distill().student(other).teacherLogits("job:" + id).build(),
+                    new RunContext(
+                        tmp.resolve("d"), Map.of(id, written.lastCheckpoint().dir()), rec, null)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("the student's tokenizer (sha256:")
+        .hasMessageContaining("differs from the teacher cache's (byte, " + VOCAB + " tokens)");
+    assertThat(rec.steps).isEmpty();
+  }
+}
