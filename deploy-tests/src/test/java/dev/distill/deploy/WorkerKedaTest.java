@@ -167,10 +167,8 @@ class WorkerKedaTest {
       for (Path m : migrations) {
         st.execute(Files.readString(m));
       }
-      st.execute(
-          "CREATE ROLE distill_reader LOGIN;"
-              + " GRANT USAGE ON SCHEMA public TO distill_reader;"
-              + " GRANT SELECT ON jobs, job_dependencies TO distill_reader");
+      // V5 creates the read-only role without login; operations.md's KEDA step gives it one
+      st.execute("ALTER ROLE distill_reader LOGIN");
 
       UUID queuedParent = job(st, "QUEUED", null, null, "{}"); // counted
       job(st, "QUEUED", "cuda", 8000L, "{\"gpu\": \"a100\"}"); // counted
