@@ -36,8 +36,16 @@ public final class FileRefs {
         refs.put("student.tokenizer", spec.student().tokenizer());
       }
     }
-    if (spec.dataset() != null) {
+    if (spec.dataset() != null && spec.dataset().uri() != null) {
       refs.put("dataset.uri", spec.dataset().uri());
+    }
+    if (spec.dataset() != null && spec.dataset().mix() != null) {
+      for (int i = 0; i < spec.dataset().mix().size(); i++) {
+        MixSource s = spec.dataset().mix().get(i);
+        if (s != null && s.uri() != null) {
+          refs.put("dataset.mix[" + i + "].uri", s.uri());
+        }
+      }
     }
     if (spec.judge() != null && spec.judge().model() != null) {
       refs.put("judge.model.uri", spec.judge().model().uri());

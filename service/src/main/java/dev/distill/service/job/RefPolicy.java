@@ -104,9 +104,10 @@ class RefPolicy {
                 problem = "is not readable by the service";
               } else if (field.endsWith(".tokenizer")) {
                 problem = null;
-              } else if (field.equals("dataset.uri") && !Files.isRegularFile(p)) {
+              } else if (field.startsWith("dataset.") && !Files.isRegularFile(p)) {
+                // dataset.uri and each dataset.mix[i].uri
                 problem = "is not a file (a dataset is one JSON, JSONL or text file)";
-              } else if (!field.equals("dataset.uri") && !Files.isDirectory(p)) {
+              } else if (!field.startsWith("dataset.") && !Files.isDirectory(p)) {
                 problem = "is not a directory (a model is a Hugging Face model directory)";
               }
               if (problem != null) {

@@ -165,6 +165,45 @@ class JobApiTest extends ServiceTest {
   }
 
   @Test
+  void aDatasetMixIsCheckedPerSourceNamingTheField() throws Exception {
+    Project p = newProject();
+    Path dir = mkdirs(HOME.resolve("data/mix-" + p.name()));
+    Path raw = java.nio.file.Files.writeString(dir.resolve("raw.txt"), "some text\n");
+    Resp weight =
+        post(
+            "/v1/jobs",
+            p.member(),
+            "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"mix\":["
+                + "{\"uri\":\"file:"
+                + raw
+                + "\",\"format\":\"text\",\"weight\":1},{\"uri\":\"builtin:procedural\",\"weight\":0}]}}");
+    assertThat(weight.status()).as(weight.body()).isEqualTo(422);
+    assertThat(fields(weight)).containsExactly("dataset.mix[1].weight");
+    Resp missing =
+        post(
+            "/v1/jobs",
+            p.member(),
+            "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"mix\":["
+                + "{\"uri\":\"builtin:procedural\",\"weight\":1},{\"uri\":\"file:"
+                + dir.resolve("none.txt")
+                + "\",\"format\":\"text\",\"weight\":2}]}}");
+    assertThat(missing.status()).as(missing.body()).isEqualTo(422);
+    assertThat(fields(missing)).containsExactly("dataset.mix[1].uri");
+    assertThat(countJobs(p)).isZero();
+    Resp ok =
+        post(
+            "/v1/jobs",
+            p.member(),
+            "{\"type\":\"finetune\",\"student\":\"builtin:gemma2-tiny\",\"dataset\":{\"mix\":["
+                + "{\"uri\":\"builtin:procedural\",\"weight\":1},{\"uri\":\"file:"
+                + raw
+                + "\",\"format\":\"text\",\"weight\":2,\"name\":\"raw\"}]}}");
+    assertThat(ok.status()).as(ok.body()).isEqualTo(201);
+    assertThat(ok.json().get("spec").get("dataset").get("mix").get(1).get("name").asString())
+        .isEqualTo("raw");
+  }
+
+  @Test
   void fileReferencesUnderAnAllowedRootMustExistAtSubmission() throws Exception {
     Project p = newProject();
     Path dir = mkdirs(HOME.resolve("data/refs-" + p.name()));

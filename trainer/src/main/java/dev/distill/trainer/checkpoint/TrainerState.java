@@ -1,6 +1,9 @@
 package dev.distill.trainer.checkpoint;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.distill.trainer.data.MixState;
 import java.util.Map;
 
 /**
@@ -14,6 +17,8 @@ import java.util.Map;
  * @param tokensSeen response tokens trained on so far
  * @param specHash SHA-256 of the canonical job spec; a resume with another spec is refused
  * @param metrics the last logged metrics (loss, kl, ce, lr, grad_norm, ...)
+ * @param mix for a dataset mix: the schedule's position and every source's cursor ({@code epoch}
+ *     and {@code position} are then 0); absent otherwise
  */
 public record TrainerState(
     @JsonProperty("format_version") int formatVersion,
@@ -23,10 +28,12 @@ public record TrainerState(
     @JsonProperty("seed") long seed,
     @JsonProperty("tokens_seen") long tokensSeen,
     @JsonProperty("spec_hash") String specHash,
-    @JsonProperty("metrics") Map<String, Double> metrics) {
+    @JsonProperty("metrics") Map<String, Double> metrics,
+    @JsonProperty("mix") @JsonInclude(JsonInclude.Include.NON_NULL) MixState mix) {
 
   public static final int FORMAT_VERSION = 1;
 
+  @JsonCreator
   public TrainerState {
     if (step < 0 || epoch < 0 || position < 0 || tokensSeen < 0) {
       throw new IllegalArgumentException(
@@ -40,5 +47,18 @@ public record TrainerState(
               + tokensSeen);
     }
     metrics = metrics == null ? Map.of() : Map.copyOf(metrics);
+  }
+
+  /** The state of a run on a single data source. */
+  public TrainerState(
+      int formatVersion,
+      long step,
+      long epoch,
+      long position,
+      long seed,
+      long tokensSeen,
+      String specHash,
+      Map<String, Double> metrics) {
+    this(formatVersion, step, epoch, position, seed, tokensSeen, specHash, metrics, null);
   }
 }

@@ -23,6 +23,19 @@ public record DataStats(
     long tokens,
     long lossTokens) {
 
+  /** The counts of two datasets together. */
+  public DataStats plus(DataStats o) {
+    return new DataStats(
+        examples + o.examples,
+        sequences + o.sequences,
+        truncated + o.truncated,
+        truncatedTokens + o.truncatedTokens,
+        dropped + o.dropped,
+        chunkedDocuments + o.chunkedDocuments,
+        tokens + o.tokens,
+        lossTokens + o.lossTokens);
+  }
+
   /** A one-line summary for logs and warning events. */
   public String summary() {
     return examples

@@ -15,7 +15,10 @@ import java.util.Map;
  *     {@link Datasets#MAX_HELD_OUT}; empty for plain text)
  * @param validationGroups validation examples by kind, unpacked, for losses per kind: for the
  *     procedural data {@link #UNIQUE} (tasks with one right answer) and {@link #SEVERAL} (tasks
- *     with several valid answers, where a model should learn the distribution); empty for files
+ *     with several valid answers, where a model should learn the distribution); empty for files;
+ *     for a mix, each source's validation rows under its name
+ * @param mix for a dataset mix, its sources (whose training rows, in order, make {@link #train()});
+ *     null for a single source
  */
 public record DatasetSplits(
     List<Sequence> train,
@@ -24,7 +27,41 @@ public record DatasetSplits(
     DataStats validationStats,
     PromptTemplate template,
     List<EvalPrompt> heldOut,
-    Map<String, List<Sequence>> validationGroups) {
+    Map<String, List<Sequence>> validationGroups,
+    Mix mix) {
+
+  /**
+   * The sources of a mix.
+   *
+   * @param names each source's metric name
+   * @param weights each source's weight
+   * @param train each source's training rows
+   */
+  public record Mix(List<String> names, double[] weights, List<List<Sequence>> train) {}
+
+  /** A single source. */
+  public DatasetSplits(
+      List<Sequence> train,
+      List<Sequence> validation,
+      DataStats trainStats,
+      DataStats validationStats,
+      PromptTemplate template,
+      List<EvalPrompt> heldOut,
+      Map<String, List<Sequence>> validationGroups) {
+    this(train, validation, trainStats, validationStats, template, heldOut, validationGroups, null);
+  }
+
+  /**
+   * The weighted, resumable training loader over the sources of a {@link #mix()}.
+   *
+   * @param seqLen fixed T, or 0 to pad each batch to its longest row
+   */
+  public MixBatchIterator mixBatches(int batchSize, long seed, int padId, int seqLen) {
+    if (mix == null) {
+      throw new IllegalStateException("not a dataset mix");
+    }
+    return new MixBatchIterator(mix.train(), mix.weights(), batchSize, seed, padId, seqLen);
+  }
 
   /** Group of the validation examples whose answer is unique. */
   public static final String UNIQUE = "unique";

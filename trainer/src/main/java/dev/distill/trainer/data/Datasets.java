@@ -40,6 +40,9 @@ public final class Datasets {
    * @throws IllegalArgumentException naming the field, file or line when the data cannot be opened
    */
   public static DatasetSplits open(DatasetSpec spec, Tokenizer tokenizer) {
+    if (spec.isMix()) {
+      return openMix(spec, tokenizer);
+    }
     PromptTemplate template = PromptTemplate.of(spec.template());
     Split split = new Split(spec.validationFraction(), spec.seed());
     SequenceBuilder train =
@@ -124,11 +127,80 @@ public final class Datasets {
   }
 
   /**
+   * Each source of a mix opened as its own dataset (the spec's other fields apply to each); the
+   * training rows are the sources' in order, the validation rows likewise, each source's validation
+   * rows are a validation group under its name.
+   */
+  private static DatasetSplits openMix(DatasetSpec spec, Tokenizer tokenizer) {
+    List<Sequence> train = new ArrayList<>();
+    List<Sequence> validation = new ArrayList<>();
+    List<EvalPrompt> heldOut = new ArrayList<>();
+    Map<String, List<Sequence>> groups = new TreeMap<>();
+    List<String> names = new ArrayList<>();
+    List<List<Sequence>> perSource = new ArrayList<>();
+    double[] weights = new double[spec.mix().size()];
+    DataStats trainStats = null;
+    DataStats validationStats = null;
+    PromptTemplate template = null;
+    for (int i = 0; i < spec.mix().size(); i++) {
+      var source = spec.mix().get(i);
+      DatasetSplits one;
+      try {
+        one = open(spec.withSource(source.uri(), source.format()), tokenizer);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("mix[" + i + "]: " + e.getMessage(), e);
+      }
+      if (one.train().isEmpty()) {
+        throw new IllegalArgumentException(
+            "mix[" + i + "]: " + source.uri() + " has no training examples");
+      }
+      names.add(spec.sourceName(i));
+      weights[i] = source.weight();
+      perSource.add(one.train());
+      train.addAll(one.train());
+      validation.addAll(one.validation());
+      if (!one.validation().isEmpty()) {
+        groups.put(spec.sourceName(i), one.validation());
+      }
+      for (EvalPrompt p : one.heldOut()) {
+        if (heldOut.size() < MAX_HELD_OUT) {
+          heldOut.add(p);
+        }
+      }
+      trainStats = trainStats == null ? one.trainStats() : trainStats.plus(one.trainStats());
+      validationStats =
+          validationStats == null
+              ? one.validationStats()
+              : validationStats.plus(one.validationStats());
+      template = one.template();
+    }
+    return new DatasetSplits(
+        train,
+        validation,
+        trainStats,
+        validationStats,
+        template,
+        heldOut,
+        Collections.unmodifiableMap(groups),
+        new DatasetSplits.Mix(List.copyOf(names), weights, List.copyOf(perSource)));
+  }
+
+  /**
    * The evaluation set of a spec as records, in order: the held-out share (every example with
    * {@code validation_fraction} 1) of conversations that end with an assistant turn, at most {@code
    * limit}. The same examples as the validation rows of {@link #open}.
    */
   public static List<EvalRecord> evaluationRecords(DatasetSpec spec, int limit) {
+    if (spec.isMix()) {
+      List<EvalRecord> out = new ArrayList<>();
+      for (var source : spec.mix()) {
+        for (EvalRecord r :
+            evaluationRecords(spec.withSource(source.uri(), source.format()), limit - out.size())) {
+          out.add(new EvalRecord(out.size(), r.example(), r.record()));
+        }
+      }
+      return out;
+    }
     Split split = new Split(spec.validationFraction(), spec.seed());
     List<EvalRecord> out = new ArrayList<>();
     String uri = spec.uri();

@@ -21,6 +21,24 @@ final class DatasetRefs {
    *     holds no data file
    */
   static DatasetSpec resolve(DatasetSpec spec, RunContext ctx) {
+    if (spec != null && spec.isMix()) {
+      java.util.List<dev.distill.spec.MixSource> sources = new java.util.ArrayList<>();
+      for (var s : spec.mix()) {
+        DatasetSpec one = resolve(spec.withSource(s.uri(), s.format()), ctx);
+        sources.add(new dev.distill.spec.MixSource(one.uri(), s.format(), s.weight(), s.name()));
+      }
+      return new DatasetSpec(
+          null,
+          spec.format(),
+          spec.template(),
+          spec.maxSeqLen(),
+          spec.validationFraction(),
+          spec.maskPrompt(),
+          spec.packing(),
+          spec.numExamples(),
+          spec.seed(),
+          sources);
+    }
     if (spec == null || spec.uri() == null || !spec.uri().startsWith(ModelRef.JOB)) {
       return spec;
     }

@@ -15,6 +15,8 @@ import java.util.Map;
  * @param gradNorm global gradient norm before clipping
  * @param tokensPerSecond input tokens (padding excluded) processed per second in this step
  * @param stepSeconds wall time of the step
+ * @param extra further series after the standard ones (for a dataset mix {@code tokens_<source>}:
+ *     loss tokens of each source handed out so far); empty by default
  */
 public record StepMetrics(
     long step,
@@ -25,7 +27,29 @@ public record StepMetrics(
     double lr,
     double gradNorm,
     double tokensPerSecond,
-    double stepSeconds) {
+    double stepSeconds,
+    Map<String, Double> extra) {
+
+  public StepMetrics {
+    extra =
+        extra == null
+            ? Map.of()
+            : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(extra));
+  }
+
+  /** The standard series only. */
+  public StepMetrics(
+      long step,
+      long maxSteps,
+      double loss,
+      double kd,
+      double ce,
+      double lr,
+      double gradNorm,
+      double tokensPerSecond,
+      double stepSeconds) {
+    this(step, maxSteps, loss, kd, ce, lr, gradNorm, tokensPerSecond, stepSeconds, null);
+  }
 
   /** The metric series names reported to the service. */
   public Map<String, Double> asMap() {
@@ -39,6 +63,7 @@ public record StepMetrics(
     m.put("grad_norm", gradNorm);
     m.put("tokens_per_second", tokensPerSecond);
     m.put("step_seconds", stepSeconds);
+    m.putAll(extra);
     return m;
   }
 }

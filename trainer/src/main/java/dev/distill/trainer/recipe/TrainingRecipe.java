@@ -18,6 +18,7 @@ import dev.distill.trainer.data.BatchIterator;
 import dev.distill.trainer.data.DatasetSplits;
 import dev.distill.trainer.data.Datasets;
 import dev.distill.trainer.data.LoaderState;
+import dev.distill.trainer.data.MixBatchIterator;
 import dev.distill.trainer.data.PromptTemplate;
 import dev.distill.trainer.loss.KdLoss;
 import dev.distill.trainer.loss.KdLossConfig;
@@ -69,6 +70,7 @@ public final class TrainingRecipe implements AutoCloseable {
   private TeacherCache cache;
   private DatasetSplits data;
   private BatchIterator batches;
+  private MixBatchIterator mix; // a dataset mix's loader instead of batches; null otherwise
   private List<Batch> validation;
   private KdLoss loss;
   private AdamW optimizer;
@@ -218,7 +220,11 @@ public final class TrainingRecipe implements AutoCloseable {
     }
     int pad = student.tokenizer().padId();
     int seqLen = batchLength(spec.dataset());
-    batches = data.trainBatches(hp.microBatchSize(), hp.seed(), pad, seqLen);
+    if (data.mix() != null) {
+      mix = data.mixBatches(hp.microBatchSize(), hp.seed(), pad, seqLen);
+    } else {
+      batches = data.trainBatches(hp.microBatchSize(), hp.seed(), pad, seqLen);
+    }
     validation = data.validationBatches(hp.microBatchSize(), pad, seqLen);
     optimizer = new AdamW(OptimizerConfig.from(hp), student.model().parameters(), manager);
     if (resume.isPresent()) {
@@ -231,7 +237,15 @@ public final class TrainingRecipe implements AutoCloseable {
         }
         optimizer.importState(state, c.state().step());
       }
-      batches.restore(new LoaderState(c.state().epoch(), (int) c.state().position()));
+      if (mix != null) {
+        if (c.state().mix() == null) {
+          throw new IllegalArgumentException(
+              "checkpoint " + c.dir().getFileName() + " holds no dataset mix position");
+        }
+        mix.restore(c.state().mix());
+      } else {
+        batches.restore(new LoaderState(c.state().epoch(), (int) c.state().position()));
+      }
       step = c.state().step();
       tokensSeen = c.state().tokensSeen();
       lastMetrics = new LinkedHashMap<>(c.state().metrics());
@@ -305,7 +319,7 @@ public final class TrainingRecipe implements AutoCloseable {
       long inputTokens = 0;
       int[][] rows = new int[accumulation][];
       for (int i = 0; i < accumulation; i++) {
-        BatchIterator.Indexed next = batches.nextIndexed();
+        BatchIterator.Indexed next = mix != null ? mix.nextIndexed() : batches.nextIndexed();
         micro[i] = next.batch();
         rows[i] = next.rows();
         normaliser += micro[i].lossTokens();
@@ -363,7 +377,8 @@ public final class TrainingRecipe implements AutoCloseable {
               report.learningRate(),
               report.gradNorm(),
               inputTokens / seconds,
-              seconds);
+              seconds,
+              mixMetrics());
       lastMetrics = new LinkedHashMap<>(m.asMap());
       ctx.listener().onStep(m);
       if (hp.evalEvery() > 0 && step % hp.evalEvery() == 0 && step < hp.maxSteps()) {
@@ -420,12 +435,25 @@ public final class TrainingRecipe implements AutoCloseable {
     ctx.listener().onEval(step, named);
   }
 
+  /** For a dataset mix, {@code tokens_<source>}: loss tokens of each source so far; else empty. */
+  private Map<String, Double> mixMetrics() {
+    if (mix == null) {
+      return Map.of();
+    }
+    Map<String, Double> out = new LinkedHashMap<>();
+    long[] tokens = mix.tokensPerSource();
+    for (int s = 0; s < tokens.length; s++) {
+      out.put("tokens_" + data.mix().names().get(s), (double) tokens[s]);
+    }
+    return out;
+  }
+
   /**
    * Writes {@code step-NNNNNN/}: the model, its tokenizer, the optimiser state and the trainer
    * state.
    */
   public Checkpoint saveCheckpoint() {
-    LoaderState pos = batches.state();
+    LoaderState pos = mix != null ? new LoaderState(0, 0) : batches.state();
     TrainerState state =
         new TrainerState(
             TrainerState.FORMAT_VERSION,
@@ -435,7 +463,8 @@ public final class TrainingRecipe implements AutoCloseable {
             hp.seed(),
             tokensSeen,
             specHash,
-            finite(lastMetrics));
+            finite(lastMetrics),
+            mix != null ? mix.state() : null);
     lastCheckpoint =
         checkpoints.save(
             state,
