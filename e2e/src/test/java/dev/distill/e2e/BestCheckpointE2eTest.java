@@ -46,8 +46,11 @@ class BestCheckpointE2eTest {
                "warmup_steps": 0, "checkpoint_every": 2, "keep_checkpoints": 10, "eval_every": 0}}
             """);
     cluster.startWorker("w-best");
-    assertThat(cluster.awaitStatus(trained, Duration.ofSeconds(150), "SUCCEEDED", "FAILED")
-            .get("status").asString())
+    assertThat(
+            cluster
+                .awaitStatus(trained, Duration.ofSeconds(150), "SUCCEEDED", "FAILED")
+                .get("status")
+                .asString())
         .isEqualTo("SUCCEEDED");
     String eval =
         cluster.createJob(
