@@ -28,6 +28,8 @@ import java.util.Map;
  * @param teacherLogits {@code job:<id>} of a {@code teacher_pass} job whose cache a {@code distill}
  *     job trains from instead of a teacher model
  * @param teacherPass the cache's settings of a {@code teacher_pass} job; defaults when absent
+ * @param checkpoints {@code evaluate} only: score the latest or every checkpoint of a {@code
+ *     job:<id>} student, and by which metric the best is chosen; absent means the latest
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record JobSpec(
@@ -43,7 +45,40 @@ public record JobSpec(
     @JsonProperty("metadata") Map<String, String> metadata,
     @JsonProperty("judge") JudgeSpec judge,
     @JsonProperty("teacher_logits") String teacherLogits,
-    @JsonProperty("teacher_pass") TeacherPassSettings teacherPass) {
+    @JsonProperty("teacher_pass") TeacherPassSettings teacherPass,
+    @JsonProperty("checkpoints") CheckpointSelection checkpoints) {
+
+  /** A spec without a checkpoint selection (the fields before it existed). */
+  public JobSpec(
+      JobType type,
+      ModelRef teacher,
+      ModelRef student,
+      DatasetSpec dataset,
+      Hyperparameters hyperparameters,
+      GenerationSpec generation,
+      Requirements requirements,
+      Integer priority,
+      Integer maxAttempts,
+      Map<String, String> metadata,
+      JudgeSpec judge,
+      String teacherLogits,
+      TeacherPassSettings teacherPass) {
+    this(
+        type,
+        teacher,
+        student,
+        dataset,
+        hyperparameters,
+        generation,
+        requirements,
+        priority,
+        maxAttempts,
+        metadata,
+        judge,
+        teacherLogits,
+        teacherPass,
+        null);
+  }
 
   /** A spec without a teacher cache or a judge (the fields before both existed). */
   public JobSpec(
@@ -70,6 +105,7 @@ public record JobSpec(
         metadata,
         null,
         null,
+        null,
         null);
   }
 
@@ -88,6 +124,13 @@ public record JobSpec(
     checkEndpoints(v, type, teacher, student);
     checkJudge(v, type, dataset, judge);
     checkCache(v, type, teacherLogits, teacherPass, hyperparameters);
+    if (checkpoints != null) {
+      if (type != JobType.EVALUATE) {
+        v.add("checkpoints", "is only for evaluate jobs");
+      } else {
+        checkpoints.check(v.at("checkpoints"), student, teacher, judge);
+      }
+    }
     hyperparameters.check(v.at("hyperparameters"));
     generation.check(v.at("generation"));
     checkAcross(v, type, dataset, hyperparameters, generation);

@@ -38,5 +38,18 @@ class Checkpoint {
   @Column(name = "deleted_at")
   Instant deletedAt;
 
+  /** The metric by which an evaluation chose this checkpoint as its job's best; null if not. */
+  @Column(name = "best_metric")
+  String bestMetric;
+
+  @Column(name = "best_mode")
+  String bestMode;
+
+  @Column(name = "best_value")
+  Double bestValue;
+
+  @Column(name = "best_evaluation")
+  UUID bestEvaluation;
+
   protected Checkpoint() {}
 }

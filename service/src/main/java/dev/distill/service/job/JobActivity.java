@@ -1,9 +1,11 @@
 package dev.distill.service.job;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 
 /** The shapes of a job's history: events, metric series and checkpoints, as the API shows them. */
 public final class JobActivity {
@@ -41,7 +43,15 @@ public final class JobActivity {
       Map<String, Double> metrics,
       @JsonProperty("final") boolean isFinal,
       int attempt,
-      Instant createdAt) {}
+      Instant createdAt,
+      boolean best,
+      @JsonInclude(JsonInclude.Include.NON_NULL) BestBy bestBy) {}
+
+  /**
+   * Why a checkpoint is its job's best: the evaluate job ({@code checkpoints.select: all}) that
+   * chose it, by which metric and direction, and the metric's value there.
+   */
+  public record BestBy(String metric, String mode, double value, UUID evaluation) {}
 
   public record CheckpointList(List<CheckpointView> items) {}
 }

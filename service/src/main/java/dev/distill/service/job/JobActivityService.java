@@ -104,7 +104,12 @@ public class JobActivityService {
                         mapper.readValue(c.metrics, DOUBLES),
                         c.isFinal,
                         c.attempt,
-                        c.createdAt))
+                        c.createdAt,
+                        c.bestMetric != null,
+                        c.bestMetric == null
+                            ? null
+                            : new JobActivity.BestBy(
+                                c.bestMetric, c.bestMode, c.bestValue, c.bestEvaluation)))
             .toList());
   }
 

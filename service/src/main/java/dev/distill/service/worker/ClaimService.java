@@ -6,9 +6,11 @@ import dev.distill.service.config.EndpointAllowList;
 import dev.distill.service.job.JobStatus;
 import dev.distill.service.job.JobTransitions;
 import dev.distill.service.metrics.QueueMetrics;
+import dev.distill.spec.CheckpointSelection;
 import dev.distill.spec.Endpoints;
 import dev.distill.spec.FileRefs;
 import dev.distill.spec.JobSpec;
+import dev.distill.spec.ModelRef;
 import dev.distill.spec.protocol.Artifact;
 import dev.distill.spec.protocol.ClaimRequest;
 import dev.distill.spec.protocol.ClaimResponse;
@@ -157,11 +159,32 @@ public class ClaimService {
                 + " AND deleted_at IS NULL ORDER BY step DESC, id DESC LIMIT 1",
             (rs, i) -> new Artifact(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getLong(4)),
             id);
+    JobSpec spec = mapper.readValue((String) row.get("spec"), JobSpec.class);
+    if (spec.checkpoints() != null
+        && spec.checkpoints().all()
+        && spec.student() != null
+        && spec.student().uri().startsWith(ModelRef.JOB)) {
+      // every live checkpoint of the student job, one per step (the final one where both share it)
+      String student = spec.student().target();
+      jdbc.query(
+          "SELECT DISTINCT ON (c.step) c.step, c.uri, c.sha256, c.size_bytes FROM checkpoints c"
+              + " JOIN job_dependencies d ON d.depends_on = c.job_id"
+              + " WHERE d.job_id = ? AND c.job_id::text = ? AND c.deleted_at IS NULL"
+              + " ORDER BY c.step, c.is_final DESC, c.id DESC",
+          rs -> {
+            long step = rs.getLong(1);
+            artifacts.put(
+                CheckpointSelection.artifactKey(student, step),
+                new Artifact(rs.getString(2), step, rs.getString(3), rs.getLong(4)));
+          },
+          id,
+          student);
+    }
     ClaimedJob job =
         new ClaimedJob(
             id,
             (String) row.get("project"),
-            mapper.readValue((String) row.get("spec"), JobSpec.class),
+            spec,
             ((Number) row.get("attempts")).intValue(),
             ((Number) row.get("max_attempts")).intValue(),
             resume.isEmpty() ? null : resume.get(0));

@@ -7,6 +7,7 @@ import dev.distill.service.job.JobStatus;
 import dev.distill.service.job.JobTransitions;
 import dev.distill.service.metrics.QueueMetrics;
 import dev.distill.service.web.ApiException;
+import dev.distill.spec.JobSpec;
 import dev.distill.spec.protocol.BatchResponse;
 import dev.distill.spec.protocol.CheckpointRegistration;
 import dev.distill.spec.protocol.EventBatch;
@@ -25,6 +26,7 @@ import org.springframework.http.HttpStatus;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
+import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.ObjectMapper;
 
 /**
@@ -40,6 +42,9 @@ public class LeaseService {
   /** The leased job as a write sees it. */
   record Lease(
       UUID jobId, JobStatus status, long epoch, int attempt, int maxAttempts, String workerId) {}
+
+  /** The metric of an evaluation over every checkpoint naming the step of the best. */
+  static final String BEST_STEP = "best_step";
 
   private final JdbcTemplate jdbc;
   private final JobTransitions transitions;
@@ -267,12 +272,58 @@ public class LeaseService {
             + " WHERE id = ?",
         lease.jobId(),
         lease.jobId());
+    markBest(lease.jobId());
     transitions.apply(
         lease.jobId(),
         lease.status(),
         JobStatus.SUCCEEDED,
         "completed by " + lease.workerId(),
         null);
+  }
+
+  /**
+   * An evaluate job with {@code checkpoints.select: all} completed: its output's {@code best_step}
+   * names the best checkpoint of its student job, which is marked with the metric and its value
+   * (the mark moves off any other checkpoint of that job). Without a {@code best_step} nothing is
+   * marked.
+   */
+  private void markBest(UUID jobId) {
+    JobSpec spec =
+        mapper.readValue(
+            jdbc.queryForObject("SELECT spec FROM jobs WHERE id = ?", String.class, jobId),
+            JobSpec.class);
+    if (spec.checkpoints() == null || !spec.checkpoints().all()) {
+      return;
+    }
+    List<String> out =
+        jdbc.queryForList(
+            "SELECT metrics FROM checkpoints WHERE job_id = ? AND deleted_at IS NULL"
+                + " ORDER BY is_final DESC, step DESC, id DESC LIMIT 1",
+            String.class,
+            jobId);
+    if (out.isEmpty()) {
+      return;
+    }
+    JsonNode metrics = mapper.readTree(out.get(0));
+    String metric = spec.checkpoints().bestBy();
+    if (!metrics.path(BEST_STEP).isNumber() || !metrics.path(metric).isNumber()) {
+      return;
+    }
+    UUID student = UUID.fromString(spec.student().target());
+    jdbc.update(
+        "UPDATE checkpoints SET best_metric = NULL, best_mode = NULL, best_value = NULL,"
+            + " best_evaluation = NULL WHERE job_id = ? AND best_metric IS NOT NULL",
+        student);
+    jdbc.update(
+        "UPDATE checkpoints SET best_metric = ?, best_mode = ?, best_value = ?,"
+            + " best_evaluation = ? WHERE id = (SELECT id FROM checkpoints WHERE job_id = ?"
+            + " AND step = ? AND deleted_at IS NULL ORDER BY is_final DESC, id DESC LIMIT 1)",
+        metric,
+        spec.checkpoints().mode(),
+        metrics.path(metric).asDouble(),
+        jobId,
+        student,
+        metrics.path(BEST_STEP).asLong());
   }
 
   /**

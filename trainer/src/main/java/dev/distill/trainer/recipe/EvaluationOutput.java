@@ -23,6 +23,9 @@ public final class EvaluationOutput {
   /** The metrics of the evaluation. */
   public static final String SCORES_FILE = "evaluation.json";
 
+  /** {@code checkpoints: all}: each checkpoint's step and scores, and which was best. */
+  public static final String CHECKPOINTS_FILE = "checkpoints.json";
+
   /** The judge's score histogram. */
   public static final String HISTOGRAM_FILE = "judge_scores.png";
 
@@ -38,6 +41,16 @@ public final class EvaluationOutput {
       RunContext ctx,
       Map<String, Double> metrics,
       ExampleResults.Outcome perExample) {
+    return save(spec, ctx, metrics, perExample, null);
+  }
+
+  /** As above, and with {@code perCheckpoint} (not null) written to {@link #CHECKPOINTS_FILE}. */
+  static Checkpoint save(
+      JobSpec spec,
+      RunContext ctx,
+      Map<String, Double> metrics,
+      ExampleResults.Outcome perExample,
+      Object perCheckpoint) {
     long examples = perExample == null ? 0 : perExample.rows().size();
     TrainerState state =
         new TrainerState(
@@ -57,6 +70,10 @@ public final class EvaluationOutput {
               metrics.forEach((k, v) -> scores.put(k, Double.isFinite(v) ? v : null));
               JSON.writerWithDefaultPrettyPrinter()
                   .writeValue(dir.resolve(SCORES_FILE).toFile(), scores);
+              if (perCheckpoint != null) {
+                JSON.writerWithDefaultPrettyPrinter()
+                    .writeValue(dir.resolve(CHECKPOINTS_FILE).toFile(), perCheckpoint);
+              }
               if (perExample == null) {
                 return;
               }

@@ -26,6 +26,33 @@ public final class EvaluationRecipe {
   private EvaluationRecipe() {}
 
   public static RunResult run(JobSpec spec, RunContext ctx) {
+    if (spec.checkpoints() != null && spec.checkpoints().all()) {
+      return BestCheckpoint.run(spec, ctx);
+    }
+    Scored s = score(spec, ctx);
+    if (s.stopped() != null) {
+      return new RunResult(RunResult.Outcome.of(s.stopped()), 0, 0, null, s.metrics());
+    }
+    Map<String, Double> metrics = s.metrics();
+    ctx.listener().onEval(0, metrics);
+    Checkpoint out = EvaluationOutput.save(spec, ctx, metrics, s.perExample());
+    ctx.listener().onCheckpoint(out, true);
+    ctx.listener().onEvent("finished", "scores: " + metrics + "; results in " + out.dir());
+    return new RunResult(RunResult.Outcome.COMPLETED, 0, 0, out, metrics);
+  }
+
+  /**
+   * What one model scored.
+   *
+   * @param metrics the scores
+   * @param perExample the per-example results, or null (text data)
+   * @param stopped why the per-example pass stopped early, or null when it finished
+   */
+  record Scored(
+      Map<String, Double> metrics, ExampleResults.Outcome perExample, StopSignal.Reason stopped) {}
+
+  /** Scores the student of {@code spec} as {@code ctx} resolves it; writes nothing but progress. */
+  static Scored score(JobSpec spec, RunContext ctx) {
     Device device = Models.device(ctx);
     Precision precision = Precision.resolve(spec.hyperparameters().precision(), device);
     long seed = spec.hyperparameters().seed();
@@ -118,17 +145,13 @@ public final class EvaluationRecipe {
                   "stopped after "
                       + perExample.rows().size()
                       + " examples; the next attempt goes on from there");
-          return new RunResult(RunResult.Outcome.of(why), 0, 0, null, metrics);
+          return new Scored(metrics, perExample, why);
         }
         if (perExample.judge() != null) {
           metrics.putAll(perExample.judge().metrics());
         }
       }
-      ctx.listener().onEval(0, metrics);
-      Checkpoint out = EvaluationOutput.save(spec, ctx, metrics, perExample);
-      ctx.listener().onCheckpoint(out, true);
-      ctx.listener().onEvent("finished", "scores: " + metrics + "; results in " + out.dir());
-      return new RunResult(RunResult.Outcome.COMPLETED, 0, 0, out, metrics);
+      return new Scored(metrics, perExample, null);
     }
   }
 }

@@ -38,6 +38,9 @@ public final class SpecHash {
     if (spec.teacherPass() != null) {
       parts.put("teacher_pass", spec.teacherPass());
     }
+    if (spec.checkpoints() != null) {
+      parts.put("checkpoints", spec.checkpoints());
+    }
     byte[] json = CANONICAL.writeValueAsString(parts).getBytes(StandardCharsets.UTF_8);
     try {
       return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(json));

@@ -79,6 +79,7 @@ final class RecipeSpecs {
     private dev.distill.spec.JudgeSpec judge;
     private String teacherLogits;
     private TeacherPassSettings teacherPass;
+    private dev.distill.spec.CheckpointSelection checkpoints;
 
     private Job(JobType type, Hyperparameters.Builder hp) {
       this.type = type;
@@ -113,6 +114,12 @@ final class RecipeSpecs {
 
     Job generation(GenerationSpec settings) {
       generation = settings;
+      return this;
+    }
+
+    /** Which checkpoints of a {@code job:<id>} student an evaluation scores. */
+    Job checkpoints(dev.distill.spec.CheckpointSelection selection) {
+      checkpoints = selection;
       return this;
     }
 
@@ -189,7 +196,8 @@ final class RecipeSpecs {
           null,
           judge,
           teacherLogits,
-          teacherPass);
+          teacherPass,
+          checkpoints);
     }
   }
 
