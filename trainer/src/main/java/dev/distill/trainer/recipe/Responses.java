@@ -227,10 +227,11 @@ final class Responses {
     Map<String, Object> line = new LinkedHashMap<>();
     if (format.equals("chat")) {
       List<Map<String, String>> messages = new ArrayList<>();
+      // role before content, in every run: the file is byte-for-byte deterministic
       for (Message m : s.prompt().messages()) {
-        messages.add(Map.of("role", m.role(), "content", m.content()));
+        messages.add(message(m.role(), m.content()));
       }
-      messages.add(Map.of("role", "assistant", "content", output));
+      messages.add(message("assistant", output));
       line.put("messages", messages);
     } else {
       line.put("instruction", s.prompt().messages().get(0).content());
@@ -239,6 +240,13 @@ final class Responses {
     }
     line.put("source_index", s.index());
     return line;
+  }
+
+  private static Map<String, String> message(String role, String content) {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("role", role);
+    m.put("content", content);
+    return m;
   }
 
   private static Checkpoint save(
