@@ -39,12 +39,15 @@ import tools.jackson.databind.ObjectMapper;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * The recipe of {@code synthesize} jobs: Magpie (Xu et al. 2024). The teacher, given only its chat
- * template up to the user turn (the pre-query template), writes an instruction; then, given that
- * instruction in the full template up to its own turn, it writes the response. Empty, too long (no
- * end-of-turn marker within the bound) and duplicate instructions are dropped and counted; a run
- * that keeps none fails with the counts. A custom pre-query text ({@code generation.pre_query})
- * replaces the template's for the instruction; {@code generation.stop_strings} end both.
+ * The recipe of {@code synthesize} jobs: Magpie (Xu et al. 2024), or with {@code generation.mode:
+ * responses} sequence-level distillation, the teacher answering a dataset's instructions ({@link
+ * Responses}, sharing the samples, seeds and progress log of this class). In Magpie the teacher,
+ * given only its chat template up to the user turn (the pre-query template), writes an instruction;
+ * then, given that instruction in the full template up to its own turn, it writes the response.
+ * Empty, too long (no end-of-turn marker within the bound) and duplicate instructions are dropped
+ * and counted; a run that keeps none fails with the counts. A custom pre-query text ({@code
+ * generation.pre_query}) replaces the template's for the instruction; {@code
+ * generation.stop_strings} end both.
  *
  * <p>The output is a directory registered as the job's final checkpoint: {@value #DATA_FILE}
  * (Alpaca JSONL: {@code instruction}, {@code input} "", {@code output}) and {@value #MANIFEST_FILE}
