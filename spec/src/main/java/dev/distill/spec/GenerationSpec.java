@@ -21,6 +21,10 @@ import java.util.Locale;
  *     model_configs.json}), instead of the family's; the response prompt is still the family's
  * @param stopStrings synthesize: more strings that end an instruction or a response (Magpie's
  *     {@code stop_tokens}), beside the template's end-of-turn marker and the tokenizer's EOS
+ * @param mode synthesize: {@value #MAGPIE} (the default; the teacher writes instructions and
+ *     responses) or {@value #RESPONSES} (sequence-level distillation: the teacher answers each
+ *     record of the job's {@code dataset}, whose instructions are kept unchanged); absent means
+ *     magpie
  */
 public record GenerationSpec(
     @JsonProperty("num_samples") Integer numSamples,
@@ -31,7 +35,14 @@ public record GenerationSpec(
     // absent when unset, so that a spec without them serialises (and hashes) as before
     @JsonProperty("pre_query") @JsonInclude(JsonInclude.Include.NON_NULL) String preQuery,
     @JsonProperty("stop_strings") @JsonInclude(JsonInclude.Include.NON_EMPTY)
-        List<String> stopStrings) {
+        List<String> stopStrings,
+    @JsonProperty("mode") @JsonInclude(JsonInclude.Include.NON_NULL) String mode) {
+
+  /** Synthesize mode: Magpie, the teacher writes the instructions too. */
+  public static final String MAGPIE = "magpie";
+
+  /** Synthesize mode: the teacher answers the instructions of the job's dataset. */
+  public static final String RESPONSES = "responses";
 
   /** The longest custom pre-query text. */
   public static final int MAX_PRE_QUERY = 8192;
@@ -43,6 +54,25 @@ public record GenerationSpec(
     topP = topP == null ? 1.0 : topP;
     preQueryTemplate = preQueryTemplate == null ? null : preQueryTemplate.toLowerCase(Locale.ROOT);
     stopStrings = stopStrings == null ? List.of() : List.copyOf(stopStrings);
+    mode = mode == null ? null : mode.toLowerCase(Locale.ROOT);
+  }
+
+  /** Without a mode (Magpie). */
+  public GenerationSpec(
+      Integer numSamples,
+      Integer maxNewTokens,
+      Double temperature,
+      Double topP,
+      String preQueryTemplate,
+      String preQuery,
+      List<String> stopStrings) {
+    this(
+        numSamples, maxNewTokens, temperature, topP, preQueryTemplate, preQuery, stopStrings, null);
+  }
+
+  /** Whether a synthesize job answers its dataset's instructions ({@value #RESPONSES}). */
+  public boolean responses() {
+    return RESPONSES.equals(mode);
   }
 
   /** Without a custom pre-query text or stop strings. */
@@ -52,16 +82,27 @@ public record GenerationSpec(
       Double temperature,
       Double topP,
       String preQueryTemplate) {
-    this(numSamples, maxNewTokens, temperature, topP, preQueryTemplate, null, null);
+    this(numSamples, maxNewTokens, temperature, topP, preQueryTemplate, null, null, null);
   }
 
   public static GenerationSpec defaults() {
-    return new GenerationSpec(null, null, null, null, null, null, null);
+    return new GenerationSpec(null, null, null, null, null, null, null, null);
   }
 
   void check(Violations v) {
     v.range("num_samples", numSamples, 1, 1_000_000);
     v.storable("pre_query_template", preQueryTemplate);
+    if (mode != null && !MAGPIE.equals(mode) && !RESPONSES.equals(mode)) {
+      v.add("mode", Catalog.oneOf(List.of(MAGPIE, RESPONSES), mode));
+    }
+    if (responses() && preQueryTemplate != null) {
+      v.add(
+          "pre_query_template",
+          "is for mode magpie only; mode responses renders the prompts with dataset.template");
+    }
+    if (responses() && preQuery != null) {
+      v.add("pre_query", "is for mode magpie only (mode responses writes no instructions)");
+    }
     v.range("max_new_tokens", maxNewTokens, 1, 32_768);
     v.range("temperature", temperature, 0.0, 100.0);
     v.positiveBelow("top_p", topP, 1.0);

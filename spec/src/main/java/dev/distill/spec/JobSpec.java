@@ -314,6 +314,23 @@ public record JobSpec(
               + hp.evalEvery()
               + ") asks for validation passes");
     }
+    if (type == JobType.SYNTHESIZE && generation.responses()) {
+      // sequence-level distillation: the teacher answers the dataset's instructions
+      if (dataset == null) {
+        v.add("dataset", "is required for generation.mode responses (the instructions to answer)");
+      } else if (!"alpaca".equals(dataset.format()) && !"chat".equals(dataset.format())) {
+        v.add(
+            "dataset.format",
+            "must be alpaca or chat for generation.mode responses (instructions), was '"
+                + dataset.format()
+                + "'");
+      } else if (dataset.uri() != null && dataset.uri().startsWith("builtin:")) {
+        v.add(
+            "dataset.uri",
+            "must be a file: or job: instruction dataset for generation.mode responses");
+      }
+      return;
+    }
     if (type == JobType.SYNTHESIZE
         && generation.preQueryTemplate() == null
         && dataset != null

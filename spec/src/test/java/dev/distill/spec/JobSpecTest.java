@@ -228,6 +228,55 @@ class JobSpecTest {
   }
 
   @Test
+  void responsesModeNeedsAnInstructionDatasetAndNoMagpieFields() {
+    JobSpec spec =
+        json.readValue(
+            """
+            {"type": "synthesize", "teacher": "builtin:gemma2-tiny",
+             "dataset": {"uri": "file:/data/instructions.jsonl", "template": "alpaca"},
+             "generation": {"mode": "Responses", "temperature": 0.7}}
+            """,
+            JobSpec.class);
+    // valid (it parsed): the alpaca template is fine, no pre-query is needed
+    assertThat(spec.generation().responses()).isTrue();
+    assertThat(json.readValue(json.writeValueAsString(spec), JobSpec.class)).isEqualTo(spec);
+    assertThat(
+            violations(
+                """
+                {"type": "synthesize", "teacher": "builtin:gemma2-tiny",
+                 "generation": {"mode": "responses"}}
+                """))
+        .extracting(SpecViolation::field)
+        .containsExactly("dataset");
+    assertThat(
+            violations(
+                """
+                {"type": "synthesize", "teacher": "builtin:gemma2-tiny",
+                 "dataset": {"uri": "file:/d.txt", "format": "text"},
+                 "generation": {"mode": "responses", "pre_query_template": "gemma2",
+                   "pre_query": "<bos>"}}
+                """))
+        .extracting(SpecViolation::field)
+        .containsExactly("generation.pre_query_template", "generation.pre_query", "dataset.format");
+    assertThat(
+            violations(
+                """
+                {"type": "synthesize", "teacher": "builtin:gemma2-tiny",
+                 "dataset": {"uri": "builtin:procedural"}, "generation": {"mode": "responses"}}
+                """))
+        .extracting(SpecViolation::field)
+        .containsExactly("dataset.uri");
+    assertThat(
+            violations(
+                """
+                {"type": "synthesize", "teacher": "builtin:gemma2-tiny",
+                 "generation": {"mode": "instructions"}}
+                """))
+        .extracting(SpecViolation::field)
+        .containsExactly("generation.mode");
+  }
+
+  @Test
   void generationWithoutTheCustomFieldsSerialisesAsBefore() {
     // the spec hash of a checkpoint covers this JSON: a job checkpointed before pre_query and
     // stop_strings existed must resume under the same hash

@@ -58,12 +58,34 @@ public final class ExampleReader {
     }
     try {
       return switch (format.toLowerCase(Locale.ROOT)) {
-        case "alpaca" -> readAlpaca(file, sink);
+        case "alpaca" -> readAlpaca(file, sink, ExampleReader::alpacaRecord);
         case "chat" -> readJsonLines(file, sink, ExampleReader::chatRecord);
         case "text" -> readText(file, sink);
         default ->
             throw new IllegalArgumentException(
                 "format must be one of alpaca, chat, text, was '" + format + "'");
+      };
+    } catch (IOException e) {
+      throw new DataFormatException(file, "cannot read: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Reads the instructions of {@code file} ({@code alpaca} or {@code chat}) for a teacher to
+   * answer: like {@link #readRecords}, but an Alpaca record's {@code output} may be absent (the
+   * example is then the user turn alone) and a chat record may end with a user turn.
+   */
+  public static long readPrompts(Path file, String format, BiConsumer<Example, JsonNode> sink) {
+    if (!Files.isRegularFile(file)) {
+      throw new IllegalArgumentException("data file not found: " + file);
+    }
+    try {
+      return switch (format.toLowerCase(Locale.ROOT)) {
+        case "alpaca" -> readAlpaca(file, sink, ExampleReader::alpacaPrompt);
+        case "chat" -> readJsonLines(file, sink, ExampleReader::chatRecord);
+        default ->
+            throw new IllegalArgumentException(
+                "instructions must be in format alpaca or chat, was '" + format + "'");
       };
     } catch (IOException e) {
       throw new DataFormatException(file, "cannot read: " + e.getMessage(), e);
@@ -77,7 +99,8 @@ public final class ExampleReader {
     return out;
   }
 
-  private static long readAlpaca(Path file, BiConsumer<Example, JsonNode> sink) throws IOException {
+  private static long readAlpaca(Path file, BiConsumer<Example, JsonNode> sink, RecordParser parser)
+      throws IOException {
     try (PushbackInputStream in = new PushbackInputStream(Files.newInputStream(file), 4)) {
       int c;
       do {
@@ -88,13 +111,14 @@ public final class ExampleReader {
         in.unread(c);
       }
       if (c == '[') {
-        return readJsonArray(file, in, sink);
+        return readJsonArray(file, in, sink, parser);
       }
     }
-    return readJsonLines(file, sink, ExampleReader::alpacaRecord);
+    return readJsonLines(file, sink, parser);
   }
 
-  private static long readJsonArray(Path file, InputStream in, BiConsumer<Example, JsonNode> sink) {
+  private static long readJsonArray(
+      Path file, InputStream in, BiConsumer<Example, JsonNode> sink, RecordParser parser) {
     long record = 0;
     long line = 1;
     long current = 1; // the record being read, for error messages
@@ -115,7 +139,7 @@ public final class ExampleReader {
           throw new DataFormatException(file, line, record, "expected a JSON object, found " + t);
         }
         JsonNode node = p.readValueAsTree();
-        sink.accept(checked(file, line, record, () -> alpacaRecord(node)), node);
+        sink.accept(checked(file, line, record, () -> parser.parse(node)), node);
       }
     } catch (JacksonException e) {
       long errLine = e.getLocation() != null ? e.getLocation().getLineNr() : line;
@@ -173,6 +197,15 @@ public final class ExampleReader {
         requiredString(node, "instruction"),
         optionalString(node, "input"),
         requiredString(node, "output"));
+  }
+
+  private static Example alpacaPrompt(JsonNode node) {
+    String instruction = requiredString(node, "instruction");
+    String input = optionalString(node, "input");
+    JsonNode output = node.get("output");
+    return output == null || output.isNull()
+        ? new Example.Chat(List.of(Message.user(instruction)), input)
+        : Example.Chat.alpaca(instruction, input, requiredString(node, "output"));
   }
 
   private static Example chatRecord(JsonNode node) {

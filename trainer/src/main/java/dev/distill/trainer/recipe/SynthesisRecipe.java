@@ -7,6 +7,8 @@ import dev.distill.spec.JobType;
 import dev.distill.trainer.checkpoint.Checkpoint;
 import dev.distill.trainer.checkpoint.CheckpointManager;
 import dev.distill.trainer.checkpoint.TrainerState;
+import dev.distill.trainer.data.Example;
+import dev.distill.trainer.data.Message;
 import dev.distill.trainer.data.PreQueryTemplates;
 import dev.distill.trainer.data.PromptTemplate;
 import dev.distill.trainer.generate.Generation;
@@ -37,12 +39,15 @@ import tools.jackson.databind.ObjectMapper;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * The recipe of {@code synthesize} jobs: Magpie (Xu et al. 2024). The teacher, given only its chat
- * template up to the user turn (the pre-query template), writes an instruction; then, given that
- * instruction in the full template up to its own turn, it writes the response. Empty, too long (no
- * end-of-turn marker within the bound) and duplicate instructions are dropped and counted; a run
- * that keeps none fails with the counts. A custom pre-query text ({@code generation.pre_query})
- * replaces the template's for the instruction; {@code generation.stop_strings} end both.
+ * The recipe of {@code synthesize} jobs: Magpie (Xu et al. 2024), or with {@code generation.mode:
+ * responses} sequence-level distillation, the teacher answering a dataset's instructions ({@link
+ * Responses}, sharing the samples, seeds and progress log of this class). In Magpie the teacher,
+ * given only its chat template up to the user turn (the pre-query template), writes an instruction;
+ * then, given that instruction in the full template up to its own turn, it writes the response.
+ * Empty, too long (no end-of-turn marker within the bound) and duplicate instructions are dropped
+ * and counted; a run that keeps none fails with the counts. A custom pre-query text ({@code
+ * generation.pre_query}) replaces the template's for the instruction; {@code
+ * generation.stop_strings} end both.
  *
  * <p>The output is a directory registered as the job's final checkpoint: {@value #DATA_FILE}
  * (Alpaca JSONL: {@code instruction}, {@code input} "", {@code output}) and {@value #MANIFEST_FILE}
@@ -106,6 +111,12 @@ public final class SynthesisRecipe {
   /** One synthesized example. */
   record Row(String instruction, String output) {}
 
+  /**
+   * One record of a responses-mode dataset: the conversation up to the turn the teacher writes, and
+   * the record as read, whose fields are kept in the output.
+   */
+  record Source(int index, Example.Chat prompt, JsonNode record) {}
+
   private SynthesisRecipe() {}
 
   public static RunResult run(JobSpec spec, RunContext ctx) {
@@ -115,12 +126,17 @@ public final class SynthesisRecipe {
     }
     GenerationSpec gen = spec.generation();
     long seed = spec.hyperparameters().seed();
+    boolean responses = gen.responses();
+    // responses: the instructions are read (and checked) before the teacher is loaded
+    List<Source> sources = responses ? Responses.read(spec, ctx) : null;
     PromptTemplate template =
-        PreQueryTemplates.of(
-            gen.preQueryTemplate(),
-            spec.dataset() == null
-                ? PromptTemplate.GEMMA
-                : PromptTemplate.of(spec.dataset().template()));
+        responses
+            ? PromptTemplate.of(spec.dataset().template())
+            : PreQueryTemplates.of(
+                gen.preQueryTemplate(),
+                spec.dataset() == null
+                    ? PromptTemplate.GEMMA
+                    : PromptTemplate.of(spec.dataset().template()));
     if (spec.teacher().isEndpoint()) {
       try (TextModel teacher = ctx.endpoints().connect(spec.teacher())) {
         // the family's BOS string is written out, as in Magpie's model_configs.json (distill serve
@@ -129,6 +145,30 @@ public final class SynthesisRecipe {
         String preQuery = gen.preQuery() != null ? gen.preQuery() : template.preQuery(bos);
         List<String> stops = new ArrayList<>(template.stopStrings(""));
         stops.addAll(gen.stopStrings());
+        EndpointSamples endpoint =
+            new EndpointSamples(teacher, template, bos, gen, preQuery, stops, seed);
+        if (responses) {
+          return Responses.run(
+              spec,
+              ctx,
+              template,
+              sources,
+              endpoint,
+              String.format(
+                  "synthesize responses: %d of %d instructions of %s answered by endpoint %s"
+                      + " (model %s, %d requests at once), template %s, temperature %s, top_p %s,"
+                      + " seed %d",
+                  Math.min(gen.numSamples(), sources.size()),
+                  sources.size(),
+                  spec.dataset().uri(),
+                  spec.teacher().uri(),
+                  spec.teacher().model(),
+                  teacher.concurrency(),
+                  template.id(),
+                  gen.temperature(),
+                  gen.topP(),
+                  seed));
+        }
         String about =
             String.format(
                 "synthesize: %d samples from endpoint %s (model %s, %d requests at once),"
@@ -141,13 +181,7 @@ public final class SynthesisRecipe {
                 gen.temperature(),
                 gen.topP(),
                 seed);
-        return synthesize(
-            spec,
-            ctx,
-            template,
-            preQuery,
-            new EndpointSamples(teacher, template, bos, gen, preQuery, stops, seed),
-            about);
+        return synthesize(spec, ctx, template, preQuery, endpoint, about);
       }
     }
     Precision precision = Precision.resolve(spec.hyperparameters().precision(), Models.device(ctx));
@@ -165,7 +199,7 @@ public final class SynthesisRecipe {
       // the instruction must leave room for the response: at most half the context after the
       // pre-query, and never more than max_new_tokens
       int instructionMax = Math.min(gen.maxNewTokens(), (context - preQueryIds.length) / 2);
-      if (instructionMax < 1) {
+      if (instructionMax < 1 && !responses) {
         throw new IllegalArgumentException(
             "teacher "
                 + spec.teacher().uri()
@@ -209,8 +243,8 @@ public final class SynthesisRecipe {
             }
 
             @Override
-            public Gen response(int i, String instruction) {
-              int[] promptIds = tok.encode(template.generationPrompt(instruction, tok.bosToken()));
+            public Gen answer(int i, Example.Chat prompt) {
+              int[] promptIds = tok.encode(template.generationPrompt(prompt, tok.bosToken()));
               int responseMax = Math.min(gen.maxNewTokens(), context - 1 - promptIds.length);
               if (responseMax < 1) {
                 return new Gen("", Gen.Status.NO_ROOM, 0);
@@ -226,6 +260,26 @@ public final class SynthesisRecipe {
               }
             }
           };
+      if (responses) {
+        return Responses.run(
+            spec,
+            ctx,
+            template,
+            sources,
+            local,
+            String.format(
+                "synthesize responses: %d of %d instructions of %s answered by %s (%,d"
+                    + " parameters), template %s, temperature %s, top_p %s, seed %d",
+                Math.min(gen.numSamples(), sources.size()),
+                sources.size(),
+                spec.dataset().uri(),
+                spec.teacher().uri(),
+                model.config().parameterCount(),
+                template.id(),
+                gen.temperature(),
+                gen.topP(),
+                seed));
+      }
       return synthesize(spec, ctx, template, preQuery, local, about);
     }
   }
@@ -272,7 +326,15 @@ public final class SynthesisRecipe {
     Gen instruction(int i);
 
     /** Phase 2: the response to it, from the full template up to the model's turn. */
-    Gen response(int i, String instruction);
+    default Gen response(int i, String instruction) {
+      return answer(i, new Example.Chat(List.of(Message.user(instruction)), ""));
+    }
+
+    /**
+     * The teacher's next turn after a conversation that ends with a user turn, drawn from the seed
+     * of phase 1 of sample {@code i} (Magpie's response, or the answer to record {@code i}).
+     */
+    Gen answer(int i, Example.Chat prompt);
   }
 
   /** Magpie against an OpenAI-compatible endpoint: both phases are raw completions. */
@@ -305,11 +367,11 @@ public final class SynthesisRecipe {
     }
 
     @Override
-    public Gen response(int i, String instruction) {
+    public Gen answer(int i, Example.Chat prompt) {
       return of(
           teacher.complete(
               new TextRequest(
-                  template.generationPrompt(instruction, bos),
+                  template.generationPrompt(prompt, bos),
                   gen.maxNewTokens(),
                   gen.temperature(),
                   gen.topP(),
@@ -502,8 +564,7 @@ public final class SynthesisRecipe {
   }
 
   /** {@code task(0..n-1)} in order, at once on the pool when there is one. */
-  private static <T> List<T> run(
-      ExecutorService pool, int n, java.util.function.IntFunction<T> task) {
+  static <T> List<T> run(ExecutorService pool, int n, java.util.function.IntFunction<T> task) {
     List<T> out = new ArrayList<>(n);
     if (pool == null) {
       for (int k = 0; k < n; k++) {
@@ -535,7 +596,7 @@ public final class SynthesisRecipe {
     return h ^ (h >>> 33);
   }
 
-  private static GenerationOptions options(
+  static GenerationOptions options(
       GenerationSpec gen, int maxTokens, long seed, Set<Integer> stopIds, List<String> stops) {
     return new GenerationOptions(maxTokens, gen.temperature(), gen.topP(), seed, stopIds, stops);
   }

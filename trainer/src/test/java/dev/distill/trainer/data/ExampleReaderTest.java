@@ -116,4 +116,25 @@ class ExampleReaderTest {
     assertThatThrownBy(() -> ExampleReader.readAll(dir.resolve("nope.json"), "alpaca"))
         .hasMessageContaining("nope.json");
   }
+
+  @Test
+  void instructionsMayLackAnOutputButTrainingDataMayNot(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("instructions.json");
+    Files.writeString(
+        file,
+        "[{\"instruction\": \"Name a fruit.\", \"input\": \"red\"},"
+            + " {\"instruction\": \"Hi\", \"output\": \"Hello\"}]");
+    List<Example> prompts = new java.util.ArrayList<>();
+    assertThat(ExampleReader.readPrompts(file, "alpaca", (e, node) -> prompts.add(e))).isEqualTo(2);
+    Example.Chat first = (Example.Chat) prompts.get(0);
+    assertThat(first.messages()).containsExactly(Message.user("Name a fruit."));
+    assertThat(first.input()).isEqualTo("red");
+    assertThat(((Example.Chat) prompts.get(1)).messages())
+        .containsExactly(Message.user("Hi"), Message.assistant("Hello"));
+    assertThatThrownBy(() -> ExampleReader.read(file, "alpaca", e -> {}))
+        .hasMessageContaining("record 1")
+        .hasMessageContaining("'output' is missing");
+    assertThatThrownBy(() -> ExampleReader.readPrompts(file, "text", (e, node) -> {}))
+        .hasMessageContaining("alpaca or chat");
+  }
 }

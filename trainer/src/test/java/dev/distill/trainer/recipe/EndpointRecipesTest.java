@@ -347,4 +347,59 @@ class EndpointRecipesTest {
     assertThat(teacher.asked).doesNotContainKey("sample 3 response");
     assertThat(teacher.maxInFlight.get()).isBetween(1, 3);
   }
+
+  @Test
+  void anEndpointTeacherAnswersADatasetsInstructionsAndAStoppedRunResumes() throws Exception {
+    Path file = tmp.resolve("instructions.jsonl");
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < 7; i++) {
+      sb.append("{\"instruction\": \"Question ").append(i).append("?\"}\n");
+    }
+    Files.writeString(file, sb);
+    // raw completions of the dataset template's prompt, seeded per record
+    Scripted teacher = new Scripted(3, EndpointRecipesTest::teacherRule);
+    JobSpec spec =
+        RecipeSpecs.aSynthesis()
+            .teacher(ModelRef.endpoint("http://127.0.0.1:9/v1", "big"))
+            .dataset(
+                new DatasetSpec(
+                    "file:" + file, "alpaca", "gemma", null, null, null, null, null, null))
+            .generation(
+                new GenerationSpec(100, 16, 0.7, 0.95, null, null, null, GenerationSpec.RESPONSES))
+            .build();
+    Path out = tmp.resolve("responses-endpoint");
+    AtomicInteger checks = new AtomicInteger();
+    StopSignal preemptAfter2Batches =
+        () ->
+            checks.incrementAndGet() > 2
+                ? Optional.of(StopSignal.Reason.PREEMPTED)
+                : Optional.empty();
+    RunResult first =
+        Recipes.run(
+            spec,
+            new RunContext(
+                out, Map.of(), null, preemptAfter2Batches, teacher.connector(), null, null, null));
+    assertThat(first.outcome()).isEqualTo(RunResult.Outcome.PREEMPTED);
+    assertThat(first.metrics().get("samples_attempted")).isEqualTo(6.0); // two batches of 3
+
+    RecipeSpecs.Recorder rec = new RecipeSpecs.Recorder();
+    RunResult r =
+        Recipes.run(
+            spec, new RunContext(out, Map.of(), rec, null, teacher.connector(), null, null, null));
+    assertThat(r.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
+    assertThat(rec.events).anyMatch(e -> e.startsWith("resumed: synthesize resumes after 6 of 7"));
+    List<JsonNode> rows = lines(r.lastCheckpoint().dir().resolve(SynthesisRecipe.DATA_FILE));
+    assertThat(rows).hasSize(7);
+    for (int i = 0; i < 7; i++) {
+      assertThat(rows.get(i).get("instruction").asString()).isEqualTo("Question " + i + "?");
+      assertThat(rows.get(i).get("output").asString()).isEqualTo("Answer to " + i);
+      assertThat(rows.get(i).get("source_index").asInt()).isEqualTo(i);
+      assertThat(teacher.asked.get("sample " + i + " response")).as("record " + i).hasValue(1);
+    }
+    assertThat(teacher.asked.keySet()).allMatch(k -> k.endsWith(" response"));
+    JsonNode manifest =
+        JSON.readTree(r.lastCheckpoint().dir().resolve(SynthesisRecipe.MANIFEST_FILE).toFile());
+    assertThat(manifest.get("endpoint_model").asString()).isEqualTo("big");
+    assertThat(manifest.get("settings").get("temperature").asDouble()).isEqualTo(0.7);
+  }
 }

@@ -3,6 +3,7 @@ package dev.distill.trainer.recipe;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.distill.spec.DatasetSpec;
 import dev.distill.spec.GenerationSpec;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.ModelRef;
@@ -317,5 +318,204 @@ class SynthesisRecipeTest {
     assertThat(cut).hasSize(1);
     assertThat(cut.get(0).get("instruction").asString()).isEqualTo("y");
     assertThat(cut.get(0).get("output").asString()).doesNotContain("e");
+  }
+
+  // ---- generation.mode responses: sequence-level distillation ----
+
+  /** Instructions for the parrot: one without an output, one with a reference answer, one chat. */
+  static Path instructions(String name) throws Exception {
+    Path file = tmp.resolve(name + ".jsonl");
+    Files.writeString(
+        file,
+        """
+        {"instruction": "Hi"}
+        {"instruction": "Bye", "input": "", "output": "a reference answer"}
+        {"instruction": "Yes", "source": "kept aside"}
+        {"instruction": "Up"}
+        """);
+    return file;
+  }
+
+  static JobSpec respond(ModelRef teacher, String datasetUri, String format, long seed, int n) {
+    return RecipeSpecs.aSynthesis()
+        .teacher(teacher)
+        .seed(seed)
+        .dataset(new DatasetSpec(datasetUri, format, "gemma", null, null, null, null, null, null))
+        .generation(new GenerationSpec(n, 24, 0.0, 1.0, null, null, null, GenerationSpec.RESPONSES))
+        .build();
+  }
+
+  @Test
+  void responsesModeAnswersEveryInstructionUnchangedWithProvenance() throws Exception {
+    Path file = instructions("answer-me");
+    RecipeSpecs.Recorder rec = new RecipeSpecs.Recorder();
+    RunResult r =
+        Recipes.run(
+            respond(ModelRef.of("job:" + PARROT_ID), "file:" + file, "alpaca", 5, 200),
+            new RunContext(tmp.resolve("responses"), Map.of(PARROT_ID, parrot), rec, null));
+    assertThat(r.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
+    List<JsonNode> rows = rows(r.lastCheckpoint().dir());
+    // one row per instruction, in file order, the instruction unchanged, the parrot's answer
+    assertThat(rows)
+        .extracting(n -> n.get("instruction").asString())
+        .containsExactly("Hi", "Bye", "Yes", "Up");
+    for (int i = 0; i < rows.size(); i++) {
+      JsonNode row = rows.get(i);
+      assertThat(row.propertyNames())
+          .containsExactly("instruction", "input", "output", "source_index");
+      assertThat(row.get("output").asString())
+          .isEqualTo(PAIRS.get(row.get("instruction").asString()));
+      assertThat(row.get("source_index").asInt()).isEqualTo(i);
+    }
+    assertThat(r.metrics().get("samples_written")).isEqualTo(4.0);
+    JsonNode manifest =
+        JSON.readTree(r.lastCheckpoint().dir().resolve(SynthesisRecipe.MANIFEST_FILE).toFile());
+    assertThat(manifest.get("method").asString()).isEqualTo("responses");
+    assertThat(manifest.get("model").asString()).isEqualTo("job:" + PARROT_ID);
+    assertThat(manifest.get("dataset").asString()).isEqualTo("file:" + file);
+    assertThat(manifest.get("format").asString()).isEqualTo("alpaca");
+    assertThat(manifest.get("settings").get("temperature").asDouble()).isZero();
+    assertThat(manifest.get("seed").asLong()).isEqualTo(5);
+    assertThat(rec.events).anyMatch(e -> e.startsWith("started: synthesize responses: 4 of 4"));
+
+    // num_samples caps the records answered; chat records keep their turns
+    Path chat = tmp.resolve("chat.jsonl");
+    Files.writeString(
+        chat,
+        """
+        {"messages": [{"role": "user", "content": "Up"}]}
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "?"}]}
+        {"messages": [{"role": "user", "content": "Yes"}]}
+        """);
+    RunResult c =
+        Recipes.run(
+            respond(ModelRef.of("job:" + PARROT_ID), "file:" + chat, "chat", 5, 2),
+            new RunContext(tmp.resolve("responses-chat"), Map.of(PARROT_ID, parrot), null, null));
+    List<JsonNode> chatRows = rows(c.lastCheckpoint().dir());
+    assertThat(chatRows).hasSize(2);
+    assertThat(chatRows.get(1).get("messages").toString())
+        .isEqualTo(
+            "[{\"role\":\"user\",\"content\":\"Hi\"},"
+                + "{\"role\":\"assistant\",\"content\":\"Hello\"}]");
+  }
+
+  @Test
+  void responsesAreDeterministicForASeed() throws Exception {
+    Path file = instructions("det-responses");
+    long[] seeds = {21, 21, 22};
+    byte[][] files = new byte[3][];
+    for (int k = 0; k < 3; k++) {
+      JobSpec spec =
+          RecipeSpecs.aSynthesis()
+              .teacher(TINY)
+              .seed(seeds[k])
+              .dataset(
+                  new DatasetSpec(
+                      "file:" + file, "alpaca", "gemma", null, null, null, null, null, null))
+              .generation(
+                  new GenerationSpec(4, 8, 1.0, 1.0, null, null, null, GenerationSpec.RESPONSES))
+              .build();
+      RunResult r =
+          Recipes.run(spec, new RunContext(tmp.resolve("det-resp-" + k), Map.of(), null, null));
+      files[k] = Files.readAllBytes(r.lastCheckpoint().dir().resolve(SynthesisRecipe.DATA_FILE));
+      assertThat(rows(r.lastCheckpoint().dir()))
+          .extracting(n -> n.get("instruction").asString())
+          .containsExactly("Hi", "Bye", "Yes", "Up");
+    }
+    assertThat(files[1]).isEqualTo(files[0]);
+    assertThat(files[2]).isNotEqualTo(files[0]);
+  }
+
+  @Test
+  void aStoppedResponsesRunResumesWithoutRedoingAnsweredRecords() throws Exception {
+    Path file = instructions("resume-responses");
+    JobSpec spec = respond(ModelRef.of("job:" + PARROT_ID), "file:" + file, "alpaca", 5, 200);
+    Path dir = tmp.resolve("resume-responses-run");
+    int[] checks = {0};
+    StopSignal stop =
+        () -> ++checks[0] > 2 ? Optional.of(StopSignal.Reason.PREEMPTED) : Optional.empty();
+    RunResult first = Recipes.run(spec, new RunContext(dir, Map.of(PARROT_ID, parrot), null, stop));
+    assertThat(first.outcome()).isNotEqualTo(RunResult.Outcome.COMPLETED);
+    assertThat(first.lastCheckpoint()).isNull();
+    assertThat(first.metrics().get("samples_attempted")).isEqualTo(2.0);
+
+    RecipeSpecs.Recorder rec = new RecipeSpecs.Recorder();
+    RunResult second = Recipes.run(spec, new RunContext(dir, Map.of(PARROT_ID, parrot), rec, null));
+    assertThat(second.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
+    assertThat(rec.events).anyMatch(e -> e.startsWith("resumed: synthesize resumes after 2 of 4"));
+    // every record was answered exactly once over both attempts
+    List<String> log =
+        Files.readAllLines(
+            new RunContext(dir, Map.of(), null, null)
+                .progressDir()
+                .resolve(SynthesisRecipe.PROGRESS_FILE));
+    List<Integer> answered = new ArrayList<>();
+    for (String l : log.subList(1, log.size())) {
+      answered.add(JSON.readTree(l).get("i").asInt());
+    }
+    assertThat(answered).containsExactly(0, 1, 2, 3);
+    // and the file is the one an uninterrupted run writes
+    RunResult whole =
+        Recipes.run(
+            spec,
+            new RunContext(tmp.resolve("resume-whole"), Map.of(PARROT_ID, parrot), null, null));
+    assertThat(Files.readAllBytes(second.lastCheckpoint().dir().resolve(SynthesisRecipe.DATA_FILE)))
+        .isEqualTo(
+            Files.readAllBytes(whole.lastCheckpoint().dir().resolve(SynthesisRecipe.DATA_FILE)));
+  }
+
+  @Test
+  void aFinetuneAndADistillWithTheSameTeacherTrainOnTheResponses() throws Exception {
+    Path file = instructions("for-training");
+    RunResult synth =
+        Recipes.run(
+            respond(ModelRef.of("job:" + PARROT_ID), "file:" + file, "alpaca", 5, 200),
+            new RunContext(tmp.resolve("resp-for-train"), Map.of(PARROT_ID, parrot), null, null));
+    String synthId = UUID.randomUUID().toString();
+    Map<String, Path> artifacts = Map.of(synthId, synth.lastCheckpoint().dir(), PARROT_ID, parrot);
+
+    RecipeSpecs.Recorder ftRec = new RecipeSpecs.Recorder();
+    RunResult ft =
+        Recipes.run(
+            finetuneOn(synthId), new RunContext(tmp.resolve("ft-on-resp"), artifacts, ftRec, null));
+    assertThat(ft.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
+    assertThat(ftRec.events).anyMatch(e -> e.contains("; 4 training and 0 validation sequences"));
+
+    // the teacher scores its own text: its KL to a random student is finite and positive
+    JobSpec distill =
+        RecipeSpecs.aDistill()
+            .teacher(ModelRef.of("job:" + PARROT_ID))
+            .student(TINY)
+            .dataset(RecipeSpecs.alpaca("job:" + synthId, true, 1L))
+            .steps(1)
+            .batch(2)
+            .learningRate(1e-3)
+            .checkpointEvery(1000)
+            .keepCheckpoints(1)
+            .build();
+    RecipeSpecs.Recorder kdRec = new RecipeSpecs.Recorder();
+    RunResult kd =
+        Recipes.run(distill, new RunContext(tmp.resolve("kd-on-resp"), artifacts, kdRec, null));
+    assertThat(kd.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
+    assertThat(kdRec.steps).hasSize(1);
+    assertThat(kdRec.steps.get(0).kd()).isFinite().isPositive();
+  }
+
+  @Test
+  void aResponsesRecordWithoutAUserTurnIsRefusedNamingIt() throws Exception {
+    Path file = tmp.resolve("no-user.jsonl");
+    Files.writeString(
+        file,
+        """
+        {"messages": [{"role": "user", "content": "Hi"}]}
+        {"messages": [{"role": "system", "content": "Be brief."}]}
+        """);
+    assertThatThrownBy(
+            () ->
+                Recipes.run(
+                    respond(TINY, "file:" + file, "chat", 1, 10),
+                    new RunContext(tmp.resolve("no-user"), Map.of(), null, null)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("record 2 has no user turn");
   }
 }
