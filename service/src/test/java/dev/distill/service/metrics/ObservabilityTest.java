@@ -172,7 +172,7 @@ class ObservabilityTest extends ServiceTest {
     assertThat(enumOf(schemas.get("ModelRef").get("properties").get("config").get("propertyNames")))
         .contains("num_hidden_layers", "hidden_size");
     assertThat(enumOf(schemas.get("JobSpec").get("properties").get("type")))
-        .containsExactly("distill", "finetune", "synthesize", "evaluate");
+        .containsExactly("distill", "finetune", "synthesize", "evaluate", "teacher_pass");
     Resp ui = get("/swagger-ui/index.html", null);
     assertThat(ui.status()).isEqualTo(200);
     assertThat(ui.body()).contains("swagger");
