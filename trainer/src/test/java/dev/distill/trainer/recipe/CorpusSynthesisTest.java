@@ -1,6 +1,7 @@
 package dev.distill.trainer.recipe;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.distill.spec.DatasetSpec;
 import dev.distill.spec.GenerationSpec;
@@ -158,6 +159,37 @@ class CorpusSynthesisTest {
     List<Example> docs = ExampleReader.readAll(dir.resolve(SynthesisRecipe.DATA_FILE), "text");
     assertThat(docs).hasSize(rows.size());
     assertThat(((Example.Text) docs.get(0)).text()).isEqualTo(rows.get(0).get("text").asString());
+  }
+
+  @Test
+  void aLocalTeacherChunksByItsTokenizerAndUnparseableAnswersAreCountedNotFatal() {
+    // gemma2-tiny is random: its answers hold no pairs, so the run keeps none and says why
+    JobSpec spec =
+        RecipeSpecs.aSynthesis()
+            .teacher(ModelRef.of("builtin:gemma2-tiny"))
+            .dataset(
+                new DatasetSpec(
+                    "file:" + SharedDatasets.file("the-verdict.txt"),
+                    "text",
+                    "gemma",
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null))
+            .generation(
+                new GenerationSpec(2, 4, 0.0, 1.0, null, null, null, GenerationSpec.CORPUS, 32, 2))
+            .build();
+    RecipeSpecs.Recorder rec = new RecipeSpecs.Recorder();
+    assertThatThrownBy(() -> Recipes.run(spec, new RunContext(tmp, Map.of(), rec, null)))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageStartingWith("synthesize kept 0 of 2 chunks");
+    assertThat(rec.events)
+        .anyMatch(
+            e ->
+                e.startsWith("started: synthesize corpus: 2 chunks of file:")
+                    && e.contains("(at most 32 tokens each) given to builtin:gemma2-tiny"));
   }
 
   @Test
