@@ -24,7 +24,12 @@ import java.util.Locale;
  * @param mode synthesize: {@value #MAGPIE} (the default; the teacher writes instructions and
  *     responses) or {@value #RESPONSES} (sequence-level distillation: the teacher answers each
  *     record of the job's {@code dataset}, whose instructions are kept unchanged); absent means
- *     magpie
+ *     magpie; or {@value #CORPUS} (instruction pre-training: the teacher writes question-answer
+ *     pairs grounded in each chunk of the job's raw {@code text} dataset)
+ * @param chunkTokens mode corpus: the most tokens of one chunk (default {@value
+ *     #DEFAULT_CHUNK_TOKENS}); absent otherwise
+ * @param pairsPerChunk mode corpus: the pairs asked for per chunk (default {@value
+ *     #DEFAULT_PAIRS_PER_CHUNK}); absent otherwise
  */
 public record GenerationSpec(
     @JsonProperty("num_samples") Integer numSamples,
@@ -36,13 +41,61 @@ public record GenerationSpec(
     @JsonProperty("pre_query") @JsonInclude(JsonInclude.Include.NON_NULL) String preQuery,
     @JsonProperty("stop_strings") @JsonInclude(JsonInclude.Include.NON_EMPTY)
         List<String> stopStrings,
-    @JsonProperty("mode") @JsonInclude(JsonInclude.Include.NON_NULL) String mode) {
+    @JsonProperty("mode") @JsonInclude(JsonInclude.Include.NON_NULL) String mode,
+    @JsonProperty("chunk_tokens") @JsonInclude(JsonInclude.Include.NON_NULL) Integer chunkTokens,
+    @JsonProperty("pairs_per_chunk") @JsonInclude(JsonInclude.Include.NON_NULL)
+        Integer pairsPerChunk) {
 
   /** Synthesize mode: Magpie, the teacher writes the instructions too. */
   public static final String MAGPIE = "magpie";
 
   /** Synthesize mode: the teacher answers the instructions of the job's dataset. */
   public static final String RESPONSES = "responses";
+
+  /** Synthesize mode: question-answer pairs grounded in the chunks of a raw text corpus. */
+  public static final String CORPUS = "corpus";
+
+  public static final int DEFAULT_CHUNK_TOKENS = 256;
+
+  public static final int DEFAULT_PAIRS_PER_CHUNK = 3;
+
+  /** Without corpus settings. */
+  public GenerationSpec(
+      Integer numSamples,
+      Integer maxNewTokens,
+      Double temperature,
+      Double topP,
+      String preQueryTemplate,
+      String preQuery,
+      List<String> stopStrings,
+      String mode) {
+    this(
+        numSamples,
+        maxNewTokens,
+        temperature,
+        topP,
+        preQueryTemplate,
+        preQuery,
+        stopStrings,
+        mode,
+        null,
+        null);
+  }
+
+  /** Whether a synthesize job writes pairs grounded in a corpus ({@value #CORPUS}). */
+  public boolean corpus() {
+    return CORPUS.equals(mode);
+  }
+
+  /** mode corpus: the most tokens of a chunk. */
+  public int chunkTokensOrDefault() {
+    return chunkTokens == null ? DEFAULT_CHUNK_TOKENS : chunkTokens;
+  }
+
+  /** mode corpus: the pairs asked for per chunk. */
+  public int pairsPerChunkOrDefault() {
+    return pairsPerChunk == null ? DEFAULT_PAIRS_PER_CHUNK : pairsPerChunk;
+  }
 
   /** The longest custom pre-query text. */
   public static final int MAX_PRE_QUERY = 8192;
@@ -86,23 +139,31 @@ public record GenerationSpec(
   }
 
   public static GenerationSpec defaults() {
-    return new GenerationSpec(null, null, null, null, null, null, null, null);
+    return new GenerationSpec(null, null, null, null, null, null, null, null, null, null);
   }
 
   void check(Violations v) {
     v.range("num_samples", numSamples, 1, 1_000_000);
     v.storable("pre_query_template", preQueryTemplate);
-    if (mode != null && !MAGPIE.equals(mode) && !RESPONSES.equals(mode)) {
-      v.add("mode", Catalog.oneOf(List.of(MAGPIE, RESPONSES), mode));
+    if (mode != null && !MAGPIE.equals(mode) && !RESPONSES.equals(mode) && !CORPUS.equals(mode)) {
+      v.add("mode", Catalog.oneOf(List.of(MAGPIE, RESPONSES, CORPUS), mode));
     }
-    if (responses() && preQueryTemplate != null) {
+    if ((responses() || corpus()) && preQueryTemplate != null) {
       v.add(
           "pre_query_template",
-          "is for mode magpie only; mode responses renders the prompts with dataset.template");
+          "is for mode magpie only; mode " + mode + " renders the prompts with dataset.template");
     }
-    if (responses() && preQuery != null) {
-      v.add("pre_query", "is for mode magpie only (mode responses writes no instructions)");
+    if ((responses() || corpus()) && preQuery != null) {
+      v.add("pre_query", "is for mode magpie only (mode " + mode + " writes no instructions)");
     }
+    if (!corpus() && chunkTokens != null) {
+      v.add("chunk_tokens", "is for mode corpus only");
+    }
+    if (!corpus() && pairsPerChunk != null) {
+      v.add("pairs_per_chunk", "is for mode corpus only");
+    }
+    v.range("chunk_tokens", chunkTokens, 16, 32_768);
+    v.range("pairs_per_chunk", pairsPerChunk, 1, 32);
     v.range("max_new_tokens", maxNewTokens, 1, 32_768);
     v.range("temperature", temperature, 0.0, 100.0);
     v.positiveBelow("top_p", topP, 1.0);

@@ -314,6 +314,22 @@ public record JobSpec(
               + hp.evalEvery()
               + ") asks for validation passes");
     }
+    if (type == JobType.SYNTHESIZE && generation.corpus()) {
+      // instruction pre-training: pairs grounded in the chunks of a raw text corpus
+      if (dataset == null) {
+        v.add("dataset", "is required for generation.mode corpus (the text to chunk)");
+      } else if (!"text".equals(dataset.format())) {
+        v.add(
+            "dataset.format",
+            "must be text for generation.mode corpus (plain text, or JSONL with a text field),"
+                + " was '"
+                + dataset.format()
+                + "'");
+      } else if (dataset.uri() != null && dataset.uri().startsWith("builtin:")) {
+        v.add("dataset.uri", "must be a file: or job: text corpus for generation.mode corpus");
+      }
+      return;
+    }
     if (type == JobType.SYNTHESIZE && generation.responses()) {
       // sequence-level distillation: the teacher answers the dataset's instructions
       if (dataset == null) {

@@ -277,6 +277,52 @@ class JobSpecTest {
   }
 
   @Test
+  void corpusModeNeedsATextDatasetAndItsSettingsAreForItAlone() {
+    JobSpec spec =
+        json.readValue(
+            """
+            {"type": "synthesize", "teacher": "builtin:gemma2-tiny",
+             "dataset": {"uri": "file:/data/the-verdict.txt", "format": "text"},
+             "generation": {"mode": "corpus", "chunk_tokens": 128, "pairs_per_chunk": 2}}
+            """,
+            JobSpec.class);
+    assertThat(spec.generation().corpus()).isTrue();
+    assertThat(spec.generation().chunkTokensOrDefault()).isEqualTo(128);
+    assertThat(json.readValue(json.writeValueAsString(spec), JobSpec.class)).isEqualTo(spec);
+    assertThat(
+            violations(
+                """
+                {"type": "synthesize", "teacher": "builtin:gemma2-tiny",
+                 "dataset": {"uri": "file:/d.json", "format": "alpaca"},
+                 "generation": {"mode": "corpus", "chunk_tokens": 4, "pairs_per_chunk": 0,
+                   "pre_query": "<bos>"}}
+                """))
+        .extracting(SpecViolation::field)
+        .containsExactly(
+            "generation.pre_query",
+            "generation.chunk_tokens",
+            "generation.pairs_per_chunk",
+            "dataset.format");
+    assertThat(
+            violations(
+                """
+                {"type": "synthesize", "teacher": "builtin:gemma2-tiny",
+                 "generation": {"mode": "corpus"}}
+                """))
+        .extracting(SpecViolation::field)
+        .containsExactly("dataset");
+    assertThat(
+            violations(
+                """
+                {"type": "synthesize", "teacher": "builtin:gemma2-tiny",
+                 "dataset": {"uri": "file:/d.json", "format": "alpaca"},
+                 "generation": {"mode": "responses", "chunk_tokens": 64, "pairs_per_chunk": 2}}
+                """))
+        .extracting(SpecViolation::field)
+        .containsExactly("generation.chunk_tokens", "generation.pairs_per_chunk");
+  }
+
+  @Test
   void generationWithoutTheCustomFieldsSerialisesAsBefore() {
     // the spec hash of a checkpoint covers this JSON: a job checkpointed before pre_query and
     // stop_strings existed must resume under the same hash

@@ -246,6 +246,11 @@ public final class ExampleReader {
   }
 
   private static long readText(Path file, BiConsumer<Example, JsonNode> sink) throws IOException {
+    if (file.getFileName().toString().endsWith(".jsonl")) {
+      // JSONL of {"text": ...}: one document a record, such as synthesize's instruction-augmented
+      // corpus (generation.mode corpus)
+      return readJsonLines(file, sink, node -> new Example.Text(requiredString(node, "text")));
+    }
     long docs = 0;
     try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
       StringBuilder doc = new StringBuilder();

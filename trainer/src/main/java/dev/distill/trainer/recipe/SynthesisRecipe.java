@@ -88,10 +88,15 @@ public final class SynthesisRecipe {
     int droppedDuplicate;
     int droppedEmptyResponse;
     int truncatedResponses;
+    int droppedUnparseable;
     long generatedTokens;
 
     int dropped() {
-      return droppedEmpty + droppedTooLong + droppedDuplicate + droppedEmptyResponse;
+      return droppedEmpty
+          + droppedTooLong
+          + droppedDuplicate
+          + droppedEmptyResponse
+          + droppedUnparseable;
     }
 
     Map<String, Double> asMap() {
@@ -104,6 +109,9 @@ public final class SynthesisRecipe {
       m.put("dropped_empty_response", (double) droppedEmptyResponse);
       m.put("truncated_responses", (double) truncatedResponses);
       m.put("generated_tokens", (double) generatedTokens);
+      if (droppedUnparseable > 0) {
+        m.put("dropped_unparseable", (double) droppedUnparseable);
+      }
       return m;
     }
   }
@@ -126,9 +134,11 @@ public final class SynthesisRecipe {
     }
     GenerationSpec gen = spec.generation();
     long seed = spec.hyperparameters().seed();
-    boolean responses = gen.responses();
+    boolean responses = gen.responses() || gen.corpus();
+    boolean corpus = gen.corpus();
     // responses: the instructions are read (and checked) before the teacher is loaded
-    List<Source> sources = responses ? Responses.read(spec, ctx) : null;
+    List<Source> sources = responses && !corpus ? Responses.read(spec, ctx) : null;
+    List<Corpus.Doc> docs = corpus ? Corpus.read(spec, ctx) : null;
     PromptTemplate template =
         responses
             ? PromptTemplate.of(spec.dataset().template())
@@ -147,6 +157,28 @@ public final class SynthesisRecipe {
         stops.addAll(gen.stopStrings());
         EndpointSamples endpoint =
             new EndpointSamples(teacher, template, bos, gen, preQuery, stops, seed);
+        if (corpus) {
+          // no tokenizer at hand: a whitespace-separated word counts as one token
+          List<Corpus.Chunk> chunks =
+              Corpus.chunk(docs, gen.chunkTokensOrDefault(), w -> 1, gen.numSamples());
+          return Corpus.run(
+              spec,
+              ctx,
+              template,
+              chunks,
+              endpoint,
+              String.format(
+                  "synthesize corpus: %d chunks of %s (at most %d words each) given to endpoint"
+                      + " %s (model %s) for %d pairs each, template %s, seed %d",
+                  chunks.size(),
+                  spec.dataset().uri(),
+                  gen.chunkTokensOrDefault(),
+                  spec.teacher().uri(),
+                  spec.teacher().model(),
+                  gen.pairsPerChunkOrDefault(),
+                  template.id(),
+                  seed));
+        }
         if (responses) {
           return Responses.run(
               spec,
@@ -260,6 +292,30 @@ public final class SynthesisRecipe {
               }
             }
           };
+      if (corpus) {
+        List<Corpus.Chunk> chunks =
+            Corpus.chunk(
+                docs,
+                gen.chunkTokensOrDefault(),
+                w -> tok.encode(" " + w).length,
+                gen.numSamples());
+        return Corpus.run(
+            spec,
+            ctx,
+            template,
+            chunks,
+            local,
+            String.format(
+                "synthesize corpus: %d chunks of %s (at most %d tokens each) given to %s for %d"
+                    + " pairs each, template %s, seed %d",
+                chunks.size(),
+                spec.dataset().uri(),
+                gen.chunkTokensOrDefault(),
+                spec.teacher().uri(),
+                gen.pairsPerChunkOrDefault(),
+                template.id(),
+                seed));
+      }
       if (responses) {
         return Responses.run(
             spec,
