@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.within;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.distill.trainer.model.NoGrad;
 import dev.distill.trainer.model.gemma2.Gemma2Config;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
 import dev.distill.trainer.model.gemma2.Gemma2WeightNames;
@@ -49,10 +50,12 @@ class GeneratorTest {
                     3));
     model = Gemma2Model.init(c, manager, 22);
     NDArray factor = manager.full(new Shape(), 2f);
-    for (var e : model.parameters().entrySet()) {
-      if (!Gemma2WeightNames.isNorm(e.getKey())) {
-        e.getValue()
-            .muli(factor); // random weights big enough for varied, non-trivial continuations
+    try (NoGrad ignored = NoGrad.enter()) { // in place on leaves that require a gradient
+      for (var e : model.parameters().entrySet()) {
+        if (!Gemma2WeightNames.isNorm(e.getKey())) {
+          e.getValue()
+              .muli(factor); // random weights big enough for varied, non-trivial continuations
+        }
       }
     }
   }

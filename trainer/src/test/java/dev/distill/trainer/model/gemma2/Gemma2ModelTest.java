@@ -9,6 +9,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.distill.trainer.model.KvCache;
+import dev.distill.trainer.model.NoGrad;
 import dev.distill.trainer.safetensors.SafetensorsDtype;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -394,11 +395,15 @@ class Gemma2ModelTest {
   static void scaleUp(Gemma2Model model, NDManager m) {
     NDArray factor = m.full(new Shape(), 15f);
     NDArray normShift = m.full(new Shape(), 0.3f);
-    for (var e : model.parameters().entrySet()) {
-      if (Gemma2WeightNames.isNorm(e.getKey())) {
-        e.getValue().addi(normShift);
-      } else {
-        e.getValue().muli(factor);
+    // In place on leaves that require a gradient: only legal with grad mode off, which is not the
+    // default on a thread other than the one that first loaded the engine (see NoGrad).
+    try (NoGrad ignored = NoGrad.enter()) {
+      for (var e : model.parameters().entrySet()) {
+        if (Gemma2WeightNames.isNorm(e.getKey())) {
+          e.getValue().addi(normShift);
+        } else {
+          e.getValue().muli(factor);
+        }
       }
     }
   }
