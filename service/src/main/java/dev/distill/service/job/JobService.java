@@ -5,6 +5,7 @@ import dev.distill.service.web.ApiException;
 import dev.distill.service.web.FieldError;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.JobType;
+import dev.distill.spec.TeacherPassSettings;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -76,7 +77,7 @@ public class JobService {
     }
     String specJson = mapper.writeValueAsString(spec);
     String hash = sha256(specJson);
-    MemoryRequirement memory = MemoryRequirement.of(spec);
+    MemoryRequirement memory = MemoryRequirement.of(spec, cacheTopK(spec, caller));
     UUID id = UUID.randomUUID();
     int inserted =
         jdbc.update(
@@ -141,6 +142,21 @@ public class JobService {
       transitions.notifyQueue(id);
     }
     return new Created(get(caller, id), true);
+  }
+
+  /** The {@code top_k} of the teacher_pass job a {@code teacher_logits} job trains from. */
+  private int cacheTopK(JobSpec spec, Caller caller) {
+    int dflt = TeacherPassSettings.defaults().topK();
+    if (spec.teacherLogits() == null) {
+      return dflt;
+    }
+    return RefPolicy.jobRefs(spec).entrySet().stream()
+        .filter(e -> e.getKey().equals("teacher_logits"))
+        .flatMap(e -> jobs.findByIdAndProject(e.getValue(), caller.project()).stream())
+        .map(j -> mapper.readValue(j.spec, JobSpec.class).teacherPass())
+        .map(tp -> tp == null ? dflt : tp.topK())
+        .findFirst()
+        .orElse(dflt);
   }
 
   /**
