@@ -106,6 +106,10 @@ public final class PlanCommand implements Callable<Integer> {
     inputs.put("loss_chunk_tokens", in.lossChunk());
     inputs.put("student_parameters", in.student() == null ? null : in.student().parameterCount());
     inputs.put("teacher_parameters", in.teacher() == null ? null : in.teacher().parameterCount());
+    inputs.put("trainable_parameters", in.trainableParameters());
+    inputs.put("lora_rank", in.lora() == null ? null : in.lora().rank());
+    inputs.put("lora_target_modules", in.lora() == null ? null : in.lora().targetModules());
+    inputs.put("teacher_cache_top_k", in.cacheTopK());
     m.put("inputs", inputs);
     return m;
   }
@@ -118,7 +122,17 @@ public final class PlanCommand implements Callable<Integer> {
     if (in.teacher() != null) {
       out.printf("teacher %,d parameters%n", in.teacher().parameterCount());
     }
-    if (in.student() != null) {
+    if (in.cacheTopK() != null) {
+      out.printf("teacher cache, top_k %d (no teacher model loaded)%n", in.cacheTopK());
+    }
+    if (in.student() != null && in.lora() != null) {
+      out.printf(
+          "student %,d parameters, frozen; LoRA rank %d on %s: %,d trained (AdamW)%n",
+          in.student().parameterCount(),
+          in.lora().rank(),
+          String.join(", ", in.lora().targetModules()),
+          in.trainableParameters());
+    } else if (in.student() != null) {
       out.printf(
           "student %,d parameters%s%n",
           in.student().parameterCount(), in.training() ? " (trained, AdamW)" : "");

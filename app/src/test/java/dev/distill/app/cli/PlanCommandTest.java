@@ -52,6 +52,38 @@ class PlanCommandTest {
   }
 
   @Test
+  @SuppressWarnings("unchecked")
+  void aLoraStudentIsPlannedAsAFrozenBaseWithTrainedAdapters() {
+    LogitsCommandTest.Run r =
+        LogitsCommandTest.run(
+            "plan",
+            example("lora-9b-with-27b-teacher.json").toString(),
+            "--device-memory-gib",
+            "140",
+            "-o",
+            "json");
+    assertThat(r.code()).as(r.err()).isZero();
+    Map<String, Object> json = JsonMapper.builder().build().readValue(r.out(), Map.class);
+    Map<String, Number> c = (Map<String, Number>) json.get("components");
+    Map<String, Object> in = (Map<String, Object>) json.get("inputs");
+    // rank 16 on all seven projections of gemma2-9b: 54,018,048 adapter values (docs/lora.md)
+    assertThat(((Number) in.get("trainable_parameters")).longValue()).isEqualTo(54_018_048L);
+    assertThat(in.get("lora_rank")).isEqualTo(16);
+    // bf16-mixed: the frozen base in bf16, the adapters with fp32 masters, gradients and AdamW
+    assertThat(c.get("student_weights").longValue())
+        .isEqualTo(9_241_705_984L * 2 + 54_018_048L * 2);
+    assertThat(c.get("master_weights").longValue()).isEqualTo(54_018_048L * 4);
+    assertThat(c.get("gradients").longValue()).isEqualTo(54_018_048L * 4);
+    assertThat(c.get("optimizer_state").longValue()).isEqualTo(54_018_048L * 8);
+    assertThat(json.get("fits")).isEqualTo(true);
+    LogitsCommandTest.Run table =
+        LogitsCommandTest.run("plan", example("lora-9b-with-27b-teacher.json").toString());
+    assertThat(table.out())
+        .contains("LoRA rank 16 on q_proj, k_proj")
+        .contains("54,018,048 trained");
+  }
+
+  @Test
   void theTableNamesEveryComponent() {
     LogitsCommandTest.Run r = LogitsCommandTest.run("plan", example("finetune-2b.json").toString());
     assertThat(r.code()).as(r.err()).isZero();

@@ -10,6 +10,9 @@ import java.util.UUID;
  *
  * @param latestMetrics the value at the highest step of every metric series
  * @param outputUri the final checkpoint of a SUCCEEDED job
+ * @param waitingReason why a QUEUED job is not claimed, when the service can tell: today {@code
+ *     no_worker_fits}, no live worker of its device and labels has its {@code min_memory_mb}
+ *     ({@link FleetFit}); null otherwise
  */
 public record JobResource(
     UUID id,
@@ -28,9 +31,11 @@ public record JobResource(
     Boolean retryable,
     String workerId,
     Map<String, Double> latestMetrics,
-    String outputUri) {
+    String outputUri,
+    FleetFit.WaitingReason waitingReason) {
 
-  static JobResource of(Job j, JobSpec spec, Map<String, Double> latestMetrics) {
+  static JobResource of(
+      Job j, JobSpec spec, Map<String, Double> latestMetrics, FleetFit.WaitingReason waiting) {
     return new JobResource(
         j.id,
         j.project,
@@ -48,6 +53,7 @@ public record JobResource(
         j.retryable,
         j.workerId,
         latestMetrics,
-        j.outputUri);
+        j.outputUri,
+        waiting);
   }
 }

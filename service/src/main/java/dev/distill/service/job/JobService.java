@@ -5,6 +5,7 @@ import dev.distill.service.web.ApiException;
 import dev.distill.service.web.FieldError;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.JobType;
+import dev.distill.spec.TeacherPassSettings;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -33,18 +34,21 @@ public class JobService {
   private final JobTransitions transitions;
   private final RefPolicy refPolicy;
   private final ObjectMapper mapper;
+  private final FleetFit fleetFit;
 
   JobService(
       JdbcTemplate jdbc,
       JobRepository jobs,
       JobTransitions transitions,
       RefPolicy refPolicy,
-      ObjectMapper mapper) {
+      ObjectMapper mapper,
+      FleetFit fleetFit) {
     this.jdbc = jdbc;
     this.jobs = jobs;
     this.transitions = transitions;
     this.refPolicy = refPolicy;
     this.mapper = mapper;
+    this.fleetFit = fleetFit;
   }
 
   @Transactional
@@ -76,7 +80,7 @@ public class JobService {
     }
     String specJson = mapper.writeValueAsString(spec);
     String hash = sha256(specJson);
-    MemoryRequirement memory = MemoryRequirement.of(spec);
+    MemoryRequirement memory = MemoryRequirement.of(spec, cacheTopK(spec, caller));
     UUID id = UUID.randomUUID();
     int inserted =
         jdbc.update(
@@ -124,7 +128,7 @@ public class JobService {
         null,
         memory.plan() == null ? Map.of() : Map.of("memory_plan", memory.eventData()));
     if (memory.minMemoryMb() != null) {
-      warnIfNoWorkerFits(caller, id, spec, memory.minMemoryMb());
+      fleetFit.checkJob(caller.project(), id); // later changes of the fleet: FleetFit's pass
     }
     Optional<Map.Entry<UUID, JobStatus>> dead =
         dependencies.entrySet().stream()
@@ -143,58 +147,28 @@ public class JobService {
     return new Created(get(caller, id), true);
   }
 
-  /**
-   * A job that no registered worker of its project could claim for want of memory says so at once,
-   * rather than waiting silently: the workers compared are those of the device and labels it asks
-   * for. Nothing is said while no such worker is registered at all.
-   */
-  private void warnIfNoWorkerFits(Caller caller, UUID id, JobSpec spec, long minMemoryMb) {
-    Map<String, Object> row =
-        jdbc.queryForMap(
-            "SELECT count(*) AS n, max(memory_mb) AS largest FROM workers"
-                + " WHERE project = ? AND (?::text IS NULL OR device = ?::text)"
-                + " AND labels::jsonb @> ?::jsonb",
-            caller.project(),
-            spec.requirements().device(),
-            spec.requirements().device(),
-            mapper.writeValueAsString(spec.requirements().labels()));
-    long n = ((Number) row.get("n")).longValue();
-    if (n == 0) {
-      return;
+  /** The {@code top_k} of the teacher_pass job a {@code teacher_logits} job trains from. */
+  private int cacheTopK(JobSpec spec, Caller caller) {
+    int dflt = TeacherPassSettings.defaults().topK();
+    if (spec.teacherLogits() == null) {
+      return dflt;
     }
-    long largest = ((Number) row.get("largest")).longValue();
-    if (largest >= minMemoryMb) {
-      return;
-    }
-    Map<String, Object> data = new LinkedHashMap<>();
-    data.put("min_memory_mb", minMemoryMb);
-    data.put("largest_worker_memory_mb", largest);
-    data.put("workers", n);
-    event(
-        id,
-        "no_worker_fits",
-        "warn",
-        String.format(
-            "no registered worker has %,d MiB; largest is %,d MiB (of %d %s)",
-            minMemoryMb, largest, n, n == 1 ? "worker" : "workers"),
-        data);
-  }
-
-  private void event(UUID id, String kind, String level, String message, Map<String, ?> data) {
-    jdbc.update(
-        "INSERT INTO job_events (job_id, attempt, kind, level, message, data) "
-            + "SELECT id, attempts, ?, ?, ?, ?::jsonb FROM jobs WHERE id = ?",
-        kind,
-        level,
-        message,
-        mapper.writeValueAsString(data),
-        id);
+    return RefPolicy.jobRefs(spec).entrySet().stream()
+        .filter(e -> e.getKey().equals("teacher_logits"))
+        .flatMap(e -> jobs.findByIdAndProject(e.getValue(), caller.project()).stream())
+        .map(j -> mapper.readValue(j.spec, JobSpec.class).teacherPass())
+        .map(tp -> tp == null ? dflt : tp.topK())
+        .findFirst()
+        .orElse(dflt);
   }
 
   @Transactional(readOnly = true)
   public JobResource get(Caller caller, UUID id) {
     Job job = find(caller, id);
-    return resource(job, latestMetrics(List.of(id)).getOrDefault(id, Map.of()));
+    return resource(
+        job,
+        latestMetrics(List.of(id)).getOrDefault(id, Map.of()),
+        fleetFit.waitingReason(id).orElse(null));
   }
 
   /** The job, or 404 if it does not exist in the caller's project. */
@@ -233,10 +207,11 @@ public class JobService {
     Map<UUID, Job> byId = new HashMap<>();
     jobs.findAllById(ids).forEach(j -> byId.put(j.id, j));
     Map<UUID, Map<String, Double>> metrics = latestMetrics(ids);
+    Map<UUID, FleetFit.WaitingReason> waiting = fleetFit.waitingReasons(ids);
     List<JobResource> items =
         ids.stream()
             .map(byId::get)
-            .map(j -> resource(j, metrics.getOrDefault(j.id, Map.of())))
+            .map(j -> resource(j, metrics.getOrDefault(j.id, Map.of()), waiting.get(j.id)))
             .toList();
     return new JobPage(items, hasMore, hasMore ? ids.get(ids.size() - 1) : null);
   }
@@ -275,8 +250,8 @@ public class JobService {
     return get(caller, id);
   }
 
-  JobResource resource(Job j, Map<String, Double> latest) {
-    return JobResource.of(j, mapper.readValue(j.spec, JobSpec.class), latest);
+  JobResource resource(Job j, Map<String, Double> latest, FleetFit.WaitingReason waiting) {
+    return JobResource.of(j, mapper.readValue(j.spec, JobSpec.class), latest, waiting);
   }
 
   /** The value at the highest step of each series, per job. */

@@ -1,6 +1,7 @@
 package dev.distill.service.job;
 
 import dev.distill.spec.JobSpec;
+import dev.distill.spec.TeacherPassSettings;
 import dev.distill.spec.plan.MemoryPlan;
 import dev.distill.spec.plan.Precision;
 import dev.distill.spec.plan.SpecPlans;
@@ -20,6 +21,14 @@ import java.util.Optional;
 record MemoryRequirement(Long minMemoryMb, MemoryPlan plan) {
 
   static MemoryRequirement of(JobSpec spec) {
+    return of(spec, TeacherPassSettings.defaults().topK());
+  }
+
+  /**
+   * @param cacheTopK the {@code top_k} of the teacher cache a {@code teacher_logits} job trains
+   *     from (its {@code teacher_pass} job's); unused otherwise
+   */
+  static MemoryRequirement of(JobSpec spec, int cacheTopK) {
     Long set = spec.requirements().minMemoryMb();
     if (set != null) {
       return new MemoryRequirement(set, null);
@@ -31,7 +40,8 @@ record MemoryRequirement(Long minMemoryMb, MemoryPlan plan) {
             spec,
             named != null
                 ? Precision.of(named)
-                : Precision.defaultFor(spec.requirements().device()));
+                : Precision.defaultFor(spec.requirements().device()),
+            cacheTopK);
     return plan.map(p -> new MemoryRequirement(p.totalMib(), p))
         .orElse(new MemoryRequirement(null, null));
   }

@@ -94,4 +94,35 @@ class MemoryRequirementTest extends ServiceTest {
     var r = post("/v1/worker/claims", p.worker(), worker("w", 1000));
     assertThat(r.status()).as(r.body()).isEqualTo(200);
   }
+
+  @Test
+  void aTeacherCacheJobIsPlannedWithItsPassJobsTopKAndNoTeacher() {
+    Project p = newProject();
+    String pass =
+        createJob(
+            p.member(),
+            "{\"type\":\"teacher_pass\",\"teacher\":\"builtin:gemma2-tiny\","
+                + "\"dataset\":{\"uri\":\"builtin:procedural\"},\"teacher_pass\":{\"top_k\":512}}");
+    String cached =
+        ("{\"type\":\"distill\",\"teacher_logits\":\"job:%s\",\"student\":"
+                + "{\"uri\":\"builtin:gemma2-tiny\",\"tokenizer\":\"byte\"},"
+                + "\"dataset\":{\"uri\":\"builtin:procedural\"}}")
+            .formatted(pass);
+    String id = createJob(p.member(), cached);
+    JsonNode c = events(p.viewer(), id).get(0).get("data").get("memory_plan").get("components");
+    JobSpec spec = SpecJson.mapper().readValue(cached, JobSpec.class);
+    var expected = SpecPlans.plan(spec, Precision.FP32, 512).orElseThrow();
+    assertThat(c.get("teacher_weights").asLong()).isZero();
+    assertThat(c.get("teacher_cache").asLong())
+        .isEqualTo(expected.components().get("teacher_cache"))
+        .isGreaterThan(
+            SpecPlans.plan(spec, Precision.FP32).orElseThrow().components().get("teacher_cache"));
+  }
+
+  @Test
+  void theOpenApiDocumentShowsTheWaitingReason() {
+    JsonNode job =
+        get("/v3/api-docs", null).json().get("components").get("schemas").get("JobResource");
+    assertThat(job.get("properties").has("waiting_reason")).isTrue();
+  }
 }

@@ -10,11 +10,16 @@ import java.util.Map;
  *
  * <ul>
  *   <li>{@code teacher_weights}: parameters x {@link Precision#teacherBytes};
+ *   <li>{@code teacher_cache}: a distill job that trains from a teacher cache ({@code
+ *       teacher_logits}) loads no teacher; it holds one loss chunk's stored entries as tensors
+ *       ({@link #teacherCacheBytes});
  *   <li>{@code student_weights}: parameters x {@link Precision#weightBytes} (x teacher bytes when
- *       not trained);
- *   <li>{@code master_weights}: fp32 copies beside bf16 weights (bf16-mixed);
- *   <li>{@code gradients}: one per parameter (they persist across steps: zeroed, not freed);
- *   <li>{@code optimizer_state}: AdamW's two fp32 moments;
+ *       not trained). With LoRA ({@link PlanInputs#lora}) the base is frozen like a teacher
+ *       (parameters x {@link Precision#teacherBytes}) and the adapters are weights of their own;
+ *   <li>{@code master_weights}: fp32 copies beside bf16 weights (bf16-mixed), of the trained values
+ *       only ({@link PlanInputs#trainableParameters}: the adapters with LoRA);
+ *   <li>{@code gradients}: one per trained value (they persist across steps: zeroed, not freed);
+ *   <li>{@code optimizer_state}: AdamW's two fp32 moments per trained value;
  *   <li>{@code activations}: what autograd keeps from the student's forward pass until its backward
  *       ({@link #activationsFullBytes} without checkpointing, {@link #activationsCheckpointedBytes}
  *       with), the teacher's hidden states and the attention masks; for forward-only jobs the KV
@@ -30,8 +35,11 @@ import java.util.Map;
  * the two normed inputs of the projections, the attention and MLP outputs), 2 H hd (the grouped
  * queries and the attention output, both copied to contiguous layouts), 2 KV hd (contiguous keys
  * and values), 4 I (GeGLU's gate, up, GELU and product); per layer and head, T^2 values of the
- * softmax output and, with the attention soft-cap, T^2 of its tanh. Checkpointing keeps only each
- * layer's (B, T, D) input and recomputes one layer at a time in the backward pass.
+ * softmax output and, with the attention soft-cap, T^2 of its tanh. LoRA adds, per adapted
+ * projection and token, the r values of the adapter's middle {@code (alpha / r) A x} (kept for B's
+ * gradient) and, with dropout, 2 x in (the kept-mask and the dropped input). A frozen base still
+ * keeps its activations: the adapters' gradients flow through every layer. Checkpointing keeps only
+ * each layer's (B, T, D) input and recomputes one layer at a time in the backward pass.
  *
  * @param inputs what it was computed from
  * @param components name to bytes, in the order above
@@ -51,6 +59,7 @@ public record MemoryPlan(
     Boolean fits) {
 
   public static final String TEACHER_WEIGHTS = "teacher_weights";
+  public static final String TEACHER_CACHE = "teacher_cache";
   public static final String STUDENT_WEIGHTS = "student_weights";
   public static final String MASTER_WEIGHTS = "master_weights";
   public static final String GRADIENTS = "gradients";
@@ -74,6 +83,22 @@ public record MemoryPlan(
   /** The same with a teacher: its logits, log-probabilities and the divergence's temporaries. */
   static final int CHUNK_ARRAYS_DISTILL = 12;
 
+  /**
+   * The same from a teacher cache ({@code TokenLoss.cachedSums}): the student's 8, and the tail's
+   * mask of the stored ids (zeros, then scattered), the student's log-probabilities with it added,
+   * shifted and exponentiated: 5 more (c, V) arrays held until the chunk ends. Counted, not
+   * measured.
+   */
+  static final int CHUNK_ARRAYS_CACHED = 13;
+
+  /**
+   * Bytes per stored entry of a loss chunk from a teacher cache: the (c, k) ids as int64 (8), and
+   * about fourteen (c, k + 1) fp32 arrays (the stored log-probabilities, the used and fill masks,
+   * the gathered student log-probabilities and their products, the concatenated buckets of both
+   * sides and the divergence's temporaries). Counted, not measured.
+   */
+  static final int CACHE_ENTRY_BYTES = 8 + 14 * 4;
+
   public MemoryPlan {
     components = Collections.unmodifiableMap(new LinkedHashMap<>(components));
   }
@@ -85,11 +110,15 @@ public record MemoryPlan(
     long studentParams = in.student() == null ? 0 : in.student().parameterCount();
     long teacherParams = in.teacher() == null ? 0 : in.teacher().parameterCount();
     c.put(TEACHER_WEIGHTS, teacherParams * p.teacherBytes());
+    c.put(TEACHER_CACHE, teacherCacheBytes(in));
     if (in.training()) {
-      c.put(STUDENT_WEIGHTS, studentParams * p.weightBytes());
-      c.put(MASTER_WEIGHTS, studentParams * p.masterBytes());
-      c.put(GRADIENTS, studentParams * p.gradientBytes());
-      c.put(OPTIMIZER_STATE, studentParams * p.optimizerBytes());
+      long trained = in.trainableParameters();
+      // a LoRA base is frozen: its weights alone, held as a teacher's are
+      long frozen = in.lora() == null ? 0 : studentParams * p.teacherBytes();
+      c.put(STUDENT_WEIGHTS, frozen + trained * p.weightBytes());
+      c.put(MASTER_WEIGHTS, trained * p.masterBytes());
+      c.put(GRADIENTS, trained * p.gradientBytes());
+      c.put(OPTIMIZER_STATE, trained * p.optimizerBytes());
     } else {
       c.put(STUDENT_WEIGHTS, studentParams * p.teacherBytes());
       c.put(MASTER_WEIGHTS, 0L);
@@ -149,6 +178,12 @@ public record MemoryPlan(
             + 2L * s.heads() * s.headDim()
             + 2L * s.kvHeads() * s.headDim()
             + 4L * s.intermediateSize();
+    if (in.lora() != null) {
+      for (String module : in.lora().targetModules()) {
+        // (B, T, r) middle; with dropout the (B, T, in) kept-mask and dropped input
+        perToken += in.lora().rank() + (in.lora().dropout() > 0 ? 2 * s.projectionIn(module) : 0);
+      }
+    }
     long scores = (long) in.microBatch() * s.heads() * in.seqLen() * in.seqLen(); // (B, H, T, T)
     return bt * perToken * p.activationBytes()
         + scores * (p.softmaxBytes() + (s.attnSoftcap() ? p.activationBytes() : 0));
@@ -197,7 +232,25 @@ public record MemoryPlan(
         Math.max(
             in.student() == null ? 0 : in.student().vocabSize(),
             in.teacher() == null ? 0 : in.teacher().vocabSize());
-    return c * v * 4 * (in.teacher() != null ? CHUNK_ARRAYS_DISTILL : CHUNK_ARRAYS_STUDENT);
+    int arrays =
+        in.teacher() != null
+            ? CHUNK_ARRAYS_DISTILL
+            : in.cacheTopK() != null ? CHUNK_ARRAYS_CACHED : CHUNK_ARRAYS_STUDENT;
+    return c * v * 4 * arrays;
+  }
+
+  /**
+   * A cached distill job's stored entries of one loss chunk, as tensors: c positions x (k + 1)
+   * buckets x {@value #CACHE_ENTRY_BYTES} bytes; 0 for every other job. The shards are
+   * memory-mapped files (the page cache, not the device) and the micro-batch's entries are read
+   * into the JVM heap (host memory, 8 k + 8 bytes per position), neither of which is counted.
+   */
+  static long teacherCacheBytes(PlanInputs in) {
+    if (in.cacheTopK() == null) {
+      return 0;
+    }
+    long c = Math.min(in.lossChunk(), (long) in.microBatch() * in.seqLen());
+    return c * (in.cacheTopK() + 1L) * CACHE_ENTRY_BYTES;
   }
 
   /**

@@ -134,6 +134,43 @@ public record ModelShape(
     return (long) vocabSize * d + layers * (q + kv + o + mlp + norms) + d;
   }
 
+  /**
+   * Values of LoRA adapters on this shape: {@code rank x (in + out)} per targeted projection and
+   * layer, with q (D, H hd), k and v (D, KV hd), o (H hd, D), gate and up (D, I), down (I, D) as
+   * (in, out); the trainer's {@code Gemma2Lora.parameterCount} is the same sum.
+   */
+  public long loraParameterCount(dev.distill.spec.LoraSpec lora) {
+    long perLayer = 0;
+    for (String module : lora.targetModules()) {
+      perLayer += (long) lora.rank() * (projectionIn(module) + projectionOut(module));
+    }
+    return perLayer * layers;
+  }
+
+  /**
+   * The input width of a projection, by Hugging Face name ({@link
+   * dev.distill.spec.Catalog#LORA_TARGET_MODULES}).
+   */
+  public long projectionIn(String module) {
+    return switch (module) {
+      case "q_proj", "k_proj", "v_proj", "gate_proj", "up_proj" -> hiddenSize;
+      case "o_proj" -> (long) heads * headDim;
+      case "down_proj" -> intermediateSize;
+      default -> throw new IllegalArgumentException("unknown projection '" + module + "'");
+    };
+  }
+
+  /** The output width of a projection, by Hugging Face name. */
+  public long projectionOut(String module) {
+    return switch (module) {
+      case "q_proj" -> (long) heads * headDim;
+      case "k_proj", "v_proj" -> (long) kvHeads * headDim;
+      case "o_proj", "down_proj" -> hiddenSize;
+      case "gate_proj", "up_proj" -> intermediateSize;
+      default -> throw new IllegalArgumentException("unknown projection '" + module + "'");
+    };
+  }
+
   /** Parameters of one decoder layer. */
   public long layerParameterCount() {
     return (parameterCount() - (long) vocabSize * hiddenSize - hiddenSize) / layers;

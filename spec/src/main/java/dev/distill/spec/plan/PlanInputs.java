@@ -1,5 +1,7 @@
 package dev.distill.spec.plan;
 
+import dev.distill.spec.LoraSpec;
+
 /**
  * What the memory plan of one job is computed from.
  *
@@ -13,6 +15,10 @@ package dev.distill.spec.plan;
  *     unpacked rows at most that long)
  * @param checkpointing {@code hyperparameters.activation_checkpointing}
  * @param lossChunk loss tokens whose logits exist at once ({@link #lossChunk(Integer, int)})
+ * @param lora {@code hyperparameters.lora}: the student's base is frozen and only its adapters
+ *     train; null for a student whose every weight trains
+ * @param cacheTopK for a distill job that trains from a teacher cache ({@code teacher_logits}): the
+ *     cache's {@code top_k}, the entries stored per position; null for every other job
  */
 public record PlanInputs(
     ModelShape student,
@@ -22,7 +28,9 @@ public record PlanInputs(
     int microBatch,
     int seqLen,
     boolean checkpointing,
-    int lossChunk) {
+    int lossChunk,
+    LoraSpec lora,
+    Integer cacheTopK) {
 
   /** Logit values one chunk holds when the spec leaves {@code loss_chunk_size} out: 2^24. */
   public static final long AUTO_CHUNK_LOGITS = 1L << 24;
@@ -37,6 +45,15 @@ public record PlanInputs(
     if (precision == null) {
       throw new IllegalArgumentException("precision must not be null");
     }
+    if (lora != null && !training) {
+      throw new IllegalArgumentException("LoRA adapters are planned for a trained student only");
+    }
+    if (cacheTopK != null && (cacheTopK < 1 || teacher != null || !training)) {
+      throw new IllegalArgumentException(
+          "a teacher cache is planned for a training without a teacher model, top_k at least 1,"
+              + " was "
+              + cacheTopK);
+    }
     if (microBatch < 1 || seqLen < 1 || lossChunk < 1) {
       throw new IllegalArgumentException(
           "microBatch, seqLen and lossChunk must be at least 1, were "
@@ -46,6 +63,37 @@ public record PlanInputs(
               + ", "
               + lossChunk);
     }
+  }
+
+  /** Inputs without LoRA adapters or a teacher cache. */
+  public PlanInputs(
+      ModelShape student,
+      ModelShape teacher,
+      boolean training,
+      Precision precision,
+      int microBatch,
+      int seqLen,
+      boolean checkpointing,
+      int lossChunk) {
+    this(
+        student,
+        teacher,
+        training,
+        precision,
+        microBatch,
+        seqLen,
+        checkpointing,
+        lossChunk,
+        null,
+        null);
+  }
+
+  /** Values that train: the adapters' with LoRA, else every parameter of the student. */
+  public long trainableParameters() {
+    if (student == null || !training) {
+      return 0;
+    }
+    return lora == null ? student.parameterCount() : student.loraParameterCount(lora);
   }
 
   /**

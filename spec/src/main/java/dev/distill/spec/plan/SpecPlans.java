@@ -4,6 +4,7 @@ import dev.distill.spec.Catalog;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.JobType;
 import dev.distill.spec.ModelRef;
+import dev.distill.spec.TeacherPassSettings;
 import java.util.Optional;
 
 /**
@@ -66,12 +67,23 @@ public final class SpecPlans {
   }
 
   /**
-   * The plan's inputs for a spec, or empty when a model's shape is unknown to the resolver.
+   * The plan's inputs for a spec, or empty when a model's shape is unknown to the resolver; a
+   * teacher cache ({@code teacher_logits}) is taken to hold {@code teacher_pass.top_k}'s default.
    *
    * @param precision the job's precision ({@link Precision#defaultFor} when the spec has none)
    */
   public static Optional<PlanInputs> inputs(
       JobSpec spec, Precision precision, ShapeResolver resolver) {
+    return inputs(spec, precision, resolver, TeacherPassSettings.defaults().topK());
+  }
+
+  /**
+   * The same with the {@code top_k} of the teacher cache a distill job trains from (the {@code
+   * teacher_pass} job's, which the service and the worker know and the spec does not); unused
+   * without {@code teacher_logits}.
+   */
+  public static Optional<PlanInputs> inputs(
+      JobSpec spec, Precision precision, ShapeResolver resolver, int cacheTopK) {
     JobType type = spec.type();
     ModelRef teacherRef = spec.teacher();
     ModelRef studentRef = spec.student();
@@ -85,7 +97,10 @@ public final class SpecPlans {
       teacher = t.get();
     }
     if (studentRef != null) {
-      Optional<ModelShape> s = resolver.shape(studentRef, teacherRef);
+      // a cached distill job's student takes the cache's tokenizer where it names none
+      ModelRef donor =
+          spec.teacherLogits() != null ? ModelRef.of(spec.teacherLogits()) : teacherRef;
+      Optional<ModelShape> s = resolver.shape(studentRef, donor);
       if (s.isEmpty()) {
         return Optional.empty();
       }
@@ -113,11 +128,21 @@ public final class SpecPlans {
             batch,
             seqLen,
             Boolean.TRUE.equals(hp.activationCheckpointing()),
-            PlanInputs.lossChunk(hp.lossChunkSize(), widest)));
+            PlanInputs.lossChunk(hp.lossChunkSize(), widest),
+            training ? hp.lora() : null,
+            training && spec.teacherLogits() != null ? cacheTopK : null));
   }
 
   /** The plan of a spec from the spec alone ({@link #SPEC_ONLY}), or empty. */
   public static Optional<MemoryPlan> plan(JobSpec spec, Precision precision) {
     return inputs(spec, precision, SPEC_ONLY).map(MemoryPlan::of);
+  }
+
+  /**
+   * The same with the {@code top_k} of the job's teacher cache ({@link #inputs(JobSpec, Precision,
+   * ShapeResolver, int)}).
+   */
+  public static Optional<MemoryPlan> plan(JobSpec spec, Precision precision, int cacheTopK) {
+    return inputs(spec, precision, SPEC_ONLY, cacheTopK).map(MemoryPlan::of);
   }
 }

@@ -2,6 +2,8 @@ package dev.distill.spec.plan;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.distill.spec.LoraSpec;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The plan's arithmetic on hand-computed cases, and issue 11's sums at the mission's sizes. */
@@ -68,6 +70,7 @@ class MemoryPlanTest {
     assertThat(p.components().keySet())
         .containsExactly(
             "teacher_weights",
+            "teacher_cache",
             "student_weights",
             "master_weights",
             "gradients",
@@ -102,6 +105,88 @@ class MemoryPlanTest {
     assertThat(p.components().get(MemoryPlan.GRADIENTS)).isEqualTo(364 * 4);
     assertThat(p.components().get(MemoryPlan.OPTIMIZER_STATE)).isEqualTo(364 * 8);
     assertThat(p.components().get(MemoryPlan.MASTER_WEIGHTS)).isZero();
+  }
+
+  @Test
+  void aLoraStudentTrainsItsAdaptersAloneOnAFrozenBaseByHand() {
+    // the tiny shape above; rank 2 on q_proj (in D 4, out H hd 4) and down_proj (in I 8, out D 4)
+    ModelShape s = new ModelShape(10, 4, 8, 2, 2, 1, 2, true);
+    LoraSpec lora = new LoraSpec(2, 4.0, 0.0, List.of("q_proj", "down_proj"));
+    // per layer 2 x (4 + 4) + 2 x (8 + 4) = 40; 2 layers: 80 trained values
+    assertThat(s.loraParameterCount(lora)).isEqualTo(80);
+    PlanInputs in = new PlanInputs(s, null, true, Precision.FP32, 1, 3, false, 16, lora, null);
+    assertThat(in.trainableParameters()).isEqualTo(80);
+    MemoryPlan p = MemoryPlan.of(in);
+    // the base's 364 weights and the adapters' 80, fp32; gradients and AdamW for the 80 alone
+    assertThat(p.components().get(MemoryPlan.STUDENT_WEIGHTS)).isEqualTo(364 * 4 + 80 * 4);
+    assertThat(p.components().get(MemoryPlan.MASTER_WEIGHTS)).isZero();
+    assertThat(p.components().get(MemoryPlan.GRADIENTS)).isEqualTo(80 * 4);
+    assertThat(p.components().get(MemoryPlan.OPTIMIZER_STATE)).isEqualTo(80 * 8);
+    // the base's 288 values per layer still, and 3 tokens x 2 adapters x r 2 middles: 300 values
+    assertThat(MemoryPlan.layerSavedBytes(s, in, Precision.FP32)).isEqualTo(300 * 4);
+    assertThat(p.components().get(MemoryPlan.ACTIVATIONS)).isEqualTo(2 * 1200 + 240 + 180);
+    // with dropout each adapter also keeps its (B, T, in) mask and dropped input: 3 x 2 x (4 + 8)
+    PlanInputs dropped =
+        new PlanInputs(
+            s,
+            null,
+            true,
+            Precision.FP32,
+            1,
+            3,
+            false,
+            16,
+            new LoraSpec(2, 4.0, 0.1, List.of("q_proj", "down_proj")),
+            null);
+    assertThat(MemoryPlan.layerSavedBytes(s, dropped, Precision.FP32)).isEqualTo((300 + 72) * 4);
+    // bf16-mixed: the frozen base in bf16 (2 bytes, no master), the adapters as any trained weight
+    MemoryPlan mixed =
+        MemoryPlan.of(
+            new PlanInputs(s, null, true, Precision.BF16_MIXED, 1, 3, false, 16, lora, null));
+    assertThat(mixed.components().get(MemoryPlan.STUDENT_WEIGHTS)).isEqualTo(364 * 2 + 80 * 2);
+    assertThat(mixed.components().get(MemoryPlan.MASTER_WEIGHTS)).isEqualTo(80 * 4);
+    assertThat(mixed.components().get(MemoryPlan.GRADIENTS)).isEqualTo(80 * 4);
+    assertThat(mixed.components().get(MemoryPlan.OPTIMIZER_STATE)).isEqualTo(80 * 8);
+  }
+
+  @Test
+  void aGemma2_9bLoraStudentBesideA27bTeacherFitsAnH200WhereFullFinetuningDoesNot() {
+    ModelShape t = ModelShape.preset("gemma2-27b");
+    ModelShape s = ModelShape.preset("gemma2-9b");
+    LoraSpec lora = new LoraSpec(16, 32.0, 0.0, null);
+    // docs/lora.md: rank 16 on all seven projections of gemma2-9b
+    assertThat(s.loraParameterCount(lora)).isEqualTo(54_018_048L);
+    int chunk = PlanInputs.lossChunk(null, 256000);
+    MemoryPlan loraPlan =
+        MemoryPlan.of(
+                new PlanInputs(s, t, true, Precision.BF16_MIXED, 1, 2048, true, chunk, lora, null))
+            .onDevice(H200);
+    assertThat(loraPlan.components().get(MemoryPlan.STUDENT_WEIGHTS))
+        .isEqualTo(9_241_705_984L * 2 + 54_018_048L * 2);
+    assertThat(loraPlan.components().get(MemoryPlan.OPTIMIZER_STATE)).isEqualTo(54_018_048L * 8);
+    assertThat(loraPlan.fits()).isTrue();
+    MemoryPlan full =
+        MemoryPlan.of(new PlanInputs(s, t, true, Precision.BF16_MIXED, 1, 2048, true, chunk))
+            .onDevice(H200);
+    assertThat(full.fits()).isFalse();
+  }
+
+  @Test
+  void aDistillJobFromATeacherCacheHoldsNoTeacherButTheChunksStoredEntries() {
+    ModelShape s = new ModelShape(10, 4, 8, 2, 2, 1, 2, true);
+    PlanInputs in = new PlanInputs(s, null, true, Precision.FP32, 1, 3, false, 16, null, 5);
+    MemoryPlan p = MemoryPlan.of(in);
+    assertThat(p.components().get(MemoryPlan.TEACHER_WEIGHTS)).isZero();
+    // min(16, 3) positions x (k 5 + the tail) buckets x (8 + 14 x 4) bytes
+    assertThat(p.components().get(MemoryPlan.TEACHER_CACHE)).isEqualTo(3 * 6 * 64);
+    // the loss chunk: 3 tokens x V 10 x 4 bytes x 13 arrays
+    assertThat(p.components().get(MemoryPlan.LOSS_CHUNK)).isEqualTo(3 * 10 * 4 * 13);
+    MemoryPlan plain =
+        MemoryPlan.of(new PlanInputs(s, null, true, Precision.FP32, 1, 3, false, 16));
+    assertThat(plain.components().get(MemoryPlan.TEACHER_CACHE)).isZero();
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> new PlanInputs(s, s, true, Precision.FP32, 1, 3, false, 16, null, 5))
+        .hasMessageContaining("without a teacher model");
   }
 
   @Test

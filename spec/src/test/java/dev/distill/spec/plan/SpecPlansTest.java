@@ -100,4 +100,42 @@ class SpecPlansTest {
           .isEqualTo(spec.type() == dev.distill.spec.JobType.FINETUNE);
     }
   }
+
+  @Test
+  void loraReachesThePlanOfTrainingJobsOnly() {
+    JobSpec s =
+        spec(
+            "\"builtin:gemma2-demo-teacher\"",
+            "\"builtin:gemma2-tiny\"",
+            ", \"hyperparameters\": {\"lora\": {\"rank\": 4, \"target_modules\": [\"q_proj\"]}}");
+    PlanInputs in = SpecPlans.inputs(s, Precision.FP32, SpecPlans.SPEC_ONLY).orElseThrow();
+    assertThat(in.lora().rank()).isEqualTo(4);
+    // gemma2-tiny: 2 layers x rank 4 x (D 64 + H hd 64)
+    assertThat(in.trainableParameters()).isEqualTo(2 * 4 * (64 + 64));
+    assertThat(in.cacheTopK()).isNull();
+  }
+
+  @Test
+  void aDistillJobFromATeacherCachePlansNoTeacherAndTheCachesTopK() {
+    String cached =
+        """
+        {"type": "distill", "teacher_logits": "job:7d3f3c4e-0000-4000-8000-000000000001",
+         "student": %s, "dataset": {"uri": "builtin:procedural", "max_seq_len": 64}}
+        """;
+    JobSpec sized =
+        json.readValue(
+            cached.formatted(
+                "{\"uri\": \"builtin:gemma2-tiny\", \"config\": {\"vocab_size\": 300}}"),
+            JobSpec.class);
+    PlanInputs in = SpecPlans.inputs(sized, Precision.FP32, SpecPlans.SPEC_ONLY, 32).orElseThrow();
+    assertThat(in.teacher()).isNull();
+    assertThat(in.cacheTopK()).isEqualTo(32);
+    assertThat(MemoryPlan.of(in).components().get(MemoryPlan.TEACHER_CACHE)).isPositive();
+    assertThat(
+            SpecPlans.inputs(sized, Precision.FP32, SpecPlans.SPEC_ONLY).orElseThrow().cacheTopK())
+        .isEqualTo(64);
+    // without a tokenizer or vocab_size the student takes the cache's tokenizer: unknown here
+    JobSpec unsized = json.readValue(cached.formatted("\"builtin:gemma2-tiny\""), JobSpec.class);
+    assertThat(SpecPlans.inputs(unsized, Precision.FP32, SpecPlans.SPEC_ONLY)).isEmpty();
+  }
 }

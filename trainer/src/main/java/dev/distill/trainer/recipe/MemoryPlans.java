@@ -2,10 +2,12 @@ package dev.distill.trainer.recipe;
 
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.ModelRef;
+import dev.distill.spec.TeacherPassSettings;
 import dev.distill.spec.plan.MemoryPlan;
 import dev.distill.spec.plan.ModelShape;
 import dev.distill.spec.plan.Precision;
 import dev.distill.spec.plan.SpecPlans;
+import dev.distill.trainer.cache.TeacherCache;
 import dev.distill.trainer.model.gemma2.Gemma2Config;
 import dev.distill.trainer.tokenize.ByteTokenizer;
 import dev.distill.trainer.tokenize.Tokenizer;
@@ -14,6 +16,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The memory plan of a spec with every model's shape known, as this process sees the files: a
@@ -32,8 +36,29 @@ public final class MemoryPlans {
    */
   public static Optional<MemoryPlan> forSpec(
       JobSpec spec, Precision precision, Map<String, Path> artifacts) {
-    return SpecPlans.inputs(spec, precision, (ref, donor) -> shape(ref, donor, artifacts))
+    return SpecPlans.inputs(
+            spec,
+            precision,
+            (ref, donor) -> shape(ref, donor, artifacts),
+            cacheTopK(spec, artifacts))
         .map(MemoryPlan::of);
+  }
+
+  /**
+   * The {@code top_k} of the teacher cache a distill job trains from, read from the cache's
+   * manifest ({@code key.top_k}) when it was handed over, else {@code teacher_pass.top_k}'s
+   * default.
+   */
+  private static int cacheTopK(JobSpec spec, Map<String, Path> artifacts) {
+    if (spec.teacherLogits() != null) {
+      Path dir = artifacts.get(ModelRef.of(spec.teacherLogits()).target());
+      if (dir != null && TeacherCache.isSealed(dir)) {
+        JsonNode k =
+            JsonMapper.builder().build().readTree(dir.resolve(TeacherCache.MANIFEST).toFile());
+        return k.path("key").path("top_k").asInt(TeacherPassSettings.defaults().topK());
+      }
+    }
+    return TeacherPassSettings.defaults().topK();
   }
 
   /**
@@ -104,6 +129,10 @@ public final class MemoryPlans {
     Optional<Path> dir = directory(donor, artifacts);
     if (dir.isPresent() && Files.isRegularFile(dir.get().resolve("tokenizer.json"))) {
       return Tokenizers.load(dir.get());
+    }
+    // a teacher cache (teacher_logits) keeps its tokenizer in a directory of its own
+    if (dir.isPresent() && TeacherCache.isSealed(dir.get())) {
+      return Tokenizers.load(dir.get().resolve(TeacherPassRecipe.TOKENIZER_DIR));
     }
     return ByteTokenizer.instance();
   }

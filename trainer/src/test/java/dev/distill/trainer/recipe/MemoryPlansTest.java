@@ -51,4 +51,46 @@ class MemoryPlansTest {
                 JobSpec.class);
     assertThat(MemoryPlans.doesNotFit(spec, Map.of(), 1)).isEmpty();
   }
+
+  @Test
+  void theSpecsLoraCountIsTheAdaptersTheTrainerMakes() {
+    for (String preset : java.util.List.of("gemma2-tiny", "gemma2-demo-student", "gemma2-9b")) {
+      for (var lora :
+          java.util.List.of(
+              dev.distill.spec.LoraSpec.defaults(),
+              new dev.distill.spec.LoraSpec(
+                  16, 32.0, 0.0, java.util.List.of("o_proj", "down_proj", "k_proj")))) {
+        Gemma2Config c = Gemma2Config.preset(preset);
+        assertThat(c.shape().loraParameterCount(lora))
+            .as(preset + " " + lora)
+            .isEqualTo(dev.distill.trainer.model.gemma2.Gemma2Lora.parameterCount(c, lora));
+      }
+    }
+  }
+
+  @Test
+  void aCachedDistillJobsStudentTakesTheCachesTokenizerAndTopK(@TempDir Path dir) throws Exception {
+    // a sealed cache as the worker receives it: the manifest and the tokenizer's copy
+    Path cache = Files.createDirectories(dir.resolve("cache"));
+    Files.writeString(
+        cache.resolve(dev.distill.trainer.cache.TeacherCache.MANIFEST),
+        "{\"format\": \"distill-teacher-cache\", \"key\": {\"top_k\": 17}}");
+    Path tokenizer = Files.createDirectories(cache.resolve(TeacherPassRecipe.TOKENIZER_DIR));
+    dev.distill.trainer.tokenize.TokenizerFixtures.writeGpt2(tokenizer); // 50,257 ids
+    String id = "7d3f3c4e-0000-4000-8000-000000000001";
+    JobSpec spec =
+        SpecJson.mapper()
+            .readValue(
+                """
+                {"type": "distill", "teacher_logits": "job:%s", "student": "builtin:gemma2-tiny",
+                 "dataset": {"uri": "builtin:procedural", "max_seq_len": 64}}
+                """
+                    .formatted(id),
+                JobSpec.class);
+    MemoryPlan plan = MemoryPlans.forSpec(spec, Precision.FP32, Map.of(id, cache)).orElseThrow();
+    assertThat(plan.inputs().cacheTopK()).isEqualTo(17);
+    assertThat(plan.inputs().teacher()).isNull();
+    assertThat(plan.inputs().student().vocabSize()).isGreaterThanOrEqualTo(50_257);
+    assertThat(plan.components().get(MemoryPlan.TEACHER_CACHE)).isPositive();
+  }
 }

@@ -97,6 +97,38 @@ class PlanMeasuredTest {
     assertThat(measuredOn).as("checkpointing lowers the peak").isLessThan(measuredOff);
   }
 
+  /**
+   * A LoRA student (rank 8 on all seven projections) on the same job: the base's weights alone, the
+   * adapters' gradients and AdamW state, and the base's activations with the adapters' middles;
+   * with dropout also each adapter's mask and dropped input.
+   */
+  @Test
+  void theLoraPlanIsWithin15PercentOfTheMeasuredPeakWithAndWithoutDropout() throws Exception {
+    for (String dropout : new String[] {"0.0", "0.1"}) {
+      String json =
+          SPEC.formatted("false")
+              .replace(
+                  "\"activation_checkpointing\": false",
+                  "\"activation_checkpointing\": false, \"lora\": {\"rank\": 8, \"dropout\": "
+                      + dropout
+                      + "}");
+      MemoryPlan plan = plan(json);
+      assertThat(plan.inputs().lora()).isNotNull();
+      long measured = measuredBytes(json);
+      System.out.printf(
+          "LoRA r=8 dropout %s: plan %,d measured %,d (%.3f); trainable %,d of %,d%n",
+          dropout,
+          plan.totalBytes(),
+          measured,
+          (double) measured / plan.totalBytes(),
+          plan.inputs().trainableParameters(),
+          plan.inputs().student().parameterCount());
+      assertThat((double) measured)
+          .as("dropout " + dropout)
+          .isCloseTo(plan.totalBytes(), withinPercent(15));
+    }
+  }
+
   private static org.assertj.core.data.Percentage withinPercent(double p) {
     return org.assertj.core.data.Percentage.withPercentage(p);
   }
