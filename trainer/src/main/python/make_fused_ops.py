@@ -43,7 +43,8 @@ repository root:
 
 The archive is reproducible: running it again writes the same bytes (its top directory is named after the
 file, so keep the name). The tests of each method: GegluTest, AdamWTest, FrozenTeacherTest (frozen_*),
-FusedAttentionTest (sdpa, sdpa_bf16 against matmul_bf16), PrecisionTrainingTest (linear_bf16, matmul_bf16).
+FusedAttentionTest (sdpa, sdpa_bf16 against matmul_bf16), PrecisionTrainingTest (linear_bf16, matmul_bf16),
+MergedProductsTest (linear3, geglu_linear).
 """
 import os
 import shutil
