@@ -2,7 +2,7 @@
 """Our training steps against Hugging Face transformers' Gemma2ForCausalLM, side by side in one run.
 
 Same machine, same model (TrainStepBenchmark's 2.1M-parameter student: d 256, MLP 1024, 2 layers, 4/2 heads
-of 64, vocab 512, soft-caps 50/30, sliding window 128), batch 8 x 128, same threads (2 intra-op, 1 inter-op
+of 64, vocab 512, soft-caps 50/30, sliding window 128), batch 8 x 128, same threads (BENCH_THREADS intra-op, default 2; 1 inter-op
 on both sides), fp32. Rounds alternate: our JVM (dev.distill.trainer.bench.StepCompareBenchmark round: our
 finetune, online distill, cached distill, LoRA steps through the real recipe), then this process's own steps
 (transformers eager and torch.compile, finetune and online distill, interleaved step by step). This process
