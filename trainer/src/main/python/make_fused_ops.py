@@ -24,6 +24,12 @@ methods:
   sdpa(q, k, v, mask), sdpa_bf16(q, k, v, mask)
                      torch's scaled_dot_product_attention (flash kernel where it applies), scale 1 (the
                      caller scales q), additive fp32 mask; backward through autograd. No soft-cap.
+  linear3(x, a, b, c) fp32 q/k/v projections as one product: x @ cat(a, b, c)^T, split into the three
+                     outputs (views). One GEMM forward, one for the input gradient (no sum of three),
+                     one for the weights' gradients (split_with_sizes' backward is a cat).
+  geglu_linear(x, gate, up)
+                     fp32 gate and up projections as one product, then GeGLU: gelu_tanh(x gate^T) *
+                     (x up^T) from the two halves of x @ cat(gate, up)^T.
 
 The module holds no tensors, so it runs on any device. The source below is written by hand (dtypes as
 their c10 ScalarType numbers: 1 int8, 6 float32, 15 bfloat16) because _fused_adamw_ is newer than the
@@ -37,7 +43,8 @@ repository root:
 
 The archive is reproducible: running it again writes the same bytes (its top directory is named after the
 file, so keep the name). The tests of each method: GegluTest, AdamWTest, FrozenTeacherTest (frozen_*),
-FusedAttentionTest (sdpa, sdpa_bf16 against matmul_bf16), PrecisionTrainingTest (linear_bf16, matmul_bf16).
+FusedAttentionTest (sdpa, sdpa_bf16 against matmul_bf16), PrecisionTrainingTest (linear_bf16, matmul_bf16),
+MergedProductsTest (linear3, geglu_linear).
 """
 import os
 import shutil
@@ -110,6 +117,21 @@ SOURCE = '''class FusedOps(Module):
     mask: Tensor) -> Tensor:
     out = torch.scaled_dot_product_attention(torch.to(q, 15), torch.to(k, 15), torch.to(v, 15), torch.to(mask, 15), 0., False, scale=1.)
     return torch.to(out, 6)
+  def linear3(self: __torch__.FusedOps,
+    x: Tensor,
+    a: Tensor,
+    b: Tensor,
+    c: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    y = torch.matmul(x, torch.t(torch.cat([a, b, c])))
+    parts = torch.split_with_sizes(y, [torch.size(a, 0), torch.size(b, 0), torch.size(c, 0)], -1)
+    return (parts[0], parts[1], parts[2])
+  def geglu_linear(self: __torch__.FusedOps,
+    x: Tensor,
+    gate: Tensor,
+    up: Tensor) -> Tensor:
+    y = torch.matmul(x, torch.t(torch.cat([gate, up])))
+    parts = torch.chunk(y, 2, -1)
+    return torch.mul(torch.gelu(parts[0], approximate="tanh"), parts[1])
 '''
 
 

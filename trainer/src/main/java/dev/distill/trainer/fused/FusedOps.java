@@ -43,6 +43,22 @@ public final class FusedOps {
 
   private FusedOps() {}
 
+  /**
+   * System property that makes fp32 q/k/v and gate/up projections run as merged products when set
+   * to {@code true} (see {@link #mergedProducts()}).
+   */
+  public static final String MERGED_PROPERTY = "distill.merged_products";
+
+  /**
+   * Whether fp32 models run a layer's q/k/v projections as one product ({@link #linear3}) and its
+   * gate/up projections as one ({@link #gegluLinear}). Off by default: it changes the input
+   * gradient's summation order (not fp32 bit for bit with earlier runs), and its speed-up was not
+   * shown on the shared 2-core machine (docs/benchmarks.md). Only with {@link #enabled()}.
+   */
+  public static boolean mergedProducts() {
+    return "true".equalsIgnoreCase(System.getProperty(MERGED_PROPERTY, "false").strip());
+  }
+
   /** Whether the fused kernels are used (the default) rather than composed ops. */
   public static boolean enabled() {
     return !"false".equalsIgnoreCase(System.getProperty(PROPERTY, "true").strip());
@@ -194,15 +210,51 @@ public final class FusedOps {
   }
 
   /**
+   * fp32 {@code x @ a^T}, {@code x @ b^T}, {@code x @ c^T} as one product {@code x @ cat(a, b,
+   * c)^T} split into its three parts (the q, k and v projections of a layer): one GEMM forward, one
+   * for the input's gradient instead of three summed, one for the weights' gradients.
+   * Differentiable in all four. Each product's K-sum is the same; the input gradient sums the three
+   * parts inside one GEMM instead of adding three, so it differs from separate products by float
+   * rounding.
+   *
+   * @param x (..., in) fp32
+   * @param a (na, in) fp32
+   * @param b (nb, in) fp32
+   * @param c (nc, in) fp32
+   * @return (..., na), (..., nb), (..., nc) views of one (..., na + nb + nc), owned by x's manager
+   */
+  public static NDList linear3(NDArray x, NDArray a, NDArray b, NDArray c) {
+    return callList("linear3", x, a, b, c);
+  }
+
+  /**
+   * fp32 gate and up projections as one product, then GeGLU: {@code gelu_tanh(x gate^T) * (x
+   * up^T)}, differentiable in all three.
+   *
+   * @param x (..., D) fp32
+   * @param gate (I, D) fp32
+   * @param up (I, D) fp32
+   * @return (..., I), owned by x's manager
+   */
+  public static NDArray gegluLinear(NDArray x, NDArray gate, NDArray up) {
+    return call("geglu_linear", x, gate, up);
+  }
+
+  /**
    * Runs a method of the module on tensors with autograd recording (when the thread's grad mode is
    * on): DJL picks the method from an extra input named {@code module_method:<name>}, which it does
    * not pass on. The result belongs to the first argument's manager.
    */
   private static NDArray call(String method, NDArray... args) {
+    return callList(method, args).singletonOrThrow();
+  }
+
+  /** {@link #call} for a method that returns a tuple of tensors. */
+  private static NDList callList(String method, NDArray... args) {
     NDList in = new NDList(args.length + 1);
     in.addAll(Arrays.asList(args));
     in.add(methodMarker(method));
-    return IValueUtils.forward(module(), in, true).singletonOrThrow();
+    return IValueUtils.forward(module(), in, true);
   }
 
   private static NDArray methodMarker(String method) {

@@ -6,6 +6,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import dev.distill.trainer.model.CausalLm;
 import dev.distill.trainer.model.NoGrad;
@@ -353,7 +355,7 @@ public final class KdLoss {
       }
     }
     if (training) {
-      backThroughTrunk(collector, studentHidden, leaf);
+      backThroughTrunk(studentHidden, leaf);
     }
     leaf.close();
     if (teacherLeaf != null) {
@@ -407,19 +409,18 @@ public final class KdLoss {
   }
 
   /**
-   * Sends the gradient gathered on the detached leaf through the trunk: back-propagates sum(hidden
-   * * grad), whose gradient with respect to every trunk parameter is exactly that of the loss.
-   * Hidden states outside any graph (nothing upstream is trained) are accepted: PyTorch then
-   * reports that nothing requires a gradient. (DJL's {@code hasGradient()} cannot tell: it is false
-   * for every non-leaf tensor.)
+   * Sends the gradient gathered on the detached leaf through the trunk: back-propagates from the
+   * hidden states with that gradient injected (PyTorch's {@code hidden.backward(grad)}), which
+   * gives every trunk parameter exactly the gradient of the loss. (It used to back-propagate the
+   * surrogate sum(hidden * grad): the same gradient, bit for bit, since its mul backward passes 1 *
+   * grad on, at the cost of a product, a sum and their backward.) Hidden states outside any graph
+   * (nothing upstream is trained) are accepted: PyTorch then reports that nothing requires a
+   * gradient. (DJL's {@code hasGradient()} cannot tell: it is false for every non-leaf tensor.)
    */
-  private static void backThroughTrunk(
-      GradientCollector collector, NDArray studentHidden, NDArray leaf) {
+  private static void backThroughTrunk(NDArray studentHidden, NDArray leaf) {
     try (NDArray grad = leaf.getGradient();
-        NDArray detached = grad.stopGradient();
-        NDArray product = studentHidden.mul(detached);
-        NDArray surrogate = product.sum()) {
-      collector.backward(surrogate);
+        NDArray detached = grad.stopGradient()) {
+      JniUtils.backward((PtNDArray) studentHidden, (PtNDArray) detached, false, false);
     } catch (EngineException e) {
       if (e.getMessage() == null || !e.getMessage().contains("does not require grad")) {
         throw e;

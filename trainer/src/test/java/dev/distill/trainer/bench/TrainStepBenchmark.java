@@ -88,7 +88,11 @@ public final class TrainStepBenchmark {
       return;
     }
     if (args.length > 1 && args[1].equals("fused")) {
-      parts(steps, null, true);
+      parts(steps, null, FusedOps.PROPERTY);
+      return;
+    }
+    if (args.length > 1 && args[1].equals("merged")) {
+      parts(steps, null, FusedOps.MERGED_PROPERTY);
       return;
     }
     if (args.length > 1 && args[1].equals("parts")) {
@@ -179,14 +183,17 @@ public final class TrainStepBenchmark {
    *     trace is written there (aggregate it with {@code trainer/src/test/python/trace_ops.py})
    */
   static void parts(int steps, Path trace) {
-    parts(steps, trace, false);
+    parts(steps, trace, null);
   }
 
   /**
-   * @param alternate when true, steps alternate between fused ops and composed ones ({@link
-   *     FusedOps#PROPERTY}), so that both see the same machine state, and each gets its own medians
+   * @param property null, or a boolean switch ({@link FusedOps#PROPERTY}: fused ops against
+   *     composed ones; {@link FusedOps#MERGED_PROPERTY}: merged q/k/v and gate/up products against
+   *     separate ones): steps then alternate between true and false, so that both see the same
+   *     machine state, and each gets its own medians
    */
-  static void parts(int steps, Path trace, boolean alternate) {
+  static void parts(int steps, Path trace, String property) {
+    boolean alternate = property != null;
     Gemma2Config cfg = Gemma2Config.preset("gemma2-tiny").withOverrides(student(512));
     KdLoss loss = new KdLoss(KdLossConfig.crossEntropyOnly(128), null);
     Hyperparameters hp = Hyperparameters.defaults();
@@ -208,10 +215,11 @@ public final class TrainStepBenchmark {
         List<List<Double>> fwd = List.of(new ArrayList<>(), new ArrayList<>());
         List<List<Double>> lossBack = List.of(new ArrayList<>(), new ArrayList<>());
         List<List<Double>> optim = List.of(new ArrayList<>(), new ArrayList<>());
+        long[] cpuNanos = new long[2]; // process CPU time (all threads) of the measured steps
         for (int s = 0; s < (WARMUP + steps) * variants; s++) {
           int variant = s % variants; // 0: as configured (fused by default), 1: composed
           if (alternate) {
-            System.setProperty(FusedOps.PROPERTY, variant == 0 ? "true" : "false");
+            System.setProperty(property, variant == 0 ? "true" : "false");
           }
           if (s == WARMUP * variants && trace != null) {
             ai.djl.pytorch.jni.JniUtils.startProfile(false, Boolean.getBoolean("shapes"), false);
@@ -221,6 +229,7 @@ public final class TrainStepBenchmark {
             NDArray x = m.create(ids, bt); // (B, T)
             NDArray mask = m.create(ones, bt); // (B, T)
             NDArray lossMask = m.create(ones, bt); // (B, T)
+            long c0 = processCpuNanos();
             long t0 = System.nanoTime();
             NDArray h = model.hidden(x, mask); // (B, T, D)
             h.getShape();
@@ -233,6 +242,7 @@ public final class TrainStepBenchmark {
             opt.clipAndStep();
             long t3 = System.nanoTime();
             if (s >= WARMUP * variants) {
+              cpuNanos[variant] += processCpuNanos() - c0;
               fwd.get(variant).add((t1 - t0) / 1e6);
               lossBack.get(variant).add((t2 - t1) / 1e6);
               optim.get(variant).add((t3 - t2) / 1e6);
@@ -243,7 +253,7 @@ public final class TrainStepBenchmark {
           ai.djl.pytorch.jni.JniUtils.stopProfile(trace.toString());
         }
         if (alternate) {
-          System.clearProperty(FusedOps.PROPERTY);
+          System.clearProperty(property);
         }
         double[] total = new double[variants];
         for (int v = 0; v < variants; v++) {
@@ -253,18 +263,36 @@ public final class TrainStepBenchmark {
               "step parts%s (synthetic 8x128, vocab 512, median of %d): forward %.1f ms (lazy ops"
                   + " may defer to the next part), chunked CE + backward %.1f ms, clip + AdamW %.1f"
                   + " ms; sum %.1f ms%n",
-              !alternate ? "" : v == 0 ? ", fused ops" : ", composed ops",
+              !alternate ? "" : ", " + property + "=" + (v == 0),
               steps,
               median(fwd.get(v)),
               median(lossBack.get(v)),
               median(optim.get(v)),
               total[v]);
         }
+        for (int v = 0; v < variants; v++) {
+          System.out.printf(
+              Locale.ROOT,
+              "process CPU time per step%s: %.1f ms (mean; all threads)%n",
+              !alternate ? "" : ", " + property + "=" + (v == 0),
+              cpuNanos[v] / 1e6 / steps);
+        }
         if (alternate) {
-          System.out.printf(Locale.ROOT, "fused / composed step time: %.3f%n", total[0] / total[1]);
+          System.out.printf(
+              Locale.ROOT,
+              "%s true / false step time: %.3f (medians), %.3f (CPU time)%n",
+              property,
+              total[0] / total[1],
+              (double) cpuNanos[0] / cpuNanos[1]);
         }
       }
     }
+  }
+
+  static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean)
+            java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
   }
 
   /**

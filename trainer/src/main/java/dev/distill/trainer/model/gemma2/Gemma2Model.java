@@ -627,9 +627,23 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     int kv = config.numKeyValueHeads();
     int g = config.groupSize();
     int hd = config.headDim();
-    NDArray q = project(layer, Layer.Q_PROJ, x).reshape(b, t, h, hd); // (B, T, H, hd)
-    NDArray k = project(layer, Layer.K_PROJ, x).reshape(b, t, kv, hd); // (B, T, KV, hd)
-    NDArray v = project(layer, Layer.V_PROJ, x).reshape(b, t, kv, hd); // (B, T, KV, hd)
+    NDArray q;
+    NDArray k;
+    NDArray v;
+    NDArray[] w = layers[layer];
+    if (mergedProducts(w[Layer.Q_PROJ.ordinal()])) {
+      // one product for the three (fp32): (B, T, H*hd), (B, T, KV*hd), (B, T, KV*hd) views
+      NDList qkv =
+          FusedOps.linear3(
+              x, w[Layer.Q_PROJ.ordinal()], w[Layer.K_PROJ.ordinal()], w[Layer.V_PROJ.ordinal()]);
+      q = qkv.get(0).reshape(b, t, h, hd); // (B, T, H, hd)
+      k = qkv.get(1).reshape(b, t, kv, hd); // (B, T, KV, hd)
+      v = qkv.get(2).reshape(b, t, kv, hd); // (B, T, KV, hd)
+    } else {
+      q = project(layer, Layer.Q_PROJ, x).reshape(b, t, h, hd); // (B, T, H, hd)
+      k = project(layer, Layer.K_PROJ, x).reshape(b, t, kv, hd); // (B, T, KV, hd)
+      v = project(layer, Layer.V_PROJ, x).reshape(b, t, kv, hd); // (B, T, KV, hd)
+    }
     q = applyRope(q, rope).mul(queryScale); // (B, T, H, hd) scaled by scalar^-0.5 [/ cap]
     k = applyRope(k, rope); // (B, T, KV, hd)
     // Head h uses key/value head h / G (as HF's repeat_kv): group the G query heads of a kv head as
@@ -695,6 +709,13 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * @return (B, T, D)
    */
   private NDArray mlp(int layer, NDArray x) {
+    NDArray[] w = layers[layer];
+    if (mergedProducts(w[Layer.GATE_PROJ.ordinal()])) {
+      // gate and up as one product (fp32), GeGLU on its halves
+      NDArray act =
+          FusedOps.gegluLinear(x, w[Layer.GATE_PROJ.ordinal()], w[Layer.UP_PROJ.ordinal()]);
+      return project(layer, Layer.DOWN_PROJ, act); // (B, T, D)
+    }
     NDArray gate = project(layer, Layer.GATE_PROJ, x); // (B, T, I)
     NDArray up = project(layer, Layer.UP_PROJ, x); // (B, T, I)
     return project(layer, Layer.DOWN_PROJ, geglu(gate, up)); // (B, T, D)
@@ -724,6 +745,19 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   NDArray geluTanh(NDArray x) {
     NDArray twoU = x.mul(x.square().mul(geluA).add(geluB)); // 2u = x (2c + 2c 0.044715 x^2)
     return x.mul(Activation.sigmoid(twoU));
+  }
+
+  /**
+   * Whether a layer's q/k/v and gate/up products run as one product each ({@link FusedOps#linear3},
+   * {@link FusedOps#gegluLinear}): fp32 weights in fp32 compute, no adapters, fused ops on, and
+   * {@link FusedOps#mergedProducts()}.
+   */
+  private boolean mergedProducts(NDArray w) {
+    return lora == null
+        && !precision.lowCompute()
+        && w.getDataType() == DataType.FLOAT32
+        && FusedOps.enabled()
+        && FusedOps.mergedProducts();
   }
 
   /**

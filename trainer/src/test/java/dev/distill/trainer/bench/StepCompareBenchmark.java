@@ -1,0 +1,295 @@
+package dev.distill.trainer.bench;
+
+import dev.distill.spec.DatasetSpec;
+import dev.distill.spec.Hyperparameters;
+import dev.distill.spec.JobSpec;
+import dev.distill.spec.JobType;
+import dev.distill.spec.LoraSpec;
+import dev.distill.spec.ModelRef;
+import dev.distill.spec.TeacherPassSettings;
+import dev.distill.trainer.data.Batch;
+import dev.distill.trainer.data.Datasets;
+import dev.distill.trainer.data.Sequence;
+import dev.distill.trainer.recipe.Recipes;
+import dev.distill.trainer.recipe.RunContext;
+import dev.distill.trainer.recipe.RunResult;
+import dev.distill.trainer.recipe.StepMetrics;
+import dev.distill.trainer.recipe.TrainingListener;
+import dev.distill.trainer.tokenize.ByteTokenizer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * Our side of {@code bench/step_compare.py}, which runs it as a child process between its own
+ * Hugging Face transformers steps (same machine, same threads, interleaved rounds). The model is
+ * {@link TrainStepBenchmark}'s 2.1M-parameter student at batch 8 x 128 (packed {@code
+ * builtin:procedural}); every step goes through the real recipe ({@code Recipes.run}).
+ *
+ * <p>Modes (each prints one {@code RESULT <json>} line per measurement, step times in ms):
+ *
+ * <ul>
+ *   <li>{@code setup DIR}: a teacher checkpoint of the student's shape (4 finetune steps) and a
+ *       {@code teacher_pass} cache of it (top_k 64, q16) under DIR.
+ *   <li>{@code round DIR STEPS}: finetune, online distill (the teacher of DIR), cached distill (the
+ *       cache of DIR) and LoRA finetune (r 8 on every projection), each WARMUP + STEPS steps, in
+ *       this order; every measured step time.
+ *   <li>{@code e2e DIR STEPS}: one fresh teacher pass plus two cached students against two online
+ *       students of WARMUP + STEPS steps, wall seconds.
+ * </ul>
+ */
+public final class StepCompareBenchmark {
+
+  private static final int WARMUP = TrainStepBenchmark.WARMUP;
+  private static final String TEACHER_ID = "22222222-2222-2222-2222-222222222222";
+  static final ModelRef MODEL =
+      new ModelRef("builtin:gemma2-tiny", TrainStepBenchmark.student(512), null);
+
+  private StepCompareBenchmark() {}
+
+  static DatasetSpec data() {
+    return new DatasetSpec(
+        "builtin:procedural", null, null, TrainStepBenchmark.SEQ, 0.0, true, true, 1500, 7L);
+  }
+
+  static Hyperparameters hp(int steps, LoraSpec lora) {
+    return Hyperparameters.builder()
+        .maxSteps(steps)
+        .batchSize(TrainStepBenchmark.BATCH)
+        .microBatchSize(TrainStepBenchmark.BATCH)
+        .learningRate(1e-3)
+        .warmupSteps(0)
+        .gradClip(1.0)
+        .seed(1L)
+        .checkpointEvery(1_000_000)
+        .keepCheckpoints(1)
+        .evalEvery(0)
+        .lora(lora)
+        .build();
+  }
+
+  private static final class Seen implements TrainingListener {
+    final List<StepMetrics> steps = new ArrayList<>();
+    final List<Long> cpuNanos = new ArrayList<>();
+
+    @Override
+    public void onStep(StepMetrics m) {
+      steps.add(m);
+      cpuNanos.add(
+          ((com.sun.management.OperatingSystemMXBean)
+                  java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+              .getProcessCpuTime());
+    }
+
+    /** Process CPU time (all threads) between the ends of consecutive measured steps. */
+    List<Double> measuredCpuMs() {
+      List<Double> d = new ArrayList<>();
+      for (int i = WARMUP; i < cpuNanos.size(); i++) {
+        d.add((cpuNanos.get(i) - cpuNanos.get(i - 1)) / 1e6);
+      }
+      return d;
+    }
+
+    List<Double> measuredMs() {
+      return steps.subList(WARMUP, steps.size()).stream().map(m -> m.stepSeconds() * 1e3).toList();
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    Path dir = Path.of(args[1]);
+    switch (args[0]) {
+      case "setup" -> setup(dir);
+      case "round" ->
+          round(
+              dir,
+              Integer.parseInt(args[2]),
+              args.length > 3 ? args[3] : "finetune,online,cached,lora");
+      case "e2e" -> e2e(dir, Integer.parseInt(args[2]));
+      default -> throw new IllegalArgumentException("mode setup|round|e2e, was " + args[0]);
+    }
+  }
+
+  private static void setup(Path dir) throws Exception {
+    RunResult t =
+        Recipes.run(
+            new JobSpec(
+                JobType.FINETUNE, null, MODEL, data(), hp(4, null), null, null, null, null, null),
+            new RunContext(dir.resolve("teacher-run"), Map.of(), null, null));
+    Path teacher = t.lastCheckpoint().dir();
+    RunResult p = pass(dir.resolve("pass"), teacher, dir.resolve("store"));
+    Files.writeString(dir.resolve("teacher.path"), teacher.toString());
+    Files.writeString(dir.resolve("cache.path"), p.lastCheckpoint().dir().toString());
+    // the first training batch, so that the anchors train on the same ids and loss mask
+    ByteTokenizer tok = ByteTokenizer.instance();
+    List<Sequence> rows = Datasets.open(data(), tok).train().subList(0, TrainStepBenchmark.BATCH);
+    Batch b = Batch.of(rows, TrainStepBenchmark.SEQ, tok.padId());
+    Files.writeString(
+        dir.resolve("batch.json"),
+        "{\"input_ids\": "
+            + Arrays.toString(b.inputIds())
+            + ", \"labels\": "
+            + Arrays.toString(b.labels())
+            + ", \"loss_mask\": "
+            + Arrays.toString(b.lossMask())
+            + ", \"attention_mask\": "
+            + Arrays.toString(b.attentionMask())
+            + "}");
+    result("setup", Map.of("teacher", teacher.toString()), List.of());
+  }
+
+  private static RunResult pass(Path out, Path teacher, Path store) throws Exception {
+    return Recipes.run(
+        new JobSpec(
+            JobType.TEACHER_PASS,
+            ModelRef.of("file:" + teacher),
+            null,
+            data(),
+            hp(1, null),
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            new TeacherPassSettings(64, null, 1, "q16")),
+        new RunContext(out, Map.of(), null, null, null, null, null, store));
+  }
+
+  private static JobSpec distill(Path teacher, int steps) {
+    return new JobSpec(
+        JobType.DISTILL,
+        teacher == null ? null : ModelRef.of("file:" + teacher),
+        MODEL,
+        data(),
+        hp(steps, null),
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        teacher == null ? "job:" + TEACHER_ID : null,
+        null);
+  }
+
+  private static Seen run(Path out, JobSpec spec, Map<String, Path> artifacts) throws Exception {
+    Seen seen = new Seen();
+    Recipes.run(spec, new RunContext(out, artifacts, seen, null));
+    return seen;
+  }
+
+  private static void round(Path dir, int steps, String kinds) throws Exception {
+    List<String> only = List.of(kinds.split(","));
+    Path teacher = Path.of(Files.readString(dir.resolve("teacher.path")));
+    Path cache = Path.of(Files.readString(dir.resolve("cache.path")));
+    Path work = Files.createTempDirectory(dir, "round-");
+    int n = WARMUP + steps;
+    String p = System.getProperty("bench.prefix", "ours");
+    if (only.contains("finetune")) {
+      result(
+          p + "_finetune",
+          Map.of(),
+          run(
+              work.resolve("ft"),
+              new JobSpec(
+                  JobType.FINETUNE, null, MODEL, data(), hp(n, null), null, null, null, null, null),
+              Map.of()));
+    }
+    if (only.contains("online")) {
+      result(
+          p + "_distill_online", Map.of(), run(work.resolve("on"), distill(teacher, n), Map.of()));
+    }
+    if (only.contains("cached")) {
+      result(
+          p + "_distill_cached",
+          Map.of(),
+          run(work.resolve("ca"), distill(null, n), Map.of(TEACHER_ID, cache)));
+    }
+    if (only.contains("lora")) {
+      result(
+          p + "_lora",
+          Map.of(),
+          run(
+              work.resolve("lo"),
+              new JobSpec(
+                  JobType.FINETUNE,
+                  null,
+                  MODEL,
+                  data(),
+                  hp(n, new LoraSpec(8, 16.0, 0.0, null)),
+                  null,
+                  null,
+                  null,
+                  null,
+                  null),
+              Map.of()));
+    }
+  }
+
+  private static void e2e(Path dir, int steps) throws Exception {
+    Path teacher = Path.of(Files.readString(dir.resolve("teacher.path")));
+    Path work = Files.createTempDirectory(dir, "e2e-");
+    int n = WARMUP + steps;
+    // warm the JVM and libtorch once so that neither side pays for the first run alone
+    run(work.resolve("warm"), distill(teacher, 2), Map.of());
+    long t0 = System.nanoTime();
+    RunResult p = pass(work.resolve("pass"), teacher, work.resolve("store"));
+    double passS = (System.nanoTime() - t0) / 1e9;
+    Map<String, Path> cache = Map.of(TEACHER_ID, p.lastCheckpoint().dir());
+    double[] cachedS = new double[2];
+    double[] onlineS = new double[2];
+    for (int i = 0; i < 2; i++) {
+      long c0 = System.nanoTime();
+      run(work.resolve("cached" + i), distill(null, n), cache);
+      cachedS[i] = (System.nanoTime() - c0) / 1e9;
+      long o0 = System.nanoTime();
+      run(work.resolve("online" + i), distill(teacher, n), Map.of());
+      onlineS[i] = (System.nanoTime() - o0) / 1e9;
+    }
+    result(
+        "e2e",
+        Map.of(
+            "steps",
+            n,
+            "pass_s",
+            passS,
+            "cached_s",
+            List.of(cachedS[0], cachedS[1]),
+            "online_s",
+            List.of(onlineS[0], onlineS[1])),
+        List.of());
+  }
+
+  /** One line of JSON by hand (no extra dependency): name, extra fields, step times in ms. */
+  private static void result(String name, Map<String, Object> extra, Seen seen) {
+    result(name, Map.of("cpu_ms", seen.measuredCpuMs()), seen.measuredMs());
+  }
+
+  private static void result(String name, Map<String, Object> extra, List<Double> ms) {
+    StringBuilder b = new StringBuilder("RESULT {\"name\": \"").append(name).append('"');
+    for (Map.Entry<String, Object> e : extra.entrySet()) {
+      b.append(", \"").append(e.getKey()).append("\": ").append(json(e.getValue()));
+    }
+    b.append(", \"ms\": ").append(json(ms)).append('}');
+    System.out.println(b);
+  }
+
+  private static String json(Object v) {
+    if (v instanceof List<?> l) {
+      return l.stream().map(StepCompareBenchmark::json).collect(Collectors.joining(", ", "[", "]"));
+    }
+    if (v instanceof Double d) {
+      return String.format(Locale.ROOT, "%.3f", d);
+    }
+    if (v instanceof Number) {
+      return v.toString();
+    }
+    return "\"" + v + "\"";
+  }
+}
