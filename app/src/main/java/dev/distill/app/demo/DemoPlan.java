@@ -57,7 +57,7 @@ public record DemoPlan(
         "gemma2-demo-teacher",
         "gemma2-demo-student",
         20000,
-        20000,
+        2000,
         1200,
         600,
         16,
