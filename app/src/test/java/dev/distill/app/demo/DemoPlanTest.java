@@ -38,4 +38,17 @@ class DemoPlanTest {
     assertThat(teacherData).containsEntry("num_examples", p.teacherExamples());
     assertThat(p.evaluateSpec("m", "t1", "x").get("dataset")).isEqualTo(p.evaluationDataset());
   }
+
+  @Test
+  void theReportOfOneSeedSaysHowMuchTheMeasuredPlanMovesFromSeedToSeed() {
+    // gains 0.2097, 0.1139, 0.1126, 0.1247, 0.0725, 0.0798: mean 0.1189, sample sd 0.0490
+    assertThat(DemoPlan.standard().withSeed(99).uncertainty())
+        .contains("on 6 seeds (1234, 1, 2, 3, 4, 5)")
+        .contains("by 0.119 on average, by 0.073 to 0.210")
+        .contains("standard deviation of 0.049");
+    assertThat(DemoPlan.standard().with(Map.of("studentSteps", "900")).uncertainty())
+        .contains("was not measured");
+    assertThat(DemoPlan.standard().regime(1, 1).get(DemoPlan.standard().regime(1, 1).size() - 1))
+        .startsWith("uncertainty: one seed is one draw");
+  }
 }
