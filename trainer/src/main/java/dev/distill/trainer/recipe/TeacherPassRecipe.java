@@ -194,7 +194,7 @@ public final class TeacherPassRecipe {
   }
 
   /** The most validation sequences the approximation error is measured on. */
-  static final int HELD_OUT_SEQUENCES = 200;
+  static final int HELD_OUT_SEQUENCES = 100;
 
   /**
    * The cache's approximation error on held-out data: the first validation sequences (none when the
