@@ -340,7 +340,9 @@ public record DemoPlan(
             + teacherSteps
             + " steps; each student "
             + studentSteps
-            + " steps; sequences of at most "
+            + " steps, a small budget: both students are far from converged, and the claim is about"
+            + " that budget (with twice the steps the baseline, whose labels are always right, overtakes"
+            + " a student that learns only the teacher: docs/demo.md, run C); sequences of at most "
             + maxSeqLen
             + " tokens, peak learning rate "
             + learningRate
