@@ -13,9 +13,9 @@ import org.junit.jupiter.api.Timeout;
 import tools.jackson.databind.JsonNode;
 
 /**
- * {@code DistillCli demo --quick} in its own process: the demo's plumbing end to end (service,
- * worker, six jobs, report). About a minute on an idle machine, up to five on two busy cores: the
- * only e2e test above two minutes.
+ * {@code DistillCli demo --quick} in its own process: the demo's plumbing end to end (service, two
+ * workers, seven jobs with the teacher pass, report). About a minute on an idle machine, up to five
+ * on two busy cores: the only e2e test above two minutes.
  */
 class DemoQuickTest {
 
@@ -65,8 +65,24 @@ class DemoQuickTest {
       assertThat(m.get("val_loss").asDouble()).isFinite().isPositive();
       assertThat(m.get("exact_match").asDouble()).isBetween(0.0, 1.0);
     }
+    // the distilled student trained from a teacher_pass cache, whose size and error are reported
+    JsonNode cache = report.get("teacher_cache");
+    assertThat(cache).as("report.json teacher_cache in %s", report).isNotNull();
+    assertThat(cache.get("bytes").asDouble()).isPositive();
+    assertThat(cache.get("bytes_per_position").asDouble()).isPositive();
+    assertThat(cache.get("heldout_kl").asDouble()).isFinite().isGreaterThanOrEqualTo(0.0);
+    assertThat(cache.get("shards").asInt()).isEqualTo(2);
+    JsonNode distilledJob = report.get("distilled");
+    assertThat(distilledJob.get("exact_match_prompts").asInt()).isPositive();
+    assertThat(report.get("exact_match_gain").get("low95").asDouble())
+        .isLessThanOrEqualTo(report.get("exact_match_gain").get("high95").asDouble());
+    // two workers
+    assertThat(out.resolve("logs/worker-1.log")).isNotEmptyFile();
+    assertThat(out.resolve("logs/worker-2.log")).isNotEmptyFile();
     assertThat(Files.readString(out.resolve("report.md")))
-        .contains("teacher", "distilled", "baseline");
+        .contains("teacher", "distilled", "baseline")
+        .contains("Teacher cache (job ")
+        .contains("bytes per position");
     try (var files = Files.list(out)) {
       List<Path> pngs = files.filter(p -> p.toString().endsWith(".png")).toList();
       assertThat(pngs).as("PNG charts in %s", out).isNotEmpty();

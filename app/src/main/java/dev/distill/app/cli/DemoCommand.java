@@ -3,6 +3,8 @@ package dev.distill.app.cli;
 import dev.distill.app.demo.DemoPlan;
 import dev.distill.app.demo.DemoRun;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -42,13 +44,34 @@ public final class DemoCommand implements Callable<Integer> {
               + " other seeds show how much the result varies.")
   Long seed;
 
+  @Option(
+      names = "--seeds",
+      description =
+          "Run this many seeds (the --seed and the ones after it) and report each model's mean"
+              + " and spread and the distilled-minus-baseline difference's; a longer run"
+              + " (default 1).")
+  int seeds = 1;
+
+  @Option(
+      names = "--set",
+      description =
+          "Replace a setting of the plan for an experiment, NAME=VALUE (DemoPlan's names, for"
+              + " example studentSteps=1200); repeatable.")
+  Map<String, String> overrides = new LinkedHashMap<>();
+
   @Override
   public Integer call() throws Exception {
     DemoPlan plan = quick ? DemoPlan.quick() : DemoPlan.standard();
     if (seed != null) {
       plan = plan.withSeed(seed);
     }
+    if (!overrides.isEmpty()) {
+      plan = plan.with(overrides);
+    }
+    if (seeds < 1) {
+      throw new IllegalArgumentException("--seeds must be at least 1, was " + seeds);
+    }
     return DemoRun.run(
-        spec.commandLine().getOut(), plan, out, home != null ? home : Connection.home());
+        spec.commandLine().getOut(), plan, out, home != null ? home : Connection.home(), seeds);
   }
 }

@@ -127,17 +127,26 @@ public final class LocalProcesses implements AutoCloseable {
    */
   public Process startWorker(String name, List<String> args, Map<String, String> env)
       throws IOException {
+    return startWorker(name, List.of(), args, env);
+  }
+
+  /**
+   * As {@link #startWorker(String, List, Map)}, with more JVM options (for example {@code
+   * -Dai.djl.pytorch.num_threads=1}).
+   */
+  public Process startWorker(
+      String name, List<String> jvmOptions, List<String> args, Map<String, String> env)
+      throws IOException {
     List<String> cmd =
         new ArrayList<>(
-            List.of(
-                java(),
-                "-Dai.djl.offline=true",
-                "-XX:MaxDirectMemorySize=4g",
-                "-Xmx2g",
-                "-cp",
-                System.getProperty("java.class.path"),
-                "dev.distill.app.cli.DistillCli",
-                "worker"));
+            List.of(java(), "-Dai.djl.offline=true", "-XX:MaxDirectMemorySize=4g", "-Xmx2g"));
+    cmd.addAll(jvmOptions);
+    cmd.addAll(
+        List.of(
+            "-cp",
+            System.getProperty("java.class.path"),
+            "dev.distill.app.cli.DistillCli",
+            "worker"));
     cmd.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().putAll(env);

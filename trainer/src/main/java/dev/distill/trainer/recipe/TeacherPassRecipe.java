@@ -7,6 +7,7 @@ import dev.distill.spec.JobType;
 import dev.distill.spec.ModelRef;
 import dev.distill.spec.TeacherPassSettings;
 import dev.distill.trainer.cache.CacheKey;
+import dev.distill.trainer.cache.HeldOutError;
 import dev.distill.trainer.cache.LogProbEncoding;
 import dev.distill.trainer.cache.TeacherCache;
 import dev.distill.trainer.cache.TeacherCacheException;
@@ -83,23 +84,23 @@ public final class TeacherPassRecipe {
                     + "...) is complete in "
                     + dir
                     + ": reused, nothing recomputed");
-        return finish(spec, ctx, dir, sealed.get(), 0);
       }
       int chunk = Models.lossChunk(spec.hyperparameters().lossChunkSize(), teacher, null);
+      TeacherPass.Settings settings =
+          new TeacherPass.Settings(
+              s.topK(),
+              s.massBound(),
+              s.shards(),
+              LogProbEncoding.valueOf(s.encoding().toUpperCase(Locale.ROOT)),
+              spec.hyperparameters().microBatchSize(),
+              chunk);
+      if (sealed.isPresent()) {
+        return finish(
+            spec, ctx, dir, sealed.get(), 0, heldOut(teacher, splits, key, settings, manager, ctx));
+      }
       TeacherPass pass =
           new TeacherPass(
-              teacher.model(),
-              splits.train(),
-              teacher.tokenizer().padId(),
-              key,
-              new TeacherPass.Settings(
-                  s.topK(),
-                  s.massBound(),
-                  s.shards(),
-                  LogProbEncoding.valueOf(s.encoding().toUpperCase(Locale.ROOT)),
-                  spec.hyperparameters().microBatchSize(),
-                  chunk),
-              manager);
+              teacher.model(), splits.train(), teacher.tokenizer().padId(), key, settings, manager);
       ctx.listener()
           .onEvent(
               "started",
@@ -154,7 +155,13 @@ public final class TeacherPassRecipe {
       }
       saveTokenizer(teacher, dir);
       TeacherCache.Manifest m = pass.seal(dir);
-      return finish(spec, ctx, dir, m, seconds > 0 ? positions / seconds : 0);
+      return finish(
+          spec,
+          ctx,
+          dir,
+          m,
+          seconds > 0 ? positions / seconds : 0,
+          heldOut(teacher, splits, key, settings, manager, ctx));
     }
   }
 
@@ -186,14 +193,51 @@ public final class TeacherPassRecipe {
     }
   }
 
+  /** The most validation sequences the approximation error is measured on. */
+  static final int HELD_OUT_SEQUENCES = 100;
+
+  /**
+   * The cache's approximation error on held-out data: the first validation sequences (none when the
+   * split holds none out) through the same settings, against the teacher's full distribution.
+   */
+  private static HeldOutError heldOut(
+      Models.Loaded teacher,
+      DatasetSplits splits,
+      CacheKey key,
+      TeacherPass.Settings settings,
+      NDManager manager,
+      RunContext ctx) {
+    List<dev.distill.trainer.data.Sequence> held =
+        splits.validation().subList(0, Math.min(HELD_OUT_SEQUENCES, splits.validation().size()));
+    return HeldOutError.measure(
+        teacher.model(),
+        held,
+        teacher.tokenizer().padId(),
+        key,
+        settings,
+        manager,
+        ctx.outputDir().resolve("held-out-error"));
+  }
+
   /** The cache directory as the job's output: a final "checkpoint" (step = positions stored). */
   private static RunResult finish(
-      JobSpec spec, RunContext ctx, Path dir, TeacherCache.Manifest m, double positionsPerSecond) {
+      JobSpec spec,
+      RunContext ctx,
+      Path dir,
+      TeacherCache.Manifest m,
+      double positionsPerSecond,
+      HeldOutError error) {
     Map<String, Double> metrics = new LinkedHashMap<>();
     metrics.put("cache_sequences", (double) m.sequences());
     metrics.put("cache_positions", (double) m.positions());
     metrics.put("cache_bytes", (double) m.bytes());
     metrics.put("cache_bytes_per_position", m.bytesPerPosition());
+    if (error.positions() > 0) {
+      // KL(full teacher || the cache's reconstruction) per held-out position, nats
+      metrics.put("cache_heldout_kl", error.meanKl());
+      metrics.put("cache_heldout_tail_mass", error.meanTailMass());
+      metrics.put("cache_heldout_positions", (double) error.positions());
+    }
     if (positionsPerSecond > 0) {
       metrics.put("teacher_positions_per_s", positionsPerSecond);
     }
