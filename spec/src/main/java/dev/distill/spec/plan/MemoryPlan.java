@@ -12,8 +12,10 @@ import java.util.Map;
  *   <li>{@code teacher_weights}: parameters x {@link Precision#teacherBytes};
  *   <li>{@code student_weights}: parameters x {@link Precision#weightBytes} (x teacher bytes when
  *       not trained);
- *   <li>{@code master_weights}: fp32 copies beside bf16 weights (bf16-mixed);
- *   <li>{@code gradients}: one per parameter (they persist across steps: zeroed, not freed);
+ *   <li>{@code master_weights}: fp32 copies beside bf16 weights (bf16-mixed); in pure bf16 the
+ *       transient fp32 copies of the update in backward ({@link #inBackwardCopyParameters});
+ *   <li>{@code gradients}: one per parameter (they persist across steps: zeroed, not freed); in
+ *       pure bf16 only the fp32 gradients of those transient copies;
  *   <li>{@code optimizer_state}: AdamW's two fp32 moments;
  *   <li>{@code activations}: what autograd keeps from the student's forward pass until its backward
  *       ({@link #activationsFullBytes} without checkpointing, {@link #activationsCheckpointedBytes}
@@ -85,7 +87,13 @@ public record MemoryPlan(
     long studentParams = in.student() == null ? 0 : in.student().parameterCount();
     long teacherParams = in.teacher() == null ? 0 : in.teacher().parameterCount();
     c.put(TEACHER_WEIGHTS, teacherParams * p.teacherBytes());
-    if (in.training()) {
+    if (in.training() && p.updatesInBackward()) {
+      long copies = inBackwardCopyParameters(in.student());
+      c.put(STUDENT_WEIGHTS, studentParams * p.weightBytes());
+      c.put(MASTER_WEIGHTS, copies * 4); // fp32, transient
+      c.put(GRADIENTS, copies * 4); // fp32, transient
+      c.put(OPTIMIZER_STATE, studentParams * p.optimizerBytes());
+    } else if (in.training()) {
       c.put(STUDENT_WEIGHTS, studentParams * p.weightBytes());
       c.put(MASTER_WEIGHTS, studentParams * p.masterBytes());
       c.put(GRADIENTS, studentParams * p.gradientBytes());
@@ -98,8 +106,10 @@ public record MemoryPlan(
     }
     long full = in.training() ? trainingActivations(in, false) : 0;
     long checkpointed = in.training() ? trainingActivations(in, true) : 0;
+    // pure bf16 always runs the checkpointed path: its update needs each layer's recompute
+    boolean checkpointing = in.checkpointing() || p.updatesInBackward();
     long activations =
-        in.training() ? (in.checkpointing() ? checkpointed : full) : inferenceActivations(in);
+        in.training() ? (checkpointing ? checkpointed : full) : inferenceActivations(in);
     c.put(ACTIVATIONS, activations);
     c.put(LOSS_CHUNK, lossChunkBytes(in));
     c.put(WORKSPACE, workspaceBytes(in));
@@ -122,6 +132,15 @@ public record MemoryPlan(
   /** The total in MiB, rounded up: what {@code requirements.min_memory_mb} holds. */
   public long totalMib() {
     return (totalBytes + (1L << 20) - 1) >> 20;
+  }
+
+  /**
+   * Parameters that exist as fp32 copies at once when pure bf16 updates in backward: the embedding
+   * (also the head) and the final norm for the whole step (they are read at both ends of it), and
+   * one decoder layer while it is recomputed, updated and written back as bf16.
+   */
+  static long inBackwardCopyParameters(ModelShape s) {
+    return (long) s.vocabSize() * s.hiddenSize() + s.hiddenSize() + s.layerParameterCount();
   }
 
   /**

@@ -8,6 +8,7 @@ import ai.djl.training.GradientCollector;
 import dev.distill.spec.Hyperparameters;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.JobType;
+import dev.distill.spec.plan.Precision;
 import dev.distill.trainer.cache.CacheKey;
 import dev.distill.trainer.cache.TeacherCache;
 import dev.distill.trainer.checkpoint.Checkpoint;
@@ -23,8 +24,8 @@ import dev.distill.trainer.data.PromptTemplate;
 import dev.distill.trainer.loss.KdLoss;
 import dev.distill.trainer.loss.KdLossConfig;
 import dev.distill.trainer.loss.LossParts;
+import dev.distill.trainer.model.Devices;
 import dev.distill.trainer.model.NoGrad;
-import dev.distill.trainer.model.Precision;
 import dev.distill.trainer.model.gemma2.Gemma2Lora;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
 import dev.distill.trainer.optim.AdamW;
@@ -107,7 +108,7 @@ public final class TrainingRecipe implements AutoCloseable {
    */
   public void setup() {
     Device device = Models.device(ctx);
-    precision = Precision.resolve(hp.precision(), device);
+    precision = Precision.resolve(hp.precision(), Devices.kind(device));
     if (precision == Precision.BF16) {
       throw new IllegalArgumentException(
           "precision bf16 (bf16 weights) is not trainable here: DJL 0.36 aborts on bf16 tensors, so"
