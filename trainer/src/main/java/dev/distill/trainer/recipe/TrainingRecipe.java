@@ -109,11 +109,6 @@ public final class TrainingRecipe implements AutoCloseable {
   public void setup() {
     Device device = Models.device(ctx);
     precision = Precision.resolve(hp.precision(), Devices.kind(device));
-    if (precision == Precision.BF16) {
-      throw new IllegalArgumentException(
-          "precision bf16 (bf16 weights) is not trainable here: DJL 0.36 aborts on bf16 tensors, so"
-              + " parameters with gradients must be fp32; use bf16-mixed (docs/gpu.md)");
-    }
     manager = NDManager.newBaseManager(device);
     checkpoints = new CheckpointManager(ctx.checkpointDir(), hp.keepCheckpoints());
     Optional<Checkpoint> resume =
@@ -227,7 +222,13 @@ public final class TrainingRecipe implements AutoCloseable {
       batches = data.trainBatches(hp.microBatchSize(), hp.seed(), pad, seqLen);
     }
     validation = data.validationBatches(hp.microBatchSize(), pad, seqLen);
-    optimizer = new AdamW(OptimizerConfig.from(hp), student.model().parameters(), manager);
+    // pure bf16: the model updates each layer inside its backward pass, the optimiser holds the
+    // moments only (the spec has refused clipping, accumulation and adapters)
+    optimizer =
+        student.model().updatesInBackward()
+            ? AdamW.inBackward(
+                OptimizerConfig.from(hp), student.model().parameterShapes(), device, manager)
+            : new AdamW(OptimizerConfig.from(hp), student.model().parameters(), manager);
     if (resume.isPresent()) {
       Checkpoint c = resume.get();
       try (NDManager tmp = manager.newSubManager();
@@ -334,8 +335,12 @@ public final class TrainingRecipe implements AutoCloseable {
         // LoRA dropout draws from the engine's generator: seeded per step, a resume draws the same
         Engine.getInstance().setRandomSeed((int) (hp.seed() * 1_000_003L + step));
       }
+      boolean inBackward = optimizer.updatesInBackward();
       try (NDManager stepManager = manager.newSubManager();
           GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+        if (inBackward) {
+          optimizer.beginInBackward();
+        }
         for (int i = 0; i < accumulation; i++) {
           Batch b = micro[i];
           BatchTensors x = BatchTensors.of(b, stepManager); // (B, T) each
@@ -358,12 +363,13 @@ public final class TrainingRecipe implements AutoCloseable {
                       teacher == null ? null : teacher.model(),
                       teacherHidden);
           LossParts parts = loss.backward(collector, hidden, x.labels(), x.lossMask(), normaliser);
-          student.model().finishBackward(); // checkpointed layers: recompute, back-propagate
+          // checkpointed layers: recompute, back-propagate (pure bf16: and update each layer)
+          student.model().finishBackward(optimizer::updateInBackward);
           total += parts.total().getFloat();
           kd += parts.kd().getFloat();
           ce += parts.ce().getFloat();
         }
-        report = optimizer.clipAndStep();
+        report = inBackward ? optimizer.finishInBackward() : optimizer.clipAndStep();
       }
       step++;
       tokensSeen += normaliser;
