@@ -106,10 +106,8 @@ public record MemoryPlan(
     }
     long full = in.training() ? trainingActivations(in, false) : 0;
     long checkpointed = in.training() ? trainingActivations(in, true) : 0;
-    // pure bf16 always runs the checkpointed path: its update needs each layer's recompute
-    boolean checkpointing = in.checkpointing() || p.updatesInBackward();
     long activations =
-        in.training() ? (checkpointing ? checkpointed : full) : inferenceActivations(in);
+        in.training() ? (in.checkpointing() ? checkpointed : full) : inferenceActivations(in);
     c.put(ACTIVATIONS, activations);
     c.put(LOSS_CHUNK, lossChunkBytes(in));
     c.put(WORKSPACE, workspaceBytes(in));

@@ -117,6 +117,7 @@ class MemoryPlanTest {
     assertThat(p.components().get(MemoryPlan.MASTER_WEIGHTS)).isEqualTo((40 + 4 + 160) * 4);
     assertThat(p.components().get(MemoryPlan.GRADIENTS)).isEqualTo((40 + 4 + 160) * 4);
     // always checkpointed, whatever the spec says
+    assertThat(in.checkpointing()).isTrue();
     assertThat(p.components().get(MemoryPlan.ACTIVATIONS))
         .isEqualTo(p.activationsCheckpointedBytes());
     // 2.6B in bf16: 2 + 8 bytes a parameter, plus the embedding's and one layer's fp32 copies

@@ -287,6 +287,9 @@ public final class TrainingRecipe implements AutoCloseable {
             "precision "
                 + precision.json()
                 + (hp.precision() == null ? " (the default on " + device + ")" : "")
+                + Optional.ofNullable(Devices.tf32(device, precision, System.getenv()))
+                    .map(t -> "; " + t)
+                    .orElse("")
                 + (teacher == null
                     ? ""
                     : String.format(
