@@ -147,8 +147,7 @@ class GpuWorkerTest {
             .getContainers()
             .get(0);
     assertThat(envValue(off, "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE")).isEqualTo("0");
-    Container cpu =
-        WorkerManifestTest.worker(Rendered.render().one(Deployment.class, "worker"));
+    Container cpu = WorkerManifestTest.worker(Rendered.render().one(Deployment.class, "worker"));
     assertThat(envValue(cpu, "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE")).isNull();
   }
 
