@@ -73,8 +73,10 @@ class PlanCommandTest {
         .contains("\"precision\":\"bf16\"")
         .contains("\"activation_checkpointing\":true");
     LogitsCommandTest.Run table =
-        LogitsCommandTest.run("plan", example("finetune-2b.json").toString(), "--precision", "bf16");
-    assertThat(table.out()).contains("precision bf16, micro-batch 2 x 2048 tokens, activation checkpointing on");
+        LogitsCommandTest.run(
+            "plan", example("finetune-2b.json").toString(), "--precision", "bf16");
+    assertThat(table.out())
+        .contains("precision bf16, micro-batch 2 x 2048 tokens, activation checkpointing on");
   }
 
   @Test

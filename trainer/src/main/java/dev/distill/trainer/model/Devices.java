@@ -57,7 +57,9 @@ public final class Devices {
     return Device.gpu(index);
   }
 
-  /** The variable libtorch reads once, at start, to run fp32 cuBLAS matmuls on TF32 tensor cores. */
+  /**
+   * The variable libtorch reads once, at start, to run fp32 cuBLAS matmuls on TF32 tensor cores.
+   */
   public static final String TF32_VARIABLE = "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE";
 
   /**

@@ -69,12 +69,13 @@ class PrecisionTrainingTest {
 
   /**
    * Pure bf16 against fp32 with the same settings, clipping off in both (pure bf16 cannot clip).
-   * The tolerance is 5%, wider than bf16-mixed's 2%: every update is rounded to bf16 (8 bits of
-   * mantissa), so an update below half a weight's unit in the last place is lost; measured on this
-   * run: see docs/gpu.md.
+   * The bound is issue 11's 2% for bf16-mixed: pure bf16 also rounds every update to bf16 (an
+   * update below half a weight's unit in the last place is lost), yet at this learning rate (3e-3,
+   * to 3e-4 at the end, against weights of about 0.02 whose bf16 unit is 1.2e-4) updates survive
+   * rounding; measured 0.03% (docs/gpu.md). Deterministic: same seed, same CPU kernels.
    */
   @Test
-  void pureBf16EndsWithinFivePercentOfFp32(@TempDir Path tmp) {
+  void pureBf16EndsWithinTwoPercentOfFp32(@TempDir Path tmp) {
     RecipeSpecs.Recorder fp32 = trainUnclipped(tmp.resolve("fp32"), "fp32");
     RecipeSpecs.Recorder pure = trainUnclipped(tmp.resolve("bf16"), "bf16");
     assertThat(pure.events).contains("precision: precision bf16");
@@ -84,7 +85,7 @@ class PrecisionTrainingTest {
     assertThat(a).as("fp32 learnt something").isLessThan(0.8 * first);
     assertThat(Math.abs(b - a) / a)
         .as("bf16 %.5f vs fp32 %.5f (first step %.5f)", b, a, first)
-        .isLessThan(0.05);
+        .isLessThan(0.02);
     assertThat(b).as("bf16 is not fp32 in disguise").isNotEqualTo(a);
     assertThat(pure.steps.get(0).gradNorm()).as("the norm is reported, unclipped").isPositive();
     System.out.printf(
