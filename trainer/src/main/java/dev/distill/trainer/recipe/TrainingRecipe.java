@@ -47,7 +47,9 @@ import java.util.Optional;
  * {@link #train}, {@link #saveCheckpoint}, {@link #close}. One step: teacher forward (no grad),
  * student forward, chunked loss and backward per micro-batch, global-norm clipping, AdamW, then
  * log, evaluate and checkpoint on their cadences. Everything made during a step lives in that
- * step's sub-manager.
+ * step's sub-manager. In pure bf16 the student updates each layer inside its backward pass ({@link
+ * Gemma2Model#finishBackward(Gemma2Model.WeightUpdate)}, {@link AdamW#inBackward}): one
+ * micro-batch, no clipping (the spec refuses both otherwise).
  */
 public final class TrainingRecipe implements AutoCloseable {
 
