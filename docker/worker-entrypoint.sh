@@ -12,6 +12,21 @@ fi
 export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-4294967296}"
 export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-68719476736}"
 export MALLOC_TOP_PAD_="${MALLOC_TOP_PAD_:-268435456}"
+# TF32 for fp32 matmuls on CUDA: libtorch reads TORCH_ALLOW_TF32_CUBLAS_OVERRIDE (only the value 1 turns it on)
+# once, when its global context is made, and then runs fp32 cuBLAS GEMMs (matmul, linear, bmm) on TF32 tensor
+# cores where the GPU has them (Ampere and later); bf16 matmuls and the CPU are untouched. A process cannot
+# set it for itself after start, so it is set here, for a --device cuda or cuda:N run. A value the caller set
+# wins (0 keeps full fp32). docs/gpu.md.
+device=""
+prev=""
+for arg in "$@"; do
+  case "$prev" in --device) device="$arg" ;; esac
+  case "$arg" in --device=*) device="${arg#--device=}" ;; esac
+  prev="$arg"
+done
+case "$device" in
+  cuda | cuda:*) export TORCH_ALLOW_TF32_CUBLAS_OVERRIDE="${TORCH_ALLOW_TF32_CUBLAS_OVERRIDE:-1}" ;;
+esac
 # shellcheck disable=SC2086
 exec java -Dai.djl.offline=true ${JAVA_OPTS:-} \
   -cp "/opt/distill/distill-app.jar:/opt/distill/lib/*" dev.distill.app.cli.DistillCli "$@"

@@ -21,6 +21,10 @@ methods:
                      the op runs: the zero-copy view(dtype) overload does not resolve in TorchScript on
                      libtorch 2.7.1). frozen_linear computes in fp32 (the weight upcast, exactly: equal
                      to an fp32 copy of the same weights), frozen_linear_low in the weight's own dtype.
+  bf16_float(w), bf16_bits(x)
+                     pure bf16's storage: bf16_float upcasts 2-byte weights (int8-pair bf16 bits, or float16)
+                     to fp32, exactly; bf16_bits rounds fp32 to bf16 (round to nearest even, torch's cast)
+                     and returns its bits as int8 pairs (..., 2n), the layout the weights are held in.
   sdpa(q, k, v, mask), sdpa_bf16(q, k, v, mask)
                      torch's scaled_dot_product_attention (flash kernel where it applies), scale 1 (the
                      caller scales q), additive fp32 mask; backward through autograd. No soft-cap.
@@ -44,7 +48,7 @@ repository root:
 The archive is reproducible: running it again writes the same bytes (its top directory is named after the
 file, so keep the name). The tests of each method: GegluTest, AdamWTest, FrozenTeacherTest (frozen_*),
 FusedAttentionTest (sdpa, sdpa_bf16 against matmul_bf16), PrecisionTrainingTest (linear_bf16, matmul_bf16),
-MergedProductsTest (linear3, geglu_linear).
+MergedProductsTest (linear3, geglu_linear), PureBf16Test (bf16_float, bf16_bits).
 """
 import os
 import shutil
@@ -104,6 +108,15 @@ SOURCE = '''class FusedOps(Module):
     if torch.eq(ops.prim.dtype(w), 1):
       v = torch.view_copy(w, dtype=15)
     return torch.to(torch.embedding(v, ids), 6)
+  def bf16_float(self: __torch__.FusedOps,
+    w: Tensor) -> Tensor:
+    v = w
+    if torch.eq(ops.prim.dtype(w), 1):
+      v = torch.view_copy(w, dtype=15)
+    return torch.to(v, 6)
+  def bf16_bits(self: __torch__.FusedOps,
+    x: Tensor) -> Tensor:
+    return torch.view_copy(torch.to(x, 15), dtype=1)
   def sdpa(self: __torch__.FusedOps,
     q: Tensor,
     k: Tensor,

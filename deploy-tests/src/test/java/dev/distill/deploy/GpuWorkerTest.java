@@ -118,4 +118,72 @@ class GpuWorkerTest {
     sets.put("gpuWorker.device", "cpu");
     assertThatThrownBy(() -> Rendered.template(sets)).hasMessageContaining("/gpuWorker/device");
   }
+
+  private static String envValue(Container c, String name) {
+    return c.getEnv().stream()
+        .filter(e -> name.equals(e.getName()))
+        .map(e -> e.getValue())
+        .findFirst()
+        .orElse(null);
+  }
+
+  @Test
+  void theGpuPoolTurnsTf32OnForFp32MatmulsUnlessToldNot() {
+    Container on =
+        Rendered.render(Map.of("gpuWorker.enabled", true))
+            .one(Deployment.class, "gpu-worker")
+            .getSpec()
+            .getTemplate()
+            .getSpec()
+            .getContainers()
+            .get(0);
+    assertThat(envValue(on, "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE")).isEqualTo("1");
+    Container off =
+        Rendered.render(Map.of("gpuWorker.enabled", true, "gpuWorker.tf32", false))
+            .one(Deployment.class, "gpu-worker")
+            .getSpec()
+            .getTemplate()
+            .getSpec()
+            .getContainers()
+            .get(0);
+    assertThat(envValue(off, "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE")).isEqualTo("0");
+    Container cpu = WorkerManifestTest.worker(Rendered.render().one(Deployment.class, "worker"));
+    assertThat(envValue(cpu, "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE")).isNull();
+  }
+
+  /**
+   * The entrypoint of both worker images, run with a stand-in {@code java} that prints the
+   * variable: set to 1 for a CUDA device (libtorch reads it once at start, so the process cannot
+   * set it later), absent otherwise, and the caller's own value kept.
+   */
+  @Test
+  void theEntrypointSetsTf32ForCudaDevicesOnly(@org.junit.jupiter.api.io.TempDir Path tmp)
+      throws Exception {
+    Path java = tmp.resolve("java");
+    Files.writeString(
+        java, "#!/bin/sh\necho \"tf32=${TORCH_ALLOW_TF32_CUBLAS_OVERRIDE:-unset}\"\n");
+    java.toFile().setExecutable(true);
+    assertThat(entrypoint(tmp, null, "worker", "--device", "cuda")).isEqualTo("tf32=1");
+    assertThat(entrypoint(tmp, null, "train", "spec.json", "--device=cuda:1")).isEqualTo("tf32=1");
+    assertThat(entrypoint(tmp, null, "worker", "--device", "cpu")).isEqualTo("tf32=unset");
+    assertThat(entrypoint(tmp, null, "worker")).isEqualTo("tf32=unset");
+    assertThat(entrypoint(tmp, "0", "worker", "--device", "cuda")).isEqualTo("tf32=0");
+  }
+
+  private static String entrypoint(Path bin, String tf32, String... args) throws Exception {
+    List<String> cmd = new java.util.ArrayList<>();
+    cmd.add("sh");
+    cmd.add(Repo.root().resolve("docker/worker-entrypoint.sh").toString());
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+    pb.environment().remove("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE");
+    if (tf32 != null) {
+      pb.environment().put("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", tf32);
+    }
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes()).strip();
+    assertThat(p.waitFor()).as(out).isZero();
+    return out;
+  }
 }

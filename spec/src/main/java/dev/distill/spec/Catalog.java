@@ -47,7 +47,7 @@ public final class Catalog {
    * weights, optimizer state, loss and softmax); bf16 (bf16 weights, fp32 optimizer state). Unset
    * means the worker's default: bf16-mixed on CUDA, fp32 on CPU.
    */
-  public static final List<String> PRECISIONS = List.of("fp32", "bf16-mixed", "bf16");
+  public static final List<String> PRECISIONS = dev.distill.spec.plan.Precision.NAMES;
 
   /**
    * {@code hyperparameters.lora.target_modules}: the projections of a Gemma 2 layer, by Hugging

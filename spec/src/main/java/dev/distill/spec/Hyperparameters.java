@@ -79,7 +79,8 @@ public record Hyperparameters(
     weightDecay = weightDecay == null ? 0.01 : weightDecay;
     beta1 = beta1 == null ? 0.9 : beta1;
     beta2 = beta2 == null ? 0.95 : beta2;
-    gradClip = gradClip == null ? 1.0 : gradClip;
+    // pure bf16 updates each layer inside the backward pass: there is no global norm to clip by
+    gradClip = gradClip == null ? ("bf16".equalsIgnoreCase(precision) ? 0.0 : 1.0) : gradClip;
     temperature = temperature == null ? 1.0 : temperature;
     kdRatio = kdRatio == null ? 1.0 : kdRatio;
     kdLoss = kdLoss == null ? "forward_kl" : kdLoss.toLowerCase(Locale.ROOT);
@@ -144,8 +145,45 @@ public record Hyperparameters(
     if (precision != null && !Catalog.PRECISIONS.contains(precision)) {
       v.add("precision", Catalog.oneOf(Catalog.PRECISIONS, precision));
     }
+    if ("bf16".equals(precision)) {
+      checkPureBf16(v);
+    }
     if (lora != null) {
       lora.check(v.at("lora"));
+    }
+  }
+
+  /**
+   * Pure bf16 updates each decoder layer's weights while the backward pass is still running (the
+   * optimizer in backward, as torchtune's {@code optimizer_in_bwd}): a layer's gradients are gone
+   * before the next layer's exist, so there is no global gradient norm to clip by and no gradient
+   * to accumulate over micro-batches; and it trains every weight.
+   */
+  private void checkPureBf16(Violations v) {
+    String why = "precision bf16 updates each layer during the backward pass (docs/gpu.md)";
+    if (gradClip != null && gradClip > 0) {
+      v.add(
+          "grad_clip",
+          "must be 0 with precision bf16: "
+              + why
+              + ", so there is no global gradient norm to clip by; was "
+              + gradClip);
+    }
+    if (batchSize != null
+        && microBatchSize != null
+        && microBatchSize > 0
+        && batchSize > microBatchSize) {
+      v.add(
+          "micro_batch_size",
+          "must equal batch_size ("
+              + batchSize
+              + ") with precision bf16: "
+              + why
+              + ", so gradients cannot be accumulated over micro-batches; was "
+              + microBatchSize);
+    }
+    if (lora != null) {
+      v.add("lora", "must be unset with precision bf16, which trains every weight; use bf16-mixed");
     }
   }
 

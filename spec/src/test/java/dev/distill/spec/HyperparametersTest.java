@@ -3,6 +3,7 @@ package dev.distill.spec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.ObjectMapper;
 import tools.jackson.databind.json.JsonMapper;
@@ -126,5 +127,52 @@ class HyperparametersTest {
                         new SpecViolation(
                             "hyperparameters.precision",
                             "must be one of fp32, bf16-mixed, bf16, was 'fp16'")));
+  }
+
+  private static List<SpecViolation> violations(Hyperparameters hp) {
+    try {
+      new JobSpec(
+          JobType.FINETUNE,
+          null,
+          ModelRef.of("builtin:gemma2-tiny"),
+          DatasetSpec.procedural(),
+          hp,
+          null,
+          null,
+          null,
+          null,
+          null);
+      return List.of();
+    } catch (InvalidSpecException e) {
+      return e.violations();
+    }
+  }
+
+  @Test
+  void pureBf16RefusesClippingAndAccumulationNamingTheFields() {
+    // unset, grad_clip is 0 under bf16 (else 1): a bf16 spec is valid without naming it
+    Hyperparameters plain = Hyperparameters.builder().precision("bf16").build();
+    assertThat(plain.gradClip()).isZero();
+    assertThat(violations(plain)).isEmpty();
+    assertThat(Hyperparameters.builder().precision("bf16-mixed").build().gradClip()).isEqualTo(1.0);
+    List<SpecViolation> bad =
+        violations(
+            Hyperparameters.builder()
+                .precision("bf16")
+                .gradClip(1.0)
+                .batchSize(8)
+                .microBatchSize(4)
+                .lora(new LoraSpec(4, 8.0, 0.0, null))
+                .build());
+    assertThat(bad)
+        .extracting(SpecViolation::field)
+        .containsExactly(
+            "hyperparameters.grad_clip",
+            "hyperparameters.micro_batch_size",
+            "hyperparameters.lora");
+    assertThat(bad.get(0).message())
+        .startsWith("must be 0 with precision bf16: precision bf16 updates each layer during the")
+        .endsWith("no global gradient norm to clip by; was 1.0");
+    assertThat(bad.get(1).message()).contains("must equal batch_size (8)").endsWith("was 4");
   }
 }

@@ -93,6 +93,25 @@ class PlanCommandTest {
   }
 
   @Test
+  void pureBf16IsTwoBytesOfWeightsAndEightOfMomentsAlwaysCheckpointed() {
+    LogitsCommandTest.Run r =
+        LogitsCommandTest.run(
+            "plan", example("finetune-2b.json").toString(), "--precision", "bf16", "-o", "json");
+    assertThat(r.code()).as(r.err()).isZero();
+    // 2,614,341,888 parameters: 2 bytes of weights, 8 of AdamW's moments
+    assertThat(r.out())
+        .contains("\"student_weights\":5228683776")
+        .contains("\"optimizer_state\":20914735104")
+        .contains("\"precision\":\"bf16\"")
+        .contains("\"activation_checkpointing\":true");
+    LogitsCommandTest.Run table =
+        LogitsCommandTest.run(
+            "plan", example("finetune-2b.json").toString(), "--precision", "bf16");
+    assertThat(table.out())
+        .contains("precision bf16, micro-batch 2 x 2048 tokens, activation checkpointing on");
+  }
+
+  @Test
   void aFileModelIsPlannedFromItsConfigJson(@TempDir Path dir) throws Exception {
     Path model = Files.createDirectories(dir.resolve("m"));
     dev.distill.trainer.model.gemma2.Gemma2Config.preset("gemma2-9b")

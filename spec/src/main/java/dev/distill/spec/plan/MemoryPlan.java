@@ -17,8 +17,10 @@ import java.util.Map;
  *       not trained). With LoRA ({@link PlanInputs#lora}) the base is frozen like a teacher
  *       (parameters x {@link Precision#teacherBytes}) and the adapters are weights of their own;
  *   <li>{@code master_weights}: fp32 copies beside bf16 weights (bf16-mixed), of the trained values
- *       only ({@link PlanInputs#trainableParameters}: the adapters with LoRA);
- *   <li>{@code gradients}: one per trained value (they persist across steps: zeroed, not freed);
+ *       only ({@link PlanInputs#trainableParameters}: the adapters with LoRA); in pure bf16 the
+ *       transient fp32 copies of the update in backward ({@link #inBackwardCopyParameters});
+ *   <li>{@code gradients}: one per trained value (they persist across steps: zeroed, not freed); in
+ *       pure bf16 only the fp32 gradients of those transient copies;
  *   <li>{@code optimizer_state}: AdamW's two fp32 moments per trained value;
  *   <li>{@code activations}: what autograd keeps from the student's forward pass until its backward
  *       ({@link #activationsFullBytes} without checkpointing, {@link #activationsCheckpointedBytes}
@@ -111,7 +113,13 @@ public record MemoryPlan(
     long teacherParams = in.teacher() == null ? 0 : in.teacher().parameterCount();
     c.put(TEACHER_WEIGHTS, teacherParams * p.teacherBytes());
     c.put(TEACHER_CACHE, teacherCacheBytes(in));
-    if (in.training()) {
+    if (in.training() && p.updatesInBackward()) { // pure bf16 (never LoRA: the spec refuses it)
+      long copies = inBackwardCopyParameters(in.student());
+      c.put(STUDENT_WEIGHTS, studentParams * p.weightBytes());
+      c.put(MASTER_WEIGHTS, copies * 4); // fp32, transient
+      c.put(GRADIENTS, copies * 4); // fp32, transient
+      c.put(OPTIMIZER_STATE, studentParams * p.optimizerBytes());
+    } else if (in.training()) {
       long trained = in.trainableParameters();
       // a LoRA base is frozen: its weights alone, held as a teacher's are
       long frozen = in.lora() == null ? 0 : studentParams * p.teacherBytes();
@@ -151,6 +159,15 @@ public record MemoryPlan(
   /** The total in MiB, rounded up: what {@code requirements.min_memory_mb} holds. */
   public long totalMib() {
     return (totalBytes + (1L << 20) - 1) >> 20;
+  }
+
+  /**
+   * Parameters that exist as fp32 copies at once when pure bf16 updates in backward: the embedding
+   * (also the head) and the final norm for the whole step (they are read at both ends of it), and
+   * one decoder layer while it is recomputed, updated and written back as bf16.
+   */
+  static long inBackwardCopyParameters(ModelShape s) {
+    return (long) s.vocabSize() * s.hiddenSize() + s.hiddenSize() + s.layerParameterCount();
   }
 
   /**

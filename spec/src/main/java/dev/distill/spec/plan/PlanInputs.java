@@ -13,7 +13,8 @@ import dev.distill.spec.LoraSpec;
  * @param microBatch B, sequences per forward pass ({@code micro_batch_size})
  * @param seqLen T, tokens per sequence ({@code dataset.max_seq_len}: packed rows are that long,
  *     unpacked rows at most that long)
- * @param checkpointing {@code hyperparameters.activation_checkpointing}
+ * @param checkpointing {@code hyperparameters.activation_checkpointing}; always true when pure bf16
+ *     trains
  * @param lossChunk loss tokens whose logits exist at once ({@link #lossChunk(Integer, int)})
  * @param lora {@code hyperparameters.lora}: the student's base is frozen and only its adapters
  *     train; null for a student whose every weight trains
@@ -54,6 +55,8 @@ public record PlanInputs(
               + " was "
               + cacheTopK);
     }
+    // pure bf16 always trains checkpointed: its update in backward needs each layer's recompute
+    checkpointing = checkpointing || (training && precision.updatesInBackward());
     if (microBatch < 1 || seqLen < 1 || lossChunk < 1) {
       throw new IllegalArgumentException(
           "microBatch, seqLen and lossChunk must be at least 1, were "

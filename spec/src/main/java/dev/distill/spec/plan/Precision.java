@@ -4,9 +4,10 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * How a job holds and computes its tensors, as {@code hyperparameters.precision} names it: the
- * memory plan's bytes per value follow from it. Only {@link #FP32} runs today; the plan takes all
- * three so that the bf16 routes can be sized before they exist.
+ * How a job holds and computes its tensors, as {@code hyperparameters.precision} names it: the one
+ * list of precisions, used by the spec's check ({@link dev.distill.spec.Catalog#PRECISIONS}), the
+ * memory plan (bytes per value) and the trainer (how its matmuls run and its weights are held; see
+ * docs/gpu.md).
  */
 public enum Precision {
   /** fp32 weights, gradients, activations; a teacher is expanded to fp32 in memory. */
@@ -16,8 +17,13 @@ public enum Precision {
    * optimiser state; bf16 activations with the softmax and the loss in fp32; the teacher in bf16.
    */
   BF16_MIXED("bf16-mixed", 2, 2, 4, 4, 2),
-  /** Pure bf16 weights and gradients, fp32 optimiser state (for tight memory); teacher in bf16. */
-  BF16("bf16", 2, 2, 0, 2, 2);
+  /**
+   * Pure bf16 weights, fp32 optimiser state (for tight memory); teacher in bf16. The trainer
+   * updates each layer inside the backward pass from a transient fp32 copy (optimizer in backward),
+   * so no gradient persists across the step: the plan counts one layer's fp32 copy and gradients as
+   * a transient instead ({@link MemoryPlan}).
+   */
+  BF16("bf16", 2, 2, 0, 0, 2);
 
   private final String json;
   private final int teacherBytes;
@@ -64,6 +70,30 @@ public enum Precision {
   }
 
   /**
+   * The precision of a run: the spec's when it names one, else the device's default.
+   *
+   * @param requested {@code hyperparameters.precision}, or null
+   * @param device {@code cpu} or {@code cuda} (or null when not known)
+   * @throws IllegalArgumentException naming the value and the known ones
+   */
+  public static Precision resolve(String requested, String device) {
+    return requested == null ? defaultFor(device) : of(requested);
+  }
+
+  /** Whether the matmuls run in a 2-byte dtype (bf16 inside the trainer's TorchScript ops). */
+  public boolean lowCompute() {
+    return this != FP32;
+  }
+
+  /**
+   * Whether the trainable weights are held in bf16 and updated inside the backward pass, layer by
+   * layer (optimizer in backward): no global-norm clipping and no gradient accumulation.
+   */
+  public boolean updatesInBackward() {
+    return this == BF16;
+  }
+
+  /**
    * The default of a device kind, as issue 11 sets it: bf16-mixed on CUDA, fp32 on CPU (and when
    * the device is not known).
    */
@@ -86,7 +116,7 @@ public enum Precision {
     return masterBytes;
   }
 
-  /** Bytes per parameter of a gradient. */
+  /** Bytes per parameter of a gradient that persists across the step (0 in pure bf16). */
   public int gradientBytes() {
     return gradientBytes;
   }

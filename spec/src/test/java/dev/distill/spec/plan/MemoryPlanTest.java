@@ -190,6 +190,34 @@ class MemoryPlanTest {
   }
 
   @Test
+  void pureBf16HoldsTwoByteWeightsAndOneLayerOfFp32Copies() {
+    // the tiny shape of activationsOfATinyShapeByHand: 364 parameters, V D 40 + final norm 4, 160
+    // per layer
+    ModelShape s = new ModelShape(10, 4, 8, 2, 2, 1, 2, true);
+    PlanInputs in = new PlanInputs(s, null, true, Precision.BF16, 1, 3, false, 16);
+    MemoryPlan p = MemoryPlan.of(in);
+    assertThat(p.components().get(MemoryPlan.STUDENT_WEIGHTS)).isEqualTo(364 * 2);
+    assertThat(p.components().get(MemoryPlan.OPTIMIZER_STATE)).isEqualTo(364 * 8);
+    assertThat(s.layerParameterCount()).isEqualTo(160);
+    assertThat(p.components().get(MemoryPlan.MASTER_WEIGHTS)).isEqualTo((40 + 4 + 160) * 4);
+    assertThat(p.components().get(MemoryPlan.GRADIENTS)).isEqualTo((40 + 4 + 160) * 4);
+    // always checkpointed, whatever the spec says
+    assertThat(in.checkpointing()).isTrue();
+    assertThat(p.components().get(MemoryPlan.ACTIVATIONS))
+        .isEqualTo(p.activationsCheckpointedBytes());
+    // 2.6B in bf16: 2 + 8 bytes a parameter, plus the embedding's and one layer's fp32 copies
+    ModelShape g = ModelShape.preset("gemma2-2b");
+    MemoryPlan big =
+        MemoryPlan.of(new PlanInputs(g, null, true, Precision.BF16, 1, 2048, true, 64));
+    MemoryPlan mixed =
+        MemoryPlan.of(new PlanInputs(g, null, true, Precision.BF16_MIXED, 1, 2048, true, 64));
+    assertThat(big.components().get(MemoryPlan.STUDENT_WEIGHTS)).isEqualTo(2 * g.parameterCount());
+    assertThat(big.components().get(MemoryPlan.GRADIENTS))
+        .isLessThan(mixed.components().get(MemoryPlan.GRADIENTS) / 3);
+    assertThat(big.totalBytes()).isLessThan(mixed.totalBytes());
+  }
+
+  @Test
   void checkpointingCutsTheActivationsOfLongSequences() {
     ModelShape s = ModelShape.preset("gemma2-2b");
     PlanInputs off = new PlanInputs(s, null, true, Precision.BF16_MIXED, 4, 2048, false, 64);

@@ -194,6 +194,27 @@ public final class FusedOps {
   }
 
   /**
+   * The fp32 value of 2-byte weights, exactly (pure bf16's transient copy of a layer).
+   *
+   * @param w (..., 2 n) int8 bf16 bits, or (..., n) float16
+   * @return (..., n) fp32, owned by w's manager
+   */
+  public static NDArray bf16Float(NDArray w) {
+    return call("bf16_float", w);
+  }
+
+  /**
+   * fp32 rounded to bf16 (round to nearest, ties to even: torch's cast), as the int8 pairs pure
+   * bf16 holds its weights in; runs without autograd.
+   *
+   * @param x (..., n) fp32
+   * @return (..., 2 n) int8 bf16 bits, owned by x's manager
+   */
+  public static NDArray bf16Bits(NDArray x) {
+    return call("bf16_bits", x);
+  }
+
+  /**
    * {@code softmax(q k^T + mask) v} by torch's scaled_dot_product_attention (the flash kernel where
    * it applies), scale 1: the caller has scaled q. Differentiable in q, k and v. No soft-cap: equal
    * to the composed attention only without one.

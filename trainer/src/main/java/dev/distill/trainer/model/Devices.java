@@ -57,6 +57,31 @@ public final class Devices {
     return Device.gpu(index);
   }
 
+  /**
+   * The variable libtorch reads once, at start, to run fp32 cuBLAS matmuls on TF32 tensor cores.
+   */
+  public static final String TF32_VARIABLE = "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE";
+
+  /**
+   * How an fp32 run's matmuls go on a device, for the {@code precision} event: TF32 on CUDA when
+   * {@link #TF32_VARIABLE} is 1 (libtorch 2.7.1 reads it when its global context is made: {@code
+   * float32_matmul_precision} becomes HIGH, so cuBLAS may use TF32 tensor cores, on Ampere and
+   * later GPUs), else full fp32. Nothing for the CPU or other precisions (their matmuls are not
+   * fp32 cuBLAS GEMMs). The worker images' entrypoint sets it for a CUDA device (docs/gpu.md).
+   *
+   * @param env the process environment ({@code System.getenv()})
+   * @return a clause for the event, or null when TF32 does not apply
+   */
+  public static String tf32(
+      Device device, dev.distill.spec.plan.Precision precision, java.util.Map<String, String> env) {
+    if (!device.isGpu() || precision != dev.distill.spec.plan.Precision.FP32) {
+      return null;
+    }
+    return "1".equals(env.get(TF32_VARIABLE))
+        ? "fp32 matmuls on TF32 tensor cores where the GPU has them (" + TF32_VARIABLE + "=1)"
+        : "fp32 matmuls in full fp32 (" + TF32_VARIABLE + " is not 1)";
+  }
+
   /** {@code cpu} or {@code cuda}: the kind a worker advertises. */
   public static String kind(Device device) {
     return device.isGpu() ? "cuda" : "cpu";

@@ -1,10 +1,12 @@
 package dev.distill.trainer.optim;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.distill.trainer.fused.FusedOps;
@@ -34,6 +36,11 @@ import java.util.Map;
  * PyTorch grad mode off on the calling thread, so a step may be called inside or outside a {@link
  * ai.djl.training.GradientCollector}.
  *
+ * <p>Pure bf16 ({@link #inBackward}) keeps only the moments: the model hands each layer's transient
+ * fp32 weights, their gradients set, to {@link #updateInBackward} while its backward pass runs (the
+ * optimizer in backward, as torchtune's {@code optimizer_in_bwd}), between {@link #beginInBackward}
+ * and {@link #finishInBackward}; the same update, one group at a time, without clipping.
+ *
  * <p>The update runs as PyTorch's fused AdamW kernel ({@link FusedOps#adamw}, one pass over each
  * tensor), or composed from DJL ops parameter by parameter when fused ops are switched off.
  */
@@ -52,6 +59,10 @@ public final class AdamW implements AutoCloseable {
   private final Map<String, NDArray> expAvg = new LinkedHashMap<>();
   private final Map<String, NDArray> expAvgSq = new LinkedHashMap<>();
   private long step;
+  private final boolean
+      inBackward; // pure bf16: the parameters come per group, see updateInBackward
+  private double inBackwardLr = Double.NaN; // the open step's learning rate, NaN when none is open
+  private double inBackwardSquares; // sum of the squared gradient norms of the open step
 
   /**
    * @param config settings
@@ -59,6 +70,7 @@ public final class AdamW implements AutoCloseable {
    * @param manager parent of the manager that holds the moments (zeros, same shapes and devices)
    */
   public AdamW(OptimizerConfig config, Map<String, NDArray> parameters, NDManager manager) {
+    this.inBackward = false;
     this.config = config;
     this.schedule = config.schedule();
     this.parameters = Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
@@ -85,6 +97,105 @@ public final class AdamW implements AutoCloseable {
         expAvg.put(e.getKey(), stateManager.zeros(p.getShape(), DataType.FLOAT32, p.getDevice()));
         expAvgSq.put(e.getKey(), stateManager.zeros(p.getShape(), DataType.FLOAT32, p.getDevice()));
       }
+    }
+  }
+
+  /**
+   * An optimiser of weights held elsewhere (pure bf16) and updated group by group inside the
+   * backward pass ({@link #updateInBackward}): only the fp32 moments live here, zeros of the given
+   * shapes. {@link #clipAndStep} and {@link #step(double)} refuse to run.
+   *
+   * @param shapes every trainable weight's name and (logical, fp32) shape, in a stable order
+   * @param device where the moments live (the weights' device)
+   */
+  public static AdamW inBackward(
+      OptimizerConfig config, Map<String, Shape> shapes, Device device, NDManager manager) {
+    return new AdamW(config, shapes, device, manager);
+  }
+
+  private AdamW(
+      OptimizerConfig config, Map<String, Shape> shapes, Device device, NDManager manager) {
+    this.inBackward = true;
+    this.config = config;
+    this.schedule = config.schedule();
+    this.parameters = Map.of();
+    this.stateManager = manager.newSubManager();
+    try (NoGrad ignored = NoGrad.enter()) {
+      for (Map.Entry<String, Shape> e : shapes.entrySet()) {
+        expAvg.put(e.getKey(), stateManager.zeros(e.getValue(), DataType.FLOAT32, device));
+        expAvgSq.put(e.getKey(), stateManager.zeros(e.getValue(), DataType.FLOAT32, device));
+      }
+    }
+  }
+
+  /** Opens an update in backward: update t = step + 1, at the schedule's learning rate. */
+  public void beginInBackward() {
+    requireInBackward();
+    inBackwardLr = nextLearningRate();
+    inBackwardSquares = 0;
+  }
+
+  /**
+   * Updates some weights of the open step in place, from their gradients (AdamW at t = step + 1);
+   * the gradients are left to the caller, who drops the weights.
+   *
+   * @param weights name to fp32 weight with its gradient set (the model's transient copy)
+   * @throws IllegalStateException when a gradient is NaN or infinite (no weight of this group is
+   *     updated; the groups before it already were)
+   */
+  public void updateInBackward(Map<String, NDArray> weights) {
+    requireInBackward();
+    if (Double.isNaN(inBackwardLr)) {
+      throw new IllegalStateException("updateInBackward outside beginInBackward/finishInBackward");
+    }
+    for (String name : weights.keySet()) {
+      if (!expAvg.containsKey(name)) {
+        throw new IllegalArgumentException("weight " + name + " has no optimizer state");
+      }
+    }
+    double norm = GradClipper.globalNorm(weights);
+    if (!Double.isFinite(norm)) {
+      throw new IllegalStateException(
+          "gradient norm of "
+              + weights.keySet()
+              + " is "
+              + norm
+              + " in update "
+              + (step + 1)
+              + "; these weights were not updated (the layers above them were)");
+    }
+    inBackwardSquares += norm * norm;
+    if (FusedOps.enabled()) {
+      stepFused(weights, inBackwardLr, step + 1);
+    } else {
+      stepComposed(weights, inBackwardLr, step + 1);
+    }
+  }
+
+  /**
+   * Closes the open update in backward: the step count moves on.
+   *
+   * @return the norm of every gradient of the step (nothing was clipped) and the learning rate
+   */
+  public StepReport finishInBackward() {
+    requireInBackward();
+    if (Double.isNaN(inBackwardLr)) {
+      throw new IllegalStateException("finishInBackward without beginInBackward");
+    }
+    StepReport report = new StepReport(Math.sqrt(inBackwardSquares), inBackwardLr);
+    step++;
+    inBackwardLr = Double.NaN;
+    return report;
+  }
+
+  /** Whether this optimiser updates inside the backward pass ({@link #inBackward}). */
+  public boolean updatesInBackward() {
+    return inBackward;
+  }
+
+  private void requireInBackward() {
+    if (!inBackward) {
+      throw new IllegalStateException("this optimizer steps after the backward pass, not in it");
     }
   }
 
@@ -128,6 +239,7 @@ public final class AdamW implements AutoCloseable {
    *     zeroed and no update is made
    */
   public StepReport clipAndStep() {
+    requireAfterBackward();
     double norm = GradClipper.clip(parameters, config.gradClip());
     if (!Double.isFinite(norm)) {
       zeroGradients();
@@ -158,18 +270,26 @@ public final class AdamW implements AutoCloseable {
     if (!(lr >= 0) || Double.isInfinite(lr)) {
       throw new IllegalArgumentException("lr must be finite and not negative, was " + lr);
     }
+    requireAfterBackward();
     long t = step + 1;
     if (FusedOps.enabled()) {
-      stepFused(lr, t);
+      stepFused(parameters, lr, t);
     } else {
-      stepComposed(lr, t);
+      stepComposed(parameters, lr, t);
     }
     step = t;
     zeroGradients();
   }
 
+  private void requireAfterBackward() {
+    if (inBackward) {
+      throw new IllegalStateException(
+          "this optimizer updates inside the backward pass (pure bf16): use updateInBackward");
+    }
+  }
+
   /** Two calls of PyTorch's fused AdamW: the parameters that decay, then the others. */
-  private void stepFused(double lr, long t) {
+  private void stepFused(Map<String, NDArray> parameters, double lr, long t) {
     try (NoGrad ignored = NoGrad.enter()) {
       for (boolean decayGroup : new boolean[] {true, false}) {
         List<NDArray> ps = new ArrayList<>();
@@ -201,7 +321,7 @@ public final class AdamW implements AutoCloseable {
   }
 
   /** The same update composed from DJL ops, parameter by parameter. */
-  private void stepComposed(double lr, long t) {
+  private void stepComposed(Map<String, NDArray> parameters, double lr, long t) {
     double b1 = config.beta1();
     double b2 = config.beta2();
     double bias1 = 1 - Math.pow(b1, t);
@@ -256,7 +376,7 @@ public final class AdamW implements AutoCloseable {
    */
   public Map<String, NDArray> exportState() {
     Map<String, NDArray> out = new LinkedHashMap<>();
-    for (String name : parameters.keySet()) {
+    for (String name : expAvg.keySet()) {
       out.put(EXP_AVG + name, expAvg.get(name));
       out.put(EXP_AVG_SQ + name, expAvgSq.get(name));
     }
@@ -281,13 +401,13 @@ public final class AdamW implements AutoCloseable {
           key.startsWith(EXP_AVG_SQ)
               ? key.substring(EXP_AVG_SQ.length())
               : key.startsWith(EXP_AVG) ? key.substring(EXP_AVG.length()) : null;
-      if (name == null || !parameters.containsKey(name)) {
+      if (name == null || !expAvg.containsKey(name)) {
         throw new IllegalArgumentException(
             "optimizer state tensor " + key + " matches no parameter");
       }
     }
     try (NoGrad ignored = NoGrad.enter()) {
-      for (String name : parameters.keySet()) {
+      for (String name : expAvg.keySet()) {
         copyInto(state, EXP_AVG + name, expAvg.get(name));
         copyInto(state, EXP_AVG_SQ + name, expAvgSq.get(name));
       }

@@ -4,12 +4,13 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import dev.distill.spec.DatasetSpec;
 import dev.distill.spec.JobSpec;
+import dev.distill.spec.plan.Precision;
 import dev.distill.trainer.checkpoint.Checkpoint;
 import dev.distill.trainer.data.Batch;
 import dev.distill.trainer.data.BatchIterator;
 import dev.distill.trainer.data.DatasetSplits;
 import dev.distill.trainer.data.Datasets;
-import dev.distill.trainer.model.Precision;
+import dev.distill.trainer.model.Devices;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -54,7 +55,8 @@ public final class EvaluationRecipe {
   /** Scores the student of {@code spec} as {@code ctx} resolves it; writes nothing but progress. */
   static Scored score(JobSpec spec, RunContext ctx) {
     Device device = Models.device(ctx);
-    Precision precision = Precision.resolve(spec.hyperparameters().precision(), device);
+    Precision precision =
+        Precision.resolve(spec.hyperparameters().precision(), Devices.kind(device));
     long seed = spec.hyperparameters().seed();
     // nothing trains here: both models are frozen (a bf16/fp16 checkpoint stays in its dtype)
     try (NDManager manager = NDManager.newBaseManager(device);

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDManager;
 import dev.distill.spec.GenerationSpec;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.JobType;
+import dev.distill.spec.plan.Precision;
 import dev.distill.trainer.checkpoint.Checkpoint;
 import dev.distill.trainer.checkpoint.CheckpointManager;
 import dev.distill.trainer.checkpoint.TrainerState;
@@ -14,7 +15,7 @@ import dev.distill.trainer.data.PromptTemplate;
 import dev.distill.trainer.generate.Generation;
 import dev.distill.trainer.generate.GenerationOptions;
 import dev.distill.trainer.generate.Generator;
-import dev.distill.trainer.model.Precision;
+import dev.distill.trainer.model.Devices;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
 import dev.distill.trainer.text.TextAnswer;
 import dev.distill.trainer.text.TextModel;
@@ -216,7 +217,8 @@ public final class SynthesisRecipe {
         return synthesize(spec, ctx, template, preQuery, endpoint, about);
       }
     }
-    Precision precision = Precision.resolve(spec.hyperparameters().precision(), Models.device(ctx));
+    Precision precision =
+        Precision.resolve(spec.hyperparameters().precision(), Devices.kind(Models.device(ctx)));
     // frozen: a bf16/fp16 checkpoint stays in its dtype
     try (NDManager manager = NDManager.newBaseManager(Models.device(ctx));
         Models.Loaded teacher =

@@ -6,6 +6,7 @@ import dev.distill.spec.JobSpec;
 import dev.distill.spec.JobType;
 import dev.distill.spec.ModelRef;
 import dev.distill.spec.TeacherPassSettings;
+import dev.distill.spec.plan.Precision;
 import dev.distill.trainer.cache.CacheKey;
 import dev.distill.trainer.cache.HeldOutError;
 import dev.distill.trainer.cache.LogProbEncoding;
@@ -17,7 +18,7 @@ import dev.distill.trainer.checkpoint.CheckpointManager;
 import dev.distill.trainer.checkpoint.TrainerState;
 import dev.distill.trainer.data.DatasetSplits;
 import dev.distill.trainer.data.Datasets;
-import dev.distill.trainer.model.Precision;
+import dev.distill.trainer.model.Devices;
 import dev.distill.trainer.tokenize.Tokenizers;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -50,7 +51,8 @@ public final class TeacherPassRecipe {
           "the teacher pass runs teacher_pass jobs, not " + spec.type().json());
     }
     TeacherPassSettings s = spec.teacherPass();
-    Precision precision = Precision.resolve(spec.hyperparameters().precision(), Models.device(ctx));
+    Precision precision =
+        Precision.resolve(spec.hyperparameters().precision(), Devices.kind(Models.device(ctx)));
     // frozen: a bf16/fp16 checkpoint stays in its dtype
     try (NDManager manager = NDManager.newBaseManager(Models.device(ctx));
         Models.Loaded teacher =

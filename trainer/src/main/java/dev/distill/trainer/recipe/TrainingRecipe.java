@@ -8,6 +8,7 @@ import ai.djl.training.GradientCollector;
 import dev.distill.spec.Hyperparameters;
 import dev.distill.spec.JobSpec;
 import dev.distill.spec.JobType;
+import dev.distill.spec.plan.Precision;
 import dev.distill.trainer.cache.CacheKey;
 import dev.distill.trainer.cache.TeacherCache;
 import dev.distill.trainer.checkpoint.Checkpoint;
@@ -23,8 +24,8 @@ import dev.distill.trainer.data.PromptTemplate;
 import dev.distill.trainer.loss.KdLoss;
 import dev.distill.trainer.loss.KdLossConfig;
 import dev.distill.trainer.loss.LossParts;
+import dev.distill.trainer.model.Devices;
 import dev.distill.trainer.model.NoGrad;
-import dev.distill.trainer.model.Precision;
 import dev.distill.trainer.model.gemma2.Gemma2Lora;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
 import dev.distill.trainer.optim.AdamW;
@@ -46,7 +47,9 @@ import java.util.Optional;
  * {@link #train}, {@link #saveCheckpoint}, {@link #close}. One step: teacher forward (no grad),
  * student forward, chunked loss and backward per micro-batch, global-norm clipping, AdamW, then
  * log, evaluate and checkpoint on their cadences. Everything made during a step lives in that
- * step's sub-manager.
+ * step's sub-manager. In pure bf16 the student updates each layer inside its backward pass ({@link
+ * Gemma2Model#finishBackward(Gemma2Model.WeightUpdate)}, {@link AdamW#inBackward}): one
+ * micro-batch, no clipping (the spec refuses both otherwise).
  */
 public final class TrainingRecipe implements AutoCloseable {
 
@@ -107,12 +110,7 @@ public final class TrainingRecipe implements AutoCloseable {
    */
   public void setup() {
     Device device = Models.device(ctx);
-    precision = Precision.resolve(hp.precision(), device);
-    if (precision == Precision.BF16) {
-      throw new IllegalArgumentException(
-          "precision bf16 (bf16 weights) is not trainable here: DJL 0.36 aborts on bf16 tensors, so"
-              + " parameters with gradients must be fp32; use bf16-mixed (docs/gpu.md)");
-    }
+    precision = Precision.resolve(hp.precision(), Devices.kind(device));
     manager = NDManager.newBaseManager(device);
     checkpoints = new CheckpointManager(ctx.checkpointDir(), hp.keepCheckpoints());
     Optional<Checkpoint> resume =
@@ -226,7 +224,13 @@ public final class TrainingRecipe implements AutoCloseable {
       batches = data.trainBatches(hp.microBatchSize(), hp.seed(), pad, seqLen);
     }
     validation = data.validationBatches(hp.microBatchSize(), pad, seqLen);
-    optimizer = new AdamW(OptimizerConfig.from(hp), student.model().parameters(), manager);
+    // pure bf16: the model updates each layer inside its backward pass, the optimiser holds the
+    // moments only (the spec has refused clipping, accumulation and adapters)
+    optimizer =
+        student.model().updatesInBackward()
+            ? AdamW.inBackward(
+                OptimizerConfig.from(hp), student.model().parameterShapes(), device, manager)
+            : new AdamW(OptimizerConfig.from(hp), student.model().parameters(), manager);
     if (resume.isPresent()) {
       Checkpoint c = resume.get();
       try (NDManager tmp = manager.newSubManager();
@@ -285,6 +289,9 @@ public final class TrainingRecipe implements AutoCloseable {
             "precision "
                 + precision.json()
                 + (hp.precision() == null ? " (the default on " + device + ")" : "")
+                + Optional.ofNullable(Devices.tf32(device, precision, System.getenv()))
+                    .map(t -> "; " + t)
+                    .orElse("")
                 + (teacher == null
                     ? ""
                     : String.format(
@@ -333,8 +340,12 @@ public final class TrainingRecipe implements AutoCloseable {
         // LoRA dropout draws from the engine's generator: seeded per step, a resume draws the same
         Engine.getInstance().setRandomSeed((int) (hp.seed() * 1_000_003L + step));
       }
+      boolean inBackward = optimizer.updatesInBackward();
       try (NDManager stepManager = manager.newSubManager();
           GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+        if (inBackward) {
+          optimizer.beginInBackward();
+        }
         for (int i = 0; i < accumulation; i++) {
           Batch b = micro[i];
           BatchTensors x = BatchTensors.of(b, stepManager); // (B, T) each
@@ -357,12 +368,13 @@ public final class TrainingRecipe implements AutoCloseable {
                       teacher == null ? null : teacher.model(),
                       teacherHidden);
           LossParts parts = loss.backward(collector, hidden, x.labels(), x.lossMask(), normaliser);
-          student.model().finishBackward(); // checkpointed layers: recompute, back-propagate
+          // checkpointed layers: recompute, back-propagate (pure bf16: and update each layer)
+          student.model().finishBackward(optimizer::updateInBackward);
           total += parts.total().getFloat();
           kd += parts.kd().getFloat();
           ce += parts.ce().getFloat();
         }
-        report = optimizer.clipAndStep();
+        report = inBackward ? optimizer.finishInBackward() : optimizer.clipAndStep();
       }
       step++;
       tokensSeen += normaliser;

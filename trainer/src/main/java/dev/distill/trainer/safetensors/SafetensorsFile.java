@@ -259,7 +259,8 @@ public final class SafetensorsFile implements AutoCloseable {
       throw new IllegalArgumentException(path + ": missing tensor '" + name + "'");
     }
     Shape shape = stored ? storedShape(info.dtype(), info.shape()) : info.shape();
-    long rows = shape.dimension() == 0 ? 1 : shape.get(0);
+    // rows of the tensor as stored in the file: a 1-D tensor's bits have twice its length
+    long rows = info.shape().dimension() == 0 ? 1 : info.shape().get(0);
     long rowElems = rows == 0 ? 0 : info.shape().size() / Math.max(rows, 1);
     long rowBytes = rowElems * info.dtype().bytes();
     long outRowBytes = stored ? rowBytes : rowElems * info.dtype().loadedAs().getNumOfBytes();
@@ -277,7 +278,7 @@ public final class SafetensorsFile implements AutoCloseable {
       for (long r = 0; r < rows; r += rowsPerChunk) {
         long n = Math.min(rowsPerChunk, rows - r);
         long[] dims = shape.getShape().clone();
-        dims[0] = n;
+        dims[0] = n * (shape.get(0) / rows); // 2 n int8 values for the n of a 1-D bf16 tensor
         parts.add(readRows(info, r, n, manager, stored).reshape(new Shape(dims)));
       }
       return NDArrays.concat(parts, 0);

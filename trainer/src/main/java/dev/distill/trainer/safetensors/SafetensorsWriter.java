@@ -22,9 +22,11 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Writes safetensors files: fp32 arrays stored as F32, BF16 or F16 (int64/int32 arrays as I64/I32),
- * tensors in the order given (so the bytes are deterministic), the header padded to 8 bytes. Large
- * tensors are converted a block of rows at a time. Files are written to a temporary name and moved
- * into place.
+ * tensors in the order given (so the bytes are deterministic), the header padded to 8 bytes. An
+ * int8 array is the bits of a bf16 tensor held as byte pairs (shape (..., 2 n), how pure bf16 and
+ * frozen models hold bf16 weights): it is stored as BF16 of shape (..., n), its bytes as they are.
+ * Large tensors are converted a block of rows at a time. Files are written to a temporary name and
+ * moved into place.
  */
 public final class SafetensorsWriter {
 
@@ -73,10 +75,10 @@ public final class SafetensorsWriter {
     for (var e : tensors.entrySet()) {
       SafetensorsDtype d = storedAs(e.getKey(), e.getValue(), floatDtype);
       dtypes.add(d);
-      long bytes = e.getValue().getShape().size() * d.bytes();
+      long bytes = storedBytes(e.getValue(), d);
       Map<String, Object> entry = new LinkedHashMap<>();
       entry.put("dtype", d.name());
-      entry.put("shape", e.getValue().getShape().getShape());
+      entry.put("shape", storedShape(e.getValue()).getShape());
       entry.put("data_offsets", List.of(offset, offset + bytes));
       header.put(e.getKey(), entry);
       offset += bytes;
@@ -128,8 +130,7 @@ public final class SafetensorsWriter {
     long currentBytes = 0;
     long total = 0;
     for (var e : tensors.entrySet()) {
-      long bytes =
-          e.getValue().getShape().size() * storedAs(e.getKey(), e.getValue(), floatDtype).bytes();
+      long bytes = storedBytes(e.getValue(), storedAs(e.getKey(), e.getValue(), floatDtype));
       if (!current.isEmpty() && currentBytes + bytes > maxShardBytes) {
         shards.add(current);
         current = new LinkedHashMap<>();
@@ -176,6 +177,9 @@ public final class SafetensorsWriter {
     if (t == DataType.FLOAT32) {
       return floatDtype;
     }
+    if (t == DataType.INT8) {
+      return SafetensorsDtype.BF16; // bf16 bits as byte pairs
+    }
     if (t == DataType.INT64) {
       return SafetensorsDtype.I64;
     }
@@ -188,6 +192,21 @@ public final class SafetensorsWriter {
             + "': cannot write data type "
             + t
             + " (convert to fp32, int64 or int32 first)");
+  }
+
+  /** The shape in the file: an int8 array of bf16 bits has half the last dimension. */
+  private static Shape storedShape(NDArray a) {
+    Shape s = a.getShape();
+    if (a.getDataType() != DataType.INT8) {
+      return s;
+    }
+    long[] dims = s.getShape().clone();
+    dims[dims.length - 1] /= 2;
+    return new Shape(dims);
+  }
+
+  private static long storedBytes(NDArray a, SafetensorsDtype d) {
+    return a.getDataType() == DataType.INT8 ? a.getShape().size() : a.getShape().size() * d.bytes();
   }
 
   private static void writeTensor(FileChannel ch, NDArray a, SafetensorsDtype d, long chunkBytes)
@@ -213,6 +232,10 @@ public final class SafetensorsWriter {
 
   private static void writeBlock(FileChannel ch, NDArray a, SafetensorsDtype d) throws IOException {
     ByteBuffer src = a.toByteBuffer().order(ByteOrder.nativeOrder());
+    if (a.getDataType() == DataType.INT8) { // bf16 bits, little-endian pairs as held
+      writeFully(ch, src);
+      return;
+    }
     long n = a.getShape().size();
     ByteBuffer out = ByteBuffer.allocate((int) (n * d.bytes())).order(ByteOrder.LITTLE_ENDIAN);
     switch (d) {

@@ -26,6 +26,20 @@ class DevicesTest {
   }
 
   @Test
+  void tf32IsReportedForFp32OnCudaOnly() {
+    var on = java.util.Map.of(Devices.TF32_VARIABLE, "1");
+    var fp32 = dev.distill.spec.plan.Precision.FP32;
+    assertThat(Devices.tf32(Device.gpu(0), fp32, on)).startsWith("fp32 matmuls on TF32");
+    assertThat(Devices.tf32(Device.gpu(0), fp32, java.util.Map.of()))
+        .isEqualTo("fp32 matmuls in full fp32 (TORCH_ALLOW_TF32_CUBLAS_OVERRIDE is not 1)");
+    assertThat(Devices.tf32(Device.gpu(0), fp32, java.util.Map.of(Devices.TF32_VARIABLE, "0")))
+        .startsWith("fp32 matmuls in full fp32");
+    assertThat(Devices.tf32(Device.cpu(), fp32, on)).isNull();
+    assertThat(Devices.tf32(Device.gpu(0), dev.distill.spec.plan.Precision.BF16_MIXED, on))
+        .isNull();
+  }
+
+  @Test
   void aCudaDeviceThatIsNotThereIsOneLine() {
     // this machine's engine sees no GPU: the test asserts that, rather than skipping on a GPU host
     assertThat(Engine.getEngine("PyTorch").getGpuCount()).isZero();

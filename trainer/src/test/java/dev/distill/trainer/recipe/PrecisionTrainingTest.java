@@ -67,11 +67,59 @@ class PrecisionTrainingTest {
         a, b, medianStepMs(fp32), medianStepMs(mixed));
   }
 
+  /**
+   * Pure bf16 against fp32 with the same settings, clipping off in both (pure bf16 cannot clip).
+   * The bound is issue 11's 2% for bf16-mixed: pure bf16 also rounds every update to bf16 (an
+   * update below half a weight's unit in the last place is lost), yet at this learning rate (3e-3,
+   * to 3e-4 at the end, against weights of about 0.02 whose bf16 unit is 1.2e-4) updates survive
+   * rounding; measured 0.03% (docs/gpu.md). Deterministic: same seed, same CPU kernels.
+   */
   @Test
-  void pureBf16IsRefusedWithTheReason(@TempDir Path tmp) {
-    assertThatThrownBy(() -> train(tmp, "bf16"))
-        .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("precision bf16")
-        .hasMessageContaining("bf16-mixed");
+  void pureBf16EndsWithinTwoPercentOfFp32(@TempDir Path tmp) {
+    RecipeSpecs.Recorder fp32 = trainUnclipped(tmp.resolve("fp32"), "fp32");
+    RecipeSpecs.Recorder pure = trainUnclipped(tmp.resolve("bf16"), "bf16");
+    assertThat(pure.events).contains("precision: precision bf16");
+    double first = fp32.steps.get(0).loss();
+    double a = lastTen(fp32);
+    double b = lastTen(pure);
+    assertThat(a).as("fp32 learnt something").isLessThan(0.8 * first);
+    assertThat(Math.abs(b - a) / a)
+        .as("bf16 %.5f vs fp32 %.5f (first step %.5f)", b, a, first)
+        .isLessThan(0.02);
+    assertThat(b).as("bf16 is not fp32 in disguise").isNotEqualTo(a);
+    assertThat(pure.steps.get(0).gradNorm()).as("the norm is reported, unclipped").isPositive();
+    System.out.printf(
+        "precision benchmark: last-10 loss unclipped fp32 %.5f bf16 %.5f (%.2f%%); median step"
+            + " fp32 %.1f ms, bf16 %.1f ms%n",
+        a, b, 100 * Math.abs(b - a) / a, medianStepMs(fp32), medianStepMs(pure));
+  }
+
+  private static RecipeSpecs.Recorder trainUnclipped(Path dir, String precision) {
+    RecipeSpecs.Recorder recorder = new RecipeSpecs.Recorder();
+    Recipes.run(
+        RecipeSpecs.aFinetune()
+            .student(ModelRef.of("builtin:gemma2-tiny"))
+            .steps(STEPS)
+            .batch(4)
+            .learningRate(3e-3)
+            .gradClip(0)
+            .checkpointEvery(STEPS)
+            .precision(precision)
+            .build(),
+        new RunContext(dir, Map.of(), recorder, null));
+    return recorder;
+  }
+
+  @Test
+  void pureBf16WithClippingIsRefusedByTheSpecNamingTheField() {
+    assertThatThrownBy(
+            () ->
+                RecipeSpecs.aFinetune()
+                    .student(ModelRef.of("builtin:gemma2-tiny"))
+                    .precision("bf16")
+                    .gradClip(1.0)
+                    .build())
+        .hasMessageContaining("hyperparameters.grad_clip")
+        .hasMessageContaining("precision bf16");
   }
 }

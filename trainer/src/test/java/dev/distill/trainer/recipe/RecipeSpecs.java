@@ -170,6 +170,12 @@ final class RecipeSpecs {
       return this;
     }
 
+    /** {@code hyperparameters.grad_clip}; 0 turns clipping off. */
+    Job gradClip(double value) {
+      hp.gradClip(value);
+      return this;
+    }
+
     /** {@code hyperparameters.precision}; unset, the device decides. */
     Job precision(String precision) {
       hp.precision(precision);

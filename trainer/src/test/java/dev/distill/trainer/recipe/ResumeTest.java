@@ -84,6 +84,49 @@ class ResumeTest {
     assertThat(second.steps.get(0).lr()).isEqualTo(straight.steps.get(STEPS / 2).lr());
   }
 
+  /**
+   * Pure bf16: the checkpoint holds the bf16 weights as their bits and the fp32 moments, so the
+   * resumed run ends with the very bytes of the straight one.
+   */
+  @Test
+  void pureBf16ResumesToTheSameBytes() throws Exception {
+    JobSpec spec =
+        RecipeSpecs.aFinetune()
+            .student(ModelRef.of("builtin:gemma2-tiny"))
+            .steps(STEPS)
+            .batch(4)
+            .learningRate(3e-3)
+            .precision("bf16")
+            .checkpointEvery(100)
+            .build();
+    RecipeSpecs.Recorder straight = new RecipeSpecs.Recorder();
+    RunResult full =
+        Recipes.run(spec, new RunContext(tmp.resolve("straight"), Map.of(), straight, null));
+    Path dir = tmp.resolve("interrupted");
+    RecipeSpecs.Recorder first = new RecipeSpecs.Recorder();
+    Recipes.run(spec, new RunContext(dir, Map.of(), first, after(first, STEPS / 2)));
+    RecipeSpecs.Recorder second = new RecipeSpecs.Recorder();
+    RunResult resumed = Recipes.run(spec, new RunContext(dir, Map.of(), second, null));
+    assertThat(second.events).anyMatch(e -> e.startsWith("resumed"));
+    for (long s = STEPS / 2 + 1; s <= STEPS; s++) {
+      assertThat(second.losses().get(s))
+          .as("loss of step %d", s)
+          .isEqualTo(straight.losses().get(s));
+    }
+    for (String file : new String[] {"model.safetensors", TrainingRecipe.OPTIMIZER_FILE}) {
+      assertThat(Files.readAllBytes(resumed.lastCheckpoint().dir().resolve(file)))
+          .as(file)
+          .isEqualTo(Files.readAllBytes(full.lastCheckpoint().dir().resolve(file)));
+    }
+    assertThat(Files.size(full.lastCheckpoint().dir().resolve("model.safetensors")))
+        .as("bf16 on disk: about 2 bytes a parameter")
+        .isLessThan(
+            3L
+                * dev.distill.trainer.model.gemma2.Gemma2Config.preset("gemma2-tiny")
+                    .parameterCount());
+    assertThat(straight.losses().get(6L)).isNotEqualTo(straight.losses().get(4L));
+  }
+
   @Test
   void resumingUnderAnotherSpecIsRefusedNamingTheSpecHash() throws Exception {
     Path dir = tmp.resolve("run");

@@ -161,6 +161,43 @@ class SafetensorsRoundTripTest {
     }
   }
 
+  /**
+   * Pure bf16's weights: int8 arrays holding bf16 bits are written as BF16 of half the last
+   * dimension, their bytes unchanged, and come back from readStored as the same bits, 1-D and in
+   * chunks too.
+   */
+  @Test
+  void bf16BitsHeldAsInt8PairsRoundTripAsTheSameBytes(@TempDir Path dir) {
+    try (NDManager m = manager.newSubManager()) {
+      NDArray matrix = m.create(randoms(50 * 8, 6), new Shape(50, 8));
+      NDArray vector = m.create(randoms(40, 7), new Shape(40));
+      Path plain = dir.resolve("plain.safetensors");
+      SafetensorsWriter.write(
+          plain, Map.of("w", matrix, "n", vector), SafetensorsDtype.BF16, Map.of());
+      Map<String, NDArray> bits = new LinkedHashMap<>();
+      try (SafetensorsFile f = SafetensorsFile.open(plain)) {
+        bits.put("w", f.readStored("w", new Shape(50, 8), m));
+        bits.put("n", f.readStored("n", new Shape(40), m));
+      }
+      assertThat(bits.get("w").getDataType()).isEqualTo(DataType.INT8);
+      assertThat(bits.get("w").getShape()).isEqualTo(new Shape(50, 16));
+      assertThat(bits.get("n").getShape()).isEqualTo(new Shape(80));
+      Path again = dir.resolve("again.safetensors");
+      SafetensorsWriter.write(again, bits, SafetensorsDtype.F32, Map.of(), 96); // blocks of rows
+      try (SafetensorsFile a = SafetensorsFile.open(plain);
+          SafetensorsFile b = SafetensorsFile.open(again, 100)) {
+        for (String name : List.of("w", "n")) {
+          assertThat(b.tensors().get(name).dtype()).isEqualTo(SafetensorsDtype.BF16);
+          assertThat(b.tensors().get(name).shape()).isEqualTo(a.tensors().get(name).shape());
+          assertThat(b.readStored(name, a.tensors().get(name).shape(), m).toByteArray())
+              .as(name)
+              .isEqualTo(bits.get(name).toByteArray());
+          assertThat(b.read(name, m).toFloatArray()).isEqualTo(a.read(name, m).toFloatArray());
+        }
+      }
+    }
+  }
+
   @Test
   void tensorsLargerThanAChunkAreReadAndWrittenInBlocksOfRows(@TempDir Path dir) {
     try (NDManager m = manager.newSubManager()) {

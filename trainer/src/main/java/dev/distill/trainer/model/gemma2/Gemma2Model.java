@@ -12,11 +12,11 @@ import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.distill.spec.plan.Precision;
 import dev.distill.trainer.fused.FusedOps;
 import dev.distill.trainer.model.IncrementalLm;
 import dev.distill.trainer.model.KvCache;
 import dev.distill.trainer.model.NoGrad;
-import dev.distill.trainer.model.Precision;
 import dev.distill.trainer.model.gemma2.Gemma2WeightNames.Layer;
 import dev.distill.trainer.safetensors.SafetensorsCheckpoint;
 import dev.distill.trainer.safetensors.SafetensorsDtype;
@@ -52,6 +52,14 @@ import java.util.concurrent.ConcurrentHashMap;
  * ({@link #project}); the base weights are then frozen and {@link #parameters()} lists only the
  * adapters.
  *
+ * <p>In pure {@link Precision#BF16} every trainable weight is held as bf16 bits (int8 pairs, as a
+ * frozen model's matrices) and the model runs its own optimiser step inside the backward pass
+ * ({@link #finishBackward(WeightUpdate)}): each layer is recomputed from transient fp32 copies of
+ * its weights (exact upcasts; the matmuls cast them back to bf16), updated as soon as its gradients
+ * exist, written back rounded to nearest-even bf16, and its copies dropped. The embedding (also the
+ * head) and the final norm have fp32 copies for the whole step, read at both ends of it. Forward
+ * passes without autograd read the bf16 bits directly.
+ *
  * <p>Masks are built once per (T, window) and cached (the 16 most recently used); the RoPE tables
  * grow on demand. Use a model from one thread at a time.
  */
@@ -80,8 +88,10 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   private final NDManager manager; // owns parameters, constants and cached masks
   // HF name -> live parameter, in Gemma2WeightNames order
   private final Map<String, NDArray> params;
-  private final NDArray embed; // (V, D), also the head
-  private final NDArray finalNorm; // (D)
+  // (V, D), also the head; (D). In pure bf16 a training step swaps in fp32 copies (Bf16Step)
+  private NDArray embed;
+  private NDArray finalNorm;
+  private final boolean bf16Weights; // pure bf16: weights are bf16 bits, updated in backward
   private final NDArray[][] layers; // [layer][Layer.ordinal()]
   private Gemma2Lora lora; // null without adapters
 
@@ -118,12 +128,19 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   private volatile NDArray[] ropeTables; // {cos, signed sin}, each (P, hd)
   private boolean checkpointing;
   private Pending pending; // the last checkpointed forward, until finishBackward()
+  private Bf16Step bf16Step; // pure bf16: the fp32 copies of a training step, until finishBackward
 
   private Gemma2Model(
-      Gemma2Config config, Precision precision, NDManager manager, Map<String, NDArray> params) {
+      Gemma2Config config,
+      Precision precision,
+      NDManager manager,
+      Map<String, NDArray> params,
+      boolean bf16Weights) {
     this.config = config;
     this.precision = precision;
-    this.frozen = params.values().stream().anyMatch(p -> p.getDataType() != DataType.FLOAT32);
+    this.bf16Weights = bf16Weights;
+    this.frozen =
+        !bf16Weights && params.values().stream().anyMatch(p -> p.getDataType() != DataType.FLOAT32);
     this.manager = manager;
     this.params = Collections.unmodifiableMap(params);
     this.embed = params.get(Gemma2WeightNames.EMBED);
@@ -207,10 +224,15 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       try (NDArray wrapped = m.create(data, shape)) { // CPU: wraps JVM direct memory
         p = wrapped.duplicate(); // (shape) in libtorch's memory
       }
+      if (precision.updatesInBackward()) {
+        NDArray fp32 = p;
+        p = FusedOps.bf16Bits(fp32); // (..., 2 n) int8: the draw rounded to bf16
+        fp32.close();
+      }
       NDScope.unregister(p);
       params.put(name, p);
     }
-    return new Gemma2Model(config, precision, m, params);
+    return new Gemma2Model(config, precision, m, params, precision.updatesInBackward());
   }
 
   private static double gaussian(SplittableRandom rnd) {
@@ -248,18 +270,24 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   private static Gemma2Model load(Path dir, NDManager parent, Precision precision, boolean frozen) {
     Gemma2Config config = Gemma2Config.read(dir.resolve("config.json"));
     NDManager m = parent.newSubManager();
+    boolean bf16Weights = !frozen && precision.updatesInBackward();
     try (SafetensorsCheckpoint ckpt = SafetensorsCheckpoint.open(dir)) {
       Map<String, NDArray> params = new LinkedHashMap<>();
       for (var e : Gemma2WeightNames.shapes(config).entrySet()) {
         String name = e.getKey();
         NDArray p =
-            frozen && !Gemma2WeightNames.isNorm(name)
+            bf16Weights || (frozen && !Gemma2WeightNames.isNorm(name))
                 ? ckpt.readStored(name, e.getValue(), m) // 2 bytes stay 2 bytes
                 : ckpt.read(name, e.getValue(), m); // fp32
+        if (bf16Weights && p.getDataType() != DataType.INT8) {
+          NDArray other = p; // an F32 or F16 checkpoint trained in pure bf16: rounded once
+          p = FusedOps.bf16Bits(other.toType(DataType.FLOAT32, false));
+          other.close();
+        }
         NDScope.unregister(p);
         params.put(name, p);
       }
-      Gemma2Model model = new Gemma2Model(config, precision, m, params);
+      Gemma2Model model = new Gemma2Model(config, precision, m, params, bf16Weights);
       if (frozen) {
         model.requireGradients(false);
       }
@@ -276,7 +304,8 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * {@link #mergeAdapters}).
    */
   public void save(Path dir) {
-    save(dir, SafetensorsDtype.F32, DEFAULT_SHARD_BYTES);
+    // pure bf16 weights are written as their bf16 bits (exact), whatever the dtype asked for
+    save(dir, bf16Weights ? SafetensorsDtype.BF16 : SafetensorsDtype.F32, DEFAULT_SHARD_BYTES);
   }
 
   /**
@@ -339,6 +368,18 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     return precision;
   }
 
+  /**
+   * Whether its weights are pure bf16, updated inside the backward pass ({@link Precision#BF16}).
+   */
+  public boolean updatesInBackward() {
+    return bf16Weights;
+  }
+
+  /** Every weight's name and shape (fp32 layout: (..., n), not the (..., 2 n) of bf16 bits). */
+  public Map<String, Shape> parameterShapes() {
+    return Gemma2WeightNames.shapes(config);
+  }
+
   /** Bytes its parameters take in memory (2 per element of a frozen 2-byte matrix). */
   public long parameterBytes() {
     long bytes = 0;
@@ -372,6 +413,9 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * receive gradients, and the model owns them (closes them with itself).
    */
   public void attach(Gemma2Lora adapters) {
+    if (bf16Weights) {
+      throw new IllegalStateException("a pure bf16 model trains every weight: no adapters");
+    }
     if (lora != null) {
       throw new IllegalStateException("the model already has adapters: merge them first");
     }
@@ -452,6 +496,11 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     long t = ids.getShape().get(1);
     int offset = cache == null ? 0 : cache.length();
     long s = offset + t;
+    // pure bf16 always takes the checkpointed path: its update needs each layer's recompute
+    boolean checkpointed = (checkpointing || bf16Weights) && cache == null && JniUtils.isGradMode();
+    if (checkpointed && bf16Weights) {
+      beginBf16Step(); // fp32 copies of the embedding and final norm, with gradients
+    }
     NDArray x = embedding(ids).mul(embedScale); // (B, T, D), scaled by sqrt(D)
     NDArray[] rope = rope(offset, t); // cos, signed sin: (1, T, 1, hd) each
     NDArray pad = documentMask(attentionMask); // (B, 1, 1, T, S) or null
@@ -460,7 +509,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
         config.slidingWindow() >= s
             ? global
             : withPad(causalMask(offset, t, s, config.slidingWindow()), pad);
-    if (checkpointing && cache == null && JniUtils.isGradMode()) {
+    if (checkpointed) {
       return checkpointedLayers(x, rope, global, sliding);
     }
     for (int i = 0; i < layers.length; i++) {
@@ -522,6 +571,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   public void setActivationCheckpointing(boolean on) {
     checkpointing = on;
     pending = null;
+    endBf16Step(); // drops an unfinished step's copies, if any
   }
 
   /** What a checkpointed forward keeps until {@link #finishBackward()}. */
@@ -559,6 +609,10 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * Does nothing when the last forward was not checkpointed.
    */
   public void finishBackward() {
+    if (bf16Weights && pending != null) {
+      throw new IllegalStateException(
+          "a pure bf16 model updates inside the backward pass: call finishBackward(update)");
+    }
     Pending p = pending;
     pending = null;
     if (p == null) {
@@ -582,6 +636,130 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     grad.close();
   }
 
+  // ----------------------------------------------------------------------------------------
+  // Pure bf16: the optimiser step inside the backward pass.
+
+  /**
+   * Updates weights in place from their gradients: the optimiser's side of {@link
+   * #finishBackward(WeightUpdate)} (AdamW's {@code updateInBackward}).
+   */
+  @FunctionalInterface
+  public interface WeightUpdate {
+    /**
+     * @param weights name to fp32 weight (a transient copy) whose gradient is set; update in place
+     */
+    void apply(Map<String, NDArray> weights);
+  }
+
+  /** The fp32 copies a pure bf16 training step holds from its forward pass to its update. */
+  private record Bf16Step(NDArray embedBits, NDArray finalNormBits) {}
+
+  private void beginBf16Step() {
+    endBf16Step(); // a forward whose backward never finished: its copies are dropped unused
+    NDArray e32;
+    NDArray n32;
+    try (NoGrad ignored = NoGrad.enter()) {
+      e32 = FusedOps.bf16Float(embed); // (V, D) fp32, exact
+      n32 = FusedOps.bf16Float(finalNorm); // (D)
+    }
+    NDScope.unregister(e32, n32);
+    e32.setRequiresGradient(true);
+    n32.setRequiresGradient(true);
+    bf16Step = new Bf16Step(embed, finalNorm);
+    embed = e32;
+    finalNorm = n32;
+  }
+
+  /** Puts the bits back in place of the step's copies and frees the copies. */
+  private void endBf16Step() {
+    Bf16Step step = bf16Step;
+    if (step == null) {
+      return;
+    }
+    bf16Step = null;
+    pending = null;
+    embed.close();
+    finalNorm.close();
+    embed = step.embedBits();
+    finalNorm = step.finalNormBits();
+  }
+
+  /**
+   * The backward pass of a pure bf16 training step, with its optimiser step inside it: for each
+   * layer, last first, fp32 copies of its weights are made, the layer is recomputed and
+   * back-propagated, {@code update} changes the copies from their gradients, and they are written
+   * back as bf16 (round to nearest even) and dropped; then the embedding (also the head) and the
+   * final norm, once the embedding's gradient is complete. Call it once after the loss's backward.
+   * A model that is not pure bf16 ignores the update and finishes as {@link #finishBackward()}.
+   */
+  public void finishBackward(WeightUpdate update) {
+    if (!bf16Weights) {
+      finishBackward();
+      return;
+    }
+    Pending p = pending;
+    pending = null;
+    if (p == null || bf16Step == null) {
+      throw new IllegalStateException("finishBackward without a pure bf16 training forward");
+    }
+    try {
+      NDArray grad = p.top().getGradient(); // (B, T, D) d loss / d output of the last layer
+      for (int i = layers.length - 1; i >= 0; i--) {
+        try (NDScope scope = new NDScope()) {
+          NDArray in = p.inputs()[i].stopGradient(); // (B, T, D) a fresh leaf on the kept input
+          in.setRequiresGradient(true);
+          NDArray[] bits = layers[i];
+          Map<String, NDArray> copies = new LinkedHashMap<>();
+          NDArray[] w32 = new NDArray[bits.length];
+          try (NoGrad ignored = NoGrad.enter()) {
+            for (Layer t : Layer.values()) {
+              w32[t.ordinal()] = FusedOps.bf16Float(bits[t.ordinal()]); // fp32, exact
+              copies.put(t.of(i), w32[t.ordinal()]);
+            }
+          }
+          for (NDArray w : w32) {
+            w.setRequiresGradient(true);
+          }
+          layers[i] = w32; // the recompute reads the copies
+          try {
+            NDArray out =
+                layer(i, in, p.rope(), config.isSliding(i) ? p.sliding() : p.global(), null);
+            JniUtils.backward((PtNDArray) out, (PtNDArray) grad, false, false);
+          } finally {
+            layers[i] = bits;
+          }
+          NDArray below = in.getGradient(); // (B, T, D) d loss / d input of layer i
+          NDScope.unregister(below);
+          update.apply(copies);
+          writeBack(copies);
+          grad.close();
+          grad = below;
+          p.inputs()[i].close();
+        }
+      }
+      JniUtils.backward((PtNDArray) p.embedded(), (PtNDArray) grad, false, false);
+      grad.close();
+      Map<String, NDArray> ends = new LinkedHashMap<>();
+      ends.put(Gemma2WeightNames.EMBED, embed);
+      ends.put(Gemma2WeightNames.FINAL_NORM, finalNorm);
+      update.apply(ends);
+      writeBack(ends);
+    } finally {
+      endBf16Step();
+    }
+  }
+
+  /** Rounds updated fp32 copies to bf16 and copies the bits into the held weights, in place. */
+  private void writeBack(Map<String, NDArray> copies) {
+    try (NoGrad ignored = NoGrad.enter()) {
+      for (var e : copies.entrySet()) {
+        try (NDArray bits = FusedOps.bf16Bits(e.getValue())) { // (..., 2 n) int8
+          params.get(e.getKey()).set(new NDIndex("..."), bits);
+        }
+      }
+    }
+  }
+
   /** (B, T) ids -> (B, T, D) rows of the embedding, fp32. */
   private NDArray embedding(NDArray ids) {
     if (embed.getDataType() != DataType.FLOAT32) {
@@ -601,6 +779,10 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * @return (..., D)
    */
   NDArray rmsNorm(NDArray x, NDArray w) {
+    if (w.getDataType() != DataType.FLOAT32) {
+      w = FusedOps.bf16Float(w); // (D) pure bf16's bits, exactly upcast
+      w.attach(x.getManager()); // freed with the activations, not kept by the model
+    }
     long d = x.getShape().get(x.getShape().dimension() - 1);
     NDArray l2 = x.norm(new int[] {-1}, true); // (..., 1) ||x||
     NDArray r = l2.square().mul(reciprocal(d)).add(eps).pow(minusHalf); // (..., 1) rsqrt(ms + eps)
@@ -936,6 +1118,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
 
   @Override
   public void close() {
+    endBf16Step();
     if (lora != null) {
       lora.close();
     }
