@@ -1,5 +1,6 @@
 package dev.distill.service.job;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.distill.spec.JobSpec;
 import java.time.Instant;
 import java.util.Map;
@@ -10,6 +11,8 @@ import java.util.UUID;
  *
  * @param latestMetrics the value at the highest step of every metric series
  * @param outputUri the final checkpoint of a SUCCEEDED job
+ * @param tasks for a job that runs as tasks (a {@code teacher_pass} with {@code shards >= 2}): how
+ *     many there are by status and the sequences they did; absent otherwise
  */
 public record JobResource(
     UUID id,
@@ -28,9 +31,11 @@ public record JobResource(
     Boolean retryable,
     String workerId,
     Map<String, Double> latestMetrics,
-    String outputUri) {
+    String outputUri,
+    @JsonInclude(JsonInclude.Include.NON_NULL) JobTasks.Counts tasks) {
 
-  static JobResource of(Job j, JobSpec spec, Map<String, Double> latestMetrics) {
+  static JobResource of(
+      Job j, JobSpec spec, Map<String, Double> latestMetrics, JobTasks.Counts tasks) {
     return new JobResource(
         j.id,
         j.project,
@@ -48,6 +53,7 @@ public record JobResource(
         j.retryable,
         j.workerId,
         latestMetrics,
-        j.outputUri);
+        j.outputUri,
+        tasks);
   }
 }

@@ -33,14 +33,17 @@ public class JobService {
   private final JobTransitions transitions;
   private final RefPolicy refPolicy;
   private final ObjectMapper mapper;
+  private final JobTasks tasks;
 
   JobService(
       JdbcTemplate jdbc,
       JobRepository jobs,
       JobTransitions transitions,
       RefPolicy refPolicy,
-      ObjectMapper mapper) {
+      ObjectMapper mapper,
+      JobTasks tasks) {
     this.jdbc = jdbc;
+    this.tasks = tasks;
     this.jobs = jobs;
     this.transitions = transitions;
     this.refPolicy = refPolicy;
@@ -109,6 +112,9 @@ public class JobService {
             "Idempotency-Key '" + idempotencyKey + "' was used with a different body");
       }
       return new Created(get(caller, (UUID) existing.get("id")), false);
+    }
+    if (JobTasks.runsAsTasks(spec)) {
+      tasks.create(id, spec);
     }
     for (UUID dep : dependencies.keySet()) {
       jdbc.update(
@@ -194,7 +200,8 @@ public class JobService {
   @Transactional(readOnly = true)
   public JobResource get(Caller caller, UUID id) {
     Job job = find(caller, id);
-    return resource(job, latestMetrics(List.of(id)).getOrDefault(id, Map.of()));
+    return resource(
+        job, latestMetrics(List.of(id)).getOrDefault(id, Map.of()), tasks.counts(List.of(id)));
   }
 
   /** The job, or 404 if it does not exist in the caller's project. */
@@ -233,17 +240,19 @@ public class JobService {
     Map<UUID, Job> byId = new HashMap<>();
     jobs.findAllById(ids).forEach(j -> byId.put(j.id, j));
     Map<UUID, Map<String, Double>> metrics = latestMetrics(ids);
+    Map<UUID, JobTasks.Counts> counts = tasks.counts(ids);
     List<JobResource> items =
         ids.stream()
             .map(byId::get)
-            .map(j -> resource(j, metrics.getOrDefault(j.id, Map.of())))
+            .map(j -> resource(j, metrics.getOrDefault(j.id, Map.of()), counts))
             .toList();
     return new JobPage(items, hasMore, hasMore ? ids.get(ids.size() - 1) : null);
   }
 
   /**
    * Cancels: QUEUED becomes CANCELLED, RUNNING becomes CANCELLING (the worker learns it from its
-   * next heartbeat); CANCELLING stays. A finished job gets 409.
+   * next heartbeat); CANCELLING stays. A finished job gets 409. A job of tasks cancels its queued
+   * tasks at once and becomes CANCELLED when no task runs any more ({@link JobTasks#settle}).
    */
   @Transactional
   public JobResource cancel(Caller caller, UUID id) {
@@ -261,9 +270,11 @@ public class JobService {
     switch (s) {
       case QUEUED ->
           transitions.apply(id, s, JobStatus.CANCELLED, "cancelled by " + caller.tokenName(), null);
-      case RUNNING ->
-          transitions.apply(
-              id, s, JobStatus.CANCELLING, "cancel requested by " + caller.tokenName(), null);
+      case RUNNING -> {
+        transitions.apply(
+            id, s, JobStatus.CANCELLING, "cancel requested by " + caller.tokenName(), null);
+        tasks.settle(id); // a job of tasks: its queued tasks end now, the job once none runs
+      }
       case CANCELLING -> {}
       default ->
           throw new ApiException(
@@ -275,8 +286,8 @@ public class JobService {
     return get(caller, id);
   }
 
-  JobResource resource(Job j, Map<String, Double> latest) {
-    return JobResource.of(j, mapper.readValue(j.spec, JobSpec.class), latest);
+  JobResource resource(Job j, Map<String, Double> latest, Map<UUID, JobTasks.Counts> counts) {
+    return JobResource.of(j, mapper.readValue(j.spec, JobSpec.class), latest, counts.get(j.id));
   }
 
   /** The value at the highest step of each series, per job. */

@@ -108,6 +108,13 @@ public class JobTransitions {
     if (leaving) {
       jdbc.update("UPDATE workers SET current_job_id = NULL WHERE current_job_id = ?", id);
     }
+    if (to.isTerminal()) {
+      // a job that ended ends its tasks (JobTasks): their leases are refused from now on
+      jdbc.update(
+          "UPDATE job_tasks SET status = 'CANCELLED', lease_id = NULL, lease_expires_at = NULL,"
+              + " updated_at = now() WHERE job_id = ? AND status IN ('QUEUED', 'RUNNING')",
+          id);
+    }
     recordStatusEvent(id, from, to, reason);
     count(from, to);
     if (to == JobStatus.QUEUED || to == JobStatus.SUCCEEDED) {
