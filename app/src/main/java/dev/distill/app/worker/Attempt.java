@@ -49,9 +49,9 @@ import org.slf4j.LoggerFactory;
  * cancelled}), or release (shutdown, which spends no attempt).
  *
  * <p>A claim of one task of a job (a shard of a {@code teacher_pass}, or its seal) runs only that
- * task ({@link Recipes#runTask}) under the task's lease: its progress (sequences done) goes with
- * the heartbeats and the complete as the task's, not as metric points, which every task of the job
- * would write over each other.
+ * task ({@link Recipes#runTask}) under the task's lease: a shard's progress (sequences done) goes
+ * with the heartbeats and the complete as the task's, not as metric points, which every shard of
+ * the job would write over each other.
  *
  * <p>Cancellation arrives with heartbeat answers and with the answers to event and metric batches.
  * A write refused with 409/404/410, a heartbeat refused, or a metric batch answered {@code
@@ -343,8 +343,9 @@ final class Attempt implements TrainingListener, StopSignal {
 
   @Override
   public void onProgress(long done, Map<String, Double> counts) {
-    if (task != null) {
-      // the task's share of the job's progress: sent with heartbeats and the complete
+    if (task != null && !task.isSeal()) {
+      // a shard's share of the job's progress: sent with heartbeats and the complete (the seal's
+      // cache totals are the job's metric points)
       step.set(done);
       onEvent("progress", evalMessage(done, counts));
       return;

@@ -32,10 +32,10 @@ public record JobResource(
     String workerId,
     Map<String, Double> latestMetrics,
     String outputUri,
-    @JsonInclude(JsonInclude.Include.NON_NULL) JobTasks.Counts tasks) {
+    @JsonInclude(JsonInclude.Include.NON_NULL) JobTasks.TaskCounts tasks) {
 
   static JobResource of(
-      Job j, JobSpec spec, Map<String, Double> latestMetrics, JobTasks.Counts tasks) {
+      Job j, JobSpec spec, Map<String, Double> latestMetrics, JobTasks.TaskCounts tasks) {
     return new JobResource(
         j.id,
         j.project,

@@ -240,7 +240,7 @@ public class JobService {
     Map<UUID, Job> byId = new HashMap<>();
     jobs.findAllById(ids).forEach(j -> byId.put(j.id, j));
     Map<UUID, Map<String, Double>> metrics = latestMetrics(ids);
-    Map<UUID, JobTasks.Counts> counts = tasks.counts(ids);
+    Map<UUID, JobTasks.TaskCounts> counts = tasks.counts(ids);
     List<JobResource> items =
         ids.stream()
             .map(byId::get)
@@ -286,7 +286,7 @@ public class JobService {
     return get(caller, id);
   }
 
-  JobResource resource(Job j, Map<String, Double> latest, Map<UUID, JobTasks.Counts> counts) {
+  JobResource resource(Job j, Map<String, Double> latest, Map<UUID, JobTasks.TaskCounts> counts) {
     return JobResource.of(j, mapper.readValue(j.spec, JobSpec.class), latest, counts.get(j.id));
   }
 

@@ -48,7 +48,7 @@ public class JobTasks {
    *
    * @param sequencesDone the sequences its tasks did, summed (each as its worker last reported)
    */
-  public record Counts(
+  public record TaskCounts(
       int total,
       int queued,
       int running,
@@ -85,8 +85,8 @@ public class JobTasks {
   }
 
   /** Task counts of the jobs that have tasks, by job id. */
-  Map<UUID, Counts> counts(List<UUID> ids) {
-    Map<UUID, Counts> out = new HashMap<>();
+  Map<UUID, TaskCounts> counts(List<UUID> ids) {
+    Map<UUID, TaskCounts> out = new HashMap<>();
     if (ids.isEmpty()) {
       return out;
     }
@@ -101,7 +101,7 @@ public class JobTasks {
         rs -> {
           out.put(
               rs.getObject(1, UUID.class),
-              new Counts(
+              new TaskCounts(
                   rs.getInt(2),
                   rs.getInt(3),
                   rs.getInt(4),
@@ -199,7 +199,7 @@ public class JobTasks {
     if (!job.isLeased()) {
       return;
     }
-    Counts c = counts(List.of(jobId)).get(jobId);
+    TaskCounts c = counts(List.of(jobId)).get(jobId);
     if (c == null) {
       return;
     }
