@@ -43,7 +43,8 @@ class TeacherCacheTest {
 
   @BeforeAll
   static void start() throws Exception {
-    cluster = new Cluster("6s");
+    // 10 s: a task's lease survives a heartbeat or two delayed on a busy machine
+    cluster = new Cluster("10s");
   }
 
   @AfterAll
