@@ -10,6 +10,7 @@ import dev.distill.spec.protocol.Artifact;
 import dev.distill.spec.protocol.BatchResponse;
 import dev.distill.spec.protocol.CheckpointRegistration;
 import dev.distill.spec.protocol.ClaimResponse;
+import dev.distill.spec.protocol.ClaimedTask;
 import dev.distill.spec.protocol.CompleteRequest;
 import dev.distill.spec.protocol.EventBatch;
 import dev.distill.spec.protocol.FailRequest;
@@ -47,6 +48,11 @@ import org.slf4j.LoggerFactory;
  * and it ends itself from the run's result: complete, fail (a cancel is a fail with {@code
  * cancelled}), or release (shutdown, which spends no attempt).
  *
+ * <p>A claim of one task of a job (a shard of a {@code teacher_pass}, or its seal) runs only that
+ * task ({@link Recipes#runTask}) under the task's lease: a shard's progress (sequences done) goes
+ * with the heartbeats and the complete as the task's, not as metric points, which every shard of
+ * the job would write over each other.
+ *
  * <p>Cancellation arrives with heartbeat answers and with the answers to event and metric batches.
  * A write refused with 409/404/410, a heartbeat refused, or a metric batch answered {@code
  * lease_lost} means the lease was lost (it expired and the job was requeued): the run stops at the
@@ -72,6 +78,7 @@ final class Attempt implements TrainingListener, StopSignal {
   private final String jobId;
   private final UUID lease;
   private final long epoch;
+  private final ClaimedTask task;
 
   private final AtomicBoolean leaseLost = new AtomicBoolean();
   private final AtomicBoolean cancelRequested = new AtomicBoolean();
@@ -102,6 +109,7 @@ final class Attempt implements TrainingListener, StopSignal {
     this.jobId = claim.job().id().toString();
     this.lease = claim.leaseId();
     this.epoch = claim.epoch();
+    this.task = claim.job().task();
     this.events =
         new Outbox<>(
             "events-" + jobId,
@@ -147,9 +155,10 @@ final class Attempt implements TrainingListener, StopSignal {
    */
   void run(Path storageRoot, String device, long memoryMb) throws InterruptedException {
     log.info(
-        "worker {}: claimed job {} (attempt {}, epoch {})",
+        "worker {}: claimed job {}{} (attempt {}, epoch {})",
         workerId,
         jobId,
+        task == null ? "" : " task " + task.index(),
         claim.job().attempt(),
         epoch);
     metrics.jobStarted(jobId);
@@ -164,7 +173,12 @@ final class Attempt implements TrainingListener, StopSignal {
               + " started attempt "
               + claim.job().attempt()
               + " of "
-              + claim.job().maxAttempts());
+              + claim.job().maxAttempts()
+              + (task == null
+                  ? ""
+                  : task.isSeal()
+                      ? " of the seal (task " + task.index() + ")"
+                      : " of shard " + task.index() + " of " + task.count()));
       RunResult result = null;
       String failure = null;
       boolean retryable = false;
@@ -180,18 +194,13 @@ final class Attempt implements TrainingListener, StopSignal {
         failure =
             MemoryPlans.doesNotFit(claim.job().spec(), artifacts, memoryMb << 20).orElse(null);
         if (failure == null) {
+          RunContext ctx =
+              new RunContext(
+                  outputDir, artifacts, this, this, endpoints, new PngCharts(), device, cacheStore);
           result =
-              Recipes.run(
-                  claim.job().spec(),
-                  new RunContext(
-                      outputDir,
-                      artifacts,
-                      this,
-                      this,
-                      endpoints,
-                      new PngCharts(),
-                      device,
-                      cacheStore));
+              task == null
+                  ? Recipes.run(claim.job().spec(), ctx)
+                  : Recipes.runTask(claim.job().spec(), ctx, task.index(), task.isSeal());
         }
       } catch (OutOfMemoryError e) {
         failure = "out of memory: " + e.getMessage();
@@ -254,7 +263,8 @@ final class Attempt implements TrainingListener, StopSignal {
       switch (result.outcome()) {
         case COMPLETED -> {
           what = "complete";
-          call = () -> client.complete(lease, new CompleteRequest(epoch));
+          Long progress = task == null ? null : step.get();
+          call = () -> client.complete(lease, new CompleteRequest(epoch, progress));
         }
         case CANCELLED -> {
           what = "fail";
@@ -333,6 +343,13 @@ final class Attempt implements TrainingListener, StopSignal {
 
   @Override
   public void onProgress(long done, Map<String, Double> counts) {
+    if (task != null && !task.isSeal()) {
+      // a shard's share of the job's progress: sent with heartbeats and the complete (the seal's
+      // cache totals are the job's metric points)
+      step.set(done);
+      onEvent("progress", evalMessage(done, counts));
+      return;
+    }
     reportValues("progress", done, counts); // synthesize: x = samples attempted
   }
 

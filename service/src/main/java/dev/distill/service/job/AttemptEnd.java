@@ -15,7 +15,10 @@ package dev.distill.service.job;
  * LEASE_EXPIRED       QUEUED while attempts remain, else FAILED  CANCELLED
  * </pre>
  *
- * The one status write outside {@link JobTransitions} is the claim's QUEUED to RUNNING in {@code
+ * A task's lease (a job that runs as tasks, {@link JobTasks}) ends by the same decision, given the
+ * job's status: the outcome is the task's (requeued alone, FAILED and the job with it, CANCELLED).
+ *
+ * <p>The one status write outside {@link JobTransitions} is the claim's QUEUED to RUNNING in {@code
  * worker/ClaimService}: one SQL statement that picks and leases the job (checked against the table
  * with {@link JobStatus#check}).
  */

@@ -1,5 +1,6 @@
 package dev.distill.service.job;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.distill.spec.JobSpec;
 import java.time.Instant;
 import java.util.Map;
@@ -13,6 +14,8 @@ import java.util.UUID;
  * @param waitingReason why a QUEUED job is not claimed, when the service can tell: today {@code
  *     no_worker_fits}, no live worker of its device and labels has its {@code min_memory_mb}
  *     ({@link FleetFit}); null otherwise
+ * @param tasks for a job that runs as tasks (a {@code teacher_pass} with {@code shards >= 2}): how
+ *     many there are by status and the sequences they did; absent otherwise
  */
 public record JobResource(
     UUID id,
@@ -32,10 +35,15 @@ public record JobResource(
     String workerId,
     Map<String, Double> latestMetrics,
     String outputUri,
-    FleetFit.WaitingReason waitingReason) {
+    FleetFit.WaitingReason waitingReason,
+    @JsonInclude(JsonInclude.Include.NON_NULL) JobTasks.TaskCounts tasks) {
 
   static JobResource of(
-      Job j, JobSpec spec, Map<String, Double> latestMetrics, FleetFit.WaitingReason waiting) {
+      Job j,
+      JobSpec spec,
+      Map<String, Double> latestMetrics,
+      FleetFit.WaitingReason waiting,
+      JobTasks.TaskCounts tasks) {
     return new JobResource(
         j.id,
         j.project,
@@ -54,6 +62,7 @@ public record JobResource(
         j.workerId,
         latestMetrics,
         j.outputUri,
-        waiting);
+        waiting,
+        tasks);
   }
 }

@@ -35,6 +35,7 @@ public class JobService {
   private final RefPolicy refPolicy;
   private final ObjectMapper mapper;
   private final FleetFit fleetFit;
+  private final JobTasks tasks;
 
   JobService(
       JdbcTemplate jdbc,
@@ -42,8 +43,10 @@ public class JobService {
       JobTransitions transitions,
       RefPolicy refPolicy,
       ObjectMapper mapper,
-      FleetFit fleetFit) {
+      FleetFit fleetFit,
+      JobTasks tasks) {
     this.jdbc = jdbc;
+    this.tasks = tasks;
     this.jobs = jobs;
     this.transitions = transitions;
     this.refPolicy = refPolicy;
@@ -114,6 +117,9 @@ public class JobService {
       }
       return new Created(get(caller, (UUID) existing.get("id")), false);
     }
+    if (JobTasks.runsAsTasks(spec)) {
+      tasks.create(id, spec);
+    }
     for (UUID dep : dependencies.keySet()) {
       jdbc.update(
           "INSERT INTO job_dependencies (job_id, depends_on) VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -168,7 +174,8 @@ public class JobService {
     return resource(
         job,
         latestMetrics(List.of(id)).getOrDefault(id, Map.of()),
-        fleetFit.waitingReason(id).orElse(null));
+        fleetFit.waitingReason(id).orElse(null),
+        tasks.counts(List.of(id)).get(id));
   }
 
   /** The job, or 404 if it does not exist in the caller's project. */
@@ -208,17 +215,25 @@ public class JobService {
     jobs.findAllById(ids).forEach(j -> byId.put(j.id, j));
     Map<UUID, Map<String, Double>> metrics = latestMetrics(ids);
     Map<UUID, FleetFit.WaitingReason> waiting = fleetFit.waitingReasons(ids);
+    Map<UUID, JobTasks.TaskCounts> counts = tasks.counts(ids);
     List<JobResource> items =
         ids.stream()
             .map(byId::get)
-            .map(j -> resource(j, metrics.getOrDefault(j.id, Map.of()), waiting.get(j.id)))
+            .map(
+                j ->
+                    resource(
+                        j,
+                        metrics.getOrDefault(j.id, Map.of()),
+                        waiting.get(j.id),
+                        counts.get(j.id)))
             .toList();
     return new JobPage(items, hasMore, hasMore ? ids.get(ids.size() - 1) : null);
   }
 
   /**
    * Cancels: QUEUED becomes CANCELLED, RUNNING becomes CANCELLING (the worker learns it from its
-   * next heartbeat); CANCELLING stays. A finished job gets 409.
+   * next heartbeat); CANCELLING stays. A finished job gets 409. A job of tasks cancels its queued
+   * tasks at once and becomes CANCELLED when no task runs any more ({@link JobTasks#settle}).
    */
   @Transactional
   public JobResource cancel(Caller caller, UUID id) {
@@ -236,9 +251,11 @@ public class JobService {
     switch (s) {
       case QUEUED ->
           transitions.apply(id, s, JobStatus.CANCELLED, "cancelled by " + caller.tokenName(), null);
-      case RUNNING ->
-          transitions.apply(
-              id, s, JobStatus.CANCELLING, "cancel requested by " + caller.tokenName(), null);
+      case RUNNING -> {
+        transitions.apply(
+            id, s, JobStatus.CANCELLING, "cancel requested by " + caller.tokenName(), null);
+        tasks.settle(id); // a job of tasks: its queued tasks end now, the job once none runs
+      }
       case CANCELLING -> {}
       default ->
           throw new ApiException(
@@ -250,8 +267,9 @@ public class JobService {
     return get(caller, id);
   }
 
-  JobResource resource(Job j, Map<String, Double> latest, FleetFit.WaitingReason waiting) {
-    return JobResource.of(j, mapper.readValue(j.spec, JobSpec.class), latest, waiting);
+  JobResource resource(
+      Job j, Map<String, Double> latest, FleetFit.WaitingReason waiting, JobTasks.TaskCounts tasks) {
+    return JobResource.of(j, mapper.readValue(j.spec, JobSpec.class), latest, waiting, tasks);
   }
 
   /** The value at the highest step of each series, per job. */

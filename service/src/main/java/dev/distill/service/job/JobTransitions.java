@@ -105,6 +105,14 @@ public class JobTransitions {
     if (n == 0) {
       return false;
     }
+    if (to.isTerminal()) {
+      // a job that ended ends its tasks (JobTasks): their leases are refused from now on.
+      // Before the workers rows: a task's heartbeat locks its task, then its worker
+      jdbc.update(
+          "UPDATE job_tasks SET status = 'CANCELLED', lease_id = NULL, lease_expires_at = NULL,"
+              + " updated_at = now() WHERE job_id = ? AND status IN ('QUEUED', 'RUNNING')",
+          id);
+    }
     if (leaving) {
       jdbc.update("UPDATE workers SET current_job_id = NULL WHERE current_job_id = ?", id);
     }

@@ -52,7 +52,8 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
           "retryable",
           "worker_id",
           "latest_metrics",
-          "output_uri");
+          "output_uri",
+          "tasks");
 
   @ExceptionHandler(ApiException.class)
   ResponseEntity<Object> api(ApiException e) {

@@ -4,6 +4,7 @@ import dev.distill.service.auth.Caller;
 import dev.distill.service.config.DistillProperties;
 import dev.distill.service.job.AttemptEnd;
 import dev.distill.service.job.JobStatus;
+import dev.distill.service.job.JobTasks;
 import dev.distill.service.job.JobTransitions;
 import dev.distill.service.metrics.QueueMetrics;
 import dev.distill.service.web.ApiException;
@@ -35,19 +36,37 @@ import tools.jackson.databind.ObjectMapper;
  * wrong epoch, gets 409 and changes nothing (fencing). One exception: metric points sent under an
  * earlier lease of the job (late points, found in {@code job_leases}) are inserted where the job
  * has no point yet, never overwriting one, and the answer says {@code lease_lost}.
+ *
+ * <p>A lease is a job's ({@code jobs.lease_id}) or a task's ({@code job_tasks.lease_id}, a job that
+ * runs as tasks: {@link JobTasks}): the same writes, fenced by the task's own epoch and expiry; a
+ * task's end is decided for the task alone ({@link JobTasks#endTask}). Ends lock the job row before
+ * the task's, as claims and the reaper do.
  */
 @Service
 public class LeaseService {
 
-  /** The leased job as a write sees it. */
+  /**
+   * The leased job as a write sees it.
+   *
+   * @param status the job's status; for a task's lease the task's when it no longer runs
+   * @param epoch the lease's epoch (a task's lease: the task's; so are attempt and workerId)
+   * @param task the task's index, or null for a job's lease
+   */
   record Lease(
-      UUID jobId, JobStatus status, long epoch, int attempt, int maxAttempts, String workerId) {}
+      UUID jobId,
+      JobStatus status,
+      long epoch,
+      int attempt,
+      int maxAttempts,
+      String workerId,
+      Integer task) {}
 
   /** The metric of an evaluation over every checkpoint naming the step of the best. */
   static final String BEST_STEP = "best_step";
 
   private final JdbcTemplate jdbc;
   private final JobTransitions transitions;
+  private final JobTasks tasks;
   private final QueueMetrics metrics;
   private final DistillProperties props;
   private final ObjectMapper mapper;
@@ -55,11 +74,13 @@ public class LeaseService {
   LeaseService(
       JdbcTemplate jdbc,
       JobTransitions transitions,
+      JobTasks tasks,
       QueueMetrics metrics,
       DistillProperties props,
       ObjectMapper mapper) {
     this.jdbc = jdbc;
     this.transitions = transitions;
+    this.tasks = tasks;
     this.metrics = metrics;
     this.props = props;
     this.mapper = mapper;
@@ -67,7 +88,14 @@ public class LeaseService {
 
   /** Locks the job held by this lease, or throws 409 if the lease is no longer held. */
   Lease hold(Caller caller, UUID leaseId, long epoch) {
-    Held held = lock(caller, leaseId);
+    return hold(caller, leaseId, epoch, false);
+  }
+
+  /**
+   * @param ending true for an end (complete, fail, release): a task's job row is locked first
+   */
+  private Lease hold(Caller caller, UUID leaseId, long epoch, boolean ending) {
+    Held held = lock(caller, leaseId, ending);
     ApiException refused = refusal(held, leaseId, epoch);
     if (refused != null) {
       metrics.staleRejection();
@@ -79,7 +107,43 @@ public class LeaseService {
   /** The job row of a current lease id, locked, with whether the lease expired; null if none. */
   private record Held(Lease lease, boolean expired) {}
 
-  private Held lock(Caller caller, UUID leaseId) {
+  private Held lock(Caller caller, UUID leaseId, boolean ending) {
+    Held job = lockJobLease(caller, leaseId);
+    return job != null ? job : lockTaskLease(caller, leaseId, ending);
+  }
+
+  private Held lockTaskLease(Caller caller, UUID leaseId, boolean ending) {
+    if (ending) {
+      jdbc.queryForList(
+          "SELECT j.id FROM jobs j JOIN job_tasks t ON t.job_id = j.id"
+              + " WHERE t.lease_id = ? AND j.project = ? FOR UPDATE OF j",
+          leaseId,
+          caller.project());
+    }
+    List<Held> rows =
+        jdbc.query(
+            "SELECT t.job_id, j.status, t.status, t.epoch, t.attempts, j.max_attempts, t.worker_id,"
+                + " t.lease_expires_at < now(), t.idx FROM job_tasks t JOIN jobs j ON j.id = t.job_id"
+                + " WHERE t.lease_id = ? AND j.project = ? FOR UPDATE OF t",
+            (rs, i) -> {
+              JobStatus task = JobStatus.valueOf(rs.getString(3));
+              return new Held(
+                  new Lease(
+                      rs.getObject(1, UUID.class),
+                      task == JobStatus.RUNNING ? JobStatus.valueOf(rs.getString(2)) : task,
+                      rs.getLong(4),
+                      rs.getInt(5),
+                      rs.getInt(6),
+                      rs.getString(7),
+                      rs.getInt(9)),
+                  rs.getBoolean(8));
+            },
+            leaseId,
+            caller.project());
+    return rows.isEmpty() ? null : rows.get(0);
+  }
+
+  private Held lockJobLease(Caller caller, UUID leaseId) {
     List<Held> rows =
         jdbc.query(
             "SELECT id, status, epoch, attempts, max_attempts, worker_id, lease_expires_at < now()"
@@ -93,7 +157,8 @@ public class LeaseService {
                         rs.getLong(3),
                         rs.getInt(4),
                         rs.getInt(5),
-                        rs.getString(6)),
+                        rs.getString(6),
+                        null),
                     rs.getBoolean(7)),
             leaseId,
             caller.project());
@@ -129,7 +194,31 @@ public class LeaseService {
 
   @Transactional
   public HeartbeatResponse heartbeat(Caller caller, UUID leaseId, long epoch) {
+    return heartbeat(caller, leaseId, epoch, null);
+  }
+
+  /**
+   * Extends the lease. For a task's lease the {@code step} the worker reports is the task's
+   * progress (sequences done), which the job's shows summed.
+   */
+  @Transactional
+  public HeartbeatResponse heartbeat(Caller caller, UUID leaseId, long epoch, Long step) {
     Lease lease = hold(caller, leaseId, epoch);
+    if (lease.task() != null) {
+      Timestamp expires =
+          jdbc.queryForObject(
+              "UPDATE job_tasks SET lease_expires_at = now() + make_interval(secs => ?),"
+                  + " progress = COALESCE(?, progress), updated_at = now()"
+                  + " WHERE job_id = ? AND idx = ? RETURNING lease_expires_at",
+              Timestamp.class,
+              (double) props.leaseTtl().toMillis() / 1000.0,
+              step,
+              lease.jobId(),
+              lease.task());
+      touchWorker(caller, lease);
+      return new HeartbeatResponse(
+          expires.toInstant(), lease.status() == JobStatus.CANCELLING, lease.status().name());
+    }
     Timestamp expires =
         jdbc.queryForObject(
             "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => ?), updated_at = now()"
@@ -177,7 +266,7 @@ public class LeaseService {
    */
   @Transactional
   public BatchResponse metrics(Caller caller, UUID leaseId, MetricBatch batch) {
-    Held held = lock(caller, leaseId);
+    Held held = lock(caller, leaseId, false);
     ApiException refused = refusal(held, leaseId, batch.epoch());
     if (refused == null) {
       Lease lease = held.lease();
@@ -265,7 +354,20 @@ public class LeaseService {
   /** The attempt succeeded: SUCCEEDED, with the output checkpoint as {@code output_uri}. */
   @Transactional
   public void complete(Caller caller, UUID leaseId, long epoch) {
-    Lease lease = hold(caller, leaseId, epoch);
+    complete(caller, leaseId, epoch, null);
+  }
+
+  /**
+   * The same; for a task's lease the task succeeded ({@link JobTasks#completeTask}), with the
+   * sequences it did as {@code progress}, and the job once every task has.
+   */
+  @Transactional
+  public void complete(Caller caller, UUID leaseId, long epoch, Long progress) {
+    Lease lease = hold(caller, leaseId, epoch, true);
+    if (lease.task() != null) {
+      tasks.completeTask(lease.jobId(), lease.task(), progress);
+      return;
+    }
     jdbc.update(
         "UPDATE jobs SET output_uri = (SELECT uri FROM checkpoints WHERE job_id = ?"
             + " AND deleted_at IS NULL ORDER BY is_final DESC, step DESC, id DESC LIMIT 1)"
@@ -332,7 +434,7 @@ public class LeaseService {
    */
   @Transactional
   public void release(Caller caller, UUID leaseId, ReleaseRequest r) {
-    Lease lease = hold(caller, leaseId, r.epoch());
+    Lease lease = hold(caller, leaseId, r.epoch(), true);
     end(
         lease,
         AttemptEnd.Ending.RELEASED,
@@ -342,7 +444,7 @@ public class LeaseService {
   /** The attempt ended without success; {@link AttemptEnd} decides what becomes of the job. */
   @Transactional
   public void fail(Caller caller, UUID leaseId, FailRequest f) {
-    Lease lease = hold(caller, leaseId, f.epoch());
+    Lease lease = hold(caller, leaseId, f.epoch(), true);
     AttemptEnd.Ending ending =
         f.cancelled()
             ? AttemptEnd.Ending.STOPPED_FOR_CANCEL
@@ -353,6 +455,17 @@ public class LeaseService {
   }
 
   private void end(Lease lease, AttemptEnd.Ending ending, String reason) {
+    if (lease.task() != null) {
+      tasks.endTask(
+          lease.jobId(),
+          lease.task(),
+          lease.status(),
+          ending,
+          lease.attempt(),
+          lease.maxAttempts(),
+          reason);
+      return;
+    }
     transitions.endAttempt(
         lease.jobId(), lease.status(), ending, lease.attempt(), lease.maxAttempts(), reason);
   }

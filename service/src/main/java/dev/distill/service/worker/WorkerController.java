@@ -61,7 +61,7 @@ class WorkerController {
       @PathVariable("lease_id") UUID leaseId,
       @RequestBody HeartbeatRequest req,
       @RequestAttribute(Caller.ATTRIBUTE) Caller caller) {
-    return leases.heartbeat(caller, leaseId, req.epoch());
+    return leases.heartbeat(caller, leaseId, req.epoch(), req.step());
   }
 
   @PostMapping(path = LEASE + "/events", consumes = JSON)
@@ -95,7 +95,7 @@ class WorkerController {
       @PathVariable("lease_id") UUID leaseId,
       @RequestBody CompleteRequest body,
       @RequestAttribute(Caller.ATTRIBUTE) Caller caller) {
-    leases.complete(caller, leaseId, body.epoch());
+    leases.complete(caller, leaseId, body.epoch(), body.progress());
     return ResponseEntity.noContent().build();
   }
 

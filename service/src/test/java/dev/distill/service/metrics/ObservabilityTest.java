@@ -145,6 +145,10 @@ class ObservabilityTest extends ServiceTest {
     var job = docs.json().get("components").get("schemas").get("JobResource").get("properties");
     assertThat(job.has("max_attempts")).as("snake_case like the wire").isTrue();
     assertThat(job.has("maxAttempts")).isFalse();
+    var tasks = docs.json().get("components").get("schemas").get("TaskCounts").get("properties");
+    assertThat(job.get("tasks").get("$ref").asString()).endsWith("/TaskCounts");
+    assertThat(tasks.has("sequences_done")).as("a job's task counts, snake_case").isTrue();
+    assertThat(tasks.has("succeeded")).isTrue();
     assertThat(docs.json().get("components").get("securitySchemes").has("bearer")).isTrue();
     var schemas = docs.json().get("components").get("schemas");
     assertThat(enumOf(schemas.get("DatasetSpec").get("properties").get("template")))

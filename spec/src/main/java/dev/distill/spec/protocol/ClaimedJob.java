@@ -14,6 +14,7 @@ import java.util.UUID;
  * @param attempt which attempt this is, 1-based
  * @param maxAttempts attempts allowed in total
  * @param resumeFrom the job's latest checkpoint from an earlier attempt, or absent
+ * @param task the task this claim runs when the job runs as tasks, or absent (the whole job)
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record ClaimedJob(
@@ -22,4 +23,12 @@ public record ClaimedJob(
     @JsonProperty("spec") JobSpec spec,
     @JsonProperty("attempt") int attempt,
     @JsonProperty("max_attempts") int maxAttempts,
-    @JsonProperty("resume_from") Artifact resumeFrom) {}
+    @JsonProperty("resume_from") Artifact resumeFrom,
+    @JsonProperty("task") ClaimedTask task) {
+
+  /** The whole job, not a task of it. */
+  public ClaimedJob(
+      UUID id, String project, JobSpec spec, int attempt, int maxAttempts, Artifact resumeFrom) {
+    this(id, project, spec, attempt, maxAttempts, resumeFrom, null);
+  }
+}

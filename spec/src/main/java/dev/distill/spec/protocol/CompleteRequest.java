@@ -1,5 +1,6 @@
 package dev.distill.spec.protocol;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
 /**
@@ -7,12 +8,23 @@ import com.fasterxml.jackson.annotation.JsonProperty;
  * output is its checkpoint registered with {@code final: true}, or else its highest step.
  *
  * @param epoch the lease's fencing token
+ * @param progress for a task's lease: the sequences it did (its share of the job's progress); may
+ *     be absent
  */
-public record CompleteRequest(@JsonProperty("epoch") Long epoch) {
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record CompleteRequest(
+    @JsonProperty("epoch") Long epoch, @JsonProperty("progress") Long progress) {
+
+  public CompleteRequest(Long epoch) {
+    this(epoch, null);
+  }
 
   public CompleteRequest {
     Checks c = new Checks();
     c.require("epoch", epoch);
+    if (progress != null) {
+      c.range("progress", progress, 0, Long.MAX_VALUE);
+    }
     c.throwIfAny();
   }
 }

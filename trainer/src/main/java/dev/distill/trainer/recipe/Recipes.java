@@ -21,6 +21,20 @@ public final class Recipes {
     };
   }
 
+  /**
+   * One task of a job that runs as tasks: today only a {@code teacher_pass} with shards, whose
+   * tasks are its shards ({@code index}) and the seal ({@code seal}, after every shard).
+   */
+  public static RunResult runTask(JobSpec spec, RunContext ctx, int index, boolean seal) {
+    if (spec.type() != dev.distill.spec.JobType.TEACHER_PASS) {
+      throw new IllegalArgumentException(
+          "only teacher_pass jobs run as tasks, not " + spec.type().json());
+    }
+    return seal
+        ? TeacherPassRecipe.runSeal(spec, ctx)
+        : TeacherPassRecipe.runShard(spec, ctx, index);
+  }
+
   /** One line that says what went wrong, without class names where the message says enough. */
   public static String describeFailure(Throwable e) {
     String msg = e.getMessage();

@@ -45,7 +45,82 @@ public final class TeacherPassRecipe {
 
   private TeacherPassRecipe() {}
 
+  /** The whole pass in one run: every shard in turn, then the seal. */
   public static RunResult run(JobSpec spec, RunContext ctx) {
+    return withPass(spec, ctx, TeacherPassRecipe::writeAll);
+  }
+
+  /**
+   * One task of a pass that runs as tasks (the service hands them out, {@code
+   * docs/teacher-cache.md}): writes shard {@code shard} alone, or keeps it when it is on disk and
+   * verifies. The output is the seal's; a shard task registers none.
+   */
+  public static RunResult runShard(JobSpec spec, RunContext ctx, int shard) {
+    int shards = spec.teacherPass().shards();
+    if (shard < 0 || shard >= shards) {
+      throw new IllegalArgumentException("shard " + shard + " of " + shards + " does not exist");
+    }
+    return withPass(
+        spec,
+        ctx,
+        (p, existing) -> {
+          if (existing.isPresent()) {
+            announceReuse(p); // the seal task registers the output
+            return new RunResult(RunResult.Outcome.COMPLETED, 0, 0, null, Map.of());
+          }
+          return one(p, shard);
+        });
+  }
+
+  /**
+   * The last task of a pass that runs as tasks, once every shard task succeeded: checks that every
+   * shard is on disk and verifies, copies the tokenizer, writes the manifest and registers the
+   * cache as the job's output.
+   */
+  public static RunResult runSeal(JobSpec spec, RunContext ctx) {
+    return withPass(
+        spec,
+        ctx,
+        (p, existing) -> {
+          if (existing.isPresent()) {
+            return reused(p, existing, 0);
+          }
+          for (int shard = 0; shard < p.shards(); shard++) {
+            if (!p.pass().isDone(p.dir(), shard)) {
+              // its task succeeded, so the workers do not share this artifact store (or it lost it)
+              throw new TeacherCacheException(
+                  "teacher cache shard "
+                      + p.dir().resolve(TeacherCache.shardName(shard, p.shards()))
+                      + ": missing or unreadable when sealing (do all workers share the storage"
+                      + " root?)");
+            }
+          }
+          return seal(p, 0);
+        });
+  }
+
+  /** A loaded teacher, its pass and where the cache goes. */
+  private record Pass(
+      JobSpec spec,
+      RunContext ctx,
+      Models.Loaded teacher,
+      CacheKey key,
+      Path dir,
+      TeacherPass pass,
+      int sequences,
+      int shards,
+      DatasetSplits splits,
+      TeacherPass.Settings settings,
+      NDManager manager) {}
+
+  private interface Body {
+    RunResult run(Pass pass, Optional<TeacherCache.Manifest> existing);
+  }
+
+  /**
+   * Loads the teacher and the split, finds the cache's directory by key, then runs {@code body}.
+   */
+  private static RunResult withPass(JobSpec spec, RunContext ctx, Body body) {
     if (spec.type() != JobType.TEACHER_PASS) {
       throw new IllegalArgumentException(
           "the teacher pass runs teacher_pass jobs, not " + spec.type().json());
@@ -76,17 +151,7 @@ public final class TeacherPassRecipe {
           ctx.cacheStore() == null
               ? ctx.outputDir().resolve("teacher-cache")
               : ctx.cacheStore().resolve(key.hex());
-      Optional<TeacherCache.Manifest> sealed = sealedCache(dir);
-      if (sealed.isPresent()) {
-        ctx.listener()
-            .onEvent(
-                "cache_reused",
-                "a teacher cache of the same key ("
-                    + key.hex().substring(0, 16)
-                    + "...) is complete in "
-                    + dir
-                    + ": reused, nothing recomputed");
-      }
+      Optional<TeacherCache.Manifest> existing = sealedCache(dir);
       int chunk = Models.lossChunk(spec.hyperparameters().lossChunkSize(), teacher, null);
       TeacherPass.Settings settings =
           new TeacherPass.Settings(
@@ -96,40 +161,119 @@ public final class TeacherPassRecipe {
               LogProbEncoding.valueOf(s.encoding().toUpperCase(Locale.ROOT)),
               spec.hyperparameters().microBatchSize(),
               chunk);
-      if (sealed.isPresent()) {
-        return finish(
-            spec, ctx, dir, sealed.get(), 0, heldOut(teacher, splits, key, settings, manager, ctx));
-      }
       TeacherPass pass =
           new TeacherPass(
               teacher.model(), splits.train(), teacher.tokenizer().padId(), key, settings, manager);
-      ctx.listener()
-          .onEvent(
-              "started",
-              String.format(
-                  "teacher_pass: teacher %,d parameters; %d training sequences in %d shards, top_k %d",
-                  teacher.model().config().parameterCount(),
-                  splits.train().size(),
-                  s.shards(),
-                  s.topK()));
-      int n = splits.train().size();
-      long done = 0;
-      long positions = 0;
-      double seconds = 0;
-      for (int shard = 0; shard < s.shards(); shard++) {
-        int[] range = TeacherPass.range(n, s.shards(), shard);
-        if (pass.isDone(dir, shard)) {
-          ctx.listener().onEvent("shard_reused", "shard " + shard + " is on disk and verifies");
-          done += range[1] - range[0];
-          continue;
-        }
-        long before = done;
-        // about 100 progress reports over the whole pass, not one per forward batch
-        long every = Math.max(1, n / 100);
-        long[] reported = {before};
-        TeacherPass.ShardReport r =
-            pass.writeShard(
-                dir,
+      return body.run(
+          new Pass(
+              spec,
+              ctx,
+              teacher,
+              key,
+              dir,
+              pass,
+              splits.train().size(),
+              s.shards(),
+              splits,
+              settings,
+              manager),
+          existing);
+    }
+  }
+
+  /** A sealed cache of the same key: reused as it is, nothing recomputed. */
+  private static RunResult reused(Pass p, Optional<TeacherCache.Manifest> existing, double rate) {
+    announceReuse(p);
+    return finish(p, existing.get(), rate);
+  }
+
+  private static void announceReuse(Pass p) {
+    p.ctx()
+        .listener()
+        .onEvent(
+            "cache_reused",
+            "a teacher cache of the same key ("
+                + p.key().hex().substring(0, 16)
+                + "...) is complete in "
+                + p.dir()
+                + ": reused, nothing recomputed");
+  }
+
+  private static RunResult writeAll(Pass p, Optional<TeacherCache.Manifest> existing) {
+    if (existing.isPresent()) {
+      return reused(p, existing, 0);
+    }
+    RunContext ctx = p.ctx();
+    TeacherPassSettings s = p.spec().teacherPass();
+    ctx.listener()
+        .onEvent(
+            "started",
+            String.format(
+                "teacher_pass: teacher %,d parameters; %d training sequences in %d shards, top_k %d",
+                p.teacher().model().config().parameterCount(),
+                p.sequences(),
+                s.shards(),
+                s.topK()));
+    int n = p.sequences();
+    long done = 0;
+    long positions = 0;
+    double seconds = 0;
+    for (int shard = 0; shard < s.shards(); shard++) {
+      int[] range = TeacherPass.range(n, s.shards(), shard);
+      if (p.pass().isDone(p.dir(), shard)) {
+        ctx.listener().onEvent("shard_reused", "shard " + shard + " is on disk and verifies");
+        done += range[1] - range[0];
+        continue;
+      }
+      TeacherPass.ShardReport r = write(p, shard, done);
+      if (r == null) {
+        return stopped(ctx, shard);
+      }
+      done += r.sequences();
+      positions += r.positions();
+      seconds += r.seconds();
+    }
+    return seal(p, seconds > 0 ? positions / seconds : 0);
+  }
+
+  /** A shard task: shard {@code shard} alone; progress counts this shard's sequences. */
+  private static RunResult one(Pass p, int shard) {
+    RunContext ctx = p.ctx();
+    int[] range = TeacherPass.range(p.sequences(), p.shards(), shard);
+    ctx.listener()
+        .onEvent(
+            "started",
+            String.format(
+                "teacher_pass task: shard %d of %d (sequences %d..%d), top_k %d",
+                shard, p.shards(), range[0], range[1], p.spec().teacherPass().topK()));
+    long total = range[1] - range[0];
+    if (p.pass().isDone(p.dir(), shard)) {
+      ctx.listener().onEvent("shard_reused", "shard " + shard + " is on disk and verifies");
+      ctx.listener().onProgress(total, Map.of("sequences_done", (double) total));
+      return new RunResult(RunResult.Outcome.COMPLETED, 0, total, null, Map.of());
+    }
+    TeacherPass.ShardReport r = write(p, shard, 0);
+    if (r == null) {
+      return stopped(ctx, shard);
+    }
+    Map<String, Double> metrics = new LinkedHashMap<>();
+    metrics.put("sequences_done", (double) r.sequences());
+    ctx.listener().onProgress(r.sequences(), metrics);
+    return new RunResult(RunResult.Outcome.COMPLETED, 0, r.sequences(), null, metrics);
+  }
+
+  /**
+   * Writes one shard, reporting progress as {@code before} plus this shard's sequences about 100
+   * times over the pass; null when stopped.
+   */
+  private static TeacherPass.ShardReport write(Pass p, int shard, long before) {
+    RunContext ctx = p.ctx();
+    long every = Math.max(1, p.sequences() / 100);
+    long[] reported = {before};
+    TeacherPass.ShardReport r =
+        p.pass()
+            .writeShard(
+                p.dir(),
                 shard,
                 () -> ctx.stop().check().isPresent(),
                 k -> {
@@ -139,32 +283,29 @@ public final class TeacherPassRecipe {
                         .onProgress(before + k, Map.of("sequences_done", (double) (before + k)));
                   }
                 });
-        if (r == null) {
-          StopSignal.Reason why = ctx.stop().check().orElse(StopSignal.Reason.PREEMPTED);
-          ctx.listener()
-              .onEvent(why.eventType(), "stopped in shard " + shard + "; finished shards are kept");
-          return new RunResult(RunResult.Outcome.of(why), 0, 0, null, Map.of());
-        }
-        done += r.sequences();
-        positions += r.positions();
-        seconds += r.seconds();
-        ctx.listener()
-            .onEvent(
-                "shard_written",
-                String.format(
-                    "shard %d: %d sequences, %d positions, %,d bytes in %.1f s",
-                    shard, r.sequences(), r.positions(), r.bytes(), r.seconds()));
-      }
-      saveTokenizer(teacher, dir);
-      TeacherCache.Manifest m = pass.seal(dir);
-      return finish(
-          spec,
-          ctx,
-          dir,
-          m,
-          seconds > 0 ? positions / seconds : 0,
-          heldOut(teacher, splits, key, settings, manager, ctx));
+    if (r != null) {
+      ctx.listener()
+          .onEvent(
+              "shard_written",
+              String.format(
+                  "shard %d: %d sequences, %d positions, %,d bytes in %.1f s",
+                  shard, r.sequences(), r.positions(), r.bytes(), r.seconds()));
     }
+    return r;
+  }
+
+  private static RunResult stopped(RunContext ctx, int shard) {
+    StopSignal.Reason why = ctx.stop().check().orElse(StopSignal.Reason.PREEMPTED);
+    ctx.listener()
+        .onEvent(why.eventType(), "stopped in shard " + shard + "; finished shards are kept");
+    return new RunResult(RunResult.Outcome.of(why), 0, 0, null, Map.of());
+  }
+
+  /** Every shard is on disk: the tokenizer's copy, the manifest, the output. */
+  private static RunResult seal(Pass p, double positionsPerSecond) {
+    saveTokenizer(p.teacher(), p.dir());
+    TeacherCache.Manifest m = p.pass().seal(p.dir());
+    return finish(p, m, positionsPerSecond);
   }
 
   private static Path teacherDir(ModelRef ref, RunContext ctx) {
@@ -202,46 +343,39 @@ public final class TeacherPassRecipe {
    * The cache's approximation error on held-out data: the first validation sequences (none when the
    * split holds none out) through the same settings, against the teacher's full distribution.
    */
-  private static HeldOutError heldOut(
-      Models.Loaded teacher,
-      DatasetSplits splits,
-      CacheKey key,
-      TeacherPass.Settings settings,
-      NDManager manager,
-      RunContext ctx) {
+  private static HeldOutError heldOut(Pass p) {
+    DatasetSplits splits = p.splits();
     List<dev.distill.trainer.data.Sequence> held =
         splits.validation().subList(0, Math.min(HELD_OUT_SEQUENCES, splits.validation().size()));
     return HeldOutError.measure(
-        teacher.model(),
+        p.teacher().model(),
         held,
-        teacher.tokenizer().padId(),
-        key,
-        settings,
-        manager,
-        ctx.outputDir().resolve("held-out-error"));
+        p.teacher().tokenizer().padId(),
+        p.key(),
+        p.settings(),
+        p.manager(),
+        p.ctx().outputDir().resolve("held-out-error"));
   }
 
   /** The cache directory as the job's output: a final "checkpoint" (step = positions stored). */
-  private static RunResult finish(
-      JobSpec spec,
-      RunContext ctx,
-      Path dir,
-      TeacherCache.Manifest m,
-      double positionsPerSecond,
-      HeldOutError error) {
+  private static RunResult finish(Pass p, TeacherCache.Manifest m, double positionsPerSecond) {
+    JobSpec spec = p.spec();
+    RunContext ctx = p.ctx();
+    Path dir = p.dir();
+    HeldOutError error = heldOut(p);
     Map<String, Double> metrics = new LinkedHashMap<>();
     metrics.put("cache_sequences", (double) m.sequences());
     metrics.put("cache_positions", (double) m.positions());
     metrics.put("cache_bytes", (double) m.bytes());
     metrics.put("cache_bytes_per_position", m.bytesPerPosition());
+    if (positionsPerSecond > 0) {
+      metrics.put("teacher_positions_per_s", positionsPerSecond);
+    }
     if (error.positions() > 0) {
       // KL(full teacher || the cache's reconstruction) per held-out position, nats
       metrics.put("cache_heldout_kl", error.meanKl());
       metrics.put("cache_heldout_tail_mass", error.meanTailMass());
       metrics.put("cache_heldout_positions", (double) error.positions());
-    }
-    if (positionsPerSecond > 0) {
-      metrics.put("teacher_positions_per_s", positionsPerSecond);
     }
     TrainerState state =
         new TrainerState(

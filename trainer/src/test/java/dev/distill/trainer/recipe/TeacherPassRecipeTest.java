@@ -44,6 +44,20 @@ class TeacherPassRecipeTest {
             tmp.resolve(name), Map.of(), rec, null, null, null, null, tmp.resolve("caches")));
   }
 
+  private JobSpec passSpec(TeacherPassSettings s) {
+    return RecipeSpecs.aTeacherPass()
+        .teacher(TEACHER)
+        .dataset(RecipeSpecs.procedural(60))
+        .batch(4)
+        .teacherPass(s)
+        .build();
+  }
+
+  private RunContext context(String name, RecipeSpecs.Recorder rec) {
+    return new RunContext(
+        tmp.resolve(name), Map.of(), rec, null, null, null, null, tmp.resolve("caches"));
+  }
+
   private RecipeSpecs.Job distill() {
     return RecipeSpecs.aDistill()
         .student(STUDENT)
@@ -123,5 +137,65 @@ class TeacherPassRecipeTest {
         .hasMessageContaining("the student's tokenizer (sha256:")
         .hasMessageContaining("differs from the teacher cache's (byte, " + VOCAB + " tokens)");
     assertThat(rec.steps).isEmpty();
+  }
+
+  @Test
+  void shardsWrittenAsSeparateTasksThenSealedGiveTheWholeRunsCache() throws Exception {
+    TeacherPassSettings s = new TeacherPassSettings(8, null, 3, null);
+    JobSpec spec = passSpec(s);
+    // as three workers would, in any order, one of them twice (a retried task)
+    for (int shard : new int[] {2, 0, 1, 0}) {
+      RecipeSpecs.Recorder rec = new RecipeSpecs.Recorder();
+      RunResult r = Recipes.runTask(spec, context("task-" + shard, rec), shard, false);
+      assertThat(r.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
+      assertThat(r.lastCheckpoint()).as("a shard task has no output").isNull();
+      assertThat(rec.events)
+          .filteredOn(e -> e.startsWith("shard_written") || e.startsWith("shard_reused"))
+          .singleElement()
+          .asString()
+          .contains("shard " + shard);
+    }
+    Path cacheDir;
+    RecipeSpecs.Recorder sealRec = new RecipeSpecs.Recorder();
+    RunResult sealed = Recipes.runTask(spec, context("seal", sealRec), 3, true);
+    cacheDir = sealed.lastCheckpoint().dir();
+    assertThat(sealRec.events).noneMatch(e -> e.startsWith("shard_written"));
+    String manifest = java.nio.file.Files.readString(cacheDir.resolve(TeacherCache.MANIFEST));
+    try (TeacherCache c = TeacherCache.open(cacheDir)) {
+      assertThat(c.manifest().sequences()).isEqualTo(sealed.samples());
+    }
+    // the whole pass in one run, elsewhere: the same manifest (every shard's digest included)
+    RunResult whole =
+        Recipes.run(
+            spec,
+            new RunContext(
+                tmp.resolve("whole"),
+                Map.of(),
+                new RecipeSpecs.Recorder(),
+                null,
+                null,
+                null,
+                null,
+                tmp.resolve("other-store")));
+    assertThat(
+            java.nio.file.Files.readString(
+                whole.lastCheckpoint().dir().resolve(TeacherCache.MANIFEST)))
+        .isEqualTo(manifest);
+    // a shard task of a sealed cache computes nothing
+    RecipeSpecs.Recorder again = new RecipeSpecs.Recorder();
+    Recipes.runTask(spec, context("again", again), 1, false);
+    assertThat(again.events).anyMatch(e -> e.startsWith("cache_reused"));
+    assertThat(again.events).noneMatch(e -> e.startsWith("shard_written"));
+  }
+
+  @Test
+  void aSealWithAShardMissingFailsNamingTheFile() {
+    JobSpec spec = passSpec(new TeacherPassSettings(8, null, 2, null));
+    Recipes.runTask(spec, context("t0", new RecipeSpecs.Recorder()), 0, false);
+    assertThatThrownBy(
+            () -> Recipes.runTask(spec, context("seal", new RecipeSpecs.Recorder()), 2, true))
+        .isInstanceOf(dev.distill.trainer.cache.TeacherCacheException.class)
+        .hasMessageContaining("shard-00001-of-00002.dtc")
+        .hasMessageContaining("missing");
   }
 }
