@@ -28,6 +28,11 @@ import tools.jackson.databind.json.JsonMapper;
  *       "content"}]}}.
  *   <li>{@code text}: plain UTF-8 text; documents are separated by blank lines. A corpus without
  *       blank lines is one document, which {@link SequenceBuilder} cuts into sequences.
+ *   <li>{@code augmented}: instruction-augmented text (Cheng et al. 2024), as {@code synthesize}'s
+ *       {@code generation.mode corpus} writes it: JSONL of {@code {"text", "pairs": [{"question",
+ *       "answer"}], "source"}} whose {@code text} is the chunk followed by its pairs, each as
+ *       {@code "\n\nQuestion: q\nAnswer: a"}. A row is one document trained on every token, as in
+ *       the paper; a row whose text does not end with its pairs so rendered is refused.
  * </ul>
  *
  * Errors name the file, the line and the record number (1-based).
@@ -61,9 +66,10 @@ public final class ExampleReader {
         case "alpaca" -> readAlpaca(file, sink, ExampleReader::alpacaRecord);
         case "chat" -> readJsonLines(file, sink, ExampleReader::chatRecord);
         case "text" -> readText(file, sink);
+        case "augmented" -> readJsonLines(file, sink, ExampleReader::augmentedRecord);
         default ->
             throw new IllegalArgumentException(
-                "format must be one of alpaca, chat, text, was '" + format + "'");
+                "format must be one of alpaca, chat, text, augmented, was '" + format + "'");
       };
     } catch (IOException e) {
       throw new DataFormatException(file, "cannot read: " + e.getMessage(), e);
@@ -382,6 +388,37 @@ public final class ExampleReader {
       i++;
     }
     return new Example.Chat(out, "");
+  }
+
+  /** The text of an {@code augmented} row, checked to end with its pairs as documented. */
+  private static Example augmentedRecord(JsonNode node) {
+    String text = requiredString(node, "text");
+    JsonNode pairs = node.get("pairs");
+    if (pairs == null || !pairs.isArray() || pairs.isEmpty()) {
+      throw new IllegalArgumentException("'pairs' must be a non-empty array");
+    }
+    StringBuilder tail = new StringBuilder();
+    int i = 0;
+    for (JsonNode p : pairs) {
+      if (!p.isObject()) {
+        throw new IllegalArgumentException("pairs[" + i + "] is not an object");
+      }
+      try {
+        tail.append("\n\nQuestion: ")
+            .append(requiredString(p, "question"))
+            .append("\nAnswer: ")
+            .append(requiredString(p, "answer"));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("pairs[" + i + "]: " + e.getMessage());
+      }
+      i++;
+    }
+    if (!text.endsWith(tail.toString()) || text.length() == tail.length()) {
+      throw new IllegalArgumentException(
+          "'text' must be the chunk followed by its pairs, each as \"\\n\\nQuestion: ...\\n"
+              + "Answer: ...\"");
+    }
+    return new Example.Text(text);
   }
 
   private static String requiredString(JsonNode node, String field) {
