@@ -77,7 +77,7 @@ final class Corpus {
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException("dataset " + spec.dataset().uri() + ": file not found");
     }
-    try (Chunker c = Chunker.of(file, spec.dataset().uri(), Integer.MAX_VALUE, w -> 1)) {
+    try (Chunker c = Chunker.of(file, spec.dataset().uri(), 1024, w -> 1)) {
       if (c.next() == null) {
         throw new IllegalArgumentException(
             "dataset " + spec.dataset().uri() + ": no text to chunk");
