@@ -27,7 +27,7 @@ public final class Catalog {
   public static final List<String> DATASETS = List.of("procedural");
 
   /** {@code dataset.format}. */
-  public static final List<String> FORMATS = List.of("alpaca", "chat", "text");
+  public static final List<String> FORMATS = List.of("alpaca", "chat", "text", "augmented");
 
   /** {@code dataset.template}: the chat (or Alpaca) prompt templates. */
   public static final List<String> TEMPLATES =

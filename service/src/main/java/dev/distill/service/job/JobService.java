@@ -268,7 +268,10 @@ public class JobService {
   }
 
   JobResource resource(
-      Job j, Map<String, Double> latest, FleetFit.WaitingReason waiting, JobTasks.TaskCounts tasks) {
+      Job j,
+      Map<String, Double> latest,
+      FleetFit.WaitingReason waiting,
+      JobTasks.TaskCounts tasks) {
     return JobResource.of(j, mapper.readValue(j.spec, JobSpec.class), latest, waiting, tasks);
   }
 

@@ -154,7 +154,7 @@ class ObservabilityTest extends ServiceTest {
     assertThat(enumOf(schemas.get("DatasetSpec").get("properties").get("template")))
         .containsExactlyElementsOf(dev.distill.spec.Catalog.TEMPLATES);
     assertThat(enumOf(schemas.get("DatasetSpec").get("properties").get("format")))
-        .containsExactly("alpaca", "chat", "text");
+        .containsExactly("alpaca", "chat", "text", "augmented");
     assertThat(enumOf(schemas.get("Hyperparameters").get("properties").get("kd_loss")))
         .containsExactly("forward_kl", "reverse_kl", "jsd");
     assertThat(enumOf(schemas.get("GenerationSpec").get("properties").get("pre_query_template")))

@@ -28,6 +28,11 @@ import tools.jackson.databind.json.JsonMapper;
  *       "content"}]}}.
  *   <li>{@code text}: plain UTF-8 text; documents are separated by blank lines. A corpus without
  *       blank lines is one document, which {@link SequenceBuilder} cuts into sequences.
+ *   <li>{@code augmented}: instruction-augmented text (Cheng et al. 2024), as {@code synthesize}'s
+ *       {@code generation.mode corpus} writes it: JSONL of {@code {"text", "pairs": [{"question",
+ *       "answer"}], "source"}} whose {@code text} is the chunk followed by its pairs, each as
+ *       {@code "\n\nQuestion: q\nAnswer: a"}. A row is one document trained on every token, as in
+ *       the paper; a row whose text does not end with its pairs so rendered is refused.
  * </ul>
  *
  * Errors name the file, the line and the record number (1-based).
@@ -61,9 +66,10 @@ public final class ExampleReader {
         case "alpaca" -> readAlpaca(file, sink, ExampleReader::alpacaRecord);
         case "chat" -> readJsonLines(file, sink, ExampleReader::chatRecord);
         case "text" -> readText(file, sink);
+        case "augmented" -> readJsonLines(file, sink, ExampleReader::augmentedRecord);
         default ->
             throw new IllegalArgumentException(
-                "format must be one of alpaca, chat, text, was '" + format + "'");
+                "format must be one of alpaca, chat, text, augmented, was '" + format + "'");
       };
     } catch (IOException e) {
       throw new DataFormatException(file, "cannot read: " + e.getMessage(), e);
@@ -76,19 +82,174 @@ public final class ExampleReader {
    * example is then the user turn alone) and a chat record may end with a user turn.
    */
   public static long readPrompts(Path file, String format, BiConsumer<Example, JsonNode> sink) {
+    long n = 0;
+    try (Cursor c = openPrompts(file, format)) {
+      for (Cursor.Item item = c.next(); item != null; item = c.next()) {
+        sink.accept(item.example(), item.record());
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * The instructions of {@code file} as {@link #readPrompts} reads them, pulled one record at a
+   * time: the cursor holds one record (a JSONL line, or one object of a JSON array), never the
+   * file.
+   */
+  public static Cursor openPrompts(Path file, String format) {
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException("data file not found: " + file);
     }
+    String f = format.toLowerCase(Locale.ROOT);
+    if (!f.equals("alpaca") && !f.equals("chat")) {
+      throw new IllegalArgumentException(
+          "instructions must be in format alpaca or chat, was '" + format + "'");
+    }
+    RecordParser parser =
+        f.equals("alpaca") ? ExampleReader::alpacaPrompt : ExampleReader::chatRecord;
     try {
-      return switch (format.toLowerCase(Locale.ROOT)) {
-        case "alpaca" -> readAlpaca(file, sink, ExampleReader::alpacaPrompt);
-        case "chat" -> readJsonLines(file, sink, ExampleReader::chatRecord);
-        default ->
-            throw new IllegalArgumentException(
-                "instructions must be in format alpaca or chat, was '" + format + "'");
-      };
+      if (f.equals("alpaca")) {
+        PushbackInputStream in = new PushbackInputStream(Files.newInputStream(file), 4);
+        int c;
+        do {
+          c = in.read();
+        } while (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == 0xEF || c == 0xBB
+            || c == 0xBF);
+        if (c >= 0) {
+          in.unread(c);
+        }
+        if (c == '[') {
+          return new ArrayCursor(file, in, parser);
+        }
+        in.close();
+      }
+      return new LinesCursor(file, parser);
     } catch (IOException e) {
       throw new DataFormatException(file, "cannot read: " + e.getMessage(), e);
+    }
+  }
+
+  /** Records pulled one at a time from a data file; {@link #next} is null after the last. */
+  public interface Cursor extends AutoCloseable {
+
+    /** One record: its number (1-based), the example, the JSON record as read. */
+    record Item(long number, Example example, JsonNode record) {}
+
+    /**
+     * The next record, or null at the end of the file.
+     *
+     * @throws DataFormatException naming the file, line and record when one cannot be read
+     */
+    Item next();
+
+    @Override
+    void close();
+  }
+
+  private static final class LinesCursor implements Cursor {
+    private final Path file;
+    private final BufferedReader reader;
+    private final RecordParser parser;
+    private long record;
+    private long lineNo;
+
+    LinesCursor(Path file, RecordParser parser) throws IOException {
+      this.file = file;
+      this.parser = parser;
+      this.reader = Files.newBufferedReader(file, StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public Item next() {
+      try {
+        String line;
+        while ((line = reader.readLine()) != null) {
+          lineNo++;
+          if (line.isBlank()) {
+            continue;
+          }
+          record++;
+          JsonNode node;
+          try {
+            node = JSON.readTree(line);
+          } catch (JacksonException e) {
+            throw new DataFormatException(
+                file, lineNo, record, "malformed JSON: " + e.getOriginalMessage());
+          }
+          if (!node.isObject()) {
+            throw new DataFormatException(file, lineNo, record, "expected a JSON object");
+          }
+          return new Item(record, checked(file, lineNo, record, () -> parser.parse(node)), node);
+        }
+        return null;
+      } catch (IOException e) {
+        throw new DataFormatException(file, "cannot read: " + e.getMessage(), e);
+      }
+    }
+
+    @Override
+    public void close() {
+      try {
+        reader.close();
+      } catch (IOException e) {
+        throw new DataFormatException(file, "cannot close: " + e.getMessage(), e);
+      }
+    }
+  }
+
+  private static final class ArrayCursor implements Cursor {
+    private final Path file;
+    private final JsonParser p;
+    private final RecordParser parser;
+    private long record;
+    private boolean done;
+
+    ArrayCursor(Path file, InputStream in, RecordParser parser) {
+      this.file = file;
+      this.parser = parser;
+      try {
+        this.p = JSON.createParser(in);
+        p.nextToken(); // START_ARRAY
+      } catch (JacksonException e) {
+        throw new DataFormatException(file, 1, 1, "malformed JSON: " + e.getOriginalMessage());
+      }
+    }
+
+    @Override
+    public Item next() {
+      if (done) {
+        return null;
+      }
+      long line = p.currentLocation().getLineNr();
+      long current = record + 1; // the record being read, for error messages
+      try {
+        JsonToken t = p.nextToken();
+        line = p.currentLocation().getLineNr();
+        if (t == JsonToken.END_ARRAY) {
+          done = true;
+          return null;
+        }
+        if (t == null) {
+          throw new DataFormatException(file, line, record + 1, "the JSON array is not closed");
+        }
+        record++;
+        if (t != JsonToken.START_OBJECT) {
+          throw new DataFormatException(file, line, record, "expected a JSON object, found " + t);
+        }
+        JsonNode node = p.readValueAsTree();
+        long at = line;
+        return new Item(record, checked(file, at, record, () -> parser.parse(node)), node);
+      } catch (JacksonException e) {
+        long errLine = e.getLocation() != null ? e.getLocation().getLineNr() : line;
+        throw new DataFormatException(
+            file, errLine, current, "malformed JSON: " + e.getOriginalMessage());
+      }
+    }
+
+    @Override
+    public void close() {
+      p.close();
     }
   }
 
@@ -227,6 +388,37 @@ public final class ExampleReader {
       i++;
     }
     return new Example.Chat(out, "");
+  }
+
+  /** The text of an {@code augmented} row, checked to end with its pairs as documented. */
+  private static Example augmentedRecord(JsonNode node) {
+    String text = requiredString(node, "text");
+    JsonNode pairs = node.get("pairs");
+    if (pairs == null || !pairs.isArray() || pairs.isEmpty()) {
+      throw new IllegalArgumentException("'pairs' must be a non-empty array");
+    }
+    StringBuilder tail = new StringBuilder();
+    int i = 0;
+    for (JsonNode p : pairs) {
+      if (!p.isObject()) {
+        throw new IllegalArgumentException("pairs[" + i + "] is not an object");
+      }
+      try {
+        tail.append("\n\nQuestion: ")
+            .append(requiredString(p, "question"))
+            .append("\nAnswer: ")
+            .append(requiredString(p, "answer"));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("pairs[" + i + "]: " + e.getMessage());
+      }
+      i++;
+    }
+    if (!text.endsWith(tail.toString()) || text.length() == tail.length()) {
+      throw new IllegalArgumentException(
+          "'text' must be the chunk followed by its pairs, each as \"\\n\\nQuestion: ...\\n"
+              + "Answer: ...\"");
+    }
+    return new Example.Text(text);
   }
 
   private static String requiredString(JsonNode node, String field) {

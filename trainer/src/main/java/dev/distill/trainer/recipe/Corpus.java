@@ -3,18 +3,15 @@ package dev.distill.trainer.recipe;
 import dev.distill.spec.DatasetSpec;
 import dev.distill.spec.GenerationSpec;
 import dev.distill.spec.JobSpec;
-import dev.distill.trainer.checkpoint.Checkpoint;
-import dev.distill.trainer.checkpoint.CheckpointManager;
-import dev.distill.trainer.checkpoint.TrainerState;
 import dev.distill.trainer.data.Example;
 import dev.distill.trainer.data.Message;
 import dev.distill.trainer.data.PromptTemplate;
 import dev.distill.trainer.recipe.SynthesisRecipe.Counts;
-import dev.distill.trainer.recipe.SynthesisRecipe.Gen;
 import dev.distill.trainer.recipe.SynthesisRecipe.Samples;
 import java.io.BufferedReader;
-import java.io.BufferedWriter;
 import java.io.IOException;
+import java.io.Reader;
+import java.io.StringReader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,9 +20,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.function.ToIntFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -52,8 +47,6 @@ final class Corpus {
 
   static final String METHOD = "corpus";
 
-  static final String DROPPED_UNPARSEABLE = "dropped_unparseable";
-
   private static final ObjectMapper JSON = JsonMapper.builder().build();
 
   private static final Pattern PAIR =
@@ -71,43 +64,29 @@ final class Corpus {
 
   private Corpus() {}
 
-  /** The corpus documents, in file order. */
-  static List<Doc> read(JobSpec spec, RunContext ctx) {
+  /**
+   * Reads the corpus through once (streamed) and checks it: the file exists, every JSONL line has a
+   * string {@code text}, and some text is not blank.
+   *
+   * @return the corpus file
+   */
+  static Path check(JobSpec spec, RunContext ctx) {
     DatasetSpec data = DatasetRefs.resolve(spec.dataset(), ctx);
     String uri = data.uri();
     Path file = Path.of(uri.startsWith("file:") ? uri.substring("file:".length()) : uri);
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException("dataset " + spec.dataset().uri() + ": file not found");
     }
-    List<Doc> out = new ArrayList<>();
-    try {
-      if (file.getFileName().toString().endsWith(".jsonl")) {
-        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-          String line;
-          int n = 0;
-          while ((line = r.readLine()) != null) {
-            n++;
-            if (line.isBlank()) {
-              continue;
-            }
-            JsonNode t = JSON.readTree(line).get("text");
-            if (t == null || !t.isString()) {
-              throw new IllegalArgumentException(
-                  "dataset " + spec.dataset().uri() + ": line " + n + " has no string field text");
-            }
-            out.add(new Doc(n - 1, t.asString()));
-          }
-        }
-      } else {
-        out.add(new Doc(0, Files.readString(file, StandardCharsets.UTF_8)));
+    try (Chunker c = Chunker.of(file, spec.dataset().uri(), 1024, w -> 1)) {
+      if (c.next() == null) {
+        throw new IllegalArgumentException(
+            "dataset " + spec.dataset().uri() + ": no text to chunk");
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+      while (c.next() != null) {
+        // every line is checked
+      }
     }
-    if (out.stream().allMatch(d -> d.text().isBlank())) {
-      throw new IllegalArgumentException("dataset " + spec.dataset().uri() + ": no text to chunk");
-    }
-    return out;
+    return file;
   }
 
   /**
@@ -116,46 +95,248 @@ final class Corpus {
    */
   static List<Chunk> chunk(List<Doc> docs, int maxTokens, ToIntFunction<String> tokens, int limit) {
     List<Chunk> out = new ArrayList<>();
-    Pattern word = Pattern.compile("\\S+");
-    for (Doc d : docs) {
-      String text = d.text();
-      Matcher m = word.matcher(text);
-      int start = -1;
-      int end = -1;
-      int used = 0;
-      long bytesBefore = 0; // UTF-8 bytes of text[0, prevEnd)
-      int prevEnd = 0;
-      while (true) {
-        boolean found = m.find();
-        int cost = found ? Math.max(1, tokens.applyAsInt(m.group())) : 0;
-        if (start >= 0 && (!found || used + cost > maxTokens)) {
-          long startByte = bytesBefore + utf8(text, prevEnd, start);
-          long endByte = startByte + utf8(text, start, end);
-          out.add(
-              new Chunk(out.size(), d.record(), startByte, endByte, text.substring(start, end)));
-          if (out.size() >= limit) {
-            return out;
-          }
-          bytesBefore = endByte;
-          prevEnd = end;
-          start = -1;
-          used = 0;
-        }
-        if (!found) {
-          break;
-        }
-        if (start < 0) {
-          start = m.start();
-        }
-        end = m.end();
-        used += cost;
+    java.util.Iterator<Doc> it = docs.iterator();
+    try (Chunker c =
+        new Chunker(
+            () -> it.hasNext() ? it.next() : null,
+            d -> new StringReader(d.text()),
+            maxTokens,
+            tokens)) {
+      for (Chunk ch = c.next(); ch != null && out.size() < limit; ch = c.next()) {
+        out.add(ch);
       }
     }
     return out;
   }
 
-  private static long utf8(String s, int from, int to) {
-    return s.substring(from, to).getBytes(StandardCharsets.UTF_8).length;
+  /**
+   * Chunks pulled one at a time from a corpus read as a stream: a plain file is read through a
+   * fixed buffer, a JSONL file one line (document) at a time. What it holds is the chunk being
+   * built (at most {@code maxTokens} tokens of words and the whitespace between them), the word
+   * being read and, for JSONL, the current line; {@link #peakHeld} says the most characters it held
+   * at once. Byte offsets count UTF-8 bytes from the start of the document.
+   */
+  static final class Chunker implements SynthesisRecipe.Items<Chunk> {
+
+    /** Documents one at a time; null after the last. */
+    interface Docs {
+      Doc next() throws IOException;
+    }
+
+    private final Docs docs;
+    private final java.util.function.Function<Doc, Reader> open;
+    private final AutoCloseable onClose;
+    private final int maxTokens;
+    private final ToIntFunction<String> tokens;
+    private final char[] buf = new char[4096];
+    private final StringBuilder chunk = new StringBuilder();
+    private final StringBuilder gap = new StringBuilder();
+    private final StringBuilder word = new StringBuilder();
+    private final java.util.ArrayDeque<Chunk> ready = new java.util.ArrayDeque<>();
+    private Reader reader;
+    private int record;
+    private int docChars;
+    private int pos;
+    private int lim;
+    private long byteAt;
+    private long wordStart;
+    private long chunkStart;
+    private long chunkEnd;
+    private int used;
+    private int index;
+    private int peakHeld;
+
+    Chunker(
+        Docs docs,
+        java.util.function.Function<Doc, Reader> open,
+        int maxTokens,
+        ToIntFunction<String> tokens) {
+      this(docs, open, null, maxTokens, tokens);
+    }
+
+    private Chunker(
+        Docs docs,
+        java.util.function.Function<Doc, Reader> open,
+        AutoCloseable onClose,
+        int maxTokens,
+        ToIntFunction<String> tokens) {
+      this.docs = docs;
+      this.open = open;
+      this.onClose = onClose;
+      this.maxTokens = maxTokens;
+      this.tokens = tokens;
+    }
+
+    /**
+     * The chunks of a corpus file: plain UTF-8 (one document, record 0), or JSONL of {@code
+     * {"text": ...}} when its name ends in {@code .jsonl} (a document a line, the record its
+     * 0-based line number).
+     */
+    static Chunker of(Path file, String uri, int maxTokens, ToIntFunction<String> tokens) {
+      try {
+        BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8);
+        if (!file.getFileName().toString().endsWith(".jsonl")) {
+          boolean[] given = {false};
+          return new Chunker(
+              () -> {
+                if (given[0]) {
+                  return null;
+                }
+                given[0] = true;
+                return new Doc(0, null);
+              },
+              d -> r,
+              r,
+              maxTokens,
+              tokens);
+        }
+        int[] line = {0};
+        return new Chunker(
+            () -> {
+              String l;
+              while ((l = r.readLine()) != null) {
+                line[0]++;
+                if (l.isBlank()) {
+                  continue;
+                }
+                JsonNode t = JSON.readTree(l).get("text");
+                if (t == null || !t.isString()) {
+                  throw new IllegalArgumentException(
+                      "dataset " + uri + ": line " + line[0] + " has no string field text");
+                }
+                return new Doc(line[0] - 1, t.asString());
+              }
+              return null;
+            },
+            d -> new StringReader(d.text()),
+            r,
+            maxTokens,
+            tokens);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    /** The most characters held at once so far (chunk, whitespace, word, JSONL line). */
+    int peakHeld() {
+      return peakHeld;
+    }
+
+    @Override
+    public Chunk next() {
+      try {
+        while (ready.isEmpty()) {
+          if (reader == null) {
+            Doc d = docs.next();
+            if (d == null) {
+              return null;
+            }
+            reader = open.apply(d);
+            record = d.record();
+            docChars = d.text() == null ? 0 : d.text().length();
+            byteAt = 0;
+            pos = 0;
+            lim = 0;
+          }
+          int c = read();
+          if (c >= 0 && !whitespace((char) c)) {
+            if (word.isEmpty()) {
+              wordStart = byteAt;
+            }
+            word.append((char) c);
+            byteAt += utf8((char) c);
+            held();
+            continue;
+          }
+          if (!word.isEmpty()) {
+            String w = word.toString();
+            word.setLength(0);
+            int cost = Math.max(1, tokens.applyAsInt(w));
+            if (!chunk.isEmpty() && used + cost > maxTokens) {
+              emit();
+            }
+            if (chunk.isEmpty()) {
+              chunkStart = wordStart;
+              used = 0;
+            } else {
+              chunk.append(gap);
+            }
+            gap.setLength(0);
+            chunk.append(w);
+            used += cost;
+            chunkEnd = byteAt;
+          }
+          if (c >= 0) {
+            if (!chunk.isEmpty()) {
+              gap.append((char) c);
+              held();
+            }
+            byteAt += utf8((char) c);
+          } else {
+            if (!chunk.isEmpty()) {
+              emit();
+            }
+            gap.setLength(0);
+            reader = null;
+          }
+        }
+        return ready.poll();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    private void emit() {
+      ready.add(new Chunk(index++, record, chunkStart, chunkEnd, chunk.toString()));
+      chunk.setLength(0);
+      gap.setLength(0);
+    }
+
+    private int read() throws IOException {
+      if (pos == lim) {
+        lim = reader.read(buf, 0, buf.length);
+        pos = 0;
+        if (lim <= 0) {
+          lim = 0;
+          return -1;
+        }
+      }
+      return buf[pos++];
+    }
+
+    private void held() {
+      peakHeld = Math.max(peakHeld, chunk.length() + gap.length() + word.length() + docChars);
+    }
+
+    /** Java's {@code \\s}: the separators of {@code \\S+} words. */
+    private static boolean whitespace(char c) {
+      return c == ' ' || c == '\t' || c == '\n' || c == 0x0B || c == '\f' || c == '\r';
+    }
+
+    /** UTF-8 bytes of a char: a surrogate pair is 4, counted at its high half. */
+    private static int utf8(char c) {
+      if (c < 0x80) {
+        return 1;
+      }
+      if (c < 0x800) {
+        return 2;
+      }
+      if (Character.isHighSurrogate(c)) {
+        return 4;
+      }
+      return Character.isLowSurrogate(c) ? 0 : 3;
+    }
+
+    @Override
+    public void close() {
+      if (onClose != null) {
+        try {
+          onClose.close();
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
+      }
+    }
   }
 
   /** The instruction-synthesizer prompt for one chunk (the user turn of the dataset template). */
@@ -193,144 +374,164 @@ final class Corpus {
     return sb.toString();
   }
 
-  /** Asks for the pairs of every chunk, {@code concurrency} at a time, resumably. */
-  static RunResult run(
+  /**
+   * The unit of {@link SynthesisRecipe#loop}: chunk {@code i} of the corpus (chunked by {@code
+   * tokens}, counted in {@code unitWord}) asked for its pairs. The chunks are counted in one pass
+   * (at most {@code num_samples}), then streamed again for the run and for the output.
+   */
+  static SynthesisRecipe.Unit<Chunk> unit(
       JobSpec spec,
       RunContext ctx,
       PromptTemplate template,
-      List<Chunk> chunks,
-      Samples samples,
-      String about) {
+      Path file,
+      ToIntFunction<String> tokens,
+      String unitWord,
+      String who) {
     GenerationSpec gen = spec.generation();
-    int total = chunks.size();
+    int maxTokens = gen.chunkTokensOrDefault();
     int pairsWanted = gen.pairsPerChunkOrDefault();
-    Counts counts = new Counts();
-    List<List<Pair>> pairs = new ArrayList<>();
-    for (int i = 0; i < total; i++) {
-      pairs.add(null);
+    String uri = spec.dataset().uri();
+    int counted = 0;
+    try (Chunker c = Chunker.of(file, uri, maxTokens, tokens)) {
+      while (counted < gen.numSamples() && c.next() != null) {
+        counted++;
+      }
     }
-    Path logFile = ctx.progressDir().resolve(SynthesisRecipe.PROGRESS_FILE);
-    ExecutorService pool =
-        samples.concurrency() > 1 ? Executors.newFixedThreadPool(samples.concurrency()) : null;
-    try (ProgressLog log = ProgressLog.open(logFile, SpecHash.of(spec))) {
-      for (JsonNode e : log.done()) {
-        replay(e, counts, pairs);
+    int total = counted;
+    return new SynthesisRecipe.Unit<>() {
+      @Override
+      String noun() {
+        return "chunks";
       }
-      if (counts.attempted > 0) {
-        ctx.listener()
-            .onEvent(
-                "resumed",
-                "synthesize resumes after "
-                    + counts.attempted
-                    + " of "
-                    + total
-                    + " chunks ("
-                    + counts.written
-                    + " with pairs) from "
-                    + logFile);
-      } else {
-        ctx.listener().onEvent("started", about);
+
+      @Override
+      String writtenWord() {
+        return "with pairs";
       }
-      int batch = Math.max(1, samples.concurrency());
-      for (int next = counts.attempted; next < total; next += batch) {
-        int first = next;
-        Optional<StopSignal.Reason> stop = ctx.stop().check();
-        if (stop.isPresent()) {
-          ctx.listener()
-              .onEvent(
-                  stop.get().eventType(), "stopped after " + first + " of " + total + " chunks");
-          return RunResult.synthesized(RunResult.Outcome.of(stop.get()), 0, null, counts.asMap());
+
+      @Override
+      int total() {
+        return total;
+      }
+
+      @Override
+      SynthesisRecipe.Items<Chunk> items() {
+        return Chunker.of(file, uri, maxTokens, tokens);
+      }
+
+      @Override
+      String about() {
+        return String.format(
+            "synthesize corpus: %d chunks of %s (at most %d %s each) given to %s for %d pairs"
+                + " each, template %s, seed %d",
+            total,
+            uri,
+            maxTokens,
+            unitWord,
+            who,
+            pairsWanted,
+            template.id(),
+            spec.hyperparameters().seed());
+      }
+
+      @Override
+      Example.Chat prompt(Chunk item) {
+        return new Example.Chat(List.of(Message.user(Corpus.prompt(item.text(), pairsWanted))), "");
+      }
+
+      @Override
+      List<Map<String, Object>> attempt(
+          int first, List<Chunk> items, Samples samples, ExecutorService pool) {
+        List<Map<String, Object>> entries = super.attempt(first, items, samples, pool);
+        for (int k = 0; k < entries.size(); k++) {
+          // every chunk's provenance is logged, whatever became of it
+          entries.get(k).put("source", source(items.get(k)));
         }
-        int n = Math.min(batch, total - first);
-        List<Gen> answers =
-            SynthesisRecipe.run(
-                pool,
-                n,
-                k ->
-                    samples.answer(
-                        first + k,
-                        new Example.Chat(
-                            List.of(
-                                Message.user(prompt(chunks.get(first + k).text(), pairsWanted))),
-                            "")));
-        List<Map<String, Object>> entries = new ArrayList<>();
-        for (int k = 0; k < n; k++) {
-          Gen a = answers.get(k);
-          String output = a.text().strip();
-          Map<String, Object> entry = new LinkedHashMap<>();
-          entry.put("i", first + k);
-          List<Pair> parsed = parse(output);
-          if (a.status() == Gen.Status.NO_ROOM) {
-            entry.put("outcome", SynthesisRecipe.DROPPED_TOO_LONG);
-          } else if (output.isEmpty()) {
-            entry.put("outcome", SynthesisRecipe.DROPPED_EMPTY_RESPONSE);
-          } else if (parsed.isEmpty()) {
-            entry.put("outcome", DROPPED_UNPARSEABLE);
-            entry.put("output", output); // kept in the log, for a look at what the teacher wrote
-          } else {
-            entry.put(
-                "outcome",
-                a.status() == Gen.Status.TRUNCATED
-                    ? SynthesisRecipe.WRITTEN_TRUNCATED
-                    : SynthesisRecipe.WRITTEN);
-            List<Map<String, String>> ps = new ArrayList<>();
-            for (Pair p : parsed) {
-              ps.add(pair(p));
-            }
-            entry.put("pairs", ps);
-          }
-          entry.put("tokens", a.tokens());
-          entries.add(entry);
-        }
-        log.append(entries);
-        for (Map<String, Object> entry : entries) {
-          replay(JSON.valueToTree(entry), counts, pairs);
-          if (counts.attempted % SynthesisRecipe.PROGRESS_EVERY == 0 || counts.attempted == total) {
-            ctx.listener().onProgress(counts.attempted, counts.asMap());
-          }
-        }
+        return entries;
       }
-    } finally {
-      if (pool != null) {
-        pool.shutdownNow();
+
+      @Override
+      void answered(Chunk item, String output, boolean truncated, Map<String, Object> entry) {
+        List<Pair> parsed = parse(output);
+        if (parsed.isEmpty()) {
+          entry.put("outcome", SynthesisRecipe.DROPPED_UNPARSEABLE);
+          entry.put("output", output); // kept in the log, for a look at what the teacher wrote
+          return;
+        }
+        entry.put(
+            "outcome", truncated ? SynthesisRecipe.WRITTEN_TRUNCATED : SynthesisRecipe.WRITTEN);
+        List<Map<String, String>> ps = new ArrayList<>();
+        for (Pair p : parsed) {
+          ps.add(pair(p));
+        }
+        entry.put("pairs", ps);
       }
-    }
-    if (counts.dropped() > 0) {
-      ctx.listener()
-          .onEvent(
-              "warning",
-              String.format(
-                  "dropped %d of %d chunks: %d with no room for an answer, %d empty answers, %d"
-                      + " answers with no Question:/Answer: pair",
-                  counts.dropped(),
-                  counts.attempted,
-                  counts.droppedTooLong,
-                  counts.droppedEmptyResponse,
-                  counts.droppedUnparseable));
-    }
-    if (counts.written == 0) {
-      throw new IllegalStateException(
-          String.format(
-              "synthesize kept 0 of %d chunks (%d with no room for an answer in the teacher's"
-                  + " context, %d empty answers, %d answers with no Question:/Answer: pair)",
-              counts.attempted,
-              counts.droppedTooLong,
-              counts.droppedEmptyResponse,
-              counts.droppedUnparseable));
-    }
-    Checkpoint out = save(spec, ctx, template, chunks, pairs, counts);
-    ctx.listener().onCheckpoint(out, true);
-    ctx.listener()
-        .onEvent(
-            "finished",
-            "wrote "
-                + counts.written
-                + " instruction-augmented chunks to "
-                + out.dir().resolve(SynthesisRecipe.DATA_FILE)
-                + " ("
-                + counts.dropped()
-                + " dropped)");
-    return RunResult.synthesized(RunResult.Outcome.COMPLETED, counts.written, out, counts.asMap());
+
+      @Override
+      Map<String, Object> row(Chunk item, JsonNode entry) {
+        List<Pair> ps = new ArrayList<>();
+        for (JsonNode p : entry.get("pairs")) {
+          ps.add(new Pair(p.get("question").asString(), p.get("answer").asString()));
+        }
+        return Corpus.row(item, ps);
+      }
+
+      @Override
+      String dropped(Counts counts) {
+        return String.format(
+            "dropped %d of %d chunks: %d with no room for an answer, %d empty answers, %d"
+                + " answers with no Question:/Answer: pair",
+            counts.dropped(),
+            counts.attempted,
+            counts.droppedTooLong,
+            counts.droppedEmptyResponse,
+            counts.droppedUnparseable);
+      }
+
+      @Override
+      String noneKept(Counts counts) {
+        return String.format(
+            "synthesize kept 0 of %d chunks (%d with no room for an answer in the teacher's"
+                + " context, %d empty answers, %d answers with no Question:/Answer: pair)",
+            counts.attempted,
+            counts.droppedTooLong,
+            counts.droppedEmptyResponse,
+            counts.droppedUnparseable);
+      }
+
+      @Override
+      String rowsWord() {
+        return "instruction-augmented chunks";
+      }
+
+      @Override
+      Map<String, Object> manifest(Counts counts) {
+        Map<String, Object> manifest = new LinkedHashMap<>();
+        manifest.put("method", METHOD);
+        manifest.put("model", spec.teacher().uri());
+        if (spec.teacher().model() != null) {
+          manifest.put("endpoint_model", spec.teacher().model());
+        }
+        manifest.put("dataset", uri);
+        manifest.put("chunks", total);
+        manifest.put(
+            "chunked_by", spec.teacher().isEndpoint() ? "words" : "the teacher's tokenizer");
+        manifest.put("template", template.id());
+        manifest.put("format", "augmented");
+        manifest.put("data_file", SynthesisRecipe.DATA_FILE);
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("num_samples", gen.numSamples());
+        settings.put("chunk_tokens", maxTokens);
+        settings.put("pairs_per_chunk", pairsWanted);
+        settings.put("max_new_tokens", gen.maxNewTokens());
+        settings.put("temperature", gen.temperature());
+        settings.put("top_p", gen.topP());
+        manifest.put("settings", settings);
+        manifest.put("seed", spec.hyperparameters().seed());
+        manifest.put("counts", counts.asLongs());
+        return manifest;
+      }
+    };
   }
 
   private static Map<String, String> pair(Pair p) {
@@ -340,39 +541,11 @@ final class Corpus {
     return m;
   }
 
-  private static void replay(JsonNode e, Counts counts, List<List<Pair>> pairs) {
-    counts.attempted++;
-    counts.generatedTokens += e.get("tokens").asLong();
-    String outcome = e.get("outcome").asString();
-    switch (outcome) {
-      case SynthesisRecipe.WRITTEN, SynthesisRecipe.WRITTEN_TRUNCATED -> {
-        List<Pair> ps = new ArrayList<>();
-        for (JsonNode p : e.get("pairs")) {
-          ps.add(new Pair(p.get("question").asString(), p.get("answer").asString()));
-        }
-        pairs.set(e.get("i").asInt(), ps);
-        counts.written++;
-        if (outcome.equals(SynthesisRecipe.WRITTEN_TRUNCATED)) {
-          counts.truncatedResponses++;
-        }
-      }
-      case SynthesisRecipe.DROPPED_TOO_LONG -> counts.droppedTooLong++;
-      case SynthesisRecipe.DROPPED_EMPTY_RESPONSE -> counts.droppedEmptyResponse++;
-      case DROPPED_UNPARSEABLE -> counts.droppedUnparseable++;
-      default -> throw new IllegalStateException("progress log: unknown outcome " + e);
-    }
-  }
-
   /** One output row: the augmented text, where the chunk came from, and its pairs. */
   static Map<String, Object> row(Chunk c, List<Pair> ps) {
     Map<String, Object> line = new LinkedHashMap<>();
     line.put("text", render(c.text(), ps));
-    Map<String, Object> source = new LinkedHashMap<>();
-    source.put("chunk", c.index());
-    source.put("record", c.record());
-    source.put("start_byte", c.startByte());
-    source.put("end_byte", c.endByte());
-    line.put("source", source);
+    line.put("source", source(c));
     List<Map<String, String>> list = new ArrayList<>();
     for (Pair p : ps) {
       list.add(pair(p));
@@ -381,64 +554,13 @@ final class Corpus {
     return line;
   }
 
-  private static Checkpoint save(
-      JobSpec spec,
-      RunContext ctx,
-      PromptTemplate template,
-      List<Chunk> chunks,
-      List<List<Pair>> pairs,
-      Counts counts) {
-    GenerationSpec gen = spec.generation();
-    Map<String, Object> manifest = new LinkedHashMap<>();
-    manifest.put("method", METHOD);
-    manifest.put("model", spec.teacher().uri());
-    if (spec.teacher().model() != null) {
-      manifest.put("endpoint_model", spec.teacher().model());
-    }
-    manifest.put("dataset", spec.dataset().uri());
-    manifest.put("chunks", chunks.size());
-    manifest.put("chunked_by", spec.teacher().isEndpoint() ? "words" : "the teacher's tokenizer");
-    manifest.put("template", template.id());
-    manifest.put("format", "text");
-    manifest.put("data_file", SynthesisRecipe.DATA_FILE);
-    Map<String, Object> settings = new LinkedHashMap<>();
-    settings.put("num_samples", gen.numSamples());
-    settings.put("chunk_tokens", gen.chunkTokensOrDefault());
-    settings.put("pairs_per_chunk", gen.pairsPerChunkOrDefault());
-    settings.put("max_new_tokens", gen.maxNewTokens());
-    settings.put("temperature", gen.temperature());
-    settings.put("top_p", gen.topP());
-    manifest.put("settings", settings);
-    manifest.put("seed", spec.hyperparameters().seed());
-    Map<String, Object> countMap = new LinkedHashMap<>();
-    counts.asMap().forEach((k, v) -> countMap.put(k, v.longValue()));
-    manifest.put("counts", countMap);
-    TrainerState state =
-        new TrainerState(
-            TrainerState.FORMAT_VERSION,
-            counts.written,
-            0,
-            counts.attempted,
-            spec.hyperparameters().seed(),
-            counts.generatedTokens,
-            SpecHash.of(spec),
-            counts.asMap());
-    return new CheckpointManager(ctx.checkpointDir(), 1)
-        .save(
-            state,
-            dir -> {
-              try (BufferedWriter w =
-                  Files.newBufferedWriter(
-                      dir.resolve(SynthesisRecipe.DATA_FILE), StandardCharsets.UTF_8)) {
-                for (int i = 0; i < chunks.size(); i++) {
-                  if (pairs.get(i) != null) {
-                    w.write(JSON.writeValueAsString(row(chunks.get(i), pairs.get(i))));
-                    w.write('\n');
-                  }
-                }
-              }
-              JSON.writerWithDefaultPrettyPrinter()
-                  .writeValue(dir.resolve(SynthesisRecipe.MANIFEST_FILE).toFile(), manifest);
-            });
+  /** Where a chunk came from: its index, record and UTF-8 byte range in that record. */
+  static Map<String, Object> source(Chunk c) {
+    Map<String, Object> source = new LinkedHashMap<>();
+    source.put("chunk", c.index());
+    source.put("record", c.record());
+    source.put("start_byte", c.startByte());
+    source.put("end_byte", c.endByte());
+    return source;
   }
 }

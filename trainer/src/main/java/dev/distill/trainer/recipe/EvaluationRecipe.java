@@ -136,7 +136,7 @@ public final class EvaluationRecipe {
               manager));
       metrics.put("parameters", (double) student.model().config().parameterCount());
       ExampleResults.Outcome perExample = null;
-      if (!"text".equals(dataset.format())) {
+      if (!"text".equals(dataset.format()) && !"augmented".equals(dataset.format())) {
         perExample =
             ExampleResults.run(spec, ctx, dataset, student, data.template(), manager, chunk);
         if (perExample.stopped().isPresent()) {

@@ -100,6 +100,12 @@ public final class SynthesisRecipe {
           + droppedUnparseable;
     }
 
+    Map<String, Object> asLongs() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      asMap().forEach((k, v) -> m.put(k, v.longValue()));
+      return m;
+    }
+
     Map<String, Double> asMap() {
       Map<String, Double> m = new LinkedHashMap<>();
       m.put("samples_attempted", (double) attempted);
@@ -116,9 +122,6 @@ public final class SynthesisRecipe {
       return m;
     }
   }
-
-  /** One synthesized example. */
-  record Row(String instruction, String output) {}
 
   /**
    * One record of a responses-mode dataset: the conversation up to the turn the teacher writes, and
@@ -137,9 +140,9 @@ public final class SynthesisRecipe {
     long seed = spec.hyperparameters().seed();
     boolean responses = gen.responses() || gen.corpus();
     boolean corpus = gen.corpus();
-    // responses: the instructions are read (and checked) before the teacher is loaded
-    List<Source> sources = responses && !corpus ? Responses.read(spec, ctx) : null;
-    List<Corpus.Doc> docs = corpus ? Corpus.read(spec, ctx) : null;
+    // the inputs are read through (streamed) and checked before the teacher is loaded
+    int records = responses && !corpus ? Responses.count(spec, ctx) : 0;
+    Path corpusFile = corpus ? Corpus.check(spec, ctx) : null;
     PromptTemplate template =
         responses
             ? PromptTemplate.of(spec.dataset().template())
@@ -158,63 +161,18 @@ public final class SynthesisRecipe {
         stops.addAll(gen.stopStrings());
         EndpointSamples endpoint =
             new EndpointSamples(teacher, template, bos, gen, preQuery, stops, seed);
-        if (corpus) {
-          // no tokenizer at hand: a whitespace-separated word counts as one token
-          List<Corpus.Chunk> chunks =
-              Corpus.chunk(docs, gen.chunkTokensOrDefault(), w -> 1, gen.numSamples());
-          return Corpus.run(
-              spec,
-              ctx,
-              template,
-              chunks,
-              endpoint,
-              String.format(
-                  "synthesize corpus: %d chunks of %s (at most %d words each) given to endpoint"
-                      + " %s (model %s) for %d pairs each, template %s, seed %d",
-                  chunks.size(),
-                  spec.dataset().uri(),
-                  gen.chunkTokensOrDefault(),
-                  spec.teacher().uri(),
-                  spec.teacher().model(),
-                  gen.pairsPerChunkOrDefault(),
-                  template.id(),
-                  seed));
-        }
-        if (responses) {
-          return Responses.run(
-              spec,
-              ctx,
-              template,
-              sources,
-              endpoint,
-              String.format(
-                  "synthesize responses: %d of %d instructions of %s answered by endpoint %s"
-                      + " (model %s, %d requests at once), template %s, temperature %s, top_p %s,"
-                      + " seed %d",
-                  Math.min(gen.numSamples(), sources.size()),
-                  sources.size(),
-                  spec.dataset().uri(),
-                  spec.teacher().uri(),
-                  spec.teacher().model(),
-                  teacher.concurrency(),
-                  template.id(),
-                  gen.temperature(),
-                  gen.topP(),
-                  seed));
-        }
-        String about =
+        String who =
             String.format(
-                "synthesize: %d samples from endpoint %s (model %s, %d requests at once),"
-                    + " pre-query template %s, temperature %s, top_p %s, seed %d",
-                gen.numSamples(),
-                spec.teacher().uri(),
-                spec.teacher().model(),
-                teacher.concurrency(),
-                template.id(),
-                gen.temperature(),
-                gen.topP(),
-                seed);
-        return synthesize(spec, ctx, template, preQuery, endpoint, about);
+                "endpoint %s (model %s, %d requests at once)",
+                spec.teacher().uri(), spec.teacher().model(), teacher.concurrency());
+        // no tokenizer at hand: a whitespace-separated word counts as one token
+        Unit<?> unit =
+            corpus
+                ? Corpus.unit(spec, ctx, template, corpusFile, w -> 1, "words", who)
+                : responses
+                    ? Responses.unit(spec, ctx, template, records, who)
+                    : new Magpie(spec, template, preQuery, who);
+        return loop(spec, ctx, unit, endpoint);
       }
     }
     Precision precision =
@@ -244,17 +202,9 @@ public final class SynthesisRecipe {
       Set<Integer> stopIds = tok.endOfTurnIds(PromptTemplate.endOfTurnMarkers());
       List<String> stopStrings = new ArrayList<>(template.stopStrings(tok.eosToken()));
       stopStrings.addAll(gen.stopStrings());
-      String about =
+      String who =
           String.format(
-              "synthesize: %d samples from %s (%,d parameters), pre-query template %s,"
-                  + " temperature %s, top_p %s, seed %d",
-              gen.numSamples(),
-              spec.teacher().uri(),
-              model.config().parameterCount(),
-              template.id(),
-              gen.temperature(),
-              gen.topP(),
-              seed);
+              "%s (%,d parameters)", spec.teacher().uri(), model.config().parameterCount());
       Samples local =
           new Samples() {
             @Override
@@ -294,51 +244,14 @@ public final class SynthesisRecipe {
               }
             }
           };
-      if (corpus) {
-        List<Corpus.Chunk> chunks =
-            Corpus.chunk(
-                docs,
-                gen.chunkTokensOrDefault(),
-                w -> tok.encode(" " + w).length,
-                gen.numSamples());
-        return Corpus.run(
-            spec,
-            ctx,
-            template,
-            chunks,
-            local,
-            String.format(
-                "synthesize corpus: %d chunks of %s (at most %d tokens each) given to %s for %d"
-                    + " pairs each, template %s, seed %d",
-                chunks.size(),
-                spec.dataset().uri(),
-                gen.chunkTokensOrDefault(),
-                spec.teacher().uri(),
-                gen.pairsPerChunkOrDefault(),
-                template.id(),
-                seed));
-      }
-      if (responses) {
-        return Responses.run(
-            spec,
-            ctx,
-            template,
-            sources,
-            local,
-            String.format(
-                "synthesize responses: %d of %d instructions of %s answered by %s (%,d"
-                    + " parameters), template %s, temperature %s, top_p %s, seed %d",
-                Math.min(gen.numSamples(), sources.size()),
-                sources.size(),
-                spec.dataset().uri(),
-                spec.teacher().uri(),
-                model.config().parameterCount(),
-                template.id(),
-                gen.temperature(),
-                gen.topP(),
-                seed));
-      }
-      return synthesize(spec, ctx, template, preQuery, local, about);
+      Unit<?> unit =
+          corpus
+              ? Corpus.unit(
+                  spec, ctx, template, corpusFile, w -> tok.encode(" " + w).length, "tokens", who)
+              : responses
+                  ? Responses.unit(spec, ctx, template, records, who)
+                  : new Magpie(spec, template, preQuery, who);
+      return loop(spec, ctx, unit, local);
     }
   }
 
@@ -443,27 +356,113 @@ public final class SynthesisRecipe {
     }
   }
 
+  /** Items pulled one at a time, in order; {@link #next} is null after the last. */
+  interface Items<I> extends AutoCloseable {
+    I next();
+
+    @Override
+    void close();
+  }
+
   /**
-   * The loop shared by both teachers: samples in order, {@code concurrency} at a time; each batch
-   * goes to the progress log before the next starts, so a later attempt resumes after it.
+   * One mode of synthesis (Magpie, {@link Responses}, {@link Corpus}) as {@link #loop} runs it: its
+   * work items, streamed in order; the prompt the teacher answers for one; the log entry of an
+   * answer; what a logged entry adds to the mode's state; the output row of a written entry; and
+   * the mode's words for its events, errors and manifest.
    */
-  private static RunResult synthesize(
-      JobSpec spec,
-      RunContext ctx,
-      PromptTemplate template,
-      String preQuery,
-      Samples samples,
-      String about) {
-    GenerationSpec gen = spec.generation();
+  abstract static class Unit<I> {
+
+    /** What an item is called in events: samples, instructions, chunks. */
+    abstract String noun();
+
+    /** What the written items are called in the resume event: written, answered, with pairs. */
+    abstract String writtenWord();
+
+    /** How many items the run attempts (the first of {@link #items}). */
+    abstract int total();
+
+    /** The items from the first, opened afresh on each call (the run, then the output). */
+    abstract Items<I> items();
+
+    /** The {@code started} event. */
+    abstract String about();
+
+    /** The user turn the teacher answers for an item (modes of one generation an item). */
+    Example.Chat prompt(I item) {
+      throw new UnsupportedOperationException(noun());
+    }
+
+    /**
+     * The log entries of the items {@code first, first + 1, ...}, one each with {@code i}, {@code
+     * outcome} and {@code tokens}: by default the teacher's answer to {@link #prompt} of each, at
+     * once on the pool, classified by {@link #answered}.
+     */
+    List<Map<String, Object>> attempt(
+        int first, List<I> items, Samples samples, ExecutorService pool) {
+      List<Gen> answers =
+          SynthesisRecipe.run(
+              pool, items.size(), k -> samples.answer(first + k, prompt(items.get(k))));
+      List<Map<String, Object>> entries = new ArrayList<>();
+      for (int k = 0; k < items.size(); k++) {
+        Gen a = answers.get(k);
+        Map<String, Object> entry = new LinkedHashMap<>();
+        entry.put("i", first + k);
+        String output = a.text().strip();
+        if (a.status() == Gen.Status.NO_ROOM) {
+          entry.put("outcome", DROPPED_TOO_LONG);
+        } else if (output.isEmpty()) {
+          entry.put("outcome", DROPPED_EMPTY_RESPONSE);
+        } else {
+          answered(items.get(k), output, a.status() == Gen.Status.TRUNCATED, entry);
+        }
+        entry.put("tokens", a.tokens());
+        entries.add(entry);
+      }
+      return entries;
+    }
+
+    /** The outcome (and fields) of a non-empty answer: by default written, with its output. */
+    void answered(I item, String output, boolean truncated, Map<String, Object> entry) {
+      entry.put("outcome", truncated ? WRITTEN_TRUNCATED : WRITTEN);
+      entry.put("output", output);
+    }
+
+    /** What a logged entry (of an earlier attempt or of this one) adds to the mode's state. */
+    void replay(JsonNode entry) {}
+
+    /** The output row of a written entry, from its item. */
+    abstract Map<String, Object> row(I item, JsonNode entry);
+
+    /** The {@code warning} event when some were dropped. */
+    abstract String dropped(Counts counts);
+
+    /** The error when none was kept. */
+    abstract String noneKept(Counts counts);
+
+    /** What the output rows are called in the {@code finished} event. */
+    abstract String rowsWord();
+
+    /** The manifest ({@value #MANIFEST_FILE}) of the output. */
+    abstract Map<String, Object> manifest(Counts counts);
+  }
+
+  /**
+   * The loop of every mode and teacher: the items in order, {@code concurrency} at a time; each
+   * batch goes to the progress log before the next starts, so that a later attempt resumes after
+   * it, re-reading (not holding) the items done. The output is written at the end, the items
+   * streamed once more beside the logged entries.
+   */
+  static <I> RunResult loop(JobSpec spec, RunContext ctx, Unit<I> unit, Samples samples) {
+    int total = unit.total();
     Counts counts = new Counts();
-    List<Row> rows = new ArrayList<>();
-    Set<String> seen = new HashSet<>();
+    List<JsonNode> written = new ArrayList<>();
     Path logFile = ctx.progressDir().resolve(PROGRESS_FILE);
     ExecutorService pool =
         samples.concurrency() > 1 ? Executors.newFixedThreadPool(samples.concurrency()) : null;
-    try (ProgressLog log = ProgressLog.open(logFile, SpecHash.of(spec))) {
+    try (ProgressLog log = ProgressLog.open(logFile, SpecHash.of(spec));
+        Items<I> items = unit.items()) {
       for (JsonNode e : log.done()) {
-        replay(e, counts, rows, seen);
+        replay(e, counts, written, unit);
       }
       if (counts.attempted > 0) {
         ctx.listener()
@@ -472,16 +471,23 @@ public final class SynthesisRecipe {
                 "synthesize resumes after "
                     + counts.attempted
                     + " of "
-                    + gen.numSamples()
-                    + " samples ("
+                    + total
+                    + " "
+                    + unit.noun()
+                    + " ("
                     + counts.written
-                    + " written) from "
+                    + " "
+                    + unit.writtenWord()
+                    + ") from "
                     + logFile);
       } else {
-        ctx.listener().onEvent("started", about);
+        ctx.listener().onEvent("started", unit.about());
+      }
+      for (int k = 0; k < counts.attempted; k++) {
+        items.next(); // done: read past, not asked again
       }
       int batch = Math.max(1, samples.concurrency());
-      for (int next = counts.attempted; next < gen.numSamples(); next += batch) {
+      for (int next = counts.attempted; next < total; next += batch) {
         int first = next;
         Optional<StopSignal.Reason> stop = ctx.stop().check();
         if (stop.isPresent()) {
@@ -489,55 +495,24 @@ public final class SynthesisRecipe {
           ctx.listener()
               .onEvent(
                   stop.get().eventType(),
-                  "stopped after " + first + " of " + gen.numSamples() + " samples");
+                  "stopped after " + first + " of " + total + " " + unit.noun());
           return RunResult.synthesized(RunResult.Outcome.of(stop.get()), 0, null, counts.asMap());
         }
-        int n = Math.min(batch, gen.numSamples() - first);
-        List<Gen> instructions = run(pool, n, k -> samples.instruction(first + k));
-        // in sample order, so that which duplicate is dropped does not depend on timing
-        String[] kept = new String[n];
-        String[] outcome = new String[n];
+        int n = Math.min(batch, total - first);
+        List<I> taken = new ArrayList<>(n);
         for (int k = 0; k < n; k++) {
-          Gen q = instructions.get(k);
-          String instruction = q.text().strip();
-          if (q.status() != Gen.Status.ENDED) {
-            outcome[k] = DROPPED_TOO_LONG;
-          } else if (instruction.isEmpty()) {
-            outcome[k] = DROPPED_EMPTY;
-          } else if (!seen.add(instruction)) {
-            outcome[k] = DROPPED_DUPLICATE;
-          } else {
-            kept[k] = instruction;
+          I item = items.next();
+          if (item == null) {
+            throw new IllegalStateException(
+                "the input ended after " + (first + k) + " of " + total + " " + unit.noun());
           }
+          taken.add(item);
         }
-        List<Gen> responses =
-            run(pool, n, k -> kept[k] == null ? null : samples.response(first + k, kept[k]));
-        List<Map<String, Object>> entries = new ArrayList<>();
-        for (int k = 0; k < n; k++) {
-          Map<String, Object> entry = new LinkedHashMap<>();
-          entry.put("i", first + k);
-          Gen a = responses.get(k);
-          long tokens = instructions.get(k).tokens() + (a == null ? 0 : a.tokens());
-          if (kept[k] != null) {
-            String output = a.text().strip();
-            if (a.status() == Gen.Status.NO_ROOM) {
-              outcome[k] = DROPPED_TOO_LONG;
-            } else if (output.isEmpty()) {
-              outcome[k] = DROPPED_EMPTY_RESPONSE;
-            } else {
-              outcome[k] = a.status() == Gen.Status.TRUNCATED ? WRITTEN_TRUNCATED : WRITTEN;
-              entry.put("instruction", kept[k]);
-              entry.put("output", output);
-            }
-          }
-          entry.put("outcome", outcome[k]);
-          entry.put("tokens", tokens);
-          entries.add(entry);
-        }
+        List<Map<String, Object>> entries = unit.attempt(first, taken, samples, pool);
         log.append(entries);
         for (Map<String, Object> entry : entries) {
-          replay(JSON.valueToTree(entry), counts, rows, null);
-          if (counts.attempted % PROGRESS_EVERY == 0 || counts.attempted == gen.numSamples()) {
+          replay(JSON.valueToTree(entry), counts, written, unit);
+          if (counts.attempted % PROGRESS_EVERY == 0 || counts.attempted == total) {
             ctx.listener().onProgress(counts.attempted, counts.asMap());
           }
         }
@@ -548,41 +523,22 @@ public final class SynthesisRecipe {
       }
     }
     if (counts.dropped() > 0) {
-      ctx.listener()
-          .onEvent(
-              "warning",
-              String.format(
-                  "dropped %d of %d samples: %d empty, %d too long, %d duplicate instructions,"
-                      + " %d empty responses",
-                  counts.dropped(),
-                  counts.attempted,
-                  counts.droppedEmpty,
-                  counts.droppedTooLong,
-                  counts.droppedDuplicate,
-                  counts.droppedEmptyResponse));
+      ctx.listener().onEvent("warning", unit.dropped(counts));
     }
     if (counts.written == 0) {
       // deterministic from the seed: another attempt would keep nothing either
-      throw new IllegalStateException(
-          String.format(
-              "synthesize kept 0 of %d samples (%d empty, %d too long, %d duplicate"
-                  + " instructions, %d empty responses): the teacher must continue its chat"
-                  + " template's user turn and end it with the end-of-turn token (a chat-template"
-                  + " model, or one trained with mask_prompt false; see docs/spec.md, Magpie)",
-              counts.attempted,
-              counts.droppedEmpty,
-              counts.droppedTooLong,
-              counts.droppedDuplicate,
-              counts.droppedEmptyResponse));
+      throw new IllegalStateException(unit.noneKept(counts));
     }
-    Checkpoint out = save(spec, ctx, template, preQuery, rows, counts);
+    Checkpoint out = save(spec, ctx, unit, written, counts);
     ctx.listener().onCheckpoint(out, true);
     ctx.listener()
         .onEvent(
             "finished",
             "wrote "
                 + counts.written
-                + " examples to "
+                + " "
+                + unit.rowsWord()
+                + " to "
                 + out.dir().resolve(DATA_FILE)
                 + " ("
                 + counts.dropped()
@@ -596,29 +552,218 @@ public final class SynthesisRecipe {
   static final String DROPPED_TOO_LONG = "dropped_too_long";
   static final String DROPPED_DUPLICATE = "dropped_duplicate";
   static final String DROPPED_EMPTY_RESPONSE = "dropped_empty_response";
+  static final String DROPPED_UNPARSEABLE = "dropped_unparseable";
 
-  /** Counts one logged sample (and, when {@code seen} is given, its instruction as seen). */
-  private static void replay(JsonNode e, Counts counts, List<Row> rows, Set<String> seen) {
+  /** Counts one logged entry, keeps it when written, and hands it to the mode. */
+  private static void replay(JsonNode e, Counts counts, List<JsonNode> written, Unit<?> unit) {
     counts.attempted++;
     counts.generatedTokens += e.get("tokens").asLong();
-    switch (e.get("outcome").asString()) {
+    String outcome = e.get("outcome").asString();
+    switch (outcome) {
       case WRITTEN, WRITTEN_TRUNCATED -> {
-        String instruction = e.get("instruction").asString();
-        rows.add(new Row(instruction, e.get("output").asString()));
+        written.add(e);
         counts.written++;
-        if (e.get("outcome").asString().equals(WRITTEN_TRUNCATED)) {
+        if (outcome.equals(WRITTEN_TRUNCATED)) {
           counts.truncatedResponses++;
-        }
-        if (seen != null) {
-          seen.add(instruction);
         }
       }
       case DROPPED_EMPTY -> counts.droppedEmpty++;
       case DROPPED_TOO_LONG -> counts.droppedTooLong++;
       case DROPPED_DUPLICATE -> counts.droppedDuplicate++;
       case DROPPED_EMPTY_RESPONSE -> counts.droppedEmptyResponse++;
+      case DROPPED_UNPARSEABLE -> counts.droppedUnparseable++;
       default -> throw new IllegalStateException("progress log: unknown outcome " + e);
     }
+    unit.replay(e);
+  }
+
+  /**
+   * Magpie: item {@code i} is sample {@code i}; its instruction from the pre-query alone, then the
+   * response to it. Empty, too long and duplicate instructions are dropped, in sample order.
+   */
+  private static final class Magpie extends Unit<Integer> {
+    private final JobSpec spec;
+    private final GenerationSpec gen;
+    private final PromptTemplate template;
+    private final String preQuery;
+    private final String who;
+    private final Set<String> seen = new HashSet<>();
+
+    Magpie(JobSpec spec, PromptTemplate template, String preQuery, String who) {
+      this.spec = spec;
+      this.gen = spec.generation();
+      this.template = template;
+      this.preQuery = preQuery;
+      this.who = who;
+    }
+
+    @Override
+    String noun() {
+      return "samples";
+    }
+
+    @Override
+    String writtenWord() {
+      return "written";
+    }
+
+    @Override
+    int total() {
+      return gen.numSamples();
+    }
+
+    @Override
+    Items<Integer> items() {
+      return new Items<>() {
+        int next;
+
+        @Override
+        public Integer next() {
+          return next++;
+        }
+
+        @Override
+        public void close() {}
+      };
+    }
+
+    @Override
+    String about() {
+      return String.format(
+          "synthesize: %d samples from %s, pre-query template %s, temperature %s, top_p %s,"
+              + " seed %d",
+          gen.numSamples(),
+          who,
+          template.id(),
+          gen.temperature(),
+          gen.topP(),
+          spec.hyperparameters().seed());
+    }
+
+    @Override
+    List<Map<String, Object>> attempt(
+        int first, List<Integer> items, Samples samples, ExecutorService pool) {
+      int n = items.size();
+      List<Gen> instructions = SynthesisRecipe.run(pool, n, k -> samples.instruction(first + k));
+      // in sample order, so that which duplicate is dropped does not depend on timing
+      String[] kept = new String[n];
+      String[] outcome = new String[n];
+      for (int k = 0; k < n; k++) {
+        Gen q = instructions.get(k);
+        String instruction = q.text().strip();
+        if (q.status() != Gen.Status.ENDED) {
+          outcome[k] = DROPPED_TOO_LONG;
+        } else if (instruction.isEmpty()) {
+          outcome[k] = DROPPED_EMPTY;
+        } else if (!seen.add(instruction)) {
+          outcome[k] = DROPPED_DUPLICATE;
+        } else {
+          kept[k] = instruction;
+        }
+      }
+      List<Gen> responses =
+          SynthesisRecipe.run(
+              pool, n, k -> kept[k] == null ? null : samples.response(first + k, kept[k]));
+      List<Map<String, Object>> entries = new ArrayList<>();
+      for (int k = 0; k < n; k++) {
+        Map<String, Object> entry = new LinkedHashMap<>();
+        entry.put("i", first + k);
+        Gen a = responses.get(k);
+        long tokens = instructions.get(k).tokens() + (a == null ? 0 : a.tokens());
+        if (kept[k] != null) {
+          String output = a.text().strip();
+          if (a.status() == Gen.Status.NO_ROOM) {
+            outcome[k] = DROPPED_TOO_LONG;
+          } else if (output.isEmpty()) {
+            outcome[k] = DROPPED_EMPTY_RESPONSE;
+          } else {
+            outcome[k] = a.status() == Gen.Status.TRUNCATED ? WRITTEN_TRUNCATED : WRITTEN;
+            entry.put("instruction", kept[k]);
+            entry.put("output", output);
+          }
+        }
+        entry.put("outcome", outcome[k]);
+        entry.put("tokens", tokens);
+        entries.add(entry);
+      }
+      return entries;
+    }
+
+    @Override
+    void replay(JsonNode e) {
+      if (e.has("instruction")) {
+        seen.add(e.get("instruction").asString());
+      }
+    }
+
+    @Override
+    Map<String, Object> row(Integer item, JsonNode entry) {
+      Map<String, Object> line = new LinkedHashMap<>();
+      line.put("instruction", entry.get("instruction").asString());
+      line.put("input", "");
+      line.put("output", entry.get("output").asString());
+      return line;
+    }
+
+    @Override
+    String dropped(Counts counts) {
+      return String.format(
+          "dropped %d of %d samples: %d empty, %d too long, %d duplicate instructions,"
+              + " %d empty responses",
+          counts.dropped(),
+          counts.attempted,
+          counts.droppedEmpty,
+          counts.droppedTooLong,
+          counts.droppedDuplicate,
+          counts.droppedEmptyResponse);
+    }
+
+    @Override
+    String noneKept(Counts counts) {
+      return String.format(
+          "synthesize kept 0 of %d samples (%d empty, %d too long, %d duplicate"
+              + " instructions, %d empty responses): the teacher must continue its chat"
+              + " template's user turn and end it with the end-of-turn token (a chat-template"
+              + " model, or one trained with mask_prompt false; see docs/spec.md, Magpie)",
+          counts.attempted,
+          counts.droppedEmpty,
+          counts.droppedTooLong,
+          counts.droppedDuplicate,
+          counts.droppedEmptyResponse);
+    }
+
+    @Override
+    String rowsWord() {
+      return "examples";
+    }
+
+    @Override
+    Map<String, Object> manifest(Counts counts) {
+      Map<String, Object> manifest = new LinkedHashMap<>();
+      manifest.put("method", "magpie");
+      manifest.put("model", spec.teacher().uri());
+      manifest.put("pre_query_template", template.id());
+      manifest.put("pre_query", preQuery);
+      manifest.put("format", "alpaca");
+      manifest.put("data_file", DATA_FILE);
+      manifest.put("settings", settings(gen));
+      manifest.put("seed", spec.hyperparameters().seed());
+      manifest.put("counts", counts.asLongs());
+      return manifest;
+    }
+  }
+
+  /** The sampling settings of a manifest. */
+  static Map<String, Object> settings(GenerationSpec gen) {
+    Map<String, Object> settings = new LinkedHashMap<>();
+    settings.put("num_samples", gen.numSamples());
+    settings.put("max_new_tokens", gen.maxNewTokens());
+    settings.put("temperature", gen.temperature());
+    settings.put("top_p", gen.topP());
+    if (!gen.stopStrings().isEmpty()) {
+      settings.put("stop_strings", gen.stopStrings());
+    }
+    return settings;
   }
 
   /** {@code task(0..n-1)} in order, at once on the pool when there is one. */
@@ -672,37 +817,13 @@ public final class SynthesisRecipe {
   }
 
   /**
-   * Writes {@value #DATA_FILE} and {@value #MANIFEST_FILE} as a verified checkpoint directory (step
-   * = examples written), which the worker registers as the job's final output.
+   * Writes {@value #DATA_FILE} (the written entries' rows, in item order, the items streamed once
+   * more) and {@value #MANIFEST_FILE} as a verified checkpoint directory (step = rows written),
+   * which the worker registers as the job's final output.
    */
-  private static Checkpoint save(
-      JobSpec spec,
-      RunContext ctx,
-      PromptTemplate template,
-      String preQuery,
-      List<Row> rows,
-      Counts counts) {
-    GenerationSpec gen = spec.generation();
-    Map<String, Object> manifest = new LinkedHashMap<>();
-    manifest.put("method", "magpie");
-    manifest.put("model", spec.teacher().uri());
-    manifest.put("pre_query_template", template.id());
-    manifest.put("pre_query", preQuery);
-    manifest.put("format", "alpaca");
-    manifest.put("data_file", DATA_FILE);
-    Map<String, Object> settings = new LinkedHashMap<>();
-    settings.put("num_samples", gen.numSamples());
-    settings.put("max_new_tokens", gen.maxNewTokens());
-    settings.put("temperature", gen.temperature());
-    settings.put("top_p", gen.topP());
-    if (!gen.stopStrings().isEmpty()) {
-      settings.put("stop_strings", gen.stopStrings());
-    }
-    manifest.put("settings", settings);
-    manifest.put("seed", spec.hyperparameters().seed());
-    Map<String, Object> countMap = new LinkedHashMap<>();
-    counts.asMap().forEach((k, v) -> countMap.put(k, v.longValue()));
-    manifest.put("counts", countMap);
+  private static <I> Checkpoint save(
+      JobSpec spec, RunContext ctx, Unit<I> unit, List<JsonNode> written, Counts counts) {
+    Map<String, Object> manifest = unit.manifest(counts);
     TrainerState state =
         new TrainerState(
             TrainerState.FORMAT_VERSION,
@@ -713,18 +834,24 @@ public final class SynthesisRecipe {
             counts.generatedTokens,
             SpecHash.of(spec),
             counts.asMap());
+    List<JsonNode> inOrder = new ArrayList<>(written);
+    inOrder.sort(java.util.Comparator.comparingInt(e -> e.get("i").asInt()));
     return new CheckpointManager(ctx.checkpointDir(), 1)
         .save(
             state,
             dir -> {
               try (BufferedWriter w =
-                  Files.newBufferedWriter(dir.resolve(DATA_FILE), StandardCharsets.UTF_8)) {
-                for (Row r : rows) {
-                  Map<String, String> line = new LinkedHashMap<>();
-                  line.put("instruction", r.instruction());
-                  line.put("input", "");
-                  line.put("output", r.output());
-                  w.write(JSON.writeValueAsString(line));
+                      Files.newBufferedWriter(dir.resolve(DATA_FILE), StandardCharsets.UTF_8);
+                  Items<I> items = unit.items()) {
+                int read = 0;
+                I item = null;
+                for (JsonNode e : inOrder) {
+                  int i = e.get("i").asInt();
+                  while (read <= i) {
+                    item = items.next();
+                    read++;
+                  }
+                  w.write(JSON.writeValueAsString(unit.row(item, e)));
                   w.write('\n');
                 }
               }

@@ -21,6 +21,7 @@ import dev.distill.trainer.data.Datasets;
 import dev.distill.trainer.data.LoaderState;
 import dev.distill.trainer.data.MixBatchIterator;
 import dev.distill.trainer.data.PromptTemplate;
+import dev.distill.trainer.data.Sequence;
 import dev.distill.trainer.loss.KdLoss;
 import dev.distill.trainer.loss.KdLossConfig;
 import dev.distill.trainer.loss.LossParts;
@@ -75,6 +76,10 @@ public final class TrainingRecipe implements AutoCloseable {
   private BatchIterator batches;
   private MixBatchIterator mix; // a dataset mix's loader instead of batches; null otherwise
   private List<Batch> validation;
+
+  /** For a dataset mix, each source's validation batches by its name (empty otherwise). */
+  private Map<String, List<Batch>> validationBySource = Map.of();
+
   private KdLoss loss;
   private AdamW optimizer;
   private CheckpointManager checkpoints;
@@ -224,6 +229,16 @@ public final class TrainingRecipe implements AutoCloseable {
       batches = data.trainBatches(hp.microBatchSize(), hp.seed(), pad, seqLen);
     }
     validation = data.validationBatches(hp.microBatchSize(), pad, seqLen);
+    if (data.mix() != null) {
+      Map<String, List<Batch>> bySource = new LinkedHashMap<>();
+      for (String name : data.mix().names()) {
+        List<Sequence> rows = data.validationGroups().get(name);
+        if (rows != null && !rows.isEmpty()) {
+          bySource.put(name, BatchIterator.sequential(rows, hp.microBatchSize(), pad, seqLen));
+        }
+      }
+      validationBySource = bySource;
+    }
     // pure bf16: the model updates each layer inside its backward pass, the optimiser holds the
     // moments only (the spec has refused clipping, accumulation and adapters)
     optimizer =
@@ -442,6 +457,19 @@ public final class TrainingRecipe implements AutoCloseable {
     named.put("val_ppl", Math.exp(scores.get(Evaluator.CE)));
     if (scores.containsKey(Evaluator.KL)) {
       named.put("val_kl", scores.get(Evaluator.KL));
+    }
+    // a mix: the loss on each source's own held-out share, val_loss_<name>
+    for (var source : validationBySource.entrySet()) {
+      named.put(
+          "val_loss_" + source.getKey(),
+          Evaluator.losses(
+                  student.model(),
+                  null,
+                  source.getValue(),
+                  manager,
+                  loss.config().chunkSize(),
+                  null)
+              .get(Evaluator.CE));
     }
     lastMetrics.putAll(named);
     ctx.listener().onEval(step, named);

@@ -137,4 +137,60 @@ class ExampleReaderTest {
     assertThatThrownBy(() -> ExampleReader.readPrompts(file, "text", (e, node) -> {}))
         .hasMessageContaining("alpaca or chat");
   }
+
+  @Test
+  void instructionsArePulledOneRecordAtATimeBeforeTheRestOfTheFileIsRead(@TempDir Path dir)
+      throws Exception {
+    // a JSON array whose end is damaged: a reader that parsed the file whole would fail before
+    // handing out any record; the cursor hands out the first two, then names the damaged record
+    Path file = dir.resolve("a.json");
+    Files.writeString(
+        file,
+        "[{\"instruction\": \"One\"},\n{\"instruction\": \"Two\", \"output\": \"2\"},\n"
+            + "{\"instruction\": ");
+    try (ExampleReader.Cursor c = ExampleReader.openPrompts(file, "alpaca")) {
+      ExampleReader.Cursor.Item one = c.next();
+      assertThat(one.number()).isEqualTo(1);
+      assertThat(((Example.Chat) one.example()).messages()).hasSize(1); // no output: the user turn
+      assertThat(c.next().record().get("output").asString()).isEqualTo("2");
+      assertThatThrownBy(c::next)
+          .isInstanceOf(DataFormatException.class)
+          .hasMessageContaining("record 3");
+    }
+    Path lines = dir.resolve("c.jsonl");
+    Files.writeString(
+        lines, "{\"messages\": [{\"role\": \"user\", \"content\": \"Q\"}]}\n{not json\n");
+    try (ExampleReader.Cursor c = ExampleReader.openPrompts(lines, "chat")) {
+      assertThat(c.next().number()).isEqualTo(1);
+      assertThatThrownBy(c::next).hasMessageContaining(":2: record 2");
+    }
+  }
+
+  @Test
+  void augmentedRowsAreOneDocumentEachAndMustEndWithTheirPairs(@TempDir Path dir) throws Exception {
+    Path ok = dir.resolve("aug.jsonl");
+    Files.writeString(
+        ok,
+        "{\"text\": \"The jury sat.\\n\\nQuestion: Who sat?\\nAnswer: The jury.\", \"pairs\":"
+            + " [{\"question\": \"Who sat?\", \"answer\": \"The jury.\"}],"
+            + " \"source\": {\"chunk\": 0}}\n");
+    assertThat(ExampleReader.readAll(ok, "augmented"))
+        .containsExactly(
+            new Example.Text("The jury sat.\n\nQuestion: Who sat?\nAnswer: The jury."));
+    Path bad = dir.resolve("bad.jsonl");
+    Files.writeString(
+        bad,
+        "{\"text\": \"x\\n\\nQuestion: A?\\nAnswer: B\", \"pairs\": [{\"question\": \"A?\","
+            + " \"answer\": \"B\"}]}\n"
+            + "{\"text\": \"The jury sat.\", \"pairs\": [{\"question\": \"Who?\", \"answer\":"
+            + " \"The jury.\"}]}\n");
+    assertThatThrownBy(() -> ExampleReader.readAll(bad, "augmented"))
+        .isInstanceOf(DataFormatException.class)
+        .hasMessageContaining(":2: record 2")
+        .hasMessageContaining("followed by its pairs");
+    Path noPairs = dir.resolve("plain.jsonl");
+    Files.writeString(noPairs, "{\"text\": \"just text\"}\n");
+    assertThatThrownBy(() -> ExampleReader.readAll(noPairs, "augmented"))
+        .hasMessageContaining("'pairs' must be a non-empty array");
+  }
 }

@@ -12,6 +12,9 @@ import dev.distill.trainer.data.ExampleReader;
 import dev.distill.trainer.data.SharedDatasets;
 import dev.distill.trainer.recipe.EndpointRecipesTest.Scripted;
 import dev.distill.trainer.text.TextRequest;
+import dev.distill.trainer.tokenize.Tokenizer;
+import dev.distill.trainer.tokenize.TokenizerFixtures;
+import dev.distill.trainer.tokenize.Tokenizers;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,6 +24,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.ToIntFunction;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.JsonNode;
@@ -225,5 +231,135 @@ class CorpusSynthesisTest {
     assertThat(Corpus.parse("1. Question 1: Why?\n   Answer 1: Because.")).hasSize(1);
     assertThat(Corpus.parse("I would rather not.\nQuestion: dangling")).isEmpty();
     assertThat(Corpus.parse("")).isEmpty();
+  }
+
+  /**
+   * The chunks of one document cut as the first version did, from the whole text in memory (a regex
+   * over the string): the reference the streamed chunker must match chunk for chunk.
+   */
+  static List<Corpus.Chunk> wholeText(String text, int maxTokens, ToIntFunction<String> tokens) {
+    List<Corpus.Chunk> out = new ArrayList<>();
+    Matcher m = Pattern.compile("\\S+").matcher(text);
+    int start = -1;
+    int end = -1;
+    int used = 0;
+    long bytesBefore = 0; // UTF-8 bytes of text[0, prevEnd)
+    int prevEnd = 0;
+    while (true) {
+      boolean found = m.find();
+      int cost = found ? Math.max(1, tokens.applyAsInt(m.group())) : 0;
+      if (start >= 0 && (!found || used + cost > maxTokens)) {
+        long startByte = bytesBefore + utf8(text.substring(prevEnd, start));
+        long endByte = startByte + utf8(text.substring(start, end));
+        out.add(new Corpus.Chunk(out.size(), 0, startByte, endByte, text.substring(start, end)));
+        bytesBefore = endByte;
+        prevEnd = end;
+        start = -1;
+        used = 0;
+      }
+      if (!found) {
+        return out;
+      }
+      if (start < 0) {
+        start = m.start();
+      }
+      end = m.end();
+      used += cost;
+    }
+  }
+
+  private static long utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8).length;
+  }
+
+  @Test
+  void aCorpusMuchLargerThanAChunkIsReadStreamedAndCutExactlyAsTheWholeText() throws Exception {
+    // the story 60 times over (about 1.3 MB), with some non-ASCII words for the byte offsets
+    String story = Files.readString(SharedDatasets.file("the-verdict.txt"));
+    StringBuilder big = new StringBuilder();
+    for (int k = 0; k < 60; k++) {
+      big.append("Copy ").append(k).append(" — naïve café\n\n").append(story).append("\n\n");
+    }
+    Path file = tmp.resolve("big.txt");
+    Files.writeString(file, big, StandardCharsets.UTF_8);
+    String text = big.toString();
+    assertThat(Files.size(file)).isGreaterThan(1_000_000);
+    ToIntFunction<String> chars = String::length; // a token a character
+    List<Corpus.Chunk> expected = wholeText(text, 64, chars);
+    int n = 0;
+    try (Corpus.Chunker c = Corpus.Chunker.of(file, "file:big.txt", 64, chars)) {
+      for (Corpus.Chunk got = c.next(); got != null; got = c.next()) {
+        if (!got.equals(expected.get(n))) {
+          assertThat(got).as("chunk " + n).isEqualTo(expected.get(n));
+        }
+        n++;
+      }
+      assertThat(n).isEqualTo(expected.size()).isGreaterThan(10_000);
+      // what it held at once: one chunk (at most 64 word characters and the whitespace among
+      // them) and the word being read, never the 1.3 MB file
+      assertThat(c.peakHeld()).isLessThan(1_000);
+    }
+  }
+
+  @Test
+  void aLocalTeachersChunksAreCutByItsTokenizerAndTheirOffsetsPointAtTheStory() throws Exception {
+    // our own model as the teacher: gemma2-tiny (random weights) with GPT-2's BPE tokenizer. Its
+    // answers hold no pairs (it is random), so what is checked is what it was shown: every chunk
+    // in the progress log must be the story's bytes at its offsets, fit chunk_tokens by this
+    // tokenizer's count and be full (the next word would not fit), one after another with only
+    // whitespace between. A chunker counting words or bytes, or offsets off by one, fails.
+    Path gpt2 = TokenizerFixtures.writeGpt2(Files.createDirectories(tmp.resolve("gpt2")));
+    Tokenizer tok = Tokenizers.load(gpt2);
+    Path story = SharedDatasets.file("the-verdict.txt");
+    byte[] bytes = Files.readAllBytes(story);
+    int budget = 32;
+    JobSpec spec =
+        RecipeSpecs.aSynthesis()
+            .teacher(new ModelRef("builtin:gemma2-tiny", null, "file:" + gpt2))
+            .dataset(
+                new DatasetSpec(
+                    "file:" + story, "text", "alpaca", null, null, null, null, null, null))
+            .generation(
+                new GenerationSpec(
+                    6, 3, 0.0, 1.0, null, null, null, GenerationSpec.CORPUS, budget, 2))
+            .build();
+    RunContext ctx = new RunContext(tmp.resolve("local"), Map.of(), null, null);
+    assertThatThrownBy(() -> Recipes.run(spec, ctx))
+        .hasMessageStartingWith("synthesize kept 0 of 6 chunks");
+    List<String> log = Files.readAllLines(ctx.progressDir().resolve(SynthesisRecipe.PROGRESS_FILE));
+    assertThat(log).hasSize(1 + 6); // the header, then one entry a chunk
+    String text = new String(bytes, StandardCharsets.UTF_8);
+    long prevEnd = text.length() - text.stripLeading().length(); // before the first word
+    for (int i = 0; i < 6; i++) {
+      JsonNode e = JSON.readTree(log.get(1 + i));
+      JsonNode src = e.get("source");
+      assertThat(e.get("i").asInt()).isEqualTo(i);
+      assertThat(src.get("chunk").asInt()).isEqualTo(i);
+      long start = src.get("start_byte").asLong();
+      long end = src.get("end_byte").asLong();
+      String gap =
+          new String(Arrays.copyOfRange(bytes, (int) prevEnd, (int) start), StandardCharsets.UTF_8);
+      assertThat(gap).as("gap before chunk " + i).isBlank();
+      if (i > 0) {
+        assertThat(start).isGreaterThan(prevEnd);
+      }
+      String chunk =
+          new String(Arrays.copyOfRange(bytes, (int) start, (int) end), StandardCharsets.UTF_8);
+      int used = 0;
+      for (String w : chunk.split("\\s+")) {
+        used += tok.encode(" " + w).length;
+      }
+      assertThat(used).as("tokens of chunk " + i).isLessThanOrEqualTo(budget);
+      String after =
+          text.substring(
+                  new String(Arrays.copyOfRange(bytes, 0, (int) end), StandardCharsets.UTF_8)
+                      .length())
+              .strip();
+      String next = after.split("\\s+", 2)[0];
+      assertThat(used + tok.encode(" " + next).length)
+          .as("chunk " + i + " is full: " + next + " did not fit")
+          .isGreaterThan(budget);
+      prevEnd = end;
+    }
   }
 }

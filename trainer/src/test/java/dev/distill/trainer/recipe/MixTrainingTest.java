@@ -119,4 +119,91 @@ class MixTrainingTest {
     assertThat(tokens(last, "1")).isPositive();
     assertThat(tokens(last, "raw")).isGreaterThan(tokens(last, "1"));
   }
+
+  @Test
+  void aMixWithAugmentedTextReportsTheValidationLossOfEachSource() throws Exception {
+    Path text = tmp.resolve("raw.txt");
+    StringBuilder raw = new StringBuilder();
+    for (int i = 0; i < 40; i++) {
+      raw.append("Document ").append(i).append(": the verdict of the jury was ").append(i * 7);
+      raw.append(".\n\n");
+    }
+    Files.writeString(text, raw);
+    // instruction-augmented text as synthesize (generation.mode corpus) writes it
+    Path augmented = tmp.resolve("augmented.jsonl");
+    List<String> rows = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      String chunk = "The jury of case " + i + " sat for " + (i % 5 + 1) + " days.";
+      String q = "How long did the jury of case " + i + " sit?";
+      String a = (i % 5 + 1) + " days";
+      rows.add(
+          "{\"text\": \""
+              + chunk
+              + "\\n\\nQuestion: "
+              + q
+              + "\\nAnswer: "
+              + a
+              + "\", \"pairs\": [{\"question\": \""
+              + q
+              + "\", \"answer\": \""
+              + a
+              + "\"}], \"source\": {\"chunk\": "
+              + i
+              + "}}");
+    }
+    Files.write(augmented, rows);
+    Path alpaca = tmp.resolve("instructions.jsonl");
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      lines.add("{\"instruction\": \"Add " + i + " and 2.\", \"output\": \"" + (i + 2) + "\"}");
+    }
+    Files.write(alpaca, lines);
+    DatasetSpec mix =
+        new DatasetSpec(
+            null,
+            null,
+            "gemma",
+            48,
+            0.25,
+            true,
+            null,
+            null,
+            11L,
+            List.of(
+                new MixSource("file:" + text, "text", 2.0, "raw"),
+                new MixSource("file:" + augmented, "augmented", 1.0, "aug"),
+                new MixSource("file:" + alpaca, "alpaca", 1.0, "sft")));
+    JobSpec spec =
+        RecipeSpecs.aFinetune()
+            .student(ModelRef.of("builtin:gemma2-tiny"))
+            .dataset(mix)
+            .steps(4)
+            .batch(4, 2)
+            .learningRate(3e-3)
+            .checkpointEvery(100)
+            .keepCheckpoints(2)
+            .evalEvery(2)
+            .build();
+    RecipeSpecs.Recorder rec = new RecipeSpecs.Recorder();
+    Recipes.run(spec, new RunContext(tmp.resolve("run"), Map.of(), rec, null));
+    assertThat(rec.evals).containsOnlyKeys(2L, 4L);
+    for (Map<String, Double> m : rec.evals.values()) {
+      double overall = m.get("val_loss");
+      double rawLoss = m.get("val_loss_raw");
+      double augLoss = m.get("val_loss_aug");
+      double sftLoss = m.get("val_loss_sft");
+      // each source on its own held-out share; the overall loss (all tokens together) lies among
+      for (double v : new double[] {rawLoss, augLoss, sftLoss}) {
+        assertThat(v).isFinite().isPositive();
+      }
+      assertThat(overall)
+          .isBetween(
+              Math.min(rawLoss, Math.min(augLoss, sftLoss)) - 1e-6,
+              Math.max(rawLoss, Math.max(augLoss, sftLoss)) + 1e-6);
+      assertThat(rawLoss).isNotEqualTo(augLoss);
+    }
+    // the augmented source trains on every token, as raw text does
+    StepMetrics last = rec.steps.get(rec.steps.size() - 1);
+    assertThat(tokens(last, "aug")).isPositive();
+  }
 }
