@@ -41,6 +41,14 @@ import java.util.stream.Collectors;
  *       this order; every measured step time.
  *   <li>{@code e2e DIR STEPS}: one fresh teacher pass plus two cached students against two online
  *       students of WARMUP + STEPS steps, wall seconds.
+ *   <li>{@code demo-setup DIR}: the demo's teacher ({@code gemma2-demo-teacher}, 1,200 finetune
+ *       steps on 20,000 procedural examples, the settings of {@code DemoPlan.standard()}, copied
+ *       here because the trainer never imports the application), its checkpoint under DIR.
+ *   <li>{@code demo-e2e DIR [STEPS [ROUNDS]]}: the demo's two-student comparison at its scale: per
+ *       round, interleaved, online student A, the teacher pass (top_k 32, 2 shards), cached student
+ *       A, online student B, cached student B ({@code gemma2-demo-student}, STEPS steps each,
+ *       default 600, seeds 1234 and 1235, 2,000 examples); wall and process CPU seconds of each
+ *       part, per-step medians and the pass's positions.
  * </ul>
  */
 public final class StepCompareBenchmark {
@@ -110,7 +118,15 @@ public final class StepCompareBenchmark {
               Integer.parseInt(args[2]),
               args.length > 3 ? args[3] : "finetune,online,cached,lora");
       case "e2e" -> e2e(dir, Integer.parseInt(args[2]));
-      default -> throw new IllegalArgumentException("mode setup|round|e2e, was " + args[0]);
+      case "demo-setup" -> demoSetup(dir);
+      case "demo-e2e" ->
+          demoE2e(
+              dir,
+              args.length > 2 ? Integer.parseInt(args[2]) : DEMO_STUDENT_STEPS,
+              args.length > 3 ? Integer.parseInt(args[3]) : 1);
+      default ->
+          throw new IllegalArgumentException(
+              "mode setup|round|e2e|demo-setup|demo-e2e, was " + args[0]);
     }
   }
 
@@ -264,6 +280,174 @@ public final class StepCompareBenchmark {
             "online_s",
             List.of(onlineS[0], onlineS[1])),
         List.of());
+  }
+
+  // DemoPlan.standard(), copied: the trainer never imports the application (LibraryBoundaryTest)
+  static final int DEMO_STUDENT_STEPS = 600;
+  private static final int DEMO_TEACHER_STEPS = 1200;
+  private static final long DEMO_SEED = 1234L;
+
+  static DatasetSpec demoData(int examples) {
+    return new DatasetSpec(
+        "builtin:procedural", "alpaca", "gemma", 64, 0.05, null, null, examples, DEMO_SEED);
+  }
+
+  static Hyperparameters demoHp(int steps, long seed, boolean distill) {
+    Hyperparameters.Builder b =
+        Hyperparameters.builder()
+            .maxSteps(steps)
+            .batchSize(16)
+            .learningRate(3e-3)
+            .warmupSteps(Math.max(1, steps / 20))
+            .checkpointEvery(Math.max(1, steps / 4))
+            .keepCheckpoints(2)
+            .evalEvery(Math.max(1, steps / 10))
+            .seed(seed);
+    if (distill) {
+      b.temperature(1.0).kdRatio(1.0).kdLoss("forward_kl");
+    }
+    return b.build();
+  }
+
+  private static void demoSetup(Path dir) throws Exception {
+    long c0 = cpuNanos();
+    long t0 = System.nanoTime();
+    RunResult t =
+        Recipes.run(
+            new JobSpec(
+                JobType.FINETUNE,
+                null,
+                ModelRef.of("builtin:gemma2-demo-teacher"),
+                demoData(20000),
+                demoHp(DEMO_TEACHER_STEPS, DEMO_SEED, false),
+                null,
+                null,
+                null,
+                null,
+                null),
+            new RunContext(dir.resolve("demo-teacher-run"), Map.of(), null, null));
+    Path teacher = t.lastCheckpoint().dir();
+    Files.writeString(dir.resolve("demo-teacher.path"), teacher.toString());
+    result(
+        "demo_setup",
+        Map.of(
+            "teacher",
+            teacher.toString(),
+            "wall_s",
+            (System.nanoTime() - t0) / 1e9,
+            "cpu_s",
+            (cpuNanos() - c0) / 1e9),
+        List.of());
+  }
+
+  private static long cpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean)
+            java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
+  }
+
+  private static JobSpec demoStudent(Path teacher, int steps, long seed) {
+    return new JobSpec(
+        JobType.DISTILL,
+        teacher == null ? null : ModelRef.of("file:" + teacher),
+        ModelRef.of("builtin:gemma2-demo-student"),
+        demoData(2000),
+        demoHp(steps, seed, true),
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        teacher == null ? "job:" + TEACHER_ID : null,
+        null);
+  }
+
+  /** Wall and process CPU seconds of one part, its per-step medians, and the part's metrics. */
+  private static void demoPart(String name, long t0, long c0, Seen seen, Map<String, Double> m) {
+    double wall = (System.nanoTime() - t0) / 1e9;
+    double cpu = (cpuNanos() - c0) / 1e9;
+    Map<String, Object> f = new java.util.LinkedHashMap<>();
+    f.put("wall_s", wall);
+    f.put("cpu_s", cpu);
+    if (seen != null) {
+      f.put("steps", (double) seen.steps.size());
+      f.put("step_ms_median", median(seen.measuredMs()));
+      f.put("step_cpu_ms_median", median(seen.measuredCpuMs()));
+    }
+    if (m != null) {
+      m.forEach(
+          (k, v) -> {
+            if (k.startsWith("cache_") || k.startsWith("teacher_") || k.equals("sequences_done")) {
+              f.put(k, v);
+            }
+          });
+    }
+    result(name, f, List.of());
+  }
+
+  private static double median(List<Double> v) {
+    if (v.isEmpty()) {
+      return Double.NaN;
+    }
+    List<Double> s = v.stream().sorted().toList();
+    int n = s.size();
+    return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
+  }
+
+  private static void demoE2e(Path dir, int steps, int rounds) throws Exception {
+    Path teacher = Path.of(Files.readString(dir.resolve("demo-teacher.path")));
+    Path work = Files.createTempDirectory(dir, "demo-e2e-");
+    // warm the JVM and libtorch once so that neither arm pays for the first run alone
+    run(work.resolve("warm"), demoStudent(teacher, 4, 1L), Map.of());
+    long[] seeds = {DEMO_SEED, DEMO_SEED + 1};
+    for (int r = 0; r < rounds; r++) {
+      Path w = work.resolve("r" + r);
+      for (int i = 0; i < 2; i++) {
+        String tag = "r" + r + "_" + (char) ('a' + i);
+        long t0 = System.nanoTime();
+        long c0 = cpuNanos();
+        Seen on = run(w.resolve("online" + i), demoStudent(teacher, steps, seeds[i]), Map.of());
+        demoPart("demo_online_" + tag, t0, c0, on, null);
+        if (i == 0) {
+          t0 = System.nanoTime();
+          c0 = cpuNanos();
+          RunResult p =
+              Recipes.run(
+                  new JobSpec(
+                      JobType.TEACHER_PASS,
+                      ModelRef.of("file:" + teacher),
+                      null,
+                      demoData(2000),
+                      demoHp(1, DEMO_SEED, false),
+                      null,
+                      null,
+                      null,
+                      null,
+                      null,
+                      null,
+                      null,
+                      new TeacherPassSettings(32, null, 2, "q16")),
+                  new RunContext(
+                      w.resolve("pass"),
+                      Map.of(),
+                      null,
+                      null,
+                      null,
+                      null,
+                      null,
+                      w.resolve("store")));
+          demoPart("demo_pass_r" + r, t0, c0, null, p.metrics());
+          Files.writeString(w.resolve("cache.path"), p.lastCheckpoint().dir().toString());
+        }
+        Map<String, Path> cache =
+            Map.of(TEACHER_ID, Path.of(Files.readString(w.resolve("cache.path"))));
+        t0 = System.nanoTime();
+        c0 = cpuNanos();
+        Seen ca = run(w.resolve("cached" + i), demoStudent(null, steps, seeds[i]), cache);
+        demoPart("demo_cached_" + tag, t0, c0, ca, null);
+      }
+    }
   }
 
   /** One line of JSON by hand (no extra dependency): name, extra fields, step times in ms. */
