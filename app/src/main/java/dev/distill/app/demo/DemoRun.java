@@ -157,13 +157,15 @@ public final class DemoRun {
     String teacher = submit(jobs, o, "teacher", plan.teacherSpec());
     String baseline = submit(jobs, o, "baseline", plan.baselineSpec());
     await(jobs, o, "teacher", teacher);
+    await(jobs, o, "baseline", baseline); // done long before the teacher (half the steps, smaller)
+    // the pass alone first, with both workers idle, so that each takes one of its shards; the
+    // evaluations then run beside the distilled student
     String pass = submit(jobs, o, "teacher-pass", plan.teacherPassSpec(teacher));
-    String evalTeacher =
-        submit(jobs, o, "eval-teacher", plan.evaluateSpec(teacher, teacher, "teacher"));
     await(jobs, o, "teacher-pass", pass);
     Instant passDone = Instant.now();
     String distilled = submit(jobs, o, "distilled", plan.distilledSpec(pass));
-    await(jobs, o, "baseline", baseline);
+    String evalTeacher =
+        submit(jobs, o, "eval-teacher", plan.evaluateSpec(teacher, teacher, "teacher"));
     String evalBaseline =
         submit(jobs, o, "eval-baseline", plan.evaluateSpec(baseline, teacher, "baseline"));
     await(jobs, o, "distilled", distilled);
