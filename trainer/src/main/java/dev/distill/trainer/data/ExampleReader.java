@@ -316,30 +316,14 @@ public final class ExampleReader {
 
   private static long readJsonLines(
       Path file, BiConsumer<Example, JsonNode> sink, RecordParser parser) throws IOException {
-    long record = 0;
-    long lineNo = 0;
-    try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-      String line;
-      while ((line = r.readLine()) != null) {
-        lineNo++;
-        if (line.isBlank()) {
-          continue;
-        }
-        record++;
-        JsonNode node;
-        try {
-          node = JSON.readTree(line);
-        } catch (JacksonException e) {
-          throw new DataFormatException(
-              file, lineNo, record, "malformed JSON: " + e.getOriginalMessage());
-        }
-        if (!node.isObject()) {
-          throw new DataFormatException(file, lineNo, record, "expected a JSON object");
-        }
-        sink.accept(checked(file, lineNo, record, () -> parser.parse(node)), node);
+    long records = 0;
+    try (LinesCursor lines = new LinesCursor(file, parser)) {
+      for (Cursor.Item item = lines.next(); item != null; item = lines.next()) {
+        sink.accept(item.example(), item.record());
+        records = item.number();
       }
     }
-    return record;
+    return records;
   }
 
   private static Example checked(
