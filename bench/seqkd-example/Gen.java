@@ -51,19 +51,26 @@ public class Gen {
     int flipped = 0, unique = 0;
     try (PrintWriter c = new PrintWriter(Files.newBufferedWriter(Path.of("clean.jsonl")));
         PrintWriter n = new PrintWriter(Files.newBufferedWriter(Path.of("noisy.jsonl")));
-        PrintWriter p = new PrintWriter(Files.newBufferedWriter(Path.of("prompts.jsonl")))) {
+        PrintWriter p = new PrintWriter(Files.newBufferedWriter(Path.of("prompts.jsonl")));
+        PrintWriter t = new PrintWriter(Files.newBufferedWriter(Path.of("tasks.jsonl")));
+        PrintWriter h = new PrintWriter(Files.newBufferedWriter(Path.of("heldout-tasks.jsonl")))) {
+      // the evaluate job's held-out prompts, in its order, with their task (for per-task exact match)
+      for (ProceduralExample e : ProceduralDataset.heldOut(2000, seed, split)) {
+        h.println("{\"instruction\": " + q(e.prompt()) + ", \"task\": " + q(e.task()) + ", \"unique\": " + e.unique() + "}");
+      }
       for (ProceduralExample e : train) {
         String label = e.answer();
         if (e.unique()) {
           unique++;
           if (r.nextDouble() < noise) {
             List<String> pool = byTask.get(e.task());
-            for (int t = 0; t < 20 && label.equals(e.answer()); t++) label = pool.get(r.nextInt(pool.size()));
+            for (int tries = 0; tries < 20 && label.equals(e.answer()); tries++) label = pool.get(r.nextInt(pool.size()));
             if (!label.equals(e.answer())) flipped++;
           }
         }
         c.println("{\"instruction\": " + q(e.prompt()) + ", \"input\": \"\", \"output\": " + q(e.answer()) + "}");
         n.println("{\"instruction\": " + q(e.prompt()) + ", \"input\": \"\", \"output\": " + q(label) + "}");
+        t.println("{\"task\": " + q(e.task()) + ", \"unique\": " + e.unique() + "}");
         p.println("{\"instruction\": " + q(e.prompt()) + ", \"input\": \"\"}");
       }
     }
