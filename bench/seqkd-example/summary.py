@@ -53,7 +53,7 @@ for m in ['teacher', 'clean', 'noisy', 'seqkd', 'seqkd-logits']:
     h = [r['response'].strip() == r['reference'].strip() for r in g]
     hits[m] = h
     k, n = sum(h), len(h); lo, hi = wilson(k, n)
-    print(f"| {m} | {ev['val_loss']:.4f} | {ev['val_loss_unique']:.4f} | {ev['val_loss_several']:.4f} |"
+    print(f"| {m} | {ev['val_loss']:.4f} | {ev.get('val_loss_unique', float('nan')):.4f} | {ev.get('val_loss_several', float('nan')):.4f} |"
           f" {100 * k / n:.1f}% ({100 * lo:.1f}-{100 * hi:.1f}), {k}/{n} (job: {100 * ev['exact_match']:.1f}%) |")
 if 'noisy' in hits:
     for m in ['seqkd', 'seqkd-logits', 'clean']:
