@@ -6,7 +6,10 @@
 //   noisy.jsonl  the same, each one-answer label replaced with probability `noise` (default 0.4) by the
 //                answer of another example of the same task (a plausible wrong answer); several-answer
 //                tasks keep their sampled answers (already one draw of several);
-//   prompts.jsonl the instructions alone, for the synthesize job (mode responses).
+//   prompts.jsonl the instructions alone, for the synthesize job (mode responses);
+//   tasks.jsonl   each student prompt's task (per-task accuracy of the teacher's answers);
+//   heldout-tasks.jsonl ProceduralDataset.heldOut's first 2,000 prompts with their task (for per-task analyses;
+//                 not in the order of the evaluate job's generations.jsonl).
 import dev.distill.trainer.data.Split;
 import dev.distill.trainer.data.procedural.ProceduralDataset;
 import dev.distill.trainer.data.procedural.ProceduralExample;
@@ -54,7 +57,6 @@ public class Gen {
         PrintWriter p = new PrintWriter(Files.newBufferedWriter(Path.of("prompts.jsonl")));
         PrintWriter t = new PrintWriter(Files.newBufferedWriter(Path.of("tasks.jsonl")));
         PrintWriter h = new PrintWriter(Files.newBufferedWriter(Path.of("heldout-tasks.jsonl")))) {
-      // the evaluate job's held-out prompts, in its order, with their task (for per-task exact match)
       for (ProceduralExample e : ProceduralDataset.heldOut(2000, seed, split)) {
         h.println("{\"instruction\": " + q(e.prompt()) + ", \"task\": " + q(e.task()) + ", \"unique\": " + e.unique() + "}");
       }
