@@ -1,6 +1,7 @@
 # Data for the instruction pre-training and mix examples (docs/instruction-pretraining.md, spec.md#mix).
-import json, re
-words = open('/work/shared/datasets/the-verdict.txt', encoding='utf-8').read().split()
+# Usage: python3 gen.py DATASETS_DIR (the folder holding the-verdict.txt); writes into the current directory.
+import json, re, sys
+words = open(sys.argv[1] + '/the-verdict.txt', encoding='utf-8').read().split()
 chunks = [' '.join(words[i:i+10]) for i in range(0, len(words) - 10, 10)]
 cut = int(len(chunks) * 0.8)
 def pair(c):
