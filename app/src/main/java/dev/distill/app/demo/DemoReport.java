@@ -149,6 +149,12 @@ public final class DemoReport {
     md.append("# distill demo report\n\n");
     md.append(table(results)).append('\n');
     md.append(verdict(results)).append("\n\n");
+    return writeMarkdown(out, md, regime, curves);
+  }
+
+  /** Ends {@code md} with the regime and the chart links, and writes it as report.md. */
+  private static String writeMarkdown(
+      Path out, StringBuilder md, List<String> regime, Curves curves) throws IOException {
     md.append("## Regime\n\n");
     for (String line : regime) {
       md.append("- ").append(line).append('\n');
@@ -492,13 +498,7 @@ public final class DemoReport {
         "One seed is one draw: the same plan with another `--seed` gives other data and"
             + " initialisations, and its numbers move (see `docs/demo.md`); `--seeds N` runs N seeds"
             + " and reports their mean and spread.\n\n");
-    md.append("## Regime\n\n");
-    for (String line : regime) {
-      md.append("- ").append(line).append('\n');
-    }
-    md.append(chartLinks(curves));
-    Files.writeString(out.resolve("report.md"), md.toString());
-    return md.toString();
+    return writeMarkdown(out, md, regime, curves);
   }
 
   /**

@@ -111,15 +111,7 @@ public final class ExampleReader {
     try {
       if (f.equals("alpaca")) {
         PushbackInputStream in = new PushbackInputStream(Files.newInputStream(file), 4);
-        int c;
-        do {
-          c = in.read();
-        } while (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == 0xEF || c == 0xBB
-            || c == 0xBF);
-        if (c >= 0) {
-          in.unread(c);
-        }
-        if (c == '[') {
+        if (firstSignificant(in) == '[') {
           return new ArrayCursor(file, in, parser);
         }
         in.close();
@@ -260,18 +252,26 @@ public final class ExampleReader {
     return out;
   }
 
+  /**
+   * Skips whitespace and a UTF-8 byte-order mark, pushes the first other byte back and returns it
+   * (-1 at the end): {@code '['} says a JSON array, anything else JSON lines.
+   */
+  private static int firstSignificant(PushbackInputStream in) throws IOException {
+    int c;
+    do {
+      c = in.read();
+    } while (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == 0xEF || c == 0xBB
+        || c == 0xBF);
+    if (c >= 0) {
+      in.unread(c);
+    }
+    return c;
+  }
+
   private static long readAlpaca(Path file, BiConsumer<Example, JsonNode> sink, RecordParser parser)
       throws IOException {
     try (PushbackInputStream in = new PushbackInputStream(Files.newInputStream(file), 4)) {
-      int c;
-      do {
-        c = in.read();
-      } while (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == 0xEF || c == 0xBB
-          || c == 0xBF);
-      if (c >= 0) {
-        in.unread(c);
-      }
-      if (c == '[') {
+      if (firstSignificant(in) == '[') {
         return readJsonArray(file, in, sink, parser);
       }
     }
