@@ -44,6 +44,9 @@ public final class FakeOpenAiServer implements AutoCloseable {
   private final AtomicInteger requests = new AtomicInteger();
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicInteger maxInFlight = new AtomicInteger();
+  // whether this handler thread's request still counts as in flight: it stops counting just before
+  // its answer is written, since the client may send its next request as soon as it reads one
+  private final ThreadLocal<Boolean> counting = ThreadLocal.withInitial(() -> false);
   private final Map<String, AtomicInteger> received = new ConcurrentHashMap<>();
   private final Map<String, AtomicInteger> answered = new ConcurrentHashMap<>();
   private final List<String> authorizations = Collections.synchronizedList(new ArrayList<>());
@@ -126,6 +129,7 @@ public final class FakeOpenAiServer implements AutoCloseable {
   private void handle(HttpExchange ex) throws IOException {
     int n = requests.incrementAndGet();
     maxInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+    counting.set(true);
     try {
       String path = ex.getRequestURI().getPath().substring("/v1/".length());
       String auth = ex.getRequestHeaders().getFirst("Authorization");
@@ -200,11 +204,19 @@ public final class FakeOpenAiServer implements AutoCloseable {
         answered.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
       }
     } finally {
+      stopCounting();
+    }
+  }
+
+  private void stopCounting() {
+    if (counting.get()) {
+      counting.set(false);
       inFlight.decrementAndGet();
     }
   }
 
-  private static boolean send(HttpExchange ex, int status, String body, Integer retryAfter) {
+  private boolean send(HttpExchange ex, int status, String body, Integer retryAfter) {
+    stopCounting();
     try {
       byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
       ex.getResponseHeaders().set("Content-Type", "application/json");
