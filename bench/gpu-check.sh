@@ -47,10 +47,10 @@ CP="$ROOT/app/target/distill-app.jar:$ROOT/app/target/lib/*"
 DISTILL=("$JAVA" -Dai.djl.offline=true -XX:MaxDirectMemorySize=32g -cp "$CP" dev.distill.app.cli.DistillCli)
 SPEC="$ROOT/bench/gpu-check.json"
 
-echo "== stage 2: the plan (fp32: the only precision the trainer has today)"
+echo "== stage 2: the plan (bf16-mixed, the spec's precision and the CUDA default)"
 GPU_MIB=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits | head -1)
-"${DISTILL[@]}" plan "$SPEC" --precision fp32 --device-memory-gib "$(awk "BEGIN{print $GPU_MIB/1024}")" || exit 4
-"${DISTILL[@]}" plan "$SPEC" --precision fp32 -o json > "$OUT_DIR/plan.json" || exit 4
+"${DISTILL[@]}" plan "$SPEC" --precision bf16-mixed --device-memory-gib "$(awk "BEGIN{print $GPU_MIB/1024}")" || exit 4
+"${DISTILL[@]}" plan "$SPEC" --precision bf16-mixed -o json > "$OUT_DIR/plan.json" || exit 4
 
 echo "== stage 3: train 12 steps on cuda, sampling GPU memory every 200 ms"
 ( while true; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1; sleep 0.2; done ) \
@@ -75,7 +75,7 @@ n_student, n_teacher = 2_614_341_888, 9_241_705_984  # gemma2-2b, gemma2-9b (spe
 # attention and the checkpointed recomputation are not counted (the usual MFU convention)
 flops = toks * (6 * n_student + 2 * n_teacher)
 print(f"tokens/s {toks:,.0f}")
-print(f"MFU {flops / (peak_tflops * 1e12):.1%} of {peak_tflops:.0f} TFLOP/s bf16 (fp32 compute today)")
+print(f"MFU {flops / (peak_tflops * 1e12):.1%} of {peak_tflops:.0f} TFLOP/s bf16 (bf16-mixed compute)")
 measured = peak_mib * 2**20
 print(f"peak GPU memory {measured / 2**30:.2f} GiB (nvidia-smi, includes the CUDA context); plan {plan / 2**30:.2f} GiB; measured/plan {measured / plan:.3f}")
 PY
