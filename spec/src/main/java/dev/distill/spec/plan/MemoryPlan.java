@@ -14,8 +14,9 @@ import java.util.Map;
  *       teacher_logits}) loads no teacher; it holds one loss chunk's stored entries as tensors
  *       ({@link #teacherCacheBytes});
  *   <li>{@code student_weights}: parameters x {@link Precision#weightBytes} (x teacher bytes when
- *       not trained). With LoRA ({@link PlanInputs#lora}) the base is frozen like a teacher
- *       (parameters x {@link Precision#teacherBytes}) and the adapters are weights of their own;
+ *       not trained). With LoRA ({@link PlanInputs#lora}) the base is frozen like a teacher ({@link
+ *       #frozenBaseBytes}: matrices x {@link Precision#teacherBytes}, norms fp32) and the adapters
+ *       are weights of their own, fp32 (in bf16-mixed counted as their masters alone);
  *   <li>{@code master_weights}: fp32 copies beside bf16 weights (bf16-mixed), of the trained values
  *       only ({@link PlanInputs#trainableParameters}: the adapters with LoRA); in pure bf16 the
  *       transient fp32 copies of the update in backward ({@link #inBackwardCopyParameters});
@@ -119,11 +120,19 @@ public record MemoryPlan(
       c.put(MASTER_WEIGHTS, copies * 4); // fp32, transient
       c.put(GRADIENTS, copies * 4); // fp32, transient
       c.put(OPTIMIZER_STATE, studentParams * p.optimizerBytes());
+    } else if (in.training() && in.lora() != null) {
+      long trained = in.trainableParameters();
+      // the frozen base (its weights alone) and the adapters, which compute in fp32: in bf16-mixed
+      // they are their own fp32 masters, with no bf16 copy
+      c.put(
+          STUDENT_WEIGHTS,
+          frozenBaseBytes(in.student(), p) + (p.masterBytes() > 0 ? 0 : trained * p.weightBytes()));
+      c.put(MASTER_WEIGHTS, trained * p.masterBytes());
+      c.put(GRADIENTS, trained * p.gradientBytes());
+      c.put(OPTIMIZER_STATE, trained * p.optimizerBytes());
     } else if (in.training()) {
       long trained = in.trainableParameters();
-      // a LoRA base is frozen: its weights alone, held as a teacher's are
-      long frozen = in.lora() == null ? 0 : studentParams * p.teacherBytes();
-      c.put(STUDENT_WEIGHTS, frozen + trained * p.weightBytes());
+      c.put(STUDENT_WEIGHTS, trained * p.weightBytes());
       c.put(MASTER_WEIGHTS, trained * p.masterBytes());
       c.put(GRADIENTS, trained * p.gradientBytes());
       c.put(OPTIMIZER_STATE, trained * p.optimizerBytes());
@@ -159,6 +168,16 @@ public record MemoryPlan(
   /** The total in MiB, rounded up: what {@code requirements.min_memory_mb} holds. */
   public long totalMib() {
     return (totalBytes + (1L << 20) - 1) >> 20;
+  }
+
+  /**
+   * What a LoRA student's frozen base holds ({@code Gemma2Model.loadFrozenBase}): its matrices at
+   * {@link Precision#teacherBytes} (fp32 in fp32, bf16 bits in the 2-byte precisions, whatever the
+   * checkpoint's dtype: an F32 one is rounded once) and its norms in fp32.
+   */
+  static long frozenBaseBytes(ModelShape s, Precision p) {
+    long norms = s.normParameterCount();
+    return (s.parameterCount() - norms) * p.teacherBytes() + norms * 4;
   }
 
   /**

@@ -139,11 +139,14 @@ class MemoryPlanTest {
             new LoraSpec(2, 4.0, 0.1, List.of("q_proj", "down_proj")),
             null);
     assertThat(MemoryPlan.layerSavedBytes(s, dropped, Precision.FP32)).isEqualTo((300 + 72) * 4);
-    // bf16-mixed: the frozen base in bf16 (2 bytes, no master), the adapters as any trained weight
+    // bf16-mixed: the frozen base's matrices in bf16 (2 bytes, no master) and its norms (four of
+    // D 4 per layer and the final one: 36 values) in fp32; the adapters compute in fp32, so they
+    // are their own masters (4 bytes) with no bf16 copy
+    assertThat(s.normParameterCount()).isEqualTo(36);
     MemoryPlan mixed =
         MemoryPlan.of(
             new PlanInputs(s, null, true, Precision.BF16_MIXED, 1, 3, false, 16, lora, null));
-    assertThat(mixed.components().get(MemoryPlan.STUDENT_WEIGHTS)).isEqualTo(364 * 2 + 80 * 2);
+    assertThat(mixed.components().get(MemoryPlan.STUDENT_WEIGHTS)).isEqualTo(328 * 2 + 36 * 4);
     assertThat(mixed.components().get(MemoryPlan.MASTER_WEIGHTS)).isEqualTo(80 * 4);
     assertThat(mixed.components().get(MemoryPlan.GRADIENTS)).isEqualTo(80 * 4);
     assertThat(mixed.components().get(MemoryPlan.OPTIMIZER_STATE)).isEqualTo(80 * 8);
@@ -161,8 +164,10 @@ class MemoryPlanTest {
         MemoryPlan.of(
                 new PlanInputs(s, t, true, Precision.BF16_MIXED, 1, 2048, true, chunk, lora, null))
             .onDevice(H200);
+    // the base's matrices in bf16, its (4 x 42 + 1) x 3584 norm values in fp32; no bf16 adapters
     assertThat(loraPlan.components().get(MemoryPlan.STUDENT_WEIGHTS))
-        .isEqualTo(9_241_705_984L * 2 + 54_018_048L * 2);
+        .isEqualTo((9_241_705_984L - 605_696L) * 2 + 605_696L * 4);
+    assertThat(loraPlan.components().get(MemoryPlan.MASTER_WEIGHTS)).isEqualTo(54_018_048L * 4);
     assertThat(loraPlan.components().get(MemoryPlan.OPTIMIZER_STATE)).isEqualTo(54_018_048L * 8);
     assertThat(loraPlan.fits()).isTrue();
     MemoryPlan full =
