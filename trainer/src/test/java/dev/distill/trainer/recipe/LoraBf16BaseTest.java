@@ -37,11 +37,11 @@ class LoraBf16BaseTest {
 
   /**
    * bf16-mixed LoRA against fp32 LoRA after {@link #STEPS} steps: the mean loss of the last five
-   * steps within this fraction. The base's products already ran in bf16 before (its fp32 weights
-   * were cast inside each product); what the 2-byte base adds is the bf16 rounding of the embedding
-   * rows, and bf16's unit (2^-8) on every product.
+   * steps within this fraction (seen: 0.01%). The base's products already ran in bf16 before (its
+   * fp32 weights were cast inside each product); what the 2-byte base adds is the bf16 rounding of
+   * the embedding rows; against fp32 there is also bf16's unit (2^-8) on every product.
    */
-  static final double FP32_TOLERANCE = 0.02;
+  static final double FP32_TOLERANCE = 0.005;
 
   private static final int STEPS = 24;
 
