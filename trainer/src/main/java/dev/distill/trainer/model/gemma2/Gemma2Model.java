@@ -713,7 +713,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
         p.inputs()[i].close(); // no longer needed: the kept inputs shrink as the pass goes down
       }
     }
-    if (p.embedded().hasGradient()) { // a frozen embedding (LoRA) has no graph to go on into
+    if (lora == null) { // with adapters the embedding is frozen: no graph to go on into
       JniUtils.backward((PtNDArray) p.embedded(), (PtNDArray) grad, false, false);
     }
     grad.close();
