@@ -148,6 +148,34 @@ class MemoryPlanTest {
             new PlanInputs(s, null, true, Precision.BF16_MIXED, 1, 3, false, 16, lora, null));
     assertThat(mixed.components().get(MemoryPlan.STUDENT_WEIGHTS)).isEqualTo(328 * 2 + 36 * 4);
     assertThat(mixed.components().get(MemoryPlan.MASTER_WEIGHTS)).isEqualTo(80 * 4);
+    // and autograd keeps each product's bf16 weight copy until the backward: a layer's 144
+    // matrix values (160 less its 4 norms of D 4) x 2 bytes for each of the 2 layers, and the
+    // (V 10, D 4) head's while a loss chunk lives; none of that in fp32 (a weight is kept as is)
+    PlanInputs mixedIn =
+        new PlanInputs(s, null, true, Precision.BF16_MIXED, 1, 3, false, 16, lora, null);
+    PlanInputs mixedNoLora =
+        new PlanInputs(s, null, true, Precision.BF16_MIXED, 1, 3, false, 16, null, null);
+    assertThat(MemoryPlan.frozenLayerCopyBytes(mixedIn)).isEqualTo(144 * 2);
+    assertThat(MemoryPlan.frozenLayerCopyBytes(in)).isZero();
+    assertThat(
+            MemoryPlan.trainingActivations(mixedIn, false)
+                - 2 * MemoryPlan.layerSavedBytes(s, mixedIn, Precision.BF16_MIXED)
+                - (MemoryPlan.trainingActivations(mixedNoLora, false)
+                    - 2 * MemoryPlan.layerSavedBytes(s, mixedNoLora, Precision.BF16_MIXED)))
+        .isEqualTo(2 * 144 * 2);
+    assertThat(
+            MemoryPlan.trainingActivations(mixedIn, true)
+                - MemoryPlan.layerSavedBytes(s, mixedIn, Precision.BF16_MIXED)
+                - (MemoryPlan.trainingActivations(mixedNoLora, true)
+                    - MemoryPlan.layerSavedBytes(s, mixedNoLora, Precision.BF16_MIXED)))
+        .as("checkpointed: one layer's copies")
+        .isEqualTo(144 * 2);
+    assertThat(MemoryPlan.lossChunkBytes(mixedIn) - MemoryPlan.lossChunkBytes(mixedNoLora))
+        .isEqualTo(10 * 4 * 2);
+    assertThat(MemoryPlan.lossChunkBytes(in))
+        .isEqualTo(
+            MemoryPlan.lossChunkBytes(
+                new PlanInputs(s, null, true, Precision.FP32, 1, 3, false, 16, null, null)));
     assertThat(mixed.components().get(MemoryPlan.GRADIENTS)).isEqualTo(80 * 4);
     assertThat(mixed.components().get(MemoryPlan.OPTIMIZER_STATE)).isEqualTo(80 * 8);
   }
