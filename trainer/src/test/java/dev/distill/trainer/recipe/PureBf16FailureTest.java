@@ -13,6 +13,7 @@ import dev.distill.trainer.checkpoint.Checkpoint;
 import dev.distill.trainer.fused.FusedOps;
 import dev.distill.trainer.model.NoGrad;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
+import dev.distill.trainer.model.gemma2.Gemma2WeightNames;
 import dev.distill.trainer.model.gemma2.Gemma2WeightNames.Layer;
 import dev.distill.trainer.optim.NonFiniteGradientException;
 import java.nio.file.Files;
@@ -72,6 +73,13 @@ class PureBf16FailureTest {
     }
   }
 
+  /** Every weight the student holds, by name, as bytes. */
+  private static Map<String, byte[]> bytesOf(Gemma2Model m) {
+    Map<String, byte[]> out = new TreeMap<>();
+    m.baseParameters().forEach((name, w) -> out.put(name, w.toByteArray()));
+    return out;
+  }
+
   /** Every file of a checkpoint directory, by name, as bytes. */
   private static Map<String, byte[]> contents(Path dir) throws Exception {
     Map<String, byte[]> m = new TreeMap<>();
@@ -97,9 +105,14 @@ class PureBf16FailureTest {
     final TrainingRecipe recipe;
     final RecipeSpecs.Recorder recorder;
     final Map<String, byte[]> checkpointBytes = new TreeMap<>();
+    final Map<String, byte[]> held = new TreeMap<>(); // the student's bits once poisoned
     Path checkpointDir;
 
     Run(Path out, long poisonAt) {
+      this(out, poisonAt, PureBf16FailureTest::poison);
+    }
+
+    Run(Path out, long poisonAt, Consumer<Gemma2Model> poison) {
       TrainingRecipe[] self = new TrainingRecipe[1];
       Consumer<Checkpoint> onCheckpoint =
           c -> {
@@ -110,7 +123,8 @@ class PureBf16FailureTest {
               } catch (Exception e) {
                 throw new IllegalStateException(e);
               }
-              poison(self[0].studentModel());
+              poison.accept(self[0].studentModel());
+              held.putAll(bytesOf(self[0].studentModel()));
             }
           };
       recorder = new RecipeSpecs.Recorder();
@@ -136,7 +150,8 @@ class PureBf16FailureTest {
       self[0] = recipe;
       recipe.setup();
       if (poisonAt == 0) {
-        poison(recipe.studentModel());
+        poison.accept(recipe.studentModel());
+        held.putAll(bytesOf(recipe.studentModel()));
       }
     }
 
@@ -196,6 +211,37 @@ class PureBf16FailureTest {
           .forEach(e -> resumedAt.add(Long.parseLong(e.substring(e.lastIndexOf(' ') + 1))));
     }
     assertThat(resumedAt).containsExactly(2L);
+  }
+
+  /**
+   * A loss that is not finite (here: the final norm's weight NaN) is seen before the backward pass
+   * reaches the layers: the step stops with nothing updated, as the other precisions stop at their
+   * clipping step, and the model stays whole (it could be saved).
+   */
+  @Test
+  void aNonFiniteLossStopsTheStepBeforeAnyWeightMoves() {
+    Consumer<Gemma2Model> nanNorm =
+        m -> {
+          NDArray n = m.baseParameters().get(Gemma2WeightNames.FINAL_NORM); // (2 D) int8 bits
+          try (NoGrad ignored = NoGrad.enter();
+              NDManager tmp = n.getManager().newSubManager()) {
+            n.set(
+                new NDIndex("..."),
+                FusedOps.bf16Bits(
+                    tmp.full(m.parameterShapes().get(Gemma2WeightNames.FINAL_NORM), Float.NaN)));
+          }
+        };
+    try (Run run = new Run(tmp.resolve("nan"), 2, nanNorm)) {
+      Throwable failure = catchThrowable(run.recipe::train);
+      assertThat(failure)
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessage("loss is NaN at step 3 (precision bf16); no update was made");
+      Map<String, byte[]> after = bytesOf(run.recipe.studentModel());
+      assertThat(after.keySet()).isEqualTo(run.held.keySet());
+      run.held.forEach(
+          (name, bytes) -> assertThat(after.get(name)).as("%s unchanged", name).isEqualTo(bytes));
+      assertThat(run.recipe.saveCheckpoint().step()).as("a whole model may be saved").isEqualTo(2);
+    }
   }
 
   @Test
