@@ -518,11 +518,14 @@ public final class TrainingRecipe implements AutoCloseable {
         .append(" (step ")
         .append(lastCheckpoint.step())
         .append("), holds the model as it was before. Running this spec again on the same output")
-        .append(" directory resumes from it, but meets the same batch again; to change")
-        .append(" learning_rate or precision (bf16-mixed checks the whole gradient before it")
-        .append(" changes any weight), start a new job whose student is file:")
+        .append(" directory (distill train --out) resumes from it, but meets the same batch again;")
+        .append(
+            " to change learning_rate or precision (bf16-mixed checks the whole gradient before")
+        .append(" it changes any weight), start a new job whose student is that directory (file:")
         .append(dir)
-        .append(" (its optimizer state starts afresh)")
+        .append(
+            "; for a service job a copy of it outside the artifact store), whose optimizer state")
+        .append(" starts afresh")
         .toString();
   }
 
