@@ -26,8 +26,11 @@ def logits(model, ids, path):
 def main(base_dir, adapter_dir, merged_dir, ids_file, out_dir):
     torch.set_num_threads(2)
     ids = json.load(open(ids_file, encoding="utf-8"))
-    # eager attention: sdpa and flash attention drop Gemma 2's attention-logit soft-cap
-    base = Gemma2ForCausalLM.from_pretrained(base_dir, attn_implementation="eager")
+    # eager attention: sdpa and flash attention drop Gemma 2's attention-logit soft-cap. fp32 asked
+    # for: a base written as bf16 (a bf16-mixed run's: torch_dtype bfloat16) would otherwise load and
+    # compute in bf16; its values upcast exactly, so the comparison is of the same weights in fp32
+    base = Gemma2ForCausalLM.from_pretrained(
+        base_dir, attn_implementation="eager", dtype=torch.float32)
     base.eval()
     logits(base, ids, out_dir + "/base_logits.f32")
 

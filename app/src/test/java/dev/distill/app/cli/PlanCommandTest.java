@@ -69,9 +69,10 @@ class PlanCommandTest {
     // rank 16 on all seven projections of gemma2-9b: 54,018,048 adapter values (docs/lora.md)
     assertThat(((Number) in.get("trainable_parameters")).longValue()).isEqualTo(54_018_048L);
     assertThat(in.get("lora_rank")).isEqualTo(16);
-    // bf16-mixed: the frozen base in bf16, the adapters with fp32 masters, gradients and AdamW
+    // bf16-mixed: the frozen base's matrices in bf16 and its norms in fp32; the adapters fp32
+    // (their own masters), with gradients and AdamW
     assertThat(c.get("student_weights").longValue())
-        .isEqualTo(9_241_705_984L * 2 + 54_018_048L * 2);
+        .isEqualTo((9_241_705_984L - 605_696L) * 2 + 605_696L * 4);
     assertThat(c.get("master_weights").longValue()).isEqualTo(54_018_048L * 4);
     assertThat(c.get("gradients").longValue()).isEqualTo(54_018_048L * 4);
     assertThat(c.get("optimizer_state").longValue()).isEqualTo(54_018_048L * 8);

@@ -14,8 +14,9 @@ import java.util.Map;
  *       teacher_logits}) loads no teacher; it holds one loss chunk's stored entries as tensors
  *       ({@link #teacherCacheBytes});
  *   <li>{@code student_weights}: parameters x {@link Precision#weightBytes} (x teacher bytes when
- *       not trained). With LoRA ({@link PlanInputs#lora}) the base is frozen like a teacher
- *       (parameters x {@link Precision#teacherBytes}) and the adapters are weights of their own;
+ *       not trained). With LoRA ({@link PlanInputs#lora}) the base is frozen like a teacher ({@link
+ *       #frozenBaseBytes}: matrices x {@link Precision#teacherBytes}, norms fp32) and the adapters
+ *       are weights of their own, fp32 (in bf16-mixed counted as their masters alone);
  *   <li>{@code master_weights}: fp32 copies beside bf16 weights (bf16-mixed), of the trained values
  *       only ({@link PlanInputs#trainableParameters}: the adapters with LoRA); in pure bf16 the
  *       transient fp32 copies of the update in backward ({@link #inBackwardCopyParameters});
@@ -40,8 +41,10 @@ import java.util.Map;
  * softmax output and, with the attention soft-cap, T^2 of its tanh. LoRA adds, per adapted
  * projection and token, the r values of the adapter's middle {@code (alpha / r) A x} (kept for B's
  * gradient) and, with dropout, 2 x in (the kept-mask and the dropped input). A frozen base still
- * keeps its activations: the adapters' gradients flow through every layer. Checkpointing keeps only
- * each layer's (B, T, D) input and recomputes one layer at a time in the backward pass.
+ * keeps its activations: the adapters' gradients flow through every layer; held in 2 bytes, each of
+ * its products also keeps the bf16 copy of its weight ({@link #frozenLayerCopyBytes}) and a loss
+ * chunk the head's. Checkpointing keeps only each layer's (B, T, D) input and recomputes one layer
+ * at a time in the backward pass.
  *
  * @param inputs what it was computed from
  * @param components name to bytes, in the order above
@@ -119,11 +122,19 @@ public record MemoryPlan(
       c.put(MASTER_WEIGHTS, copies * 4); // fp32, transient
       c.put(GRADIENTS, copies * 4); // fp32, transient
       c.put(OPTIMIZER_STATE, studentParams * p.optimizerBytes());
+    } else if (in.training() && in.lora() != null) {
+      long trained = in.trainableParameters();
+      // the frozen base (its weights alone) and the adapters, which compute in fp32: in bf16-mixed
+      // they are their own fp32 masters, with no bf16 copy
+      c.put(
+          STUDENT_WEIGHTS,
+          frozenBaseBytes(in.student(), p) + (p.masterBytes() > 0 ? 0 : trained * p.weightBytes()));
+      c.put(MASTER_WEIGHTS, trained * p.masterBytes());
+      c.put(GRADIENTS, trained * p.gradientBytes());
+      c.put(OPTIMIZER_STATE, trained * p.optimizerBytes());
     } else if (in.training()) {
       long trained = in.trainableParameters();
-      // a LoRA base is frozen: its weights alone, held as a teacher's are
-      long frozen = in.lora() == null ? 0 : studentParams * p.teacherBytes();
-      c.put(STUDENT_WEIGHTS, frozen + trained * p.weightBytes());
+      c.put(STUDENT_WEIGHTS, trained * p.weightBytes());
       c.put(MASTER_WEIGHTS, trained * p.masterBytes());
       c.put(GRADIENTS, trained * p.gradientBytes());
       c.put(OPTIMIZER_STATE, trained * p.optimizerBytes());
@@ -162,6 +173,16 @@ public record MemoryPlan(
   }
 
   /**
+   * What a LoRA student's frozen base holds ({@code Gemma2Model.loadFrozenBase}): its matrices at
+   * {@link Precision#teacherBytes} (fp32 in fp32, bf16 bits in the 2-byte precisions, whatever the
+   * checkpoint's dtype: an F32 one is rounded once) and its norms in fp32.
+   */
+  static long frozenBaseBytes(ModelShape s, Precision p) {
+    long norms = s.normParameterCount();
+    return (s.parameterCount() - norms) * p.teacherBytes() + norms * 4;
+  }
+
+  /**
    * Parameters that exist as fp32 copies at once when pure bf16 updates in backward: the embedding
    * (also the head) and the final norm for the whole step (they are read at both ends of it), and
    * one decoder layer while it is recomputed, updated and written back as bf16.
@@ -184,7 +205,24 @@ public record MemoryPlan(
     // product the trunk's backward starts from: 5 (B, T, D)
     long head = 5 * residual;
     long trunk = checkpointing ? s.layers() * residual + layer : s.layers() * layer;
-    return trunk + head + teacherHidden(in) + masks(in);
+    // a 2-byte LoRA base: each product of a layer whose graph is alive keeps the bf16 copy of its
+    // weight for the input's gradient (torch's MmBackward saves mat2); one layer when checkpointed
+    long copies = (checkpointing ? 1 : s.layers()) * frozenLayerCopyBytes(in);
+    return trunk + copies + head + teacherHidden(in) + masks(in);
+  }
+
+  /**
+   * The bf16 copies of one decoder layer's matrices that autograd keeps from a LoRA student's
+   * 2-byte frozen base: the bits are reinterpreted into a bf16 tensor inside each product ({@code
+   * view_copy}: TorchScript cannot view them in place), and the matmul keeps that tensor until its
+   * backward. 0 without LoRA or in fp32 (an fp32 weight is kept as itself).
+   */
+  static long frozenLayerCopyBytes(PlanInputs in) {
+    if (in.lora() == null || !in.precision().lowCompute()) {
+      return 0;
+    }
+    ModelShape s = in.student();
+    return (s.layerParameterCount() - 4L * s.hiddenSize()) * in.precision().teacherBytes();
   }
 
   /** What one decoder layer of the student keeps for its backward pass. */
@@ -241,7 +279,8 @@ public record MemoryPlan(
   /**
    * One chunk's (c, V) fp32 arrays at their peak: c = min(loss chunk, B x T); {@value
    * #CHUNK_ARRAYS_STUDENT} of them for the student alone (logits, soft-capped, log-softmax and
-   * their gradients), {@value #CHUNK_ARRAYS_DISTILL} with a teacher.
+   * their gradients), {@value #CHUNK_ARRAYS_DISTILL} with a teacher; for a 2-byte LoRA base also
+   * the bf16 copy of the (V, D) head that the chunk's graph keeps.
    */
   static long lossChunkBytes(PlanInputs in) {
     long c = Math.min(in.lossChunk(), (long) in.microBatch() * in.seqLen());
@@ -253,7 +292,12 @@ public record MemoryPlan(
         in.teacher() != null
             ? CHUNK_ARRAYS_DISTILL
             : in.cacheTopK() != null ? CHUNK_ARRAYS_CACHED : CHUNK_ARRAYS_STUDENT;
-    return c * v * 4 * arrays;
+    // a 2-byte LoRA base's tied head: its bf16 copy is kept while the chunk's graph lives
+    long headCopy =
+        in.training() && in.lora() != null && in.precision().lowCompute()
+            ? (long) in.student().vocabSize() * in.student().hiddenSize() * 2
+            : 0;
+    return c * v * 4 * arrays + headCopy;
   }
 
   /**

@@ -171,6 +171,14 @@ public record ModelShape(
     };
   }
 
+  /**
+   * Values of the RMSNorm weights: four of D per layer and the final one. A frozen model holds them
+   * in fp32 whatever its precision (they are a few vectors: 0.007% of gemma2-9b).
+   */
+  public long normParameterCount() {
+    return (4L * layers + 1) * hiddenSize;
+  }
+
   /** Parameters of one decoder layer. */
   public long layerParameterCount() {
     return (parameterCount() - (long) vocabSize * hiddenSize - hiddenSize) / layers;

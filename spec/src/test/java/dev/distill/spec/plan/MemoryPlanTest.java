@@ -139,12 +139,43 @@ class MemoryPlanTest {
             new LoraSpec(2, 4.0, 0.1, List.of("q_proj", "down_proj")),
             null);
     assertThat(MemoryPlan.layerSavedBytes(s, dropped, Precision.FP32)).isEqualTo((300 + 72) * 4);
-    // bf16-mixed: the frozen base in bf16 (2 bytes, no master), the adapters as any trained weight
+    // bf16-mixed: the frozen base's matrices in bf16 (2 bytes, no master) and its norms (four of
+    // D 4 per layer and the final one: 36 values) in fp32; the adapters compute in fp32, so they
+    // are their own masters (4 bytes) with no bf16 copy
+    assertThat(s.normParameterCount()).isEqualTo(36);
     MemoryPlan mixed =
         MemoryPlan.of(
             new PlanInputs(s, null, true, Precision.BF16_MIXED, 1, 3, false, 16, lora, null));
-    assertThat(mixed.components().get(MemoryPlan.STUDENT_WEIGHTS)).isEqualTo(364 * 2 + 80 * 2);
+    assertThat(mixed.components().get(MemoryPlan.STUDENT_WEIGHTS)).isEqualTo(328 * 2 + 36 * 4);
     assertThat(mixed.components().get(MemoryPlan.MASTER_WEIGHTS)).isEqualTo(80 * 4);
+    // and autograd keeps each product's bf16 weight copy until the backward: a layer's 144
+    // matrix values (160 less its 4 norms of D 4) x 2 bytes for each of the 2 layers, and the
+    // (V 10, D 4) head's while a loss chunk lives; none of that in fp32 (a weight is kept as is)
+    PlanInputs mixedIn =
+        new PlanInputs(s, null, true, Precision.BF16_MIXED, 1, 3, false, 16, lora, null);
+    PlanInputs mixedNoLora =
+        new PlanInputs(s, null, true, Precision.BF16_MIXED, 1, 3, false, 16, null, null);
+    assertThat(MemoryPlan.frozenLayerCopyBytes(mixedIn)).isEqualTo(144 * 2);
+    assertThat(MemoryPlan.frozenLayerCopyBytes(in)).isZero();
+    assertThat(
+            MemoryPlan.trainingActivations(mixedIn, false)
+                - 2 * MemoryPlan.layerSavedBytes(s, mixedIn, Precision.BF16_MIXED)
+                - (MemoryPlan.trainingActivations(mixedNoLora, false)
+                    - 2 * MemoryPlan.layerSavedBytes(s, mixedNoLora, Precision.BF16_MIXED)))
+        .isEqualTo(2 * 144 * 2);
+    assertThat(
+            MemoryPlan.trainingActivations(mixedIn, true)
+                - MemoryPlan.layerSavedBytes(s, mixedIn, Precision.BF16_MIXED)
+                - (MemoryPlan.trainingActivations(mixedNoLora, true)
+                    - MemoryPlan.layerSavedBytes(s, mixedNoLora, Precision.BF16_MIXED)))
+        .as("checkpointed: one layer's copies")
+        .isEqualTo(144 * 2);
+    assertThat(MemoryPlan.lossChunkBytes(mixedIn) - MemoryPlan.lossChunkBytes(mixedNoLora))
+        .isEqualTo(10 * 4 * 2);
+    assertThat(MemoryPlan.lossChunkBytes(in))
+        .isEqualTo(
+            MemoryPlan.lossChunkBytes(
+                new PlanInputs(s, null, true, Precision.FP32, 1, 3, false, 16, null, null)));
     assertThat(mixed.components().get(MemoryPlan.GRADIENTS)).isEqualTo(80 * 4);
     assertThat(mixed.components().get(MemoryPlan.OPTIMIZER_STATE)).isEqualTo(80 * 8);
   }
@@ -161,8 +192,10 @@ class MemoryPlanTest {
         MemoryPlan.of(
                 new PlanInputs(s, t, true, Precision.BF16_MIXED, 1, 2048, true, chunk, lora, null))
             .onDevice(H200);
+    // the base's matrices in bf16, its (4 x 42 + 1) x 3584 norm values in fp32; no bf16 adapters
     assertThat(loraPlan.components().get(MemoryPlan.STUDENT_WEIGHTS))
-        .isEqualTo(9_241_705_984L * 2 + 54_018_048L * 2);
+        .isEqualTo((9_241_705_984L - 605_696L) * 2 + 605_696L * 4);
+    assertThat(loraPlan.components().get(MemoryPlan.MASTER_WEIGHTS)).isEqualTo(54_018_048L * 4);
     assertThat(loraPlan.components().get(MemoryPlan.OPTIMIZER_STATE)).isEqualTo(54_018_048L * 8);
     assertThat(loraPlan.fits()).isTrue();
     MemoryPlan full =

@@ -63,6 +63,7 @@ public final class AdamW implements AutoCloseable {
       inBackward; // pure bf16: the parameters come per group, see updateInBackward
   private double inBackwardLr = Double.NaN; // the open step's learning rate, NaN when none is open
   private double inBackwardSquares; // sum of the squared gradient norms of the open step
+  private int inBackwardGroups; // groups updated so far in the open step
 
   /**
    * @param config settings
@@ -133,6 +134,7 @@ public final class AdamW implements AutoCloseable {
     requireInBackward();
     inBackwardLr = nextLearningRate();
     inBackwardSquares = 0;
+    inBackwardGroups = 0;
   }
 
   /**
@@ -140,8 +142,9 @@ public final class AdamW implements AutoCloseable {
    * the gradients are left to the caller, who drops the weights.
    *
    * @param weights name to fp32 weight with its gradient set (the model's transient copy)
-   * @throws IllegalStateException when a gradient is NaN or infinite (no weight of this group is
-   *     updated; the groups before it already were)
+   * @throws NonFiniteGradientException when a gradient is NaN or infinite (no weight of this group
+   *     is updated; the groups before it already were, {@link
+   *     NonFiniteGradientException#groupsUpdated})
    */
   public void updateInBackward(Map<String, NDArray> weights) {
     requireInBackward();
@@ -155,14 +158,8 @@ public final class AdamW implements AutoCloseable {
     }
     double norm = GradClipper.globalNorm(weights);
     if (!Double.isFinite(norm)) {
-      throw new IllegalStateException(
-          "gradient norm of "
-              + weights.keySet()
-              + " is "
-              + norm
-              + " in update "
-              + (step + 1)
-              + "; these weights were not updated (the layers above them were)");
+      throw new NonFiniteGradientException(
+          List.copyOf(weights.keySet()), norm, step + 1, inBackwardGroups);
     }
     inBackwardSquares += norm * norm;
     if (FusedOps.enabled()) {
@@ -170,6 +167,7 @@ public final class AdamW implements AutoCloseable {
     } else {
       stepComposed(weights, inBackwardLr, step + 1);
     }
+    inBackwardGroups++;
   }
 
   /**

@@ -45,6 +45,23 @@ final class Models {
 
   private Models() {}
 
+  /** How a resolved model holds its weights. */
+  enum Weights {
+    /** Trained: fp32 parameters (pure bf16: bf16 bits updated in the backward pass). */
+    TRAINED,
+    /** A teacher or an evaluated model: {@link Gemma2Model#loadFrozen}. */
+    FROZEN,
+    /**
+     * A LoRA student's base: {@link Gemma2Model#loadFrozenBase} (fp32 in fp32, bf16 bits in the
+     * 2-byte precisions), a builtin one {@link Gemma2Model#initFrozenBase}.
+     */
+    LORA_BASE;
+
+    static Weights of(boolean frozen) {
+      return frozen ? FROZEN : TRAINED;
+    }
+  }
+
   /**
    * The run's device ({@link RunContext#device}); without one the GPU when the engine sees one,
    * else the CPU: the same code runs on both.
@@ -121,6 +138,18 @@ final class Models {
       Path donorTokenizer,
       Precision precision,
       boolean frozen) {
+    return resolve(ref, ctx, manager, seed, donorTokenizer, precision, Weights.of(frozen));
+  }
+
+  /** {@link #resolve(ModelRef, RunContext, NDManager, long, Path, Precision, boolean)}. */
+  static Loaded resolve(
+      ModelRef ref,
+      RunContext ctx,
+      NDManager manager,
+      long seed,
+      Path donorTokenizer,
+      Precision precision,
+      Weights weights) {
     if (ref.isBuiltin()) {
       String name = ref.target();
       if (!Gemma2Config.PRESETS.contains(name)) {
@@ -153,8 +182,11 @@ final class Models {
                 + " is smaller than the tokenizer's "
                 + tokenizer.vocabSize());
       }
-      return new Loaded(
-          Gemma2Model.init(config, manager, seed, precision), tokenizer, source, null);
+      Gemma2Model model =
+          weights == Weights.LORA_BASE
+              ? Gemma2Model.initFrozenBase(config, manager, seed, precision)
+              : Gemma2Model.init(config, manager, seed, precision);
+      return new Loaded(model, tokenizer, source, null);
     }
     Path dir;
     if (ref.isJob()) {
@@ -166,7 +198,7 @@ final class Models {
     } else {
       dir = Path.of(ref.target());
     }
-    return load(dir, ref.tokenizer(), manager, precision, frozen);
+    return load(dir, ref.tokenizer(), manager, precision, weights);
   }
 
   /**
@@ -195,6 +227,12 @@ final class Models {
   /** {@link #load(Path, String, NDManager)} in a precision; frozen as in {@link #resolve}. */
   static Loaded load(
       Path dir, String tokenizerRef, NDManager manager, Precision precision, boolean frozen) {
+    return load(dir, tokenizerRef, manager, precision, Weights.of(frozen));
+  }
+
+  /** {@link #load(Path, String, NDManager)} in a precision, its weights held as said. */
+  static Loaded load(
+      Path dir, String tokenizerRef, NDManager manager, Precision precision, Weights weights) {
     if (!Files.isDirectory(dir)) {
       throw new IllegalArgumentException(dir + ": not a model directory");
     }
@@ -220,9 +258,11 @@ final class Models {
           dir + ": the base model " + base + " of the adapter is not a directory");
     }
     Gemma2Model model =
-        frozen
-            ? Gemma2Model.loadFrozen(base, manager, precision)
-            : Gemma2Model.load(base, manager, precision);
+        switch (weights) {
+          case FROZEN -> Gemma2Model.loadFrozen(base, manager, precision);
+          case LORA_BASE -> Gemma2Model.loadFrozenBase(base, manager, precision);
+          case TRAINED -> Gemma2Model.load(base, manager, precision);
+        };
     if (base != dir) {
       try {
         model.attach(Gemma2Lora.load(dir, model.config(), manager));

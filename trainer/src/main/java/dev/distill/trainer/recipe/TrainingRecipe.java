@@ -29,7 +29,9 @@ import dev.distill.trainer.model.Devices;
 import dev.distill.trainer.model.NoGrad;
 import dev.distill.trainer.model.gemma2.Gemma2Lora;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
+import dev.distill.trainer.model.gemma2.Gemma2WeightNames;
 import dev.distill.trainer.optim.AdamW;
+import dev.distill.trainer.optim.NonFiniteGradientException;
 import dev.distill.trainer.optim.OptimizerConfig;
 import dev.distill.trainer.safetensors.SafetensorsDtype;
 import dev.distill.trainer.safetensors.SafetensorsFile;
@@ -50,7 +52,10 @@ import java.util.Optional;
  * log, evaluate and checkpoint on their cadences. Everything made during a step lives in that
  * step's sub-manager. In pure bf16 the student updates each layer inside its backward pass ({@link
  * Gemma2Model#finishBackward(Gemma2Model.WeightUpdate)}, {@link AdamW#inBackward}): one
- * micro-batch, no clipping (the spec refuses both otherwise).
+ * micro-batch, no clipping (the spec refuses both otherwise); a non-finite gradient found half-way
+ * fails the job and no checkpoint is ever written from the half-updated model ({@link
+ * #finishBackwardUpdating}). A LoRA student's frozen base is held in 2 bytes in bf16-mixed ({@link
+ * Models.Weights#LORA_BASE}).
  */
 public final class TrainingRecipe implements AutoCloseable {
 
@@ -87,6 +92,13 @@ public final class TrainingRecipe implements AutoCloseable {
   private long step;
   private long tokensSeen;
   private Map<String, Double> lastMetrics = new LinkedHashMap<>();
+
+  /**
+   * Why the student in memory must never be saved: pure bf16 updated some of its layers inside a
+   * backward pass that then failed, so it is neither the model before the step nor after it. Null
+   * while it is whole.
+   */
+  private String halfUpdated;
 
   public TrainingRecipe(JobSpec spec, RunContext ctx) {
     if (spec.type() != JobType.DISTILL && spec.type() != JobType.FINETUNE) {
@@ -150,9 +162,13 @@ public final class TrainingRecipe implements AutoCloseable {
           Models.resolve(spec.teacher(), ctx, manager, hp.seed() + 1, (Path) null, precision, true);
       teacher.model().requireGradients(false);
     }
+    // a LoRA student's base is frozen: in bf16-mixed held as bf16 bits, as the teacher's are
+    Models.Weights studentWeights =
+        hp.lora() != null ? Models.Weights.LORA_BASE : Models.Weights.TRAINED;
     if (resume.isPresent()) {
       student =
-          Models.load(resume.get().dir(), spec.student().tokenizer(), manager, precision, false);
+          Models.load(
+              resume.get().dir(), spec.student().tokenizer(), manager, precision, studentWeights);
     } else if (cache != null) {
       // a builtin student without a tokenizer of its own takes the one the cache was written with
       student =
@@ -163,7 +179,7 @@ public final class TrainingRecipe implements AutoCloseable {
               hp.seed(),
               cache.dir().resolve(TeacherPassRecipe.TOKENIZER_DIR),
               precision,
-              false);
+              studentWeights);
     } else {
       // a builtin student without a tokenizer of its own takes the teacher's
       student =
@@ -174,7 +190,7 @@ public final class TrainingRecipe implements AutoCloseable {
               hp.seed(),
               teacher == null ? null : teacher.tokenizerSource(),
               precision,
-              false);
+              studentWeights);
     }
     if (resume.isEmpty()) {
       if (hp.lora() != null) {
@@ -310,8 +326,12 @@ public final class TrainingRecipe implements AutoCloseable {
                 + (teacher == null
                     ? ""
                     : String.format(
-                        "; teacher weights %,d bytes in memory",
-                        teacher.model().parameterBytes())));
+                        "; teacher weights %,d bytes in memory", teacher.model().parameterBytes()))
+                + (hp.lora() == null
+                    ? ""
+                    : String.format(
+                        "; frozen student base %,d bytes in memory",
+                        student.model().parameterBytes())));
     if (data.trainStats().truncated() > 0) {
       ctx.listener()
           .onEvent(
@@ -383,8 +403,12 @@ public final class TrainingRecipe implements AutoCloseable {
                       teacher == null ? null : teacher.model(),
                       teacherHidden);
           LossParts parts = loss.backward(collector, hidden, x.labels(), x.lossMask(), normaliser);
-          // checkpointed layers: recompute, back-propagate (pure bf16: and update each layer)
-          student.model().finishBackward(optimizer::updateInBackward);
+          if (inBackward) {
+            finishBackwardUpdating(parts.total().getFloat()); // pure bf16: updates each layer
+          } else {
+            // checkpointed layers: recompute, back-propagate
+            student.model().finishBackward(optimizer::updateInBackward);
+          }
           total += parts.total().getFloat();
           kd += parts.kd().getFloat();
           ce += parts.ce().getFloat();
@@ -423,6 +447,86 @@ public final class TrainingRecipe implements AutoCloseable {
     ctx.listener()
         .onEvent("finished", "trained " + step + " steps, " + tokensSeen + " response tokens");
     return RunResult.trained(RunResult.Outcome.COMPLETED, step, lastCheckpoint, lastMetrics);
+  }
+
+  /**
+   * Pure bf16: the rest of the backward pass, which updates each layer as soon as its gradients
+   * exist (last layer first). A loss that is not finite stops the step before anything moves, as
+   * the other precisions stop at {@link AdamW#clipAndStep}. A gradient that is not finite stops it
+   * half-way: the layers above it are already updated in memory, so the student is marked {@link
+   * #halfUpdated} (no checkpoint is written from it) and the job fails saying so.
+   *
+   * @param loss the micro-batch's loss, read before the backward pass goes into the layers
+   * @throws IllegalStateException the job's failure, with what was updated and how to go on
+   */
+  private void finishBackwardUpdating(float loss) {
+    if (!Float.isFinite(loss)) {
+      student.model().abandonBackward();
+      throw new IllegalStateException(
+          "loss is " + loss + " at step " + (step + 1) + " (precision bf16); no update was made");
+    }
+    try {
+      student.model().finishBackward(optimizer::updateInBackward);
+    } catch (NonFiniteGradientException e) {
+      String failure = halfUpdatedFailure(e);
+      if (e.groupsUpdated() > 0) {
+        halfUpdated = failure;
+      }
+      throw new IllegalStateException(failure, e);
+    }
+  }
+
+  /** What a user is told when pure bf16's update in backward meets a non-finite gradient. */
+  private String halfUpdatedFailure(NonFiniteGradientException e) {
+    int layers = student.model().config().numHiddenLayers();
+    int layer = Gemma2WeightNames.layerOf(e.weights().get(0));
+    String group =
+        layer >= 0
+            ? "layer " + layer + " (model.layers." + layer + ".*)"
+            : String.join(" and ", e.weights());
+    StringBuilder m =
+        new StringBuilder()
+            .append("step ")
+            .append(step + 1)
+            .append(" (precision bf16, AdamW inside the backward pass): the gradient of ")
+            .append(group)
+            .append(" is ")
+            .append(e.norm())
+            .append("; ");
+    if (e.groupsUpdated() == 0) {
+      return m.append("no weight was updated (no update was made)").toString();
+    }
+    // groups go last layer first, then the embedding and final norm
+    int lowest = layers - e.groupsUpdated();
+    m.append(
+            lowest == layers - 1
+                ? "layer " + lowest + " was"
+                : "layers " + lowest + " to " + (layers - 1) + " were")
+        .append(
+            " already updated in memory by this step, so the model in memory is half-updated and"
+                + " is not saved: no checkpoint holds it. ");
+    if (lastCheckpoint == null) {
+      return m.append(
+              "No checkpoint was written before this step: the job has to start over (lower"
+                  + " learning_rate, or use precision bf16-mixed, which checks the whole gradient"
+                  + " before it changes any weight)")
+          .toString();
+    }
+    Path dir = lastCheckpoint.dir().toAbsolutePath();
+    return m.append("The newest checkpoint on disk, ")
+        .append(dir)
+        .append(" (step ")
+        .append(lastCheckpoint.step())
+        .append("), holds the model as it was before. Running this spec again on the same output")
+        .append(" directory (distill train --out) resumes from it, but meets the same batch again;")
+        .append(
+            " to change learning_rate or precision (bf16-mixed checks the whole gradient before")
+        .append(" it changes any weight), start a new job whose student is that directory (file:")
+        .append(dir)
+        .append(
+            "; for a service job a copy of it outside the artifact store), whose optimizer state")
+        .append(" starts afresh")
+        .toString();
   }
 
   /** Turns the student's LoRA dropout on or off (nothing without adapters). */
@@ -493,6 +597,10 @@ public final class TrainingRecipe implements AutoCloseable {
    * state.
    */
   public Checkpoint saveCheckpoint() {
+    if (halfUpdated != null) {
+      throw new IllegalStateException(
+          "no checkpoint is written from a half-updated model (" + halfUpdated + ")");
+    }
     LoaderState pos = mix != null ? new LoaderState(0, 0) : batches.state();
     TrainerState state =
         new TrainerState(

@@ -19,8 +19,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.IntStream;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -37,8 +38,14 @@ class LoraInteropTest {
 
   @TempDir Path tmp;
 
-  @Test
-  void peftLoadsOurAdapterAndTransformersOurMergedModelWithTheSameLogits() throws Exception {
+  /**
+   * Trained in fp32, or in bf16-mixed, whose base is written as held (BF16 matrices, F32 norms):
+   * either way the adapter and its base load in PEFT, compared in fp32 on both sides.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"fp32", "bf16-mixed"})
+  void peftLoadsOurAdapterAndTransformersOurMergedModelWithTheSameLogits(String precision)
+      throws Exception {
     InteropPython.require(); // fail at once, not after training, when the venv is missing
     JobSpec spec =
         RecipeSpecs.aFinetune()
@@ -46,6 +53,7 @@ class LoraInteropTest {
             .steps(20)
             .batch(4)
             .learningRate(2e-2)
+            .precision(precision)
             .lora(new LoraSpec(4, 16.0, 0.1, null)) // scale 4: the adapters weigh in the logits
             .evalEvery(0)
             .build();
@@ -54,6 +62,9 @@ class LoraInteropTest {
     Path base = Gemma2Lora.baseOf(adapter);
     assertThat(base)
         .isEqualTo(tmp.resolve("run/checkpoints").resolve(TrainingRecipe.LORA_BASE_DIR));
+    // the base as held: fp32, or under bf16-mixed BF16 matrices (torch_dtype bfloat16)
+    assertThat(JSON.readTree(base.resolve("config.json").toFile()).get("torch_dtype").asString())
+        .isEqualTo(precision.equals("fp32") ? "float32" : "bfloat16");
     Path merged = tmp.resolve("merged");
     LoraMerge.Result result = LoraMerge.merge(adapter, null, merged);
     assertThat(result.adaptedProjections()).isEqualTo(14);

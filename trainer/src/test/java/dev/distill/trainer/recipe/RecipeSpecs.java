@@ -183,6 +183,11 @@ final class RecipeSpecs {
     }
 
     /** Trains LoRA adapters of the student instead of its weights. */
+    Job activationCheckpointing(boolean on) {
+      hp.activationCheckpointing(on);
+      return this;
+    }
+
     Job lora(LoraSpec settings) {
       hp.lora(settings);
       return this;

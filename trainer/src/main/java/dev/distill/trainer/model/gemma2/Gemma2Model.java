@@ -50,7 +50,9 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>With {@link Gemma2Lora} adapters attached, every adapted projection adds its low-rank update
  * ({@link #project}); the base weights are then frozen and {@link #parameters()} lists only the
- * adapters.
+ * adapters. A LoRA base made by {@link #loadFrozenBase} or {@link #initFrozenBase} in a 2-byte
+ * precision holds its matrices as bf16 bits like a frozen teacher; the gradient of the loss still
+ * flows through its bf16 products to the activations, so to the adapters of every layer below.
  *
  * <p>In pure {@link Precision#BF16} every trainable weight is held as bf16 bits (int8 pairs, as a
  * frozen model's matrices) and the model runs its own optimiser step inside the backward pass
@@ -202,6 +204,23 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   /** {@link #init(Gemma2Config, NDManager, long)}, computing in the given precision. */
   public static Gemma2Model init(
       Gemma2Config config, NDManager parent, long seed, Precision precision) {
+    return init(config, parent, seed, precision, Hold.TRAINED);
+  }
+
+  /**
+   * A fresh model that is to be a LoRA student's frozen base ({@link #loadFrozenBase}): in {@link
+   * Precision#FP32} exactly {@link #init(Gemma2Config, NDManager, long, Precision)}; otherwise each
+   * matrix is rounded to bf16 bits as soon as it is drawn (no fp32 copy of the model), the norms
+   * stay fp32.
+   */
+  public static Gemma2Model initFrozenBase(
+      Gemma2Config config, NDManager parent, long seed, Precision precision) {
+    return init(config, parent, seed, precision, Hold.baseOf(precision));
+  }
+
+  private static Gemma2Model init(
+      Gemma2Config config, NDManager parent, long seed, Precision precision, Hold hold) {
+    boolean bf16Weights = hold == Hold.TRAINED && precision.updatesInBackward();
     NDManager m = parent.newSubManager();
     Map<String, NDArray> params = new LinkedHashMap<>();
     for (var e : Gemma2WeightNames.shapes(config).entrySet()) {
@@ -224,7 +243,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       try (NDArray wrapped = m.create(data, shape)) { // CPU: wraps JVM direct memory
         p = wrapped.duplicate(); // (shape) in libtorch's memory
       }
-      if (precision.updatesInBackward()) {
+      if (bf16Weights || (hold == Hold.FROZEN_BF16 && !Gemma2WeightNames.isNorm(name))) {
         NDArray fp32 = p;
         p = FusedOps.bf16Bits(fp32); // (..., 2 n) int8: the draw rounded to bf16
         fp32.close();
@@ -232,7 +251,29 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       NDScope.unregister(p);
       params.put(name, p);
     }
-    return new Gemma2Model(config, precision, m, params, precision.updatesInBackward());
+    Gemma2Model model = new Gemma2Model(config, precision, m, params, bf16Weights);
+    if (hold != Hold.TRAINED) {
+      model.requireGradients(false);
+    }
+    return model;
+  }
+
+  /** How a factory holds the weights it makes. */
+  private enum Hold {
+    /** fp32 parameters that train (pure bf16: bf16 bits updated in backward). */
+    TRAINED,
+    /** A teacher's: the checkpoint's 2-byte matrices as stored, F32 as fp32, no gradients. */
+    FROZEN,
+    /**
+     * A LoRA student's base in a 2-byte precision: every matrix as bf16 bits (BF16 as stored, F32
+     * and F16 rounded once, one tensor at a time), norms fp32, no gradients.
+     */
+    FROZEN_BF16;
+
+    /** A LoRA base: fp32 parameters (frozen by the adapters) in fp32, bf16 bits otherwise. */
+    static Hold baseOf(Precision precision) {
+      return precision.lowCompute() ? FROZEN_BF16 : TRAINED;
+    }
   }
 
   private static double gaussian(SplittableRandom rnd) {
@@ -247,12 +288,12 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * shards), any of F32/BF16/F16, converted to fp32. Errors name the file and the key or tensor.
    */
   public static Gemma2Model load(Path dir, NDManager parent) {
-    return load(dir, parent, Precision.FP32, false);
+    return load(dir, parent, Precision.FP32, Hold.TRAINED);
   }
 
   /** {@link #load(Path, NDManager)}, computing in the given precision. */
   public static Gemma2Model load(Path dir, NDManager parent, Precision precision) {
-    return load(dir, parent, precision, false);
+    return load(dir, parent, precision, Hold.TRAINED);
   }
 
   /**
@@ -264,31 +305,50 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * they run in the weights' dtype.
    */
   public static Gemma2Model loadFrozen(Path dir, NDManager parent, Precision precision) {
-    return load(dir, parent, precision, true);
+    return load(dir, parent, precision, Hold.FROZEN);
   }
 
-  private static Gemma2Model load(Path dir, NDManager parent, Precision precision, boolean frozen) {
+  /**
+   * A LoRA student's frozen base. In {@link Precision#FP32} exactly {@link #load(Path, NDManager,
+   * Precision)} (fp32 weights, which {@link #attach} freezes). In the 2-byte precisions every
+   * matrix is held as bf16 bits (int8 pairs), like a teacher's: a BF16 checkpoint as stored, an F32
+   * or F16 one rounded to nearest-even bf16 one tensor at a time (the rounding bf16-mixed's
+   * products apply to an fp32 weight anyway), so no fp32 copy of the model exists; the norms stay
+   * fp32. The products compute in bf16 ({@link FusedOps#frozenLinear}); gradients flow through them
+   * to the activations (and so to the adapters and the layers below), never to the base.
+   */
+  public static Gemma2Model loadFrozenBase(Path dir, NDManager parent, Precision precision) {
+    return load(dir, parent, precision, Hold.baseOf(precision));
+  }
+
+  private static Gemma2Model load(Path dir, NDManager parent, Precision precision, Hold hold) {
     Gemma2Config config = Gemma2Config.read(dir.resolve("config.json"));
     NDManager m = parent.newSubManager();
-    boolean bf16Weights = !frozen && precision.updatesInBackward();
+    boolean bf16Weights = hold == Hold.TRAINED && precision.updatesInBackward();
     try (SafetensorsCheckpoint ckpt = SafetensorsCheckpoint.open(dir)) {
       Map<String, NDArray> params = new LinkedHashMap<>();
       for (var e : Gemma2WeightNames.shapes(config).entrySet()) {
         String name = e.getKey();
+        boolean matrix = !Gemma2WeightNames.isNorm(name);
         NDArray p =
-            bf16Weights || (frozen && !Gemma2WeightNames.isNorm(name))
+            bf16Weights || (hold != Hold.TRAINED && matrix)
                 ? ckpt.readStored(name, e.getValue(), m) // 2 bytes stay 2 bytes
                 : ckpt.read(name, e.getValue(), m); // fp32
-        if (bf16Weights && p.getDataType() != DataType.INT8) {
-          NDArray other = p; // an F32 or F16 checkpoint trained in pure bf16: rounded once
-          p = FusedOps.bf16Bits(other.toType(DataType.FLOAT32, false));
+        boolean toBits = bf16Weights || (hold == Hold.FROZEN_BF16 && matrix);
+        if (toBits && p.getDataType() != DataType.INT8) {
+          NDArray other = p; // an F32 or F16 checkpoint held as bf16 bits: rounded once
+          NDArray fp32 = other.toType(DataType.FLOAT32, false); // F16: a new (transient) array
+          p = FusedOps.bf16Bits(fp32);
+          if (fp32 != other) {
+            fp32.close(); // else it would live in the model's manager as long as the model
+          }
           other.close();
         }
         NDScope.unregister(p);
         params.put(name, p);
       }
       Gemma2Model model = new Gemma2Model(config, precision, m, params, bf16Weights);
-      if (frozen) {
+      if (hold != Hold.TRAINED) {
         model.requireGradients(false);
       }
       return model;
@@ -301,7 +361,8 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   /**
    * Writes config.json and fp32 model.safetensors (a valid Gemma2ForCausalLM directory): the base
    * weights, without adapters (those save with {@link Gemma2Lora#save}, or fold in first with
-   * {@link #mergeAdapters}).
+   * {@link #mergeAdapters}). Weights held as bf16 bits (pure bf16, a frozen LoRA base) are written
+   * as BF16, exactly as held, and the fp32 norms of a frozen base as F32.
    */
   public void save(Path dir) {
     // pure bf16 weights are written as their bf16 bits (exact), whatever the dtype asked for
@@ -316,8 +377,14 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * @param dtype F32, BF16 or F16
    */
   public void save(Path dir, SafetensorsDtype dtype, long maxShardBytes) {
-    if (frozen) {
-      throw new IllegalStateException("a frozen model keeps 2-byte weights and is not saved");
+    boolean bits = false;
+    for (var e : params.entrySet()) {
+      DataType t = e.getValue().getDataType();
+      if (t != DataType.FLOAT32 && t != DataType.INT8) {
+        throw new IllegalStateException(
+            "a frozen model holding " + e.getKey() + " as " + t + " is not saved");
+      }
+      bits |= t == DataType.INT8;
     }
     try {
       Files.createDirectories(dir);
@@ -330,11 +397,13 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       throw new UncheckedIOException(dir + ": cannot prepare: " + e, e);
     }
     String torchDtype =
-        switch (dtype) {
-          case BF16 -> "bfloat16";
-          case F16 -> "float16";
-          default -> "float32";
-        };
+        bits
+            ? "bfloat16" // its matrices are written as the BF16 they are held in
+            : switch (dtype) {
+              case BF16 -> "bfloat16";
+              case F16 -> "float16";
+              default -> "float32";
+            };
     config.withOverrides(Map.of("torch_dtype", torchDtype)).write(dir.resolve("config.json"));
     SafetensorsWriter.writeSharded(dir, params, dtype, maxShardBytes);
   }
@@ -432,8 +501,9 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
 
   /**
    * Folds the adapters into the base weights ({@code W += (alpha / r) B A}) and drops them: the
-   * model is then a plain Gemma 2 with every weight trainable again. Nothing happens without
-   * adapters.
+   * model is then a plain Gemma 2 with every weight trainable again (a frozen base stays frozen;
+   * one held as bf16 bits is merged in fp32 and rounded back to bf16, weight by weight). Nothing
+   * happens without adapters.
    */
   public void mergeAdapters() {
     if (lora == null) {
@@ -442,7 +512,18 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     try (NoGrad ignored = NoGrad.enter()) {
       for (int i = 0; i < layers.length; i++) {
         for (Layer t : Layer.values()) {
-          lora.mergeInto(i, t, layers[i][t.ordinal()]);
+          NDArray w = layers[i][t.ordinal()];
+          if (w.getDataType() != DataType.INT8) {
+            lora.mergeInto(i, t, w);
+            continue;
+          }
+          // a base held as bf16 bits: merged in fp32, one weight at a time, and rounded back
+          try (NDArray w32 = FusedOps.bf16Float(w)) { // (out, in) exact
+            lora.mergeInto(i, t, w32);
+            try (NDArray bits = FusedOps.bf16Bits(w32)) { // (out, 2 in)
+              w.set(new NDIndex("..."), bits);
+            }
+          }
         }
       }
     }
@@ -632,7 +713,9 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
         p.inputs()[i].close(); // no longer needed: the kept inputs shrink as the pass goes down
       }
     }
-    JniUtils.backward((PtNDArray) p.embedded(), (PtNDArray) grad, false, false);
+    if (lora == null) { // with adapters the embedding is frozen: no graph to go on into
+      JniUtils.backward((PtNDArray) p.embedded(), (PtNDArray) grad, false, false);
+    }
     grad.close();
   }
 
@@ -691,6 +774,10 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * back as bf16 (round to nearest even) and dropped; then the embedding (also the head) and the
    * final norm, once the embedding's gradient is complete. Call it once after the loss's backward.
    * A model that is not pure bf16 ignores the update and finishes as {@link #finishBackward()}.
+   *
+   * <p>If {@code update} throws (AdamW refuses a NaN or infinite gradient), the pass stops there:
+   * the layers above it keep their new weights and the rest keep their old ones, a model no
+   * checkpoint may be written from; the step's copies are dropped either way.
    */
   public void finishBackward(WeightUpdate update) {
     if (!bf16Weights) {
@@ -747,6 +834,16 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     } finally {
       endBf16Step();
     }
+  }
+
+  /**
+   * Drops the backward pass the last training forward left pending (checkpointed layers, pure
+   * bf16's fp32 copies) without running it: nothing is updated. For a step given up before its
+   * backward (a loss that is not finite).
+   */
+  public void abandonBackward() {
+    pending = null;
+    endBf16Step();
   }
 
   /** Rounds updated fp32 copies to bf16 and copies the bits into the held weights, in place. */

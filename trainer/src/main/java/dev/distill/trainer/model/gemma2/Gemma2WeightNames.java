@@ -17,6 +17,24 @@ public final class Gemma2WeightNames {
   /** (D) final RMSNorm weight (used as 1 + w). */
   public static final String FINAL_NORM = "model.norm.weight";
 
+  private static final String LAYER_PREFIX = "model.layers.";
+
+  /**
+   * The decoder layer a tensor name belongs to ({@code model.layers.{i}.*}), or -1 for the
+   * embedding, the final norm and names of no layer.
+   */
+  public static int layerOf(String name) {
+    if (!name.startsWith(LAYER_PREFIX)) {
+      return -1;
+    }
+    int end = name.indexOf('.', LAYER_PREFIX.length());
+    try {
+      return Integer.parseInt(name.substring(LAYER_PREFIX.length(), end < 0 ? name.length() : end));
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
   /** The tensors of one decoder layer, named {@code model.layers.{i}.<suffix>}. */
   public enum Layer {
     /** (D) RMSNorm before attention. */
@@ -50,7 +68,7 @@ public final class Gemma2WeightNames {
 
     /** The full name in layer i. */
     public String of(int layer) {
-      return "model.layers." + layer + "." + suffix;
+      return LAYER_PREFIX + layer + "." + suffix;
     }
 
     /** The expected shape under a config. */
