@@ -192,7 +192,12 @@ final class Attempt implements TrainingListener, StopSignal {
         Path cacheStore = storageRoot.resolve(TEACHER_CACHES);
         // file: and job: models are planned here, from their config.json (the service could not)
         failure =
-            MemoryPlans.doesNotFit(claim.job().spec(), artifacts, memoryMb << 20).orElse(null);
+            MemoryPlans.doesNotFit(
+                    claim.job().spec(),
+                    artifacts,
+                    device.startsWith("cuda") ? "cuda" : "cpu",
+                    memoryMb << 20)
+                .orElse(null);
         if (failure == null) {
           RunContext ctx =
               new RunContext(

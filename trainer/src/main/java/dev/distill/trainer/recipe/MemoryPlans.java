@@ -62,23 +62,16 @@ public final class MemoryPlans {
   }
 
   /**
-   * The precision a spec is planned in on this worker: {@code hyperparameters.precision} when set,
-   * else fp32 (the CPU default; on CUDA the trainer's default is bf16-mixed, so this errs large).
-   */
-  public static Precision runPrecision(JobSpec spec) {
-    String p = spec.hyperparameters().precision();
-    return p == null ? Precision.FP32 : Precision.of(p);
-  }
-
-  /**
    * Why a job cannot run in some memory, or empty when it fits or its plan cannot be made: the
-   * worker's check before it opens anything.
+   * worker's check before it opens anything. Planned in the precision the run will have: the
+   * spec's, else the device's default (bf16-mixed on CUDA, fp32 on CPU), as the recipes resolve it.
    *
+   * @param deviceKind {@code cpu} or {@code cuda}
    * @param availableBytes the memory the worker offers
    */
   public static Optional<String> doesNotFit(
-      JobSpec spec, Map<String, Path> artifacts, long availableBytes) {
-    Precision p = runPrecision(spec);
+      JobSpec spec, Map<String, Path> artifacts, String deviceKind, long availableBytes) {
+    Precision p = Precision.resolve(spec.hyperparameters().precision(), deviceKind);
     return forSpec(spec, p, artifacts)
         .map(plan -> plan.onDevice(availableBytes))
         .filter(plan -> !plan.fits())

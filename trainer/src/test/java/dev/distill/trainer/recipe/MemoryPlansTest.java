@@ -32,11 +32,36 @@ class MemoryPlansTest {
                 JobSpec.class);
     MemoryPlan plan = MemoryPlans.forSpec(spec, Precision.FP32, Map.of()).orElseThrow();
     assertThat(plan.inputs().student().parameterCount()).isEqualTo(9_241_705_984L);
-    String reason = MemoryPlans.doesNotFit(spec, Map.of(), 16_000L << 20).orElseThrow();
+    String reason = MemoryPlans.doesNotFit(spec, Map.of(), "cpu", 16_000L << 20).orElseThrow();
     assertThat(reason)
         .startsWith(String.format("memory plan needs %,d MiB (fp32, total of ", plan.totalMib()))
         .contains("but this worker has 16,000 MiB");
-    assertThat(MemoryPlans.doesNotFit(spec, Map.of(), plan.totalBytes())).isEmpty();
+    assertThat(MemoryPlans.doesNotFit(spec, Map.of(), "cpu", plan.totalBytes())).isEmpty();
+  }
+
+  @Test
+  void aSpecWithoutAPrecisionIsPlannedInItsDevicesDefault(@TempDir Path dir) throws Exception {
+    Path model = Files.createDirectories(dir.resolve("gemma-2-9b"));
+    Gemma2Config.preset("gemma2-9b").write(model.resolve("config.json"));
+    JobSpec spec =
+        SpecJson.mapper()
+            .readValue(
+                """
+                {"type": "finetune", "student": "file:%s",
+                 "dataset": {"uri": "builtin:procedural", "max_seq_len": 256}}
+                """
+                    .formatted(model),
+                JobSpec.class);
+    MemoryPlan fp32 = MemoryPlans.forSpec(spec, Precision.FP32, Map.of()).orElseThrow();
+    MemoryPlan mixed = MemoryPlans.forSpec(spec, Precision.BF16_MIXED, Map.of()).orElseThrow();
+    // on CUDA the trainer runs bf16-mixed, so a GPU with room for that plan takes the job even
+    // though the fp32 plan (the CPU's default) would not fit it
+    assertThat(mixed.totalBytes()).isLessThan(fp32.totalBytes());
+    long between = (mixed.totalBytes() + fp32.totalBytes()) / 2;
+    assertThat(MemoryPlans.doesNotFit(spec, Map.of(), "cuda", between)).isEmpty();
+    assertThat(MemoryPlans.doesNotFit(spec, Map.of(), "cpu", between)).isPresent();
+    assertThat(MemoryPlans.doesNotFit(spec, Map.of(), "cuda", 1).orElseThrow())
+        .contains("(bf16-mixed, total of ");
   }
 
   @Test
@@ -49,7 +74,7 @@ class MemoryPlansTest {
                  "dataset": {"uri": "builtin:procedural"}}
                 """,
                 JobSpec.class);
-    assertThat(MemoryPlans.doesNotFit(spec, Map.of(), 1)).isEmpty();
+    assertThat(MemoryPlans.doesNotFit(spec, Map.of(), "cpu", 1)).isEmpty();
   }
 
   @Test
