@@ -262,7 +262,10 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   private enum Hold {
     /** fp32 parameters that train (pure bf16: bf16 bits updated in backward). */
     TRAINED,
-    /** A teacher's: the checkpoint's 2-byte matrices as stored, F32 as fp32, no gradients. */
+    /**
+     * A teacher's: the checkpoint's 2-byte matrices as stored, F32 as fp32 (as bf16 bits in a
+     * 2-byte precision), no gradients.
+     */
     FROZEN,
     /**
      * A LoRA student's base in a 2-byte precision: every matrix as bf16 bits (BF16 as stored, F32
@@ -299,10 +302,11 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   /**
    * A frozen model (a teacher): its matrices stay in the checkpoint's dtype, so a BF16 or F16
    * checkpoint takes half the bytes of fp32 and is never expanded (each tensor is copied from the
-   * file as it is, chunk by chunk); F32 stays fp32. The norms (a few vectors) are fp32. No
-   * parameter tracks gradients. In {@link Precision#FP32} the products are computed in fp32 from
-   * the exact upcast weights, so the logits equal those of {@link #load} bit for bit; otherwise
-   * they run in the weights' dtype.
+   * file as it is, chunk by chunk); F32 stays fp32 in {@link Precision#FP32} and is rounded once to
+   * bf16 bits in the 2-byte precisions, whose products run in bf16. The norms (a few vectors) are
+   * fp32. No parameter tracks gradients. In {@link Precision#FP32} the products are computed in
+   * fp32 from the exact upcast weights, so the logits equal those of {@link #load} bit for bit;
+   * otherwise they run in the weights' dtype.
    */
   public static Gemma2Model loadFrozen(Path dir, NDManager parent, Precision precision) {
     return load(dir, parent, precision, Hold.FROZEN);
@@ -334,7 +338,15 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
             bf16Weights || (hold != Hold.TRAINED && matrix)
                 ? ckpt.readStored(name, e.getValue(), m) // 2 bytes stay 2 bytes
                 : ckpt.read(name, e.getValue(), m); // fp32
-        boolean toBits = bf16Weights || (hold == Hold.FROZEN_BF16 && matrix);
+        // an F32 teacher under a 2-byte precision: its products cast it to bf16 anyway, so it is
+        // held as bf16 bits (rounded once), the 2 bytes the memory plan counts for a teacher
+        boolean toBits =
+            bf16Weights
+                || (hold == Hold.FROZEN_BF16 && matrix)
+                || (hold == Hold.FROZEN
+                    && matrix
+                    && precision.lowCompute()
+                    && p.getDataType() == DataType.FLOAT32);
         if (toBits && p.getDataType() != DataType.INT8) {
           NDArray other = p; // an F32 or F16 checkpoint held as bf16 bits: rounded once
           NDArray fp32 = other.toType(DataType.FLOAT32, false); // F16: a new (transient) array

@@ -100,4 +100,34 @@ class FrozenTeacherTest {
       }
     }
   }
+
+  @Test
+  void anF32CheckpointUnderBf16MixedIsHeldInTwoBytesWithTheSameLogits(@TempDir Path dir)
+      throws Exception {
+    try (NDManager m = NDManager.newBaseManager()) {
+      Path f32Dir = dir.resolve("f32");
+      Path bf16Dir = dir.resolve("bf16");
+      try (Gemma2Model written = Gemma2Model.init(config(), m, 7)) {
+        written.save(f32Dir);
+        written.save(bf16Dir, SafetensorsDtype.BF16, 64 * 1024);
+      }
+      long[] ids = new long[2 * 24];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = (i * 37 + 11) % 256;
+      }
+      try (Gemma2Model fromF32 = Gemma2Model.loadFrozen(f32Dir, m, Precision.BF16_MIXED);
+          Gemma2Model fromBf16 = Gemma2Model.loadFrozen(bf16Dir, m, Precision.BF16_MIXED);
+          NoGrad ignored = NoGrad.enter()) {
+        // what the plan counts for a teacher: 2 bytes per matrix weight, as a BF16 checkpoint
+        assertThat(fromF32.parameterBytes()).isEqualTo(fromBf16.parameterBytes());
+        assertThat(fromF32.parameters().get(Gemma2WeightNames.EMBED).getDataType())
+            .isEqualTo(DataType.INT8);
+        NDArray x = m.create(ids, new Shape(2, 24));
+        // rounding once to nearest-even bf16 is what BF16 saving does: the same bits, the same
+        // bf16 products, so the same logits
+        assertThat(fromF32.forward(x, null).toFloatArray())
+            .isEqualTo(fromBf16.forward(x, null).toFloatArray());
+      }
+    }
+  }
 }
