@@ -1,5 +1,6 @@
 package dev.distill.app.control;
 
+import dev.distill.app.endpoint.OpenAiClient;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -122,7 +123,11 @@ public final class ApiClient {
     } catch (RuntimeException notJson) {
       // keep the generic message
     }
-    throw new ApiException(status, type, message.replace('\n', ' '));
+    Duration retryAfter =
+        status == 429 || status == 503
+            ? OpenAiClient.retryAfter(resp.headers().firstValue("Retry-After").orElse(null))
+            : null;
+    throw new ApiException(status, type, message.replace('\n', ' '), retryAfter);
   }
 
   /** URL-encodes a query parameter value. */

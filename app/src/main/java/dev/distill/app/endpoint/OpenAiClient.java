@@ -239,8 +239,11 @@ public final class OpenAiClient implements TextModel {
     }
   }
 
-  /** A {@code Retry-After} in seconds or as an HTTP date; null when absent or unreadable. */
-  static Duration retryAfter(String header) {
+  /**
+   * A {@code Retry-After} in seconds or as an HTTP date; null when absent or unreadable. The one
+   * parser of the header: the service's clients ({@code control.ApiClient}) read it here too.
+   */
+  public static Duration retryAfter(String header) {
     if (header == null || header.isBlank()) {
       return null;
     }

@@ -2,6 +2,7 @@ package dev.distill.app.worker;
 
 import dev.distill.app.console.MetricRows;
 import dev.distill.app.control.ApiException;
+import dev.distill.app.control.Backoff;
 import dev.distill.app.control.WorkerClient;
 import dev.distill.app.endpoint.EndpointKeys;
 import dev.distill.app.endpoint.OpenAiClient;
@@ -88,10 +89,12 @@ final class Attempt implements TrainingListener, StopSignal {
   private final Outbox<MetricPoint> points;
   private final Outbox<CheckpointRegistration> checkpoints;
   private final Heartbeat heartbeat;
+  private final Sleeper sleeper;
 
   /**
    * @param shuttingDown true once the process is stopping: the run checkpoints and the lease is
    *     released
+   * @param sleeper waits between tries of a call the service did not answer or refused for now
    */
   Attempt(
       WorkerClient client,
@@ -99,8 +102,10 @@ final class Attempt implements TrainingListener, StopSignal {
       String workerId,
       WorkerMetrics metrics,
       BooleanSupplier shuttingDown,
-      EndpointKeys keys) {
+      EndpointKeys keys,
+      Sleeper sleeper) {
     this.client = client;
+    this.sleeper = sleeper;
     this.keys = keys;
     this.claim = claim;
     this.workerId = workerId;
@@ -116,21 +121,24 @@ final class Attempt implements TrainingListener, StopSignal {
             batch -> onAnswer(client.events(lease, new EventBatch(epoch, batch))),
             500,
             this::onRefused,
-            metrics::reportRetried);
+            metrics::reportRetried,
+            sleeper);
     this.points =
         new Outbox<>(
             "metrics-" + jobId,
             batch -> onAnswer(client.metrics(lease, new MetricBatch(epoch, batch))),
             2000,
             this::onRefused,
-            metrics::reportRetried);
+            metrics::reportRetried,
+            sleeper);
     this.checkpoints =
         new Outbox<>(
             "checkpoints-" + jobId,
             batch -> batch.forEach(c -> client.checkpoint(lease, c)),
             1,
             this::onRefused,
-            metrics::reportRetried);
+            metrics::reportRetried,
+            sleeper);
     this.heartbeat =
         new Heartbeat(
             client,
@@ -143,7 +151,9 @@ final class Attempt implements TrainingListener, StopSignal {
                 cancelRequested.set(true);
               }
             },
-            this::leaseLost);
+            this::leaseLost,
+            this::onHeartbeatTrouble,
+            sleeper);
   }
 
   /**
@@ -166,8 +176,11 @@ final class Attempt implements TrainingListener, StopSignal {
       Map<String, Path> artifacts = new HashMap<>();
       claim.artifacts().forEach((id, a) -> artifacts.put(id, localPath(a)));
       Path outputDir = storageRoot.resolve("jobs").resolve(jobId);
-      onEvent(
+      // attempt 2 or later follows a failed or lost one (a release does not count): a retry
+      boolean retry = claim.job().attempt() > 1;
+      event(
           "claimed",
+          retry ? "warn" : "info",
           "worker "
               + workerId
               + " started attempt "
@@ -178,7 +191,8 @@ final class Attempt implements TrainingListener, StopSignal {
                   ? ""
                   : task.isSeal()
                       ? " of the seal (task " + task.index() + ")"
-                      : " of shard " + task.index() + " of " + task.count()));
+                      : " of shard " + task.index() + " of " + task.count())
+              + (retry ? " (a retry)" : ""));
       RunResult result = null;
       String failure = null;
       boolean retryable = false;
@@ -233,7 +247,18 @@ final class Attempt implements TrainingListener, StopSignal {
       return;
     }
     if (failure != null) {
-      onEvent("error", failure);
+      boolean again = retryable && claim.job().attempt() < claim.job().maxAttempts();
+      event(
+          "error",
+          "error",
+          "attempt "
+              + claim.job().attempt()
+              + " of "
+              + claim.job().maxAttempts()
+              + " failed"
+              + (again ? " (retryable)" : "")
+              + ": "
+              + failure);
     }
     if (result != null
         && result.outcome() != RunResult.Outcome.COMPLETED
@@ -295,7 +320,10 @@ final class Attempt implements TrainingListener, StopSignal {
         default -> throw new IllegalStateException("unknown outcome " + result.outcome());
       }
     }
-    long backoffMs = 500;
+    // tried again only when no answer came or the service said "later" (5xx, 429, 408): a call
+    // that was applied before its answer was lost is answered 409 lease-lost the second time, as
+    // the lease has ended, so nothing is done twice
+    Backoff backoff = new Backoff(Duration.ofMillis(500), Duration.ofSeconds(10));
     for (int i = 0; i < END_TRIES; i++) {
       try {
         call.run();
@@ -305,8 +333,14 @@ final class Attempt implements TrainingListener, StopSignal {
           log.warn("worker {}: {} refused: {}", workerId, what, e.getMessage());
           return;
         }
-        Thread.sleep(backoffMs);
-        backoffMs = Math.min(backoffMs * 2, 10_000);
+        Duration wait = backoff.after(e);
+        log.warn(
+            "worker {}: {} not answered ({}); trying again in {} ms",
+            workerId,
+            what,
+            e.getMessage(),
+            wait.toMillis());
+        sleeper.sleep(wait);
       }
     }
   }
@@ -328,8 +362,26 @@ final class Attempt implements TrainingListener, StopSignal {
 
   @Override
   public void onEvent(String type, String message) {
+    event(type, levelOf(type), message);
+  }
+
+  /**
+   * The level of an event the run reports, by its type (levels: docs/api.md): {@code warn} for what
+   * went wrong without ending the run (dropped samples, truncated examples, a damaged checkpoint
+   * set aside), {@code error} for a failure, else {@code info}. The worker's own events choose
+   * theirs: a retry's claim and a failed heartbeat are {@code warn}.
+   */
+  static String levelOf(String type) {
+    return switch (type) {
+      case "error" -> "error";
+      case "warning", "checkpoint_skipped" -> "warn";
+      default -> "info";
+    };
+  }
+
+  private void event(String type, String level, String message) {
     events.add(
-        new WorkerEvent(eventSeq.getAndIncrement(), Instant.now(), "info", type, message, null));
+        new WorkerEvent(eventSeq.getAndIncrement(), Instant.now(), level, type, message, null));
   }
 
   @Override
@@ -394,6 +446,19 @@ final class Attempt implements TrainingListener, StopSignal {
   }
 
   // --- the lease
+
+  /** A heartbeat failed and is tried again: a warning in the job's events, sent when it can be. */
+  private void onHeartbeatTrouble(Heartbeat.Trouble t) {
+    event(
+        "lease",
+        "warn",
+        String.format(
+            Locale.ROOT,
+            "heartbeat not answered (%s); trying again in %.1f s, the lease has %.1f s left",
+            t.failure().getMessage(),
+            t.retryIn().toMillis() / 1000.0,
+            t.leaseLeft().toMillis() / 1000.0));
+  }
 
   private void leaseLost() {
     if (leaseLost.compareAndSet(false, true)) {

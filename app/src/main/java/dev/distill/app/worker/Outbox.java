@@ -1,10 +1,10 @@
 package dev.distill.app.worker;
 
 import dev.distill.app.control.ApiException;
+import dev.distill.app.control.Backoff;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -13,11 +13,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A buffer of items (events, metric points, checkpoint registrations) sent to the service in
- * batches by its own thread. When the service is unreachable the batch is retried with exponential
- * backoff while training goes on and new items keep queueing: nothing is lost when the service
- * comes back. Sending must be idempotent on the service side (events carry a sequence number,
- * metrics are upserted by step), because a batch that reached the service before the connection
- * broke is sent again.
+ * batches by its own thread. When the service is unreachable or answers 5xx, 429 or 408, the batch
+ * is tried again after {@link Backoff}'s wait (exponential with jitter, at least what a {@code
+ * Retry-After} asks) while training goes on and new items keep queueing: nothing is lost when the
+ * service comes back. Sending must be idempotent on the service side, because a batch that reached
+ * the service before the connection broke is sent again, and it is: events are unique per (job,
+ * lease epoch, seq) and a resent one is ignored, metric points are upserted on (job, name, step), a
+ * checkpoint on (job, uri) (service {@code LeaseService}).
  *
  * @param <T> the item type
  */
@@ -35,6 +37,8 @@ final class Outbox<T> implements AutoCloseable {
   private final int maxBatch;
   private final Consumer<ApiException> onFatal;
   private final Runnable onRetry;
+  private final Sleeper sleeper;
+  private final Backoff backoff = new Backoff(Duration.ofMillis(200), Duration.ofSeconds(10));
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
   private final List<T> pending = new ArrayList<>();
@@ -52,18 +56,21 @@ final class Outbox<T> implements AutoCloseable {
    *     points are not refused when the lease was lost (the service keeps them as late points), so
    *     the metric outbox goes on delivering them
    * @param onRetry called on each retry (for a metric)
+   * @param sleeper waits between tries
    */
   Outbox(
       String name,
       Sender<T> sender,
       int maxBatch,
       Consumer<ApiException> onFatal,
-      Runnable onRetry) {
+      Runnable onRetry,
+      Sleeper sleeper) {
     this.name = name;
     this.sender = sender;
     this.maxBatch = maxBatch;
     this.onFatal = onFatal;
     this.onRetry = onRetry;
+    this.sleeper = sleeper;
     this.thread = new Thread(this::run, "outbox-" + name);
     this.thread.setDaemon(true);
     this.thread.start();
@@ -113,7 +120,6 @@ final class Outbox<T> implements AutoCloseable {
   }
 
   private void run() {
-    long backoffMs = 200;
     while (true) {
       List<T> batch;
       lock.lock();
@@ -136,7 +142,7 @@ final class Outbox<T> implements AutoCloseable {
       while (true) {
         try {
           sender.send(batch);
-          backoffMs = 200;
+          backoff.reset();
           break;
         } catch (ApiException e) {
           if (!e.retryable()) {
@@ -154,18 +160,18 @@ final class Outbox<T> implements AutoCloseable {
             return;
           }
           onRetry.run();
+          Duration wait = backoff.after(e);
           log.info(
               "{}: {} (retrying in {} ms, {} items held)",
               name,
               e.getMessage(),
-              backoffMs,
+              wait.toMillis(),
               batch.size() + pendingCount());
           try {
-            TimeUnit.MILLISECONDS.sleep(backoffMs);
+            sleeper.sleep(wait);
           } catch (InterruptedException ie) {
             return;
           }
-          backoffMs = Math.min(backoffMs * 2, 10_000);
         }
       }
       lock.lock();

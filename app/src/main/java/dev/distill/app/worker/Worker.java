@@ -1,6 +1,7 @@
 package dev.distill.app.worker;
 
 import dev.distill.app.control.ApiException;
+import dev.distill.app.control.Backoff;
 import dev.distill.app.control.WorkerClient;
 import dev.distill.app.endpoint.EndpointKeys;
 import dev.distill.spec.protocol.ClaimRequest;
@@ -21,7 +22,6 @@ import org.slf4j.LoggerFactory;
 public final class Worker implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
-  private static final long MAX_BACKOFF_MS = 15_000;
 
   private final WorkerConfig config;
   private final WorkerClient client;
@@ -29,9 +29,18 @@ public final class Worker implements AutoCloseable {
   private final EndpointKeys keys = new EndpointKeys(System.getenv());
   private final AtomicBoolean shutdown = new AtomicBoolean();
   private final CountDownLatch stopped = new CountDownLatch(1);
+  private final Sleeper sleeper;
 
   public Worker(WorkerConfig config) {
+    this(config, Sleeper.REAL);
+  }
+
+  /**
+   * @param sleeper waits between tries of a call the service did not answer or refused for now
+   */
+  Worker(WorkerConfig config, Sleeper sleeper) {
     this.config = config;
+    this.sleeper = sleeper;
     this.client = new WorkerClient(config.serviceUrl(), config.token());
     this.metrics = new WorkerMetrics(config.workerId());
   }
@@ -58,28 +67,33 @@ public final class Worker implements AutoCloseable {
       }
       ClaimRequest request =
           new ClaimRequest(config.workerId(), config.capabilities(), config.waitSeconds());
-      long backoffMs = 500;
+      // at least what a 503's Retry-After asks (too many claims wait, the service shuts down or
+      // its database is down), else exponential with jitter
+      Backoff backoff = new Backoff(Duration.ofMillis(500), Duration.ofSeconds(15));
       while (!shutdown.get()) {
         Optional<ClaimResponse> claim;
         try {
           claim = client.claim(request);
-          backoffMs = 500;
+          backoff.reset();
         } catch (ApiException e) {
           if (!e.retryable()) {
             log.error(
                 "worker {}: the service refused the claim: {}", config.workerId(), e.getMessage());
             return 2;
           }
+          Duration wait = backoff.after(e);
           log.warn(
-              "worker {}: {} (retrying in {} ms)", config.workerId(), e.getMessage(), backoffMs);
-          Thread.sleep(backoffMs);
-          backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+              "worker {}: {} (retrying in {} ms)",
+              config.workerId(),
+              e.getMessage(),
+              wait.toMillis());
+          sleeper.sleep(wait);
           continue;
         }
         if (claim.isEmpty()) {
           continue;
         }
-        new Attempt(client, claim.get(), config.workerId(), metrics, shutdown::get, keys)
+        new Attempt(client, claim.get(), config.workerId(), metrics, shutdown::get, keys, sleeper)
             .run(config.storageRoot(), config.device(), config.capabilities().memoryMb());
         if (config.once()) {
           break;

@@ -151,6 +151,69 @@ class AttemptTest {
 
   @Test
   @Order(4)
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  void aRetryIsAWarningAndAFailedAttemptAnError() throws Exception {
+    // a file: student whose index names a weight file that is not there: an I/O failure, so the
+    // attempt is retryable (Recipes.isRetryable) and the job, of two attempts, is tried again
+    Path model = Files.createTempDirectory("distill-attempt-missing-shard");
+    Files.writeString(
+        model.resolve("config.json"),
+        """
+        {"architectures": ["Gemma2ForCausalLM"], "model_type": "gemma2", "vocab_size": 512,
+         "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+         "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 16}
+        """);
+    Files.writeString(
+        model.resolve("model.safetensors.index.json"),
+        """
+        {"weight_map": {"model.embed_tokens.weight": "model-00001-of-00002.safetensors"}}
+        """);
+    String id =
+        shortTtl.submit(
+            """
+            {"type": "finetune", "student": "file:%s",
+             "dataset": {"uri": "builtin:procedural", "num_examples": 16, "max_seq_len": 32},
+             "hyperparameters": {"max_steps": 2, "batch_size": 1}, "max_attempts": 2}
+            """
+                .formatted(model));
+
+    shortTtl.run(id, () -> false).finished.get(60, TimeUnit.SECONDS);
+    JsonNode requeued = shortTtl.admin.get("v1/jobs/" + id);
+    assertThat(requeued.path("status").asString()).as("job %s", requeued).isEqualTo("QUEUED");
+    shortTtl.run(id, () -> false).finished.get(60, TimeUnit.SECONDS);
+    running = null;
+
+    JsonNode job = shortTtl.admin.get("v1/jobs/" + id);
+    assertThat(job.path("status").asString()).as("job %s", job).isEqualTo("FAILED");
+    List<String> claims = new ArrayList<>();
+    List<String> errors = new ArrayList<>();
+    shortTtl
+        .admin
+        .get("v1/jobs/" + id + "/events?limit=500")
+        .path("items")
+        .forEach(
+            e -> {
+              String line = e.path("level").asString() + " " + e.path("message").asString();
+              switch (e.path("kind").asString()) {
+                case "claimed" -> claims.add(line);
+                case "error" -> errors.add(line);
+                default -> {}
+              }
+            });
+    assertThat(claims).hasSize(2);
+    assertThat(claims.get(0)).startsWith("info worker attempt-test started attempt 1 of 2");
+    assertThat(claims.get(1))
+        .startsWith("warn worker attempt-test started attempt 2 of 2")
+        .endsWith("(a retry)");
+    assertThat(errors).hasSize(2);
+    assertThat(errors.get(0))
+        .startsWith("error attempt 1 of 2 failed (retryable): ")
+        .contains("model-00001-of-00002.safetensors");
+    assertThat(errors.get(1)).startsWith("error attempt 2 of 2 failed: ");
+  }
+
+  @Test
+  @Order(5)
   @Timeout(value = 420, unit = TimeUnit.SECONDS)
   void reportsAreBufferedThroughAServiceOutageAndNothingIsLost() throws Exception {
     try (Service s = new Service("300s")) {
@@ -267,7 +330,8 @@ class AttemptTest {
               "attempt-test",
               metrics,
               () -> abort.get() || shuttingDown.getAsBoolean(),
-              new dev.distill.app.endpoint.EndpointKeys(java.util.Map.of()));
+              new dev.distill.app.endpoint.EndpointKeys(java.util.Map.of()),
+              Sleeper.REAL);
       CompletableFuture<Void> done =
           CompletableFuture.runAsync(
               () -> {

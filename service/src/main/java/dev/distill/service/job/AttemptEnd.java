@@ -49,7 +49,20 @@ public final class AttemptEnd {
    * @param attemptCounts false when the attempt is given back (released): the next claim runs the
    *     same attempt number again
    */
-  public record Outcome(JobStatus to, String reason, Boolean retryable, boolean attemptCounts) {}
+  public record Outcome(JobStatus to, String reason, Boolean retryable, boolean attemptCounts) {
+
+    /**
+     * The level of the status (or task) event that records it: {@code error} for FAILED, {@code
+     * warn} for a retry (QUEUED after a failed or lost attempt that counted), {@code info} for a
+     * release or a cancel.
+     */
+    public String level() {
+      if (to == JobStatus.FAILED) {
+        return "error";
+      }
+      return to == JobStatus.QUEUED && attemptCounts ? "warn" : "info";
+    }
+  }
 
   /**
    * @param status the job's status, RUNNING or CANCELLING

@@ -136,7 +136,7 @@ public class JobTasks {
     if (worker == null) {
       return false;
     }
-    recordEvent(jobId, idx, JobStatus.RUNNING, to, o.reason(), worker);
+    recordEvent(jobId, idx, JobStatus.RUNNING, to, o.reason(), worker, o.level());
     if (to == JobStatus.FAILED) {
       transitions.apply(
           jobId,
@@ -261,6 +261,20 @@ public class JobTasks {
    */
   public void recordEvent(
       UUID jobId, int idx, JobStatus from, JobStatus to, String reason, String worker) {
+    recordEvent(jobId, idx, from, to, reason, worker, to == JobStatus.FAILED ? "error" : "info");
+  }
+
+  /**
+   * The same at {@code level} (a task's retry is {@code warn}: {@link AttemptEnd.Outcome#level}).
+   */
+  private void recordEvent(
+      UUID jobId,
+      int idx,
+      JobStatus from,
+      JobStatus to,
+      String reason,
+      String worker,
+      String level) {
     Map<String, Object> data = new LinkedHashMap<>();
     data.put("task", idx);
     data.put("from", from.name());
@@ -283,7 +297,7 @@ public class JobTasks {
         "INSERT INTO job_events (job_id, attempt, kind, level, message, data)"
             + " SELECT job_id, attempts, 'task', ?, ?, ?::jsonb FROM job_tasks"
             + " WHERE job_id = ? AND idx = ?",
-        to == JobStatus.FAILED ? "error" : "info",
+        level,
         message,
         mapper.writeValueAsString(data),
         jobId,

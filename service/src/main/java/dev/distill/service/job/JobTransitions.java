@@ -81,6 +81,12 @@ public class JobTransitions {
    * @return false if the job was not in {@code from} (nothing changed)
    */
   public boolean apply(UUID id, JobStatus from, JobStatus to, String reason, Boolean retryable) {
+    return apply(id, from, to, reason, retryable, defaultLevel(to));
+  }
+
+  /** The same, its status event at {@code level}. */
+  private boolean apply(
+      UUID id, JobStatus from, JobStatus to, String reason, Boolean retryable, String level) {
     JobStatus.check(from, to);
     boolean leaving = from.isLeased() && !to.isLeased();
     StringBuilder sql = new StringBuilder("UPDATE jobs SET status = ?, updated_at = now()");
@@ -116,7 +122,7 @@ public class JobTransitions {
     if (leaving) {
       jdbc.update("UPDATE workers SET current_job_id = NULL WHERE current_job_id = ?", id);
     }
-    recordStatusEvent(id, from, to, reason);
+    recordStatusEvent(id, from, to, reason, Map.of(), level);
     count(from, to);
     if (to == JobStatus.QUEUED || to == JobStatus.SUCCEEDED) {
       notifyQueue(id);
@@ -144,7 +150,7 @@ public class JobTransitions {
     if (!o.attemptCounts()) {
       return release(id, o.reason());
     }
-    return apply(id, status, o.to(), o.reason(), o.retryable());
+    return apply(id, status, o.to(), o.reason(), o.retryable(), o.level());
   }
 
   /**
@@ -155,7 +161,7 @@ public class JobTransitions {
    * @return false if the job was not RUNNING (nothing changed)
    */
   private boolean release(UUID id, String reason) {
-    if (!apply(id, JobStatus.RUNNING, JobStatus.QUEUED, reason, null)) {
+    if (!apply(id, JobStatus.RUNNING, JobStatus.QUEUED, reason, null, "info")) {
       return false;
     }
     jdbc.update("UPDATE jobs SET attempts = attempts - 1 WHERE id = ? AND attempts > 0", id);
@@ -174,6 +180,24 @@ public class JobTransitions {
    */
   public void recordStatusEvent(
       UUID id, JobStatus from, JobStatus to, String reason, Map<String, Object> extra) {
+    recordStatusEvent(id, from, to, reason, extra, defaultLevel(to));
+  }
+
+  /**
+   * A transition's event level unless the attempt-end policy says otherwise ({@link
+   * AttemptEnd.Outcome#level}).
+   */
+  private static String defaultLevel(JobStatus to) {
+    return to == JobStatus.FAILED ? "error" : "info";
+  }
+
+  private void recordStatusEvent(
+      UUID id,
+      JobStatus from,
+      JobStatus to,
+      String reason,
+      Map<String, Object> extra,
+      String level) {
     Map<String, Object> data = new LinkedHashMap<>();
     data.put("from", from == null ? null : from.name());
     data.put("to", to.name());
@@ -186,7 +210,7 @@ public class JobTransitions {
     jdbc.update(
         "INSERT INTO job_events (job_id, attempt, kind, level, message, data) "
             + "SELECT id, attempts, 'status', ?, ?, ?::jsonb FROM jobs WHERE id = ?",
-        to == JobStatus.FAILED ? "error" : "info",
+        level,
         message,
         mapper.writeValueAsString(data),
         id);

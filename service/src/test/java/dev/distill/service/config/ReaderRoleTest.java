@@ -19,14 +19,22 @@ import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
 
 /**
- * The read-only role {@code distill_reader}: migration V5 makes it with SELECT on the job tables
- * only, and the service gives it the configured password. The PostgreSQL here checks that password
- * (its pg_hba.conf asks {@code distill_reader} for SCRAM; everyone else is trusted, as in the
- * embedded database), so a wrong one is refused.
+ * The read-only role {@code distill_reader}: migration V5 makes it, V9 lets it read every table but
+ * {@link #NOT_READABLE}, never write, and the service gives it the configured password. The
+ * PostgreSQL here checks that password (its pg_hba.conf asks {@code distill_reader} for SCRAM;
+ * everyone else is trusted, as in the embedded database), so a wrong one is refused.
  */
 class ReaderRoleTest {
 
   static final String PASSWORD = "reader-secret-it's-42";
+
+  /**
+   * The only tables the read-only role may not read (migration V9 says why): {@code api_tokens}
+   * holds token hashes, names and roles, which a leaked dashboard password must not give away;
+   * {@code flyway_schema_history} is Flyway's bookkeeping, not job data. Every other table of the
+   * schema must be readable, so a new table without a grant fails this test.
+   */
+  static final List<String> NOT_READABLE = List.of("api_tokens", "flyway_schema_history");
 
   @Test
   void theReaderLogsInWithTheConfiguredPasswordAndCanOnlyRead() throws Exception {
@@ -48,6 +56,7 @@ class ReaderRoleTest {
       String url = pg.getJdbcUrl("postgres", "postgres");
       // without ?user=: pgjdbc lets the URL's user win over the one given to getConnection
       String readerUrl = "jdbc:postgresql://127.0.0.1:" + pg.getPort() + "/postgres";
+      List<String> tables = new ArrayList<>();
       try (ConfigurableApplicationContext ctx =
           new SpringApplicationBuilder(DistillServiceApplication.class)
               .run(
@@ -64,15 +73,24 @@ class ReaderRoleTest {
                   + " VALUES (gen_random_uuid(), 'p', 'finetune', 'QUEUED', '{}', 0, 1)");
           ResultSet rs =
               s.executeQuery(
-                  "SELECT table_name || ':' || privilege_type FROM information_schema.role_table_grants"
-                      + " WHERE grantee = 'distill_reader' ORDER BY 1");
-          List<String> grants = new ArrayList<>();
+                  "SELECT DISTINCT privilege_type FROM information_schema.role_table_grants"
+                      + " WHERE grantee = 'distill_reader'");
+          List<String> privileges = new ArrayList<>();
           while (rs.next()) {
-            grants.add(rs.getString(1));
+            privileges.add(rs.getString(1));
           }
-          assertThat(grants)
-              .containsExactly("job_dependencies:SELECT", "job_metrics:SELECT", "jobs:SELECT");
+          assertThat(privileges).containsExactly("SELECT");
+          rs =
+              s.executeQuery(
+                  "SELECT table_name FROM information_schema.tables"
+                      + " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+                      + " ORDER BY 1");
+          while (rs.next()) {
+            tables.add(rs.getString(1));
+          }
         }
+        assertThat(tables).as("the schema's tables").contains("jobs", "job_tasks", "job_fit");
+        assertThat(tables).containsAll(NOT_READABLE);
 
         assertThatThrownBy(() -> DriverManager.getConnection(readerUrl, "distill_reader", "wrong"))
             .isInstanceOf(SQLException.class)
@@ -83,14 +101,25 @@ class ReaderRoleTest {
           rs.next();
           assertThat(rs.getInt(1)).isEqualTo(1);
           s.executeQuery("SELECT count(*) FROM job_metrics").close();
+          for (String table : tables) {
+            if (!NOT_READABLE.contains(table)) {
+              // a table added without a GRANT to distill_reader fails here: grant it in its
+              // migration, or name it in NOT_READABLE with the reason
+              s.executeQuery("SELECT * FROM " + table + " LIMIT 1").close();
+            }
+          }
+          for (String table : NOT_READABLE) {
+            assertThatThrownBy(() -> s.executeQuery("SELECT * FROM " + table + " LIMIT 1"))
+                .as(table)
+                .isInstanceOf(SQLException.class)
+                .hasFieldOrPropertyWithValue("SQLState", "42501");
+          }
           for (String write :
               List.of(
                   "UPDATE jobs SET priority = 1",
                   "DELETE FROM jobs",
                   "INSERT INTO job_metrics (job_id, name, step, value, ts)"
                       + " SELECT id, 'x', 1, 0, now() FROM jobs",
-                  "SELECT count(*) FROM api_tokens",
-                  "SELECT count(*) FROM workers",
                   "CREATE TABLE mine (x int)")) {
             assertThatThrownBy(() -> s.execute(write))
                 .as(write)

@@ -95,4 +95,16 @@ class AttemptEndTest {
           .hasMessageContaining(s.name());
     }
   }
+
+  @Test
+  void aRetryIsAWarningAFailureAnErrorAReleaseOrCancelInfo() {
+    assertThat(running(FAILED_RETRYABLE, 1, 3).level()).isEqualTo("warn");
+    assertThat(running(LEASE_EXPIRED, 1, 3).level()).isEqualTo("warn");
+    assertThat(running(FAILED_RETRYABLE, 3, 3).level()).isEqualTo("error");
+    assertThat(running(LEASE_EXPIRED, 3, 3).level()).isEqualTo("error");
+    assertThat(running(FAILED_FOR_GOOD, 1, 3).level()).isEqualTo("error");
+    assertThat(running(RELEASED, 1, 3).level()).isEqualTo("info");
+    assertThat(cancelling(STOPPED_FOR_CANCEL).level()).isEqualTo("info");
+    assertThat(cancelling(FAILED_RETRYABLE).level()).isEqualTo("error");
+  }
 }

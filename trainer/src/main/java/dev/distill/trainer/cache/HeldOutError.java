@@ -3,6 +3,7 @@ package dev.distill.trainer.cache;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.distill.trainer.data.Batch;
 import dev.distill.trainer.data.Sequence;
 import dev.distill.trainer.loss.TeacherTargets;
@@ -12,9 +13,14 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
 import java.util.stream.Stream;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The cache's approximation error measured on held-out sequences: the same pass (same top-k, mass
@@ -29,6 +35,57 @@ import java.util.stream.Stream;
  * @param meanTailMass mean probability outside the stored entries
  */
 public record HeldOutError(long positions, double meanKl, double meanTailMass) {
+
+  /**
+   * Its file in a cache directory: a pass that runs as tasks measures it in shard 0's task (which
+   * has the teacher loaded) and its seal, which loads no teacher, reports it from here.
+   */
+  public static final String FILE = "held-out-error.json";
+
+  private static final ObjectMapper JSON = JsonMapper.builder().build();
+
+  /** The file's content: NaN (no position) is written as null. */
+  private record Stored(
+      @JsonProperty("positions") long positions,
+      @JsonProperty("mean_kl") Double meanKl,
+      @JsonProperty("mean_tail_mass") Double meanTailMass) {}
+
+  /** Writes {@link #FILE} into {@code dir}, whole or not at all (a rename). */
+  public void save(Path dir) {
+    Path file = dir.resolve(FILE);
+    Path tmp = dir.resolve(FILE + "." + UUID.randomUUID() + ".tmp");
+    try {
+      Files.createDirectories(dir);
+      JSON.writeValue(
+          tmp.toFile(),
+          new Stored(
+              positions,
+              Double.isFinite(meanKl) ? meanKl : null,
+              Double.isFinite(meanTailMass) ? meanTailMass : null));
+      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + file, e);
+    }
+  }
+
+  /** What {@link #save} wrote into {@code dir}; empty when it is absent. */
+  public static Optional<HeldOutError> read(Path dir) {
+    Path file = dir.resolve(FILE);
+    if (!Files.isRegularFile(file)) {
+      return Optional.empty();
+    }
+    Stored s;
+    try {
+      s = JSON.readValue(file.toFile(), Stored.class);
+    } catch (RuntimeException e) {
+      throw new TeacherCacheException(file + ": unreadable: " + e.getMessage(), e);
+    }
+    return Optional.of(
+        new HeldOutError(
+            s.positions(),
+            s.meanKl() == null ? Double.NaN : s.meanKl(),
+            s.meanTailMass() == null ? Double.NaN : s.meanTailMass()));
+  }
 
   /**
    * @param held held-out sequences (for example the validation split, or a prefix of it)

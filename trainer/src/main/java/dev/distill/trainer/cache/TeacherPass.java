@@ -121,7 +121,15 @@ public final class TeacherPass {
    * Whether shard {@code s} is on disk and verifies (a damaged one is deleted, to be rewritten).
    */
   public boolean isDone(Path dir, int s) {
-    Path file = dir.resolve(TeacherCache.shardName(s, settings.shards()));
+    return isDone(dir, key, settings.shards(), s);
+  }
+
+  /**
+   * Whether shard {@code s} of {@code shards} of a cache of {@code key} is on disk and verifies (a
+   * damaged one is deleted, to be rewritten); needs no teacher.
+   */
+  public static boolean isDone(Path dir, CacheKey key, int shards, int s) {
+    Path file = dir.resolve(TeacherCache.shardName(s, shards));
     if (!Files.isRegularFile(file)) {
       return false;
     }
@@ -179,7 +187,15 @@ public final class TeacherPass {
 
   /** Writes the manifest; every shard must be done. */
   public TeacherCache.Manifest seal(Path dir) {
-    return TeacherCache.seal(dir, key, settings.shards(), sequences.size());
+    return seal(dir, key, settings.shards(), sequences.size());
+  }
+
+  /**
+   * Writes the manifest of a cache of {@code key} whose {@code shards} shards hold {@code
+   * sequences} sequences; every shard must be done. Needs no teacher.
+   */
+  public static TeacherCache.Manifest seal(Path dir, CacheKey key, int shards, int sequences) {
+    return TeacherCache.seal(dir, key, shards, sequences);
   }
 
   /** The entries of some rows, one {@link TeacherTargets} per row (its loss positions in order). */

@@ -31,8 +31,11 @@ final class CacheKeys {
 
   private CacheKeys() {}
 
-  /** The key of a teacher_pass job. */
-  static CacheKey of(JobSpec spec, Models.Loaded teacher, Path teacherDir, DatasetSpec data) {
+  /**
+   * The key of a teacher_pass job: of the teacher, only its tokenizer and the files that name its
+   * weights are read, so a seal computes it without loading the teacher.
+   */
+  static CacheKey of(JobSpec spec, Models.TokenizerOf teacher, Path teacherDir, DatasetSpec data) {
     TeacherPassSettings s = spec.teacherPass();
     return new CacheKey(
         teacherHash(spec.teacher(), teacherDir, spec.hyperparameters().seed() + 1),
@@ -85,10 +88,15 @@ final class CacheKeys {
 
   /** {@code byte}, or the SHA-256 of the {@code tokenizer.json} a model was loaded with. */
   static String tokenizerId(Models.Loaded m) {
-    if (m.tokenizer() instanceof ByteTokenizer || m.tokenizerSource() == null) {
+    return tokenizerId(new Models.TokenizerOf(m.tokenizer(), m.tokenizerSource()));
+  }
+
+  /** The same for a tokenizer found without its model. */
+  static String tokenizerId(Models.TokenizerOf t) {
+    if (t.tokenizer() instanceof ByteTokenizer || t.source() == null) {
       return "byte";
     }
-    Path src = m.tokenizerSource();
+    Path src = t.source();
     Path file = Files.isDirectory(src) ? src.resolve("tokenizer.json") : src;
     return "sha256:" + CheckpointManager.sha256(file);
   }

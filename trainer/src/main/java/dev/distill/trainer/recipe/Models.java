@@ -43,6 +43,13 @@ final class Models {
     }
   }
 
+  /**
+   * A model's tokenizer, without its weights.
+   *
+   * @param source the directory or file it came from, or null for the byte tokenizer
+   */
+  record TokenizerOf(Tokenizer tokenizer, Path source) {}
+
   private Models() {}
 
   /** How a resolved model holds its weights. */
@@ -60,6 +67,67 @@ final class Models {
     static Weights of(boolean frozen) {
       return frozen ? FROZEN : TRAINED;
     }
+  }
+
+  /**
+   * The tokenizer {@link #resolve} gives {@code ref} when no donor is named, found without loading
+   * or initialising any weights: what a teacher pass's seal needs of its teacher (the cache's key
+   * and the tokenizer's copy).
+   */
+  static TokenizerOf tokenizerOf(ModelRef ref, RunContext ctx) {
+    if (ref.isBuiltin()) {
+      return builtinTokenizer(ref);
+    }
+    Path dir = modelDir(ref, ctx);
+    if (!Files.isDirectory(dir)) {
+      throw new IllegalArgumentException(dir + ": not a model directory");
+    }
+    return tokenizerOf(dir, ref.tokenizer());
+  }
+
+  /** A builtin model's tokenizer when it names one, else the byte tokenizer. */
+  private static TokenizerOf builtinTokenizer(ModelRef ref) {
+    if (ref.tokenizer() == null) {
+      return new TokenizerOf(ByteTokenizer.instance(), null);
+    }
+    return new TokenizerOf(
+        Tokenizers.load(ref.tokenizer()),
+        ref.tokenizer().equals(dev.distill.spec.Catalog.BYTE_TOKENIZER)
+            ? null
+            : Path.of(ref.tokenizer().substring(ModelRef.FILE.length())));
+  }
+
+  /**
+   * A model directory's tokenizer: {@code tokenizerRef} when given, else the {@code tokenizer.json}
+   * of the directory or of an adapter's base, else the byte tokenizer.
+   */
+  static TokenizerOf tokenizerOf(Path dir, String tokenizerRef) {
+    if (tokenizerRef != null) {
+      return new TokenizerOf(
+          Tokenizers.load(tokenizerRef),
+          tokenizerRef.equals(dev.distill.spec.Catalog.BYTE_TOKENIZER)
+              ? null
+              : Path.of(tokenizerRef.substring(ModelRef.FILE.length())));
+    }
+    Path base = isAdapter(dir) ? Gemma2Lora.baseOf(dir) : dir;
+    Path tokenizerDir = Files.isRegularFile(dir.resolve("tokenizer.json")) ? dir : base;
+    if (Files.isRegularFile(tokenizerDir.resolve("tokenizer.json"))) {
+      return new TokenizerOf(Tokenizers.load(tokenizerDir), tokenizerDir);
+    }
+    return new TokenizerOf(ByteTokenizer.instance(), null);
+  }
+
+  /** The directory of a {@code job:} or {@code file:} model. */
+  private static Path modelDir(ModelRef ref, RunContext ctx) {
+    if (ref.isJob()) {
+      Path dir = ctx.artifacts().get(ref.target());
+      if (dir == null) {
+        throw new IllegalArgumentException(
+            "model " + ref.uri() + ": no output of that job was handed to this run");
+      }
+      return dir;
+    }
+    return Path.of(ref.target());
   }
 
   /**
@@ -156,21 +224,12 @@ final class Models {
         throw new IllegalArgumentException(
             "unknown builtin model '" + name + "', expected one of " + Gemma2Config.PRESETS);
       }
-      Tokenizer tokenizer;
-      Path source;
-      if (ref.tokenizer() != null) {
-        tokenizer = Tokenizers.load(ref.tokenizer());
-        source =
-            ref.tokenizer().equals("byte")
-                ? null
-                : Path.of(ref.tokenizer().substring(ModelRef.FILE.length()));
-      } else if (donorTokenizer != null) {
-        source = donorTokenizer;
-        tokenizer = Tokenizers.load(source);
-      } else {
-        tokenizer = ByteTokenizer.instance();
-        source = null;
-      }
+      TokenizerOf t =
+          ref.tokenizer() == null && donorTokenizer != null
+              ? new TokenizerOf(Tokenizers.load(donorTokenizer), donorTokenizer)
+              : builtinTokenizer(ref);
+      Tokenizer tokenizer = t.tokenizer();
+      Path source = t.source();
       Gemma2Config config =
           Gemma2Config.preset(name).withOverrides(followTokenizer(tokenizer, ref.config()));
       if (tokenizer.vocabSize() > config.vocabSize()) {
@@ -188,17 +247,7 @@ final class Models {
               : Gemma2Model.init(config, manager, seed, precision);
       return new Loaded(model, tokenizer, source, null);
     }
-    Path dir;
-    if (ref.isJob()) {
-      dir = ctx.artifacts().get(ref.target());
-      if (dir == null) {
-        throw new IllegalArgumentException(
-            "model " + ref.uri() + ": no output of that job was handed to this run");
-      }
-    } else {
-      dir = Path.of(ref.target());
-    }
-    return load(dir, ref.tokenizer(), manager, precision, weights);
+    return load(modelDir(ref, ctx), ref.tokenizer(), manager, precision, weights);
   }
 
   /**
@@ -237,22 +286,9 @@ final class Models {
       throw new IllegalArgumentException(dir + ": not a model directory");
     }
     Path base = isAdapter(dir) ? Gemma2Lora.baseOf(dir) : dir;
-    Path tokenizerDir = Files.isRegularFile(dir.resolve("tokenizer.json")) ? dir : base;
-    Tokenizer tokenizer;
-    Path source;
-    if (tokenizerRef != null) {
-      tokenizer = Tokenizers.load(tokenizerRef);
-      source =
-          tokenizerRef.equals(dev.distill.spec.Catalog.BYTE_TOKENIZER)
-              ? null
-              : Path.of(tokenizerRef.substring(ModelRef.FILE.length()));
-    } else if (Files.isRegularFile(tokenizerDir.resolve("tokenizer.json"))) {
-      tokenizer = Tokenizers.load(tokenizerDir);
-      source = tokenizerDir;
-    } else {
-      tokenizer = ByteTokenizer.instance();
-      source = null;
-    }
+    TokenizerOf t = tokenizerOf(dir, tokenizerRef);
+    Tokenizer tokenizer = t.tokenizer();
+    Path source = t.source();
     if (!Files.isDirectory(base)) {
       throw new IllegalArgumentException(
           dir + ": the base model " + base + " of the adapter is not a directory");

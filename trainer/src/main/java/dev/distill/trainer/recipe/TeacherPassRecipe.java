@@ -64,39 +64,65 @@ public final class TeacherPassRecipe {
         spec,
         ctx,
         (p, existing) -> {
+          RunResult r;
           if (existing.isPresent()) {
-            announceReuse(p); // the seal task registers the output
-            return new RunResult(RunResult.Outcome.COMPLETED, 0, 0, null, Map.of());
+            announceReuse(p.ctx(), p.key(), p.dir()); // the seal task registers the output
+            r = new RunResult(RunResult.Outcome.COMPLETED, 0, 0, null, Map.of());
+          } else {
+            r = one(p, shard);
           }
-          return one(p, shard);
+          if (shard == 0
+              && r.outcome() == RunResult.Outcome.COMPLETED
+              && HeldOutError.read(p.dir()).isEmpty()) {
+            // the seal loads no teacher: this task, which has, measures for it
+            heldOut(p).save(p.dir());
+          }
+          return r;
         });
   }
 
   /**
    * The last task of a pass that runs as tasks, once every shard task succeeded: checks that every
    * shard is on disk and verifies, copies the tokenizer, writes the manifest and registers the
-   * cache as the job's output.
+   * cache as the job's output. It loads no teacher: the key needs only the teacher's tokenizer and
+   * the files that name its weights, and the held-out error was measured by shard 0's task ({@link
+   * HeldOutError#FILE}).
    */
   public static RunResult runSeal(JobSpec spec, RunContext ctx) {
-    return withPass(
-        spec,
-        ctx,
-        (p, existing) -> {
-          if (existing.isPresent()) {
-            return reused(p, existing, 0);
-          }
-          for (int shard = 0; shard < p.shards(); shard++) {
-            if (!p.pass().isDone(p.dir(), shard)) {
-              // its task succeeded, so the workers do not share this artifact store (or it lost it)
-              throw new TeacherCacheException(
-                  "teacher cache shard "
-                      + p.dir().resolve(TeacherCache.shardName(shard, p.shards()))
-                      + ": missing or unreadable when sealing (do all workers share the storage"
-                      + " root?)");
-            }
-          }
-          return seal(p, 0);
-        });
+    requireTeacherPass(spec);
+    Models.TokenizerOf tokenizer = Models.tokenizerOf(spec.teacher(), ctx);
+    DatasetSpec data = DatasetRefs.resolve(spec.dataset(), ctx);
+    DatasetSplits splits = openSplits(spec, data, tokenizer);
+    CacheKey key = CacheKeys.of(spec, tokenizer, teacherDir(spec.teacher(), ctx), data);
+    Path dir = cacheDir(ctx, key);
+    int shards = spec.teacherPass().shards();
+    Optional<TeacherCache.Manifest> existing = sealedCache(dir);
+    TeacherCache.Manifest m;
+    if (existing.isPresent()) {
+      announceReuse(ctx, key, dir);
+      m = existing.get();
+    } else {
+      for (int shard = 0; shard < shards; shard++) {
+        if (!TeacherPass.isDone(dir, key, shards, shard)) {
+          // its task succeeded, so the workers do not share this artifact store (or it lost it)
+          throw new TeacherCacheException(
+              "teacher cache shard "
+                  + dir.resolve(TeacherCache.shardName(shard, shards))
+                  + ": missing or unreadable when sealing (do all workers share the storage"
+                  + " root?)");
+        }
+      }
+      saveTokenizer(tokenizer, dir);
+      m = TeacherPass.seal(dir, key, shards, splits.train().size());
+    }
+    Optional<HeldOutError> error = HeldOutError.read(dir);
+    if (error.isEmpty()) {
+      ctx.listener()
+          .onEvent(
+              "warning",
+              "no held-out error in " + dir + " (shard 0's task measures it): not reported");
+    }
+    return finish(spec, ctx, dir, m, error, 0);
   }
 
   /** A loaded teacher, its pass and where the cache goes. */
@@ -121,10 +147,7 @@ public final class TeacherPassRecipe {
    * Loads the teacher and the split, finds the cache's directory by key, then runs {@code body}.
    */
   private static RunResult withPass(JobSpec spec, RunContext ctx, Body body) {
-    if (spec.type() != JobType.TEACHER_PASS) {
-      throw new IllegalArgumentException(
-          "the teacher pass runs teacher_pass jobs, not " + spec.type().json());
-    }
+    requireTeacherPass(spec);
     TeacherPassSettings s = spec.teacherPass();
     Precision precision =
         Precision.resolve(spec.hyperparameters().precision(), Devices.kind(Models.device(ctx)));
@@ -141,16 +164,11 @@ public final class TeacherPassRecipe {
                 true)) {
       teacher.model().requireGradients(false);
       DatasetSpec data = DatasetRefs.resolve(spec.dataset(), ctx);
-      DatasetSplits splits = Datasets.open(data, teacher.tokenizer());
-      if (splits.train().isEmpty()) {
-        throw new IllegalArgumentException(
-            "dataset " + spec.dataset().uri() + ": no training examples");
-      }
-      CacheKey key = CacheKeys.of(spec, teacher, teacherDir(spec.teacher(), ctx), data);
-      Path dir =
-          ctx.cacheStore() == null
-              ? ctx.outputDir().resolve("teacher-cache")
-              : ctx.cacheStore().resolve(key.hex());
+      Models.TokenizerOf tokenizer =
+          new Models.TokenizerOf(teacher.tokenizer(), teacher.tokenizerSource());
+      DatasetSplits splits = openSplits(spec, data, tokenizer);
+      CacheKey key = CacheKeys.of(spec, tokenizer, teacherDir(spec.teacher(), ctx), data);
+      Path dir = cacheDir(ctx, key);
       Optional<TeacherCache.Manifest> existing = sealedCache(dir);
       int chunk = Models.lossChunk(spec.hyperparameters().lossChunkSize(), teacher, null);
       TeacherPass.Settings settings =
@@ -181,21 +199,45 @@ public final class TeacherPassRecipe {
     }
   }
 
-  /** A sealed cache of the same key: reused as it is, nothing recomputed. */
-  private static RunResult reused(Pass p, Optional<TeacherCache.Manifest> existing, double rate) {
-    announceReuse(p);
-    return finish(p, existing.get(), rate);
+  private static void requireTeacherPass(JobSpec spec) {
+    if (spec.type() != JobType.TEACHER_PASS) {
+      throw new IllegalArgumentException(
+          "the teacher pass runs teacher_pass jobs, not " + spec.type().json());
+    }
   }
 
-  private static void announceReuse(Pass p) {
-    p.ctx()
-        .listener()
+  /** The dataset's splits in the teacher's tokens; the training split must not be empty. */
+  private static DatasetSplits openSplits(
+      JobSpec spec, DatasetSpec data, Models.TokenizerOf tokenizer) {
+    DatasetSplits splits = Datasets.open(data, tokenizer.tokenizer());
+    if (splits.train().isEmpty()) {
+      throw new IllegalArgumentException(
+          "dataset " + spec.dataset().uri() + ": no training examples");
+    }
+    return splits;
+  }
+
+  /** The cache's directory: by key in the store, else in the run's output directory. */
+  private static Path cacheDir(RunContext ctx, CacheKey key) {
+    return ctx.cacheStore() == null
+        ? ctx.outputDir().resolve("teacher-cache")
+        : ctx.cacheStore().resolve(key.hex());
+  }
+
+  /** A sealed cache of the same key: reused as it is, nothing recomputed. */
+  private static RunResult reused(Pass p, Optional<TeacherCache.Manifest> existing, double rate) {
+    announceReuse(p.ctx(), p.key(), p.dir());
+    return finish(p.spec(), p.ctx(), p.dir(), existing.get(), Optional.of(heldOut(p)), rate);
+  }
+
+  private static void announceReuse(RunContext ctx, CacheKey key, Path dir) {
+    ctx.listener()
         .onEvent(
             "cache_reused",
             "a teacher cache of the same key ("
-                + p.key().hex().substring(0, 16)
+                + key.hex().substring(0, 16)
                 + "...) is complete in "
-                + p.dir()
+                + dir
                 + ": reused, nothing recomputed");
   }
 
@@ -301,11 +343,17 @@ public final class TeacherPassRecipe {
     return new RunResult(RunResult.Outcome.of(why), 0, 0, null, Map.of());
   }
 
-  /** Every shard is on disk: the tokenizer's copy, the manifest, the output. */
+  /**
+   * Every shard is on disk: the tokenizer's copy, the held-out error (kept beside the shards, as a
+   * sharded pass's seal reads it), the manifest, the output.
+   */
   private static RunResult seal(Pass p, double positionsPerSecond) {
-    saveTokenizer(p.teacher(), p.dir());
+    saveTokenizer(
+        new Models.TokenizerOf(p.teacher().tokenizer(), p.teacher().tokenizerSource()), p.dir());
+    HeldOutError error = heldOut(p);
+    error.save(p.dir());
     TeacherCache.Manifest m = p.pass().seal(p.dir());
-    return finish(p, m, positionsPerSecond);
+    return finish(p.spec(), p.ctx(), p.dir(), m, Optional.of(error), positionsPerSecond);
   }
 
   private static Path teacherDir(ModelRef ref, RunContext ctx) {
@@ -326,11 +374,11 @@ public final class TeacherPassRecipe {
     }
   }
 
-  private static void saveTokenizer(Models.Loaded teacher, Path dir) {
+  private static void saveTokenizer(Models.TokenizerOf teacher, Path dir) {
     Path t = dir.resolve(TOKENIZER_DIR);
     try {
       Files.createDirectories(t);
-      Tokenizers.save(teacher.tokenizer(), teacher.tokenizerSource(), t);
+      Tokenizers.save(teacher.tokenizer(), teacher.source(), t);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot copy the tokenizer into " + t, e);
     }
@@ -354,15 +402,23 @@ public final class TeacherPassRecipe {
         p.key(),
         p.settings(),
         p.manager(),
-        p.ctx().outputDir().resolve("held-out-error"));
+        // its own scratch: two attempts of a shard 0 task may measure at once
+        p.ctx().outputDir().resolve("held-out-error-" + java.util.UUID.randomUUID()));
   }
 
-  /** The cache directory as the job's output: a final "checkpoint" (step = positions stored). */
-  private static RunResult finish(Pass p, TeacherCache.Manifest m, double positionsPerSecond) {
-    JobSpec spec = p.spec();
-    RunContext ctx = p.ctx();
-    Path dir = p.dir();
-    HeldOutError error = heldOut(p);
+  /**
+   * The cache directory as the job's output: a final "checkpoint" (step = positions stored).
+   *
+   * @param heldOut the cache's approximation error, when it was measured
+   */
+  private static RunResult finish(
+      JobSpec spec,
+      RunContext ctx,
+      Path dir,
+      TeacherCache.Manifest m,
+      Optional<HeldOutError> heldOut,
+      double positionsPerSecond) {
+    HeldOutError error = heldOut.orElse(new HeldOutError(0, Double.NaN, Double.NaN));
     Map<String, Double> metrics = new LinkedHashMap<>();
     metrics.put("cache_sequences", (double) m.sequences());
     metrics.put("cache_positions", (double) m.positions());

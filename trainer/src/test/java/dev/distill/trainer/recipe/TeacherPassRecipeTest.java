@@ -198,4 +198,67 @@ class TeacherPassRecipeTest {
         .hasMessageContaining("shard-00001-of-00002.dtc")
         .hasMessageContaining("missing");
   }
+
+  @Test
+  void theSealLoadsNoTeacherItSealsWithTheTeachersWeightsGone() throws Exception {
+    // a teacher checkpoint of ours: the key names its weights by the manifest's digest
+    JobSpec train =
+        RecipeSpecs.aFinetune()
+            .student(ModelRef.of("builtin:gemma2-tiny"))
+            .dataset(RecipeSpecs.procedural(20))
+            .steps(1)
+            .batch(4)
+            .build();
+    Path teacherDir =
+        Recipes.run(
+                train,
+                new RunContext(tmp.resolve("teacher"), Map.of(), new RecipeSpecs.Recorder(), null))
+            .lastCheckpoint()
+            .dir();
+    JobSpec spec =
+        RecipeSpecs.aTeacherPass()
+            .teacher(ModelRef.of("file:" + teacherDir.toAbsolutePath()))
+            .dataset(RecipeSpecs.procedural(60))
+            .batch(4)
+            .teacherPass(new TeacherPassSettings(8, null, 2, null))
+            .build();
+    for (int shard : new int[] {1, 0}) {
+      Recipes.runTask(spec, context("task-" + shard, new RecipeSpecs.Recorder()), shard, false);
+    }
+    Path weights = teacherDir.resolve("model.safetensors");
+    Path away = tmp.resolve("weights-away.safetensors");
+    java.nio.file.Files.move(weights, away);
+
+    RecipeSpecs.Recorder sealRec = new RecipeSpecs.Recorder();
+    RunResult sealed = Recipes.runTask(spec, context("seal", sealRec), 2, true);
+
+    assertThat(sealed.outcome()).isEqualTo(RunResult.Outcome.COMPLETED);
+    assertThat(sealRec.events).noneMatch(e -> e.startsWith("warning"));
+    String manifest =
+        java.nio.file.Files.readString(
+            sealed.lastCheckpoint().dir().resolve(TeacherCache.MANIFEST));
+    // the same cache and held-out error as the whole pass in one run, which loads the teacher
+    java.nio.file.Files.move(away, weights);
+    RunResult whole =
+        Recipes.run(
+            spec,
+            new RunContext(
+                tmp.resolve("whole"),
+                Map.of(),
+                new RecipeSpecs.Recorder(),
+                null,
+                null,
+                null,
+                null,
+                tmp.resolve("other-store")));
+    assertThat(
+            java.nio.file.Files.readString(
+                whole.lastCheckpoint().dir().resolve(TeacherCache.MANIFEST)))
+        .isEqualTo(manifest);
+    assertThat(sealed.metrics().get("cache_heldout_positions")).isPositive();
+    for (String name :
+        new String[] {"cache_heldout_kl", "cache_heldout_tail_mass", "cache_heldout_positions"}) {
+      assertThat(sealed.metrics().get(name)).as(name).isEqualTo(whole.metrics().get(name));
+    }
+  }
 }
