@@ -29,6 +29,7 @@ public final class Worker implements AutoCloseable {
   private final EndpointKeys keys = new EndpointKeys(System.getenv());
   private final AtomicBoolean shutdown = new AtomicBoolean();
   private final CountDownLatch stopped = new CountDownLatch(1);
+  private final CountDownLatch stopAsked = new CountDownLatch(1);
   private final Sleeper sleeper;
 
   public Worker(WorkerConfig config) {
@@ -45,9 +46,13 @@ public final class Worker implements AutoCloseable {
     this.metrics = new WorkerMetrics(config.workerId());
   }
 
-  /** Asks the loop to stop: a running job checkpoints and its lease is released. */
+  /**
+   * Asks the loop to stop: a running job checkpoints and its lease is released; a wait between
+   * claims (a 503's {@code Retry-After} may ask up to a minute) ends at once.
+   */
   public void shutdown() {
     shutdown.set(true);
+    stopAsked.countDown();
   }
 
   /** Waits until {@link #run} returned. */
@@ -87,7 +92,11 @@ public final class Worker implements AutoCloseable {
               config.workerId(),
               e.getMessage(),
               wait.toMillis());
-          sleeper.sleep(wait);
+          if (sleeper == Sleeper.REAL) {
+            stopAsked.await(wait.toNanos(), TimeUnit.NANOSECONDS); // or until shutdown
+          } else {
+            sleeper.sleep(wait);
+          }
           continue;
         }
         if (claim.isEmpty()) {

@@ -88,6 +88,48 @@ class RetryAfterWorkerTest {
   }
 
   @Test
+  void shutdownEndsAWaitBetweenClaimsAtOnce() throws Exception {
+    try (ScriptedService service =
+        new ScriptedService().otherwise("claims", Answer.unavailable("60"))) {
+      WorkerConfig config =
+          new WorkerConfig(
+              service.base(),
+              "worker-token",
+              "w-1",
+              null,
+              Files.createTempDirectory("distill-retry"),
+              -1,
+              null,
+              1,
+              false,
+              null);
+      try (Worker worker = new Worker(config)) { // the real wait
+        Thread loop = new Thread(() -> assertThat(callQuietly(worker)).isZero());
+        loop.start();
+        org.awaitility.Awaitility.await()
+            .atMost(Duration.ofSeconds(30))
+            .until(() -> service.received("claims").size() >= 1);
+        Thread.sleep(300); // into the 60 s wait the 503 asked for
+        long t0 = System.nanoTime();
+        worker.shutdown();
+        // a SIGTERM'd idle worker stops within Kubernetes' grace period, not after the minute
+        assertThat(worker.awaitStopped(Duration.ofSeconds(10))).isTrue();
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(10));
+        loop.join(10_000);
+        assertThat(service.received("claims")).hasSize(1);
+      }
+    }
+  }
+
+  private static int callQuietly(Worker worker) {
+    try {
+      return worker.run();
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Test
   void aHeartbeatHonoursRetryAfterWithinItsLease() throws Exception {
     try (ScriptedService service =
         new ScriptedService()
