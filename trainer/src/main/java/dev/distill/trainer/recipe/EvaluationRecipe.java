@@ -61,11 +61,19 @@ public final class EvaluationRecipe {
     // nothing trains here: both models are frozen (a bf16/fp16 checkpoint stays in its dtype)
     try (NDManager manager = NDManager.newBaseManager(device);
         Models.Loaded student =
-            Models.resolve(spec.student(), ctx, manager, seed, null, precision, true);
+            Models.resolve(
+                spec.student(), ctx, manager, seed, null, precision, Models.Weights.FROZEN);
         Models.Loaded teacher =
             spec.teacher() == null
                 ? null
-                : Models.resolve(spec.teacher(), ctx, manager, seed + 1, null, precision, true)) {
+                : Models.resolve(
+                    spec.teacher(),
+                    ctx,
+                    manager,
+                    seed + 1,
+                    null,
+                    precision,
+                    Models.Weights.FROZEN)) {
       student.model().requireGradients(false);
       Integer shared = null;
       if (teacher != null) {

@@ -62,11 +62,7 @@ final class Models {
      * A LoRA student's base: {@link Gemma2Model#loadFrozenBase} (fp32 in fp32, bf16 bits in the
      * 2-byte precisions), a builtin one {@link Gemma2Model#initFrozenBase}.
      */
-    LORA_BASE;
-
-    static Weights of(boolean frozen) {
-      return frozen ? FROZEN : TRAINED;
-    }
+    LORA_BASE
   }
 
   /**
@@ -187,29 +183,15 @@ final class Models {
         seed,
         tokenizerDonor == null ? null : tokenizerDonor.tokenizerSource(),
         Precision.FP32,
-        false);
+        Weights.TRAINED);
   }
 
   /**
    * {@link #resolve(ModelRef, RunContext, NDManager, long, Loaded)} computing in a precision, with
    * the donor's tokenizer given by where it lives (a directory with {@code tokenizer.json}, or null
-   * for none).
-   *
-   * @param frozen a teacher: a checkpoint's 2-byte matrices stay 2 bytes ({@link
-   *     Gemma2Model#loadFrozen}); a builtin model is initialised in fp32 either way
+   * for none), its weights held as {@code weights} says (a builtin model is initialised in fp32
+   * unless it is a 2-byte LoRA base).
    */
-  static Loaded resolve(
-      ModelRef ref,
-      RunContext ctx,
-      NDManager manager,
-      long seed,
-      Path donorTokenizer,
-      Precision precision,
-      boolean frozen) {
-    return resolve(ref, ctx, manager, seed, donorTokenizer, precision, Weights.of(frozen));
-  }
-
-  /** {@link #resolve(ModelRef, RunContext, NDManager, long, Path, Precision, boolean)}. */
   static Loaded resolve(
       ModelRef ref,
       RunContext ctx,
@@ -270,13 +252,7 @@ final class Models {
    * the adapters attached. An adapter directory without a tokenizer takes its base's.
    */
   static Loaded load(Path dir, String tokenizerRef, NDManager manager) {
-    return load(dir, tokenizerRef, manager, Precision.FP32, false);
-  }
-
-  /** {@link #load(Path, String, NDManager)} in a precision; frozen as in {@link #resolve}. */
-  static Loaded load(
-      Path dir, String tokenizerRef, NDManager manager, Precision precision, boolean frozen) {
-    return load(dir, tokenizerRef, manager, precision, Weights.of(frozen));
+    return load(dir, tokenizerRef, manager, Precision.FP32, Weights.TRAINED);
   }
 
   /** {@link #load(Path, String, NDManager)} in a precision, its weights held as said. */

@@ -180,7 +180,8 @@ public final class SynthesisRecipe {
     // frozen: a bf16/fp16 checkpoint stays in its dtype
     try (NDManager manager = NDManager.newBaseManager(Models.device(ctx));
         Models.Loaded teacher =
-            Models.resolve(spec.teacher(), ctx, manager, seed, null, precision, true)) {
+            Models.resolve(
+                spec.teacher(), ctx, manager, seed, null, precision, Models.Weights.FROZEN)) {
       teacher.model().requireGradients(false);
       Tokenizer tok = teacher.tokenizer();
       Gemma2Model model = teacher.model();

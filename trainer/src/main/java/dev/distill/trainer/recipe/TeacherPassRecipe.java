@@ -159,9 +159,9 @@ public final class TeacherPassRecipe {
                 ctx,
                 manager,
                 spec.hyperparameters().seed() + 1,
-                (java.nio.file.Path) null,
+                null,
                 precision,
-                true)) {
+                Models.Weights.FROZEN)) {
       teacher.model().requireGradients(false);
       DatasetSpec data = DatasetRefs.resolve(spec.dataset(), ctx);
       Models.TokenizerOf tokenizer =

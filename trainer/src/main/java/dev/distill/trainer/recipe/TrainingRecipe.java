@@ -159,7 +159,8 @@ public final class TrainingRecipe implements AutoCloseable {
     } else if (spec.type() == JobType.DISTILL) {
       // frozen: a bf16/fp16 checkpoint stays in its dtype, never expanded to fp32
       teacher =
-          Models.resolve(spec.teacher(), ctx, manager, hp.seed() + 1, (Path) null, precision, true);
+          Models.resolve(
+              spec.teacher(), ctx, manager, hp.seed() + 1, null, precision, Models.Weights.FROZEN);
       teacher.model().requireGradients(false);
     }
     // a LoRA student's base is frozen: in bf16-mixed held as bf16 bits, as the teacher's are
