@@ -25,8 +25,9 @@ import java.util.Random;
  * shim: spike"): forward + backward of the model's RMSNorm at (8, 128, 256) and of its GeGLU at (8,
  * 128, 1024), as the model runs them (DJL ops, resp. fused_ops.pt's gelu times up, the backward by
  * autograd from an injected output gradient), against the native ops of {@code libdistill_ops.so}
- * (forward op, then backward op). Alternating blocks of iterations; wall time and process CPU time
- * (all threads) per iteration.
+ * (forward op, then backward op); then the forwards alone, with nothing requiring a gradient (a
+ * frozen teacher's forward). Alternating blocks of iterations; wall time and process CPU time (all
+ * threads) per iteration.
  *
  * <p>Usage (after {@code trainer/src/main/native/build.sh}, from {@code trainer/}): {@code
  * OMP_NUM_THREADS=N java -Dai.djl.pytorch.num_threads=N -cp ...
@@ -101,8 +102,27 @@ public final class NativeOpsBenchmark {
             out.close();
             grads.close();
           };
+      // Forward only, nothing requiring a gradient (a frozen teacher's forward).
+      Step composedNormForward = m -> ModelOps.rmsNorm(model, x, w).close();
+      Step nativeNormForward = m -> NativeOps.rmsNormForward(x, w, eps).close();
+      Step composedGegluForward = m -> ModelOps.geglu(model, gate, up).close();
+      Step nativeGegluForward = m -> NativeOps.gegluForward(gate, up).close();
       compare("RMSNorm (8, 128, 256) fwd + bwd", composedNorm, nativeNorm, base, perBlock, blocks);
+      compare(
+          "RMSNorm (8, 128, 256) fwd only",
+          composedNormForward,
+          nativeNormForward,
+          base,
+          perBlock,
+          blocks);
       compare("GeGLU (8, 128, 1024) fwd + bwd", composedGeglu, nativeGeglu, base, perBlock, blocks);
+      compare(
+          "GeGLU (8, 128, 1024) fwd only",
+          composedGegluForward,
+          nativeGegluForward,
+          base,
+          perBlock,
+          blocks);
       System.out.printf(
           Locale.ROOT,
           "load average at the end %.2f%n",
