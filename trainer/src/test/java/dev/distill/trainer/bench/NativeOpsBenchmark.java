@@ -102,12 +102,50 @@ public final class NativeOpsBenchmark {
             out.close();
             grads.close();
           };
+      // The norm between two differentiable ops, as in the model: composed, one backward; against
+      // the native norm cutting the graph (its output a fresh leaf, the segment above
+      // back-propagated first, the native backward, then the segment below, dw added by hand).
+      NDArray s1 = base.full(new Shape(), 1.01f); // () native scalars (DJL bite 2)
+      NDArray s2 = base.full(new Shape(), 0.99f);
+      NDArray wGrad = base.zeros(new Shape(256)); // (D) the parameter's gradient, accumulated
+      Step composedChain =
+          m -> {
+            NDArray xl = leaf(x, m);
+            NDArray wl = leaf(w, m);
+            NDArray v = ModelOps.rmsNorm(model, xl.mul(s1), wl).mul(s2);
+            JniUtils.backward((PtNDArray) v, (PtNDArray) dy, false, false);
+            xl.getGradient().close();
+            wl.getGradient().close();
+          };
+      Step nativeCut =
+          m -> {
+            NDArray xl = leaf(x, m);
+            NDArray u = xl.mul(s1); // (8, 128, 256) the segment below, with its graph
+            NDList fwd = NativeOps.rmsNormForward(u, w, eps);
+            NDArray yl = leaf(fwd.get(0), m); // the cut: a leaf above the norm
+            NDArray v = yl.mul(s2);
+            JniUtils.backward((PtNDArray) v, (PtNDArray) dy, false, false); // segment above
+            try (NDArray gy = yl.getGradient()) {
+              NDList bwd = NativeOps.rmsNormBackward(gy, u, w, fwd.get(1));
+              JniUtils.backward((PtNDArray) u, (PtNDArray) bwd.get(0), false, false); // below
+              wGrad.addi(bwd.get(1));
+              bwd.close();
+            }
+            xl.getGradient().close();
+          };
       // Forward only, nothing requiring a gradient (a frozen teacher's forward).
       Step composedNormForward = m -> ModelOps.rmsNorm(model, x, w).close();
       Step nativeNormForward = m -> NativeOps.rmsNormForward(x, w, eps).close();
       Step composedGegluForward = m -> ModelOps.geglu(model, gate, up).close();
       Step nativeGegluForward = m -> NativeOps.gegluForward(gate, up).close();
       compare("RMSNorm (8, 128, 256) fwd + bwd", composedNorm, nativeNorm, base, perBlock, blocks);
+      compare(
+          "x * s1 -> RMSNorm -> * s2, fwd + bwd (graph cut)",
+          composedChain,
+          nativeCut,
+          base,
+          perBlock,
+          blocks);
       compare(
           "RMSNorm (8, 128, 256) fwd only",
           composedNormForward,

@@ -4,10 +4,9 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.ndarray.NDScope;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
-import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.pytorch.jni.JniUtils;
 import java.io.ByteArrayInputStream;
@@ -18,6 +17,9 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipInputStream;
@@ -57,8 +59,8 @@ public final class NativeOps {
         def rms_norm_fwd(self: __torch__.FusedOps,
           x: Tensor,
           w: Tensor,
-          eps: float) -> Tuple[Tensor, Tensor]:
-          return ops.distill.rms_norm_fwd(torch.contiguous(torch.detach(x)), torch.contiguous(torch.detach(w)), eps)
+          eps: Tensor) -> Tuple[Tensor, Tensor]:
+          return ops.distill.rms_norm_fwd(torch.contiguous(torch.detach(x)), torch.contiguous(torch.detach(w)), float(eps))
         def rms_norm_bwd(self: __torch__.FusedOps,
           dy: Tensor,
           x: Tensor,
@@ -72,6 +74,9 @@ public final class NativeOps {
           return ops.distill.geglu_bwd(torch.contiguous(torch.detach(dout)), torch.contiguous(torch.detach(gate)), torch.contiguous(torch.detach(up)))
       """;
 
+  private static final Map<Double, NDArray> CONSTANTS = new ConcurrentHashMap<>();
+  private static final Map<String, NDArray> MARKERS = new ConcurrentHashMap<>();
+  private static NDManager constants;
   private static PtSymbolBlock module;
   private static Path loaded;
 
@@ -147,7 +152,7 @@ public final class NativeOps {
    * @return y (..., D) and rstd (..., 1), owned by x's manager
    */
   public static NDList rmsNormForward(NDArray x, NDArray w, double eps) {
-    return run("rms_norm_fwd", x, IValue.from((PtNDArray) x), IValue.from((PtNDArray) w), eps(eps));
+    return run("rms_norm_fwd", x, w, constant(eps));
   }
 
   /**
@@ -160,7 +165,7 @@ public final class NativeOps {
    * @return dx (..., D) and dw (D), owned by dy's manager
    */
   public static NDList rmsNormBackward(NDArray dy, NDArray x, NDArray w, NDArray rstd) {
-    return run("rms_norm_bwd", dy, tensors(dy, x, w, rstd));
+    return run("rms_norm_bwd", dy, x, w, rstd);
   }
 
   /**
@@ -169,7 +174,7 @@ public final class NativeOps {
    * @return (..., I), owned by gate's manager
    */
   public static NDArray gegluForward(NDArray gate, NDArray up) {
-    return run("forward", gate, tensors(gate, up)).singletonOrThrow();
+    return run("forward", gate, up).singletonOrThrow();
   }
 
   /**
@@ -178,30 +183,50 @@ public final class NativeOps {
    * @return dgate and dup, (..., I), owned by dout's manager
    */
   public static NDList gegluBackward(NDArray dout, NDArray gate, NDArray up) {
-    return run("geglu_bwd", dout, tensors(dout, gate, up));
+    return run("geglu_bwd", dout, gate, up);
   }
 
-  private static IValue eps(double eps) {
-    return IValue.from(eps);
+  /** A () fp32 tensor of v, made once per value and kept (a scalar argument of a method). */
+  private static NDArray constant(double v) {
+    return CONSTANTS.computeIfAbsent(
+        v,
+        k -> {
+          NDArray c = constantManager().create((float) (double) k); // ()
+          NDScope.unregister(c);
+          return c;
+        });
   }
 
-  private static IValue[] tensors(NDArray... arrays) {
-    IValue[] out = new IValue[arrays.length];
-    for (int i = 0; i < arrays.length; i++) {
-      out[i] = IValue.from((PtNDArray) arrays[i]);
+  private static NDArray methodMarker(String method) {
+    return MARKERS.computeIfAbsent(
+        method,
+        name -> {
+          NDArray marker = constantManager().create(0f); // () never read
+          marker.setName("module_method:" + name);
+          NDScope.unregister(marker);
+          return marker;
+        });
+  }
+
+  private static synchronized NDManager constantManager() {
+    if (constants == null) {
+      constants = NDManager.newBaseManager("PyTorch"); // lives as long as the process
     }
-    return out;
+    return constants;
   }
 
-  private static NDList run(String method, NDArray owner, IValue... args) {
+  /**
+   * Runs a method of the module through {@code IValueUtils.forward} (the method picked by a marker
+   * input, as {@link FusedOps} does), not {@code runMethod}: runMethod runs under libtorch's
+   * InferenceMode, and its results are inference tensors, which autograd refuses (no requires_grad,
+   * not saved for backward) — the graph cut of a manual backward needs normal ones. The results
+   * belong to the first argument's manager.
+   */
+  private static NDList run(String method, NDArray... args) {
     load();
-    try (IValue result = IValueUtils.runMethod(module, method, args)) {
-      PtNDManager manager = (PtNDManager) owner.getManager();
-      return result.isTensor() ? new NDList(result.toTensor(manager)) : result.toNDList(manager);
-    } finally {
-      for (IValue a : args) {
-        a.close();
-      }
-    }
+    NDList in = new NDList(args.length + 1);
+    in.addAll(Arrays.asList(args));
+    in.add(methodMarker(method));
+    return IValueUtils.forward(module, in, true);
   }
 }

@@ -148,6 +148,60 @@ class NativeKernelsSpike {
     }
   }
 
+  /**
+   * The manual backward a product would run: the native norm between two differentiable ops cuts
+   * the graph (its output a fresh leaf); the segment above is back-propagated, the native backward
+   * takes the leaf's gradient, its dx goes into the segment below and its dw into w's gradient by
+   * hand. The gradients of x and w equal one autograd backward through the composed norm.
+   */
+  @Test
+  void aGraphCutAtTheNativeNormGivesTheComposedGradients() {
+    NativeOps.load();
+    Shape shape = new Shape(8, 128, 256);
+    try (NDManager m = manager.newSubManager()) {
+      Random random = new Random(7);
+      NDArray x0 = m.create(normal(random, shape.size(), 1), shape);
+      NDArray w0 = m.create(normal(random, 256, 0.3));
+      NDArray a = m.create(normal(random, shape.size(), 1), shape); // below the norm: u = x a
+      NDArray b = m.create(normal(random, shape.size(), 1), shape); // above it: v = y b
+      NDArray dv = m.create(normal(random, shape.size(), 1), shape);
+      float[] dxComposed;
+      float[] dwComposed;
+      try (NDManager s = m.newSubManager();
+          GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+        NDArray x = leaf(x0, s);
+        NDArray w = leaf(w0, s);
+        NDArray v = model.rmsNorm(x.mul(a), w).mul(b); // (8, 128, 256)
+        JniUtils.backward((PtNDArray) v, (PtNDArray) dv, false, false);
+        dxComposed = x.getGradient().toFloatArray();
+        dwComposed = w.getGradient().toFloatArray();
+      }
+      try (NDManager s = m.newSubManager();
+          GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+        NDArray x = leaf(x0, s);
+        NDArray w = leaf(w0, s);
+        NDArray u = x.mul(a); // (8, 128, 256) with its graph to x
+        NDList fwd = NativeOps.rmsNormForward(u, w, EPS);
+        NDArray y = leaf(fwd.get(0), s); // the cut
+        NDArray v = y.mul(b);
+        JniUtils.backward((PtNDArray) v, (PtNDArray) dv, false, false); // the segment above
+        NDList bwd = NativeOps.rmsNormBackward(y.getGradient(), u, w, fwd.get(1));
+        JniUtils.backward((PtNDArray) u, (PtNDArray) bwd.get(0), false, false); // below
+        NDArray dw = s.zeros(new Shape(256)).addi(bwd.get(1)); // w's gradient, by hand
+        assertClose("dx through the cut", x.getGradient().toFloatArray(), dxComposed);
+        assertClose("dw through the cut", dw.toFloatArray(), dwComposed);
+      }
+    }
+  }
+
+  /** A fresh leaf on a's data, with a gradient of its own. */
+  private static NDArray leaf(NDArray a, NDManager m) {
+    NDArray l = a.stopGradient();
+    l.attach(m);
+    l.setRequiresGradient(true);
+    return l;
+  }
+
   @Test
   void gegluMatchesHandComputedValuesAndDerivatives() {
     NativeOps.load();
