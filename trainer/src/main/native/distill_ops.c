@@ -19,6 +19,12 @@
  *       z = sqrt(2 / pi) (g + 0.044715 g^3).
  *   geglu_bwd(Tensor dout, Tensor gate, Tensor up) -> (Tensor dgate, Tensor dup)
  *       dup = dout * gelu_tanh(gate); dgate = dout * up * gelu_tanh'(gate).
+ *   softcap_softmax_fwd(Tensor s, Tensor mask, float cap) -> Tensor p
+ *       Gemma 2's attention probabilities softmax(cap * tanh(s) + mask) over the last dim, s the
+ *       scores already divided by cap, (..., T', S) with T' a multiple of T; mask (T, S) or
+ *       (B, 1, 1, T, S) additive (-1e9 hidden: exactly 0 in p).
+ *   softcap_softmax_bwd(Tensor dp, Tensor p, Tensor s, float cap) -> Tensor ds
+ *       ds = cap (1 - tanh(s)^2) p (dp - sum(dp p)).
  *
  * The boxed-kernel contract, as in libtorch's shim_common.cpp (StableIValueBoxedKernel): the
  * arguments arrive on the stack in schema order, each tensor as a NEW AtenTensorHandle that the
@@ -364,6 +370,121 @@ static void geglu_bwd(StableIValue *stack, uint64_t num_args, uint64_t num_outpu
   stack[1] = (StableIValue)hu;
 }
 
+/* ---------------------------------------------------------------- soft-capped, masked softmax */
+
+/* tanh(x) = 2 / (1 + e^-2x) - 1, vectorizable (absolute error about 1e-7 near 0). */
+static inline float tanh_approx(float x) { return 2.0f / (1.0f + exp_approx(-2.0f * x)) - 1.0f; }
+
+/* The mask row of score row r: mask (T, S) is shared; (B, 1, 1, T, S) is per batch row. */
+static inline int64_t mask_row(const Arg *mask, int64_t r, int64_t rows) {
+  if (mask->dim == 2) return r % mask->sizes[0];
+  const int64_t t = mask->sizes[3], b = mask->sizes[0];
+  return (r / (rows / b)) * t + r % t;
+}
+
+/* Checks the scores (..., T', S) against the mask; returns NULL or why not. */
+static const char *check_mask(const Arg *s, const Arg *mask, int64_t rows) {
+  const int64_t n = s->sizes[s->dim - 1];
+  if (mask->dim == 2) {
+    if (mask->sizes[1] != n || rows % mask->sizes[0] != 0) return "mask (T, S) must match the scores";
+  } else if (mask->dim == 5) {
+    if (mask->sizes[4] != n || mask->sizes[1] != 1 || mask->sizes[2] != 1 ||
+        rows % (mask->sizes[0] * mask->sizes[3]) != 0) {
+      return "mask (B, 1, 1, T, S) must match the scores";
+    }
+  } else {
+    return "mask must be (T, S) or (B, 1, 1, T, S)";
+  }
+  return NULL;
+}
+
+/* p = softmax(cap * tanh(s) + mask) over the last dim; s already divided by cap (Gemma 2's
+ * attention soft-cap with 1 / cap folded into the queries). Masked keys (-1e9) get exactly 0. */
+static void softcap_softmax_fwd(StableIValue *stack, uint64_t num_args, uint64_t num_outputs) {
+  AtenTensorHandle in[2] = {(AtenTensorHandle)stack[0], (AtenTensorHandle)stack[1]};
+  double cap;
+  memcpy(&cap, &stack[2], sizeof cap);
+  Arg sc, mask;
+  const char *why = view(in[0], &sc);
+  if (why == NULL) why = view(in[1], &mask);
+  const int64_t n = sc.sizes[sc.dim - 1], rows = why == NULL ? sc.numel / n : 0;
+  if (why == NULL) why = check_mask(&sc, &mask, rows);
+  if (why != NULL) fail(in, 2, "distill::softcap_softmax_fwd", why);
+  float *p;
+  AtenTensorHandle hp = empty(sc.dim, sc.sizes, &p);
+  if (hp == NULL) fail(in, 2, "distill::softcap_softmax_fwd", "cannot allocate the output");
+  const float *sp = sc.data, *mp = mask.data, fcap = (float)cap;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *sr = sp + r * n, *mr = mp + mask_row(&mask, r, rows) * n;
+    float *pr = p + r * n;
+    for (int64_t j = 0; j < n; j++) pr[j] = fcap * tanh_approx(sr[j]) + mr[j]; /* z, kept in p */
+    float mxl[LANES];
+    for (int l = 0; l < LANES; l++) mxl[l] = -INFINITY;
+    int64_t j = 0;
+    for (; j + LANES <= n; j += LANES) {
+      for (int l = 0; l < LANES; l++) mxl[l] = pr[j + l] > mxl[l] ? pr[j + l] : mxl[l];
+    }
+    float mx = -INFINITY;
+    for (int l = 0; l < LANES; l++) mx = mxl[l] > mx ? mxl[l] : mx;
+    for (; j < n; j++) mx = pr[j] > mx ? pr[j] : mx;
+    float acc[LANES] = {0};
+    j = 0;
+    for (; j + LANES <= n; j += LANES) {
+      for (int l = 0; l < LANES; l++) {
+        const float d = pr[j + l] - mx;
+        const float e = d < -87.0f ? 0.0f : exp_approx(d);
+        pr[j + l] = e;
+        acc[l] += e;
+      }
+    }
+    float sum = 0;
+    for (int l = 0; l < LANES; l++) sum += acc[l];
+    for (; j < n; j++) {
+      const float d = pr[j] - mx;
+      pr[j] = d < -87.0f ? 0.0f : exp_approx(d);
+      sum += pr[j];
+    }
+    const float inv = 1.0f / sum;
+    for (j = 0; j < n; j++) pr[j] *= inv;
+  }
+  release(in, 2);
+  stack[0] = (StableIValue)hp;
+}
+
+/* ds = cap (1 - tanh(s)^2) p (dp - sum(dp p)), row by row. */
+static void softcap_softmax_bwd(StableIValue *stack, uint64_t num_args, uint64_t num_outputs) {
+  AtenTensorHandle in[3];
+  for (int i = 0; i < 3; i++) in[i] = (AtenTensorHandle)stack[i];
+  double cap;
+  memcpy(&cap, &stack[3], sizeof cap);
+  Arg dp, p, sc;
+  const char *why = view(in[0], &dp);
+  if (why == NULL) why = view(in[1], &p);
+  if (why == NULL) why = view(in[2], &sc);
+  if (why == NULL && (dp.numel != sc.numel || p.numel != sc.numel)) {
+    why = "dp, p and s must be one shape";
+  }
+  if (why != NULL) fail(in, 3, "distill::softcap_softmax_bwd", why);
+  const int64_t n = sc.sizes[sc.dim - 1], rows = sc.numel / n;
+  float *ds;
+  AtenTensorHandle hs = empty(sc.dim, sc.sizes, &ds);
+  if (hs == NULL) fail(in, 3, "distill::softcap_softmax_bwd", "cannot allocate the output");
+  const float *dpp = dp.data, *pp = p.data, *sp = sc.data, fcap = (float)cap;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *dpr = dpp + r * n, *pr = pp + r * n, *sr = sp + r * n;
+    float *dsr = ds + r * n;
+    const float dot_ = dot(dpr, pr, n);
+    for (int64_t j = 0; j < n; j++) {
+      const float t = tanh_approx(sr[j]);
+      dsr[j] = pr[j] * (dpr[j] - dot_) * (fcap * (1.0f - t * t));
+    }
+  }
+  release(in, 3);
+  stack[0] = (StableIValue)hs;
+}
+
 /* ---------------------------------------------------------------- registration */
 
 static TorchLibraryHandle def_lib, impl_lib; /* live as long as the process */
@@ -374,15 +495,19 @@ __attribute__((constructor)) static void register_ops(void) {
       "rms_norm_bwd(Tensor dy, Tensor x, Tensor w, Tensor rstd) -> (Tensor, Tensor)",
       "geglu_fwd(Tensor gate, Tensor up) -> Tensor",
       "geglu_bwd(Tensor dout, Tensor gate, Tensor up) -> (Tensor, Tensor)",
+      "softcap_softmax_fwd(Tensor s, Tensor mask, float cap) -> Tensor",
+      "softcap_softmax_bwd(Tensor dp, Tensor p, Tensor s, float cap) -> Tensor",
   };
-  static const char *names[] = {"rms_norm_fwd", "rms_norm_bwd", "geglu_fwd", "geglu_bwd"};
-  static const BoxedKernel kernels[] = {rms_norm_fwd, rms_norm_bwd, geglu_fwd, geglu_bwd};
+  static const char *names[] = {"rms_norm_fwd",        "rms_norm_bwd",       "geglu_fwd",
+                                "geglu_bwd",           "softcap_softmax_fwd", "softcap_softmax_bwd"};
+  static const BoxedKernel kernels[] = {rms_norm_fwd, rms_norm_bwd,        geglu_fwd,
+                                        geglu_bwd,    softcap_softmax_fwd, softcap_softmax_bwd};
   if (aoti_torch_library_init_def("distill", __FILE__, __LINE__, &def_lib) ||
       aoti_torch_library_init_impl("distill", "CPU", __FILE__, __LINE__, &impl_lib)) {
     fprintf(stderr, "libdistill_ops: cannot open the torch library 'distill'\n");
     return;
   }
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < 6; i++) {
     if (aoti_torch_library_def(def_lib, schemas[i]) ||
         aoti_torch_library_impl(impl_lib, names[i], kernels[i])) {
       fprintf(stderr, "libdistill_ops: cannot register distill::%s\n", names[i]);

@@ -133,6 +133,30 @@ public final class NativeOpsBenchmark {
             }
             xl.getGradient().close();
           };
+      // Gemma 2's attention probabilities of one layer: (B, KV, G*T, S) = (8, 2, 256, 128), cap 50,
+      // the causal (T, S) mask; composed as the model does (tanh, cap, mask, softmax).
+      Shape scores = new Shape(8, 2, 256, 128);
+      NDArray s = base.create(normal(random, scores.size(), 1), scores);
+      NDArray dp = base.create(normal(random, scores.size(), 1), scores);
+      NDArray cap = base.full(new Shape(), 50f);
+      float[] mask = new float[128 * 128];
+      for (int i = 0; i < mask.length; i++) {
+        mask[i] = i % 128 <= i / 128 ? 0f : -1e9f;
+      }
+      NDArray causalMask = base.create(mask, new Shape(128, 128)); // 0 on and below the diagonal
+      Step composedSoftmax =
+          m -> {
+            NDArray sl = leaf(s, m);
+            NDArray p = sl.tanh().mul(cap).reshape(8, 2, 2, 128, 128).add(causalMask).softmax(-1);
+            JniUtils.backward((PtNDArray) p.reshape(scores), (PtNDArray) dp, false, false);
+            sl.getGradient().close();
+          };
+      Step nativeSoftmax =
+          m -> {
+            NDArray p = NativeOps.softcapSoftmaxForward(s, causalMask, 50);
+            NativeOps.softcapSoftmaxBackward(dp, p, s, 50).close();
+            p.close();
+          };
       // Forward only, nothing requiring a gradient (a frozen teacher's forward).
       Step composedNormForward = m -> ModelOps.rmsNorm(model, x, w).close();
       Step nativeNormForward = m -> NativeOps.rmsNormForward(x, w, eps).close();
@@ -158,6 +182,13 @@ public final class NativeOpsBenchmark {
           "GeGLU (8, 128, 1024) fwd only",
           composedGegluForward,
           nativeGegluForward,
+          base,
+          perBlock,
+          blocks);
+      compare(
+          "soft-cap + mask + softmax (8, 2, 256, 128) fwd + bwd",
+          composedSoftmax,
+          nativeSoftmax,
           base,
           perBlock,
           blocks);

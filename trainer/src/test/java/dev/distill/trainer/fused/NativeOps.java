@@ -67,6 +67,17 @@ public final class NativeOps {
           w: Tensor,
           rstd: Tensor) -> Tuple[Tensor, Tensor]:
           return ops.distill.rms_norm_bwd(torch.contiguous(torch.detach(dy)), torch.contiguous(torch.detach(x)), torch.contiguous(torch.detach(w)), torch.contiguous(torch.detach(rstd)))
+        def softcap_softmax_fwd(self: __torch__.FusedOps,
+          s: Tensor,
+          mask: Tensor,
+          cap: Tensor) -> Tensor:
+          return ops.distill.softcap_softmax_fwd(torch.contiguous(torch.detach(s)), torch.contiguous(torch.detach(mask)), float(cap))
+        def softcap_softmax_bwd(self: __torch__.FusedOps,
+          dp: Tensor,
+          p: Tensor,
+          s: Tensor,
+          cap: Tensor) -> Tensor:
+          return ops.distill.softcap_softmax_bwd(torch.contiguous(torch.detach(dp)), torch.contiguous(torch.detach(p)), torch.contiguous(torch.detach(s)), float(cap))
         def geglu_bwd(self: __torch__.FusedOps,
           dout: Tensor,
           gate: Tensor,
@@ -184,6 +195,26 @@ public final class NativeOps {
    */
   public static NDList gegluBackward(NDArray dout, NDArray gate, NDArray up) {
     return run("geglu_bwd", dout, gate, up);
+  }
+
+  /**
+   * Gemma 2's soft-capped, masked attention probabilities {@code softmax(cap tanh(s) + mask)}.
+   *
+   * @param s (B, KV, G*T, S) scores already divided by cap
+   * @param mask (T, S) or (B, 1, 1, T, S) additive, -1e9 where hidden
+   * @return p, s's shape, owned by s's manager
+   */
+  public static NDArray softcapSoftmaxForward(NDArray s, NDArray mask, double cap) {
+    return run("softcap_softmax_fwd", s, mask, constant(cap)).singletonOrThrow();
+  }
+
+  /**
+   * Its backward: {@code ds = cap (1 - tanh(s)^2) p (dp - sum(dp p))}.
+   *
+   * @return ds, s's shape, owned by dp's manager
+   */
+  public static NDArray softcapSoftmaxBackward(NDArray dp, NDArray p, NDArray s, double cap) {
+    return run("softcap_softmax_bwd", dp, p, s, constant(cap)).singletonOrThrow();
   }
 
   /** A () fp32 tensor of v, made once per value and kept (a scalar argument of a method). */

@@ -194,6 +194,61 @@ class NativeKernelsSpike {
     }
   }
 
+  @Test
+  void softcapSoftmaxEqualsTheComposedAttentionProbabilitiesWithAutograd() {
+    NativeOps.load();
+    double cap = 50; // attn_logit_softcapping of Gemma 2
+    long b = 8;
+    long kv = 2;
+    long g = 2;
+    long t = 128;
+    try (NDManager m = manager.newSubManager()) {
+      Random random = new Random(11);
+      Shape shape = new Shape(b, kv, g * t, t);
+      // scores / cap: logits up to about +-150 before the cap, so the tanh saturates in places
+      NDArray s = m.create(normal(random, shape.size(), 1.0), shape);
+      NDArray dp = m.create(normal(random, shape.size(), 1), shape);
+      NDArray causal = model.causalMask(0, t, t, 0); // (T, S) 0 or -1e9, no window
+      float[] keep = new float[(int) (b * t * t)]; // (B, 1, 1, T, S): packed documents
+      for (int i = 0; i < keep.length; i++) {
+        int row = (i / (int) t) % (int) t;
+        int col = i % (int) t;
+        boolean sameDoc = (row < 50) == (col < 50);
+        keep[i] = col <= row && sameDoc ? 0f : -1e9f;
+      }
+      NDArray packed = m.create(keep, new Shape(b, 1, 1, t, t));
+      for (NDArray mask : new NDArray[] {causal, packed}) {
+        NDArray p = NativeOps.softcapSoftmaxForward(s, mask, cap);
+        NDArray ds = NativeOps.softcapSoftmaxBackward(dp, p, s, cap);
+        float[][] ref = composedSoftcapSoftmax(m, s, mask, dp, cap, g, t);
+        assertClose("p, mask " + mask.getShape(), p.toFloatArray(), ref[0]);
+        assertClose("ds, mask " + mask.getShape(), ds.toFloatArray(), ref[1]);
+      }
+    }
+  }
+
+  /** The model's composed attention probabilities and, by autograd from dp, their ds. */
+  private static float[][] composedSoftcapSoftmax(
+      NDManager m, NDArray s0, NDArray mask, NDArray dp, double cap, long g, long t) {
+    Shape shape = s0.getShape();
+    try (NDManager sub = m.newSubManager();
+        GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+      NDArray s = leaf(s0, sub);
+      NDArray capArray = sub.full(new Shape(), (float) cap);
+      NDArray p =
+          s.tanh()
+              .mul(capArray)
+              .reshape(shape.get(0), shape.get(1), g, t, shape.get(3))
+              .add(mask) // (T, S) or (B, 1, 1, T, S), broadcast
+              .softmax(-1)
+              .reshape(shape);
+      JniUtils.backward((PtNDArray) p, (PtNDArray) dp, false, false);
+      try (NDArray ds = s.getGradient()) {
+        return new float[][] {p.toFloatArray(), ds.toFloatArray()};
+      }
+    }
+  }
+
   /** A fresh leaf on a's data, with a gradient of its own. */
   private static NDArray leaf(NDArray a, NDManager m) {
     NDArray l = a.stopGradient();
