@@ -158,10 +158,12 @@ public final class NativeOpsBenchmark {
             p.close();
           };
       // Forward only, nothing requiring a gradient (a frozen teacher's forward).
-      Step composedNormForward = m -> ModelOps.rmsNorm(model, x, w).close();
-      Step nativeNormForward = m -> NativeOps.rmsNormForward(x, w, eps).close();
-      Step composedGegluForward = m -> ModelOps.geglu(model, gate, up).close();
-      Step nativeGegluForward = m -> NativeOps.gegluForward(gate, up).close();
+      // The inputs are views in the iteration's manager, so that every intermediate is freed with
+      // it.
+      Step composedNormForward = m -> ModelOps.rmsNorm(model, view(x, m), view(w, m));
+      Step nativeNormForward = m -> NativeOps.rmsNormForward(view(x, m), view(w, m), eps);
+      Step composedGegluForward = m -> ModelOps.geglu(model, view(gate, m), view(up, m));
+      Step nativeGegluForward = m -> NativeOps.gegluForward(view(gate, m), view(up, m));
       compare("RMSNorm (8, 128, 256) fwd + bwd", composedNorm, nativeNorm, base, perBlock, blocks);
       compare(
           "x * s1 -> RMSNorm -> * s2, fwd + bwd (graph cut)",
@@ -192,11 +194,25 @@ public final class NativeOpsBenchmark {
           base,
           perBlock,
           blocks);
+      compare(
+          "soft-cap + mask + softmax fwd only",
+          m -> view(s, m).tanh().mul(cap).reshape(8, 2, 2, 128, 128).add(causalMask).softmax(-1),
+          m -> NativeOps.softcapSoftmaxForward(view(s, m), causalMask, 50),
+          base,
+          perBlock,
+          blocks);
       System.out.printf(
           Locale.ROOT,
           "load average at the end %.2f%n",
           ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
     }
+  }
+
+  /** A's data as an array of m, not requiring a gradient. */
+  private static NDArray view(NDArray a, NDManager m) {
+    NDArray v = a.stopGradient();
+    v.attach(m);
+    return v;
   }
 
   /** A fresh leaf sharing a's data, with a gradient of its own. */
