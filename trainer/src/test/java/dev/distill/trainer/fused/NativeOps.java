@@ -1,0 +1,263 @@
+package dev.distill.trainer.fused;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.IValueUtils;
+import ai.djl.pytorch.jni.JniUtils;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.zip.CRC32;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipInputStream;
+import java.util.zip.ZipOutputStream;
+
+/**
+ * The C-shim kernel spike (docs/benchmarks.md, "Fused CPU kernels through libtorch's C shim:
+ * spike"): loads {@code libdistill_ops.so} (built by {@code trainer/src/main/native/build.sh}) into
+ * this JVM after DJL's libtorch, which registers the custom ops {@code distill::*}, and calls them
+ * from a TorchScript module compiled by libtorch at load. Test code only: nothing in the product
+ * uses it.
+ *
+ * <p>The ops have no autograd formula: each forward returns what its backward needs, and the caller
+ * runs the backward by hand. Inputs are detached inside the module, so no autograd record is made.
+ */
+public final class NativeOps {
+
+  /** System property naming the library; default {@code target/native/libdistill_ops.so}. */
+  public static final String PROPERTY = "distill.native_ops";
+
+  /**
+   * The module's code: same class (and forward) as {@code fused_ops.pt}'s frame, whose pickled
+   * module object it reuses. Each method detaches and makes its inputs contiguous (a no-op for
+   * contiguous ones), then calls the op.
+   */
+  static final String SOURCE =
+      """
+      class FusedOps(Module):
+        __parameters__ = []
+        __buffers__ = []
+        training : bool
+        _is_full_backward_hook : Optional[bool]
+        def forward(self: __torch__.FusedOps,
+          gate: Tensor,
+          up: Tensor) -> Tensor:
+          return ops.distill.geglu_fwd(torch.contiguous(torch.detach(gate)), torch.contiguous(torch.detach(up)))
+        def rms_norm_fwd(self: __torch__.FusedOps,
+          x: Tensor,
+          w: Tensor,
+          eps: Tensor) -> Tuple[Tensor, Tensor]:
+          return ops.distill.rms_norm_fwd(torch.contiguous(torch.detach(x)), torch.contiguous(torch.detach(w)), float(eps))
+        def rms_norm_bwd(self: __torch__.FusedOps,
+          dy: Tensor,
+          x: Tensor,
+          w: Tensor,
+          rstd: Tensor) -> Tuple[Tensor, Tensor]:
+          return ops.distill.rms_norm_bwd(torch.contiguous(torch.detach(dy)), torch.contiguous(torch.detach(x)), torch.contiguous(torch.detach(w)), torch.contiguous(torch.detach(rstd)))
+        def softcap_softmax_fwd(self: __torch__.FusedOps,
+          s: Tensor,
+          mask: Tensor,
+          cap: Tensor) -> Tensor:
+          return ops.distill.softcap_softmax_fwd(torch.contiguous(torch.detach(s)), torch.contiguous(torch.detach(mask)), float(cap))
+        def softcap_softmax_bwd(self: __torch__.FusedOps,
+          dp: Tensor,
+          p: Tensor,
+          s: Tensor,
+          cap: Tensor) -> Tensor:
+          return ops.distill.softcap_softmax_bwd(torch.contiguous(torch.detach(dp)), torch.contiguous(torch.detach(p)), torch.contiguous(torch.detach(s)), float(cap))
+        def geglu_bwd(self: __torch__.FusedOps,
+          dout: Tensor,
+          gate: Tensor,
+          up: Tensor) -> Tuple[Tensor, Tensor]:
+          return ops.distill.geglu_bwd(torch.contiguous(torch.detach(dout)), torch.contiguous(torch.detach(gate)), torch.contiguous(torch.detach(up)))
+      """;
+
+  private static final Map<Double, NDArray> CONSTANTS = new ConcurrentHashMap<>();
+  private static final Map<String, NDArray> MARKERS = new ConcurrentHashMap<>();
+  private static NDManager constants;
+  private static PtSymbolBlock module;
+  private static Path loaded;
+
+  private NativeOps() {}
+
+  /**
+   * Loads the library (once) and the module. Throws with what to do when the library is missing:
+   * the spike's checks fail rather than skip.
+   *
+   * @return the path of the loaded library
+   */
+  public static synchronized Path load() {
+    if (module != null) {
+      return loaded;
+    }
+    Engine.getEngine("PyTorch"); // libtorch first: the library resolves aoti_torch_* against it
+    Path lib = Path.of(System.getProperty(PROPERTY, "target/native/libdistill_ops.so"));
+    if (!Files.isRegularFile(lib)) {
+      throw new IllegalStateException(
+          lib.toAbsolutePath()
+              + ": no native kernel library; build it with trainer/src/main/native/build.sh"
+              + " (needs gcc), or point -D"
+              + PROPERTY
+              + " at it");
+    }
+    System.load(lib.toAbsolutePath().toString());
+    PtNDManager owner = (PtNDManager) NDManager.newBaseManager("PyTorch"); // lives with the process
+    try {
+      module = JniUtils.loadModule(owner, new ByteArrayInputStream(archive()), false, false);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    loaded = lib.toAbsolutePath();
+    return loaded;
+  }
+
+  /** fused_ops.pt with its code replaced by {@link #SOURCE} (and its debug tables dropped). */
+  static byte[] archive() {
+    try (InputStream in = FusedOps.class.getResourceAsStream("fused_ops.pt");
+        ZipInputStream zin = new ZipInputStream(in)) {
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+      try (ZipOutputStream zout = new ZipOutputStream(bytes)) {
+        for (ZipEntry e = zin.getNextEntry(); e != null; e = zin.getNextEntry()) {
+          if (e.getName().endsWith(".debug_pkl")) {
+            continue;
+          }
+          byte[] data = zin.readAllBytes();
+          if (e.getName().endsWith("/code/__torch__.py")) {
+            data = SOURCE.getBytes(StandardCharsets.UTF_8);
+          }
+          ZipEntry out = new ZipEntry(e.getName()); // stored, as torch.save writes them
+          out.setMethod(ZipEntry.STORED);
+          out.setSize(data.length);
+          CRC32 crc = new CRC32();
+          crc.update(data);
+          out.setCrc(crc.getValue());
+          zout.putNextEntry(out);
+          zout.write(data);
+          zout.closeEntry();
+        }
+      }
+      return bytes.toByteArray();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Gemma's RMSNorm forward {@code x * rsqrt(mean(x^2) + eps) * (1 + w)}.
+   *
+   * @param x (..., D) fp32
+   * @param w (D) fp32
+   * @return y (..., D) and rstd (..., 1), owned by x's manager
+   */
+  public static NDList rmsNormForward(NDArray x, NDArray w, double eps) {
+    return run("rms_norm_fwd", x, w, constant(eps));
+  }
+
+  /**
+   * RMSNorm's backward.
+   *
+   * @param dy (..., D) the gradient of y
+   * @param x (..., D) the forward's input
+   * @param w (D)
+   * @param rstd (..., 1) from {@link #rmsNormForward}
+   * @return dx (..., D) and dw (D), owned by dy's manager
+   */
+  public static NDList rmsNormBackward(NDArray dy, NDArray x, NDArray w, NDArray rstd) {
+    return run("rms_norm_bwd", dy, x, w, rstd);
+  }
+
+  /**
+   * GeGLU forward {@code gelu_tanh(gate) * up}.
+   *
+   * @return (..., I), owned by gate's manager
+   */
+  public static NDArray gegluForward(NDArray gate, NDArray up) {
+    return run("forward", gate, up).singletonOrThrow();
+  }
+
+  /**
+   * GeGLU's backward.
+   *
+   * @return dgate and dup, (..., I), owned by dout's manager
+   */
+  public static NDList gegluBackward(NDArray dout, NDArray gate, NDArray up) {
+    return run("geglu_bwd", dout, gate, up);
+  }
+
+  /**
+   * Gemma 2's soft-capped, masked attention probabilities {@code softmax(cap tanh(s) + mask)}.
+   *
+   * @param s (B, KV, G*T, S) scores already divided by cap
+   * @param mask (T, S) or (B, 1, 1, T, S) additive, -1e9 where hidden
+   * @return p, s's shape, owned by s's manager
+   */
+  public static NDArray softcapSoftmaxForward(NDArray s, NDArray mask, double cap) {
+    return run("softcap_softmax_fwd", s, mask, constant(cap)).singletonOrThrow();
+  }
+
+  /**
+   * Its backward: {@code ds = cap (1 - tanh(s)^2) p (dp - sum(dp p))}.
+   *
+   * @return ds, s's shape, owned by dp's manager
+   */
+  public static NDArray softcapSoftmaxBackward(NDArray dp, NDArray p, NDArray s, double cap) {
+    return run("softcap_softmax_bwd", dp, p, s, constant(cap)).singletonOrThrow();
+  }
+
+  /** A () fp32 tensor of v, made once per value and kept (a scalar argument of a method). */
+  private static NDArray constant(double v) {
+    return CONSTANTS.computeIfAbsent(
+        v,
+        k -> {
+          NDArray c = constantManager().create((float) (double) k); // ()
+          NDScope.unregister(c);
+          return c;
+        });
+  }
+
+  private static NDArray methodMarker(String method) {
+    return MARKERS.computeIfAbsent(
+        method,
+        name -> {
+          NDArray marker = constantManager().create(0f); // () never read
+          marker.setName("module_method:" + name);
+          NDScope.unregister(marker);
+          return marker;
+        });
+  }
+
+  private static synchronized NDManager constantManager() {
+    if (constants == null) {
+      constants = NDManager.newBaseManager("PyTorch"); // lives as long as the process
+    }
+    return constants;
+  }
+
+  /**
+   * Runs a method of the module through {@code IValueUtils.forward} (the method picked by a marker
+   * input, as {@link FusedOps} does), not {@code runMethod}: runMethod runs under libtorch's
+   * InferenceMode, and its results are inference tensors, which autograd refuses (no requires_grad,
+   * not saved for backward) — the graph cut of a manual backward needs normal ones. The results
+   * belong to the first argument's manager.
+   */
+  private static NDList run(String method, NDArray... args) {
+    load();
+    NDList in = new NDList(args.length + 1);
+    in.addAll(Arrays.asList(args));
+    in.add(methodMarker(method));
+    return IValueUtils.forward(module, in, true);
+  }
+}
