@@ -9,7 +9,7 @@ import java.util.Map;
  * {@link #totalBytes}; they are, in order:
  *
  * <ul>
- *   <li>{@code teacher_weights}: parameters x {@link Precision#teacherBytes};
+ *   <li>{@code teacher_weights}: matrix parameters x {@link Precision#teacherBytes}, norms x 4;
  *   <li>{@code teacher_cache}: a distill job that trains from a teacher cache ({@code
  *       teacher_logits}) loads no teacher; it holds one loss chunk's stored entries as tensors
  *       ({@link #teacherCacheBytes});
@@ -114,7 +114,8 @@ public record MemoryPlan(
     Map<String, Long> c = new LinkedHashMap<>();
     long studentParams = in.student() == null ? 0 : in.student().parameterCount();
     long teacherParams = in.teacher() == null ? 0 : in.teacher().parameterCount();
-    c.put(TEACHER_WEIGHTS, teacherParams * p.teacherBytes());
+    // held as loadFrozen holds it: matrices in 2 bytes (fp32 in fp32), norms in fp32
+    c.put(TEACHER_WEIGHTS, in.teacher() == null ? 0 : frozenBaseBytes(in.teacher(), p));
     c.put(TEACHER_CACHE, teacherCacheBytes(in));
     if (in.training() && p.updatesInBackward()) { // pure bf16 (never LoRA: the spec refuses it)
       long copies = inBackwardCopyParameters(in.student());
@@ -138,8 +139,8 @@ public record MemoryPlan(
       c.put(MASTER_WEIGHTS, trained * p.masterBytes());
       c.put(GRADIENTS, trained * p.gradientBytes());
       c.put(OPTIMIZER_STATE, trained * p.optimizerBytes());
-    } else {
-      c.put(STUDENT_WEIGHTS, studentParams * p.teacherBytes());
+    } else { // an evaluated model, held frozen as a teacher is
+      c.put(STUDENT_WEIGHTS, in.student() == null ? 0 : frozenBaseBytes(in.student(), p));
       c.put(MASTER_WEIGHTS, 0L);
       c.put(GRADIENTS, 0L);
       c.put(OPTIMIZER_STATE, 0L);
