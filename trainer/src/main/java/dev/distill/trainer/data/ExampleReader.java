@@ -280,34 +280,19 @@ public final class ExampleReader {
 
   private static long readJsonArray(
       Path file, InputStream in, BiConsumer<Example, JsonNode> sink, RecordParser parser) {
-    long record = 0;
-    long line = 1;
-    long current = 1; // the record being read, for error messages
-    try (JsonParser p = JSON.createParser(in)) {
-      p.nextToken(); // START_ARRAY
-      while (true) {
-        current = record + 1;
-        JsonToken t = p.nextToken();
-        line = p.currentLocation().getLineNr();
-        if (t == JsonToken.END_ARRAY) {
-          break;
-        }
-        if (t == null) {
-          throw new DataFormatException(file, line, record + 1, "the JSON array is not closed");
-        }
-        record++;
-        if (t != JsonToken.START_OBJECT) {
-          throw new DataFormatException(file, line, record, "expected a JSON object, found " + t);
-        }
-        JsonNode node = p.readValueAsTree();
-        sink.accept(checked(file, line, record, () -> parser.parse(node)), node);
-      }
-    } catch (JacksonException e) {
-      long errLine = e.getLocation() != null ? e.getLocation().getLineNr() : line;
-      throw new DataFormatException(
-          file, errLine, current, "malformed JSON: " + e.getOriginalMessage());
+    try (ArrayCursor array = new ArrayCursor(file, in, parser)) {
+      return drain(array, sink);
     }
-    return record;
+  }
+
+  /** Hands every remaining item of a cursor to the sink; the number of the last (0 for none). */
+  private static long drain(Cursor cursor, BiConsumer<Example, JsonNode> sink) {
+    long records = 0;
+    for (Cursor.Item item = cursor.next(); item != null; item = cursor.next()) {
+      sink.accept(item.example(), item.record());
+      records = item.number();
+    }
+    return records;
   }
 
   private interface RecordParser {
@@ -316,14 +301,9 @@ public final class ExampleReader {
 
   private static long readJsonLines(
       Path file, BiConsumer<Example, JsonNode> sink, RecordParser parser) throws IOException {
-    long records = 0;
     try (LinesCursor lines = new LinesCursor(file, parser)) {
-      for (Cursor.Item item = lines.next(); item != null; item = lines.next()) {
-        sink.accept(item.example(), item.record());
-        records = item.number();
-      }
+      return drain(lines, sink);
     }
-    return records;
   }
 
   private static Example checked(

@@ -398,22 +398,7 @@ final class Corpus {
       }
     }
     int total = counted;
-    return new SynthesisRecipe.Unit<>() {
-      @Override
-      String noun() {
-        return "chunks";
-      }
-
-      @Override
-      String writtenWord() {
-        return "with pairs";
-      }
-
-      @Override
-      int total() {
-        return total;
-      }
-
+    return new SynthesisRecipe.Unit<>("chunks", "with pairs", total) {
       @Override
       SynthesisRecipe.Items<Chunk> items() {
         return Chunker.of(file, uri, maxTokens, tokens);

@@ -103,22 +103,7 @@ final class Responses {
       JobSpec spec, RunContext ctx, PromptTemplate template, int records, String who) {
     GenerationSpec gen = spec.generation();
     int total = Math.min(gen.numSamples(), records);
-    return new SynthesisRecipe.Unit<>() {
-      @Override
-      String noun() {
-        return "instructions";
-      }
-
-      @Override
-      String writtenWord() {
-        return "answered";
-      }
-
-      @Override
-      int total() {
-        return total;
-      }
-
+    return new SynthesisRecipe.Unit<>("instructions", "answered", total) {
       @Override
       SynthesisRecipe.Items<Source> items() {
         return sources(spec, ctx);

@@ -372,15 +372,33 @@ public final class SynthesisRecipe {
    * the mode's words for its events, errors and manifest.
    */
   abstract static class Unit<I> {
+    private final String noun;
+    private final String writtenWord;
+    private final int total;
 
-    /** What an item is called in events: samples, instructions, chunks. */
-    abstract String noun();
+    /**
+     * @param noun what an item is called in events: samples, instructions, chunks
+     * @param writtenWord what the written items are called in the resume event: written, answered,
+     *     with pairs
+     * @param total how many items the run attempts (the first of {@link #items})
+     */
+    Unit(String noun, String writtenWord, int total) {
+      this.noun = noun;
+      this.writtenWord = writtenWord;
+      this.total = total;
+    }
 
-    /** What the written items are called in the resume event: written, answered, with pairs. */
-    abstract String writtenWord();
+    final String noun() {
+      return noun;
+    }
 
-    /** How many items the run attempts (the first of {@link #items}). */
-    abstract int total();
+    final String writtenWord() {
+      return writtenWord;
+    }
+
+    final int total() {
+      return total;
+    }
 
     /** The items from the first, opened afresh on each call (the run, then the output). */
     abstract Items<I> items();
@@ -591,26 +609,12 @@ public final class SynthesisRecipe {
     private final Set<String> seen = new HashSet<>();
 
     Magpie(JobSpec spec, PromptTemplate template, String preQuery, String who) {
+      super("samples", "written", spec.generation().numSamples());
       this.spec = spec;
       this.gen = spec.generation();
       this.template = template;
       this.preQuery = preQuery;
       this.who = who;
-    }
-
-    @Override
-    String noun() {
-      return "samples";
-    }
-
-    @Override
-    String writtenWord() {
-      return "written";
-    }
-
-    @Override
-    int total() {
-      return gen.numSamples();
     }
 
     @Override
