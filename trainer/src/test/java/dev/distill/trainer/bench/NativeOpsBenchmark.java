@@ -8,7 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
-import dev.distill.trainer.fused.NativeOps;
+import dev.distill.trainer.fused.NativeKernels;
 import dev.distill.trainer.model.gemma2.Gemma2Config;
 import dev.distill.trainer.model.gemma2.Gemma2Model;
 import dev.distill.trainer.model.gemma2.ModelOps;
@@ -45,7 +45,7 @@ public final class NativeOpsBenchmark {
   public static void main(String[] args) {
     int perBlock = args.length > 0 ? Integer.parseInt(args[0]) : 50;
     int blocks = args.length > 1 ? Integer.parseInt(args[1]) : 6;
-    System.out.println("library: " + NativeOps.load());
+    System.out.println("library: " + NativeKernels.load());
     System.out.printf(
         Locale.ROOT,
         "threads: ai.djl.pytorch.num_threads=%s OMP_NUM_THREADS=%s; load average %.2f%n",
@@ -81,8 +81,8 @@ public final class NativeOpsBenchmark {
           };
       Step nativeNorm =
           m -> {
-            NDList fwd = NativeOps.rmsNormForward(x, w, eps);
-            NDList bwd = NativeOps.rmsNormBackward(dy, x, w, fwd.get(1));
+            NDList fwd = NativeKernels.rmsNormForward(x, w, eps);
+            NDList bwd = NativeKernels.rmsNormBackward(dy, x, w, fwd.get(1));
             fwd.close();
             bwd.close();
           };
@@ -97,8 +97,8 @@ public final class NativeOpsBenchmark {
           };
       Step nativeGeglu =
           m -> {
-            NDArray out = NativeOps.gegluForward(gate, up);
-            NDList grads = NativeOps.gegluBackward(dout, gate, up);
+            NDArray out = NativeKernels.gegluForward(gate, up);
+            NDList grads = NativeKernels.gegluBackward(dout, gate, up);
             out.close();
             grads.close();
           };
@@ -121,12 +121,12 @@ public final class NativeOpsBenchmark {
           m -> {
             NDArray xl = leaf(x, m);
             NDArray u = xl.mul(s1); // (8, 128, 256) the segment below, with its graph
-            NDList fwd = NativeOps.rmsNormForward(u, w, eps);
+            NDList fwd = NativeKernels.rmsNormForward(u, w, eps);
             NDArray yl = leaf(fwd.get(0), m); // the cut: a leaf above the norm
             NDArray v = yl.mul(s2);
             JniUtils.backward((PtNDArray) v, (PtNDArray) dy, false, false); // segment above
             try (NDArray gy = yl.getGradient()) {
-              NDList bwd = NativeOps.rmsNormBackward(gy, u, w, fwd.get(1));
+              NDList bwd = NativeKernels.rmsNormBackward(gy, u, w, fwd.get(1));
               JniUtils.backward((PtNDArray) u, (PtNDArray) bwd.get(0), false, false); // below
               wGrad.addi(bwd.get(1));
               bwd.close();
@@ -153,17 +153,17 @@ public final class NativeOpsBenchmark {
           };
       Step nativeSoftmax =
           m -> {
-            NDArray p = NativeOps.softcapSoftmaxForward(s, causalMask, 50);
-            NativeOps.softcapSoftmaxBackward(dp, p, s, 50).close();
+            NDArray p = NativeKernels.softcapSoftmaxForward(s, causalMask, 50);
+            NativeKernels.softcapSoftmaxBackward(dp, p, s, 50).close();
             p.close();
           };
       // Forward only, nothing requiring a gradient (a frozen teacher's forward).
       // The inputs are views in the iteration's manager, so that every intermediate is freed with
       // it.
       Step composedNormForward = m -> ModelOps.rmsNorm(model, view(x, m), view(w, m));
-      Step nativeNormForward = m -> NativeOps.rmsNormForward(view(x, m), view(w, m), eps);
+      Step nativeNormForward = m -> NativeKernels.rmsNormForward(view(x, m), view(w, m), eps);
       Step composedGegluForward = m -> ModelOps.geglu(model, view(gate, m), view(up, m));
-      Step nativeGegluForward = m -> NativeOps.gegluForward(view(gate, m), view(up, m));
+      Step nativeGegluForward = m -> NativeKernels.gegluForward(view(gate, m), view(up, m));
       compare("RMSNorm (8, 128, 256) fwd + bwd", composedNorm, nativeNorm, base, perBlock, blocks);
       compare(
           "x * s1 -> RMSNorm -> * s2, fwd + bwd (graph cut)",
@@ -197,7 +197,7 @@ public final class NativeOpsBenchmark {
       compare(
           "soft-cap + mask + softmax fwd only",
           m -> view(s, m).tanh().mul(cap).reshape(8, 2, 2, 128, 128).add(causalMask).softmax(-1),
-          m -> NativeOps.softcapSoftmaxForward(view(s, m), causalMask, 50),
+          m -> NativeKernels.softcapSoftmaxForward(view(s, m), causalMask, 50),
           base,
           perBlock,
           blocks);

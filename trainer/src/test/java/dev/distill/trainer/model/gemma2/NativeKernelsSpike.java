@@ -13,7 +13,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
-import dev.distill.trainer.fused.NativeOps;
+import dev.distill.trainer.fused.NativeKernels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,7 +64,7 @@ class NativeKernelsSpike {
 
   @Test
   void libraryLoadsIntoDjlsProcessAndSharesLibtorchsOpenMpRuntime() throws IOException {
-    Path lib = NativeOps.load();
+    Path lib = NativeKernels.load();
     Set<String> gomps = new TreeSet<>();
     for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
       int slash = line.indexOf('/');
@@ -81,7 +81,7 @@ class NativeKernelsSpike {
 
   @Test
   void rmsNormMatchesHandComputedValuesAndDerivatives() {
-    NativeOps.load();
+    NativeKernels.load();
     // Two rows of D = 4; the second is zero (rstd = 1 / sqrt(eps), y = 0, dx = rstd * dy (1 + w)).
     float[] xs = {1f, -2f, 3f, 0.5f, 0f, 0f, 0f, 0f};
     float[] ws = {0f, 0.5f, -0.5f, 1f};
@@ -90,8 +90,8 @@ class NativeKernelsSpike {
       NDArray x = m.create(xs, new Shape(2, 4));
       NDArray w = m.create(ws);
       NDArray dy = m.create(dys, new Shape(2, 4));
-      NDList fwd = NativeOps.rmsNormForward(x, w, EPS);
-      NDList bwd = NativeOps.rmsNormBackward(dy, x, w, fwd.get(1));
+      NDList fwd = NativeKernels.rmsNormForward(x, w, EPS);
+      NDList bwd = NativeKernels.rmsNormBackward(dy, x, w, fwd.get(1));
       assertThat(fwd.get(1).getShape()).isEqualTo(new Shape(2, 1));
       float[] y = fwd.get(0).toFloatArray();
       float[] rstd = fwd.get(1).toFloatArray();
@@ -130,7 +130,7 @@ class NativeKernelsSpike {
 
   @Test
   void rmsNormEqualsTheComposedNormWithAutograd() {
-    NativeOps.load();
+    NativeKernels.load();
     for (Shape shape : new Shape[] {new Shape(2, 3, 8), new Shape(5, 37), new Shape(8, 128, 256)}) {
       try (NDManager m = manager.newSubManager()) {
         Random random = new Random(shape.size());
@@ -138,8 +138,8 @@ class NativeKernelsSpike {
         NDArray x = m.create(normal(random, shape.size(), 1.5), shape);
         NDArray w = m.create(normal(random, d, 0.3));
         NDArray dy = m.create(normal(random, shape.size(), 1), shape);
-        NDList fwd = NativeOps.rmsNormForward(x, w, EPS);
-        NDList bwd = NativeOps.rmsNormBackward(dy, x, w, fwd.get(1));
+        NDList fwd = NativeKernels.rmsNormForward(x, w, EPS);
+        NDList bwd = NativeKernels.rmsNormBackward(dy, x, w, fwd.get(1));
         float[][] ref = composedRmsNorm(m, x, w, dy);
         assertClose("y " + shape, fwd.get(0).toFloatArray(), ref[0]);
         assertClose("dx " + shape, bwd.get(0).toFloatArray(), ref[1]);
@@ -156,7 +156,7 @@ class NativeKernelsSpike {
    */
   @Test
   void aGraphCutAtTheNativeNormGivesTheComposedGradients() {
-    NativeOps.load();
+    NativeKernels.load();
     Shape shape = new Shape(8, 128, 256);
     try (NDManager m = manager.newSubManager()) {
       Random random = new Random(7);
@@ -181,11 +181,11 @@ class NativeKernelsSpike {
         NDArray x = leaf(x0, s);
         NDArray w = leaf(w0, s);
         NDArray u = x.mul(a); // (8, 128, 256) with its graph to x
-        NDList fwd = NativeOps.rmsNormForward(u, w, EPS);
+        NDList fwd = NativeKernels.rmsNormForward(u, w, EPS);
         NDArray y = leaf(fwd.get(0), s); // the cut
         NDArray v = y.mul(b);
         JniUtils.backward((PtNDArray) v, (PtNDArray) dv, false, false); // the segment above
-        NDList bwd = NativeOps.rmsNormBackward(y.getGradient(), u, w, fwd.get(1));
+        NDList bwd = NativeKernels.rmsNormBackward(y.getGradient(), u, w, fwd.get(1));
         JniUtils.backward((PtNDArray) u, (PtNDArray) bwd.get(0), false, false); // below
         NDArray dw = s.zeros(new Shape(256)).addi(bwd.get(1)); // w's gradient, by hand
         assertClose("dx through the cut", x.getGradient().toFloatArray(), dxComposed);
@@ -196,7 +196,7 @@ class NativeKernelsSpike {
 
   @Test
   void softcapSoftmaxEqualsTheComposedAttentionProbabilitiesWithAutograd() {
-    NativeOps.load();
+    NativeKernels.load();
     double cap = 50; // attn_logit_softcapping of Gemma 2
     long b = 8;
     long kv = 2;
@@ -218,8 +218,8 @@ class NativeKernelsSpike {
       }
       NDArray packed = m.create(keep, new Shape(b, 1, 1, t, t));
       for (NDArray mask : new NDArray[] {causal, packed}) {
-        NDArray p = NativeOps.softcapSoftmaxForward(s, mask, cap);
-        NDArray ds = NativeOps.softcapSoftmaxBackward(dp, p, s, cap);
+        NDArray p = NativeKernels.softcapSoftmaxForward(s, mask, cap);
+        NDArray ds = NativeKernels.softcapSoftmaxBackward(dp, p, s, cap);
         float[][] ref = composedSoftcapSoftmax(m, s, mask, dp, cap, g, t);
         assertClose("p, mask " + mask.getShape(), p.toFloatArray(), ref[0]);
         assertClose("ds, mask " + mask.getShape(), ds.toFloatArray(), ref[1]);
@@ -259,7 +259,7 @@ class NativeKernelsSpike {
 
   @Test
   void gegluMatchesHandComputedValuesAndDerivatives() {
-    NativeOps.load();
+    NativeKernels.load();
     float[] gates = {-12f, -4f, -1.5f, -0.3f, 0f, 0.2f, 1f, 2.5f, 6f, 15f};
     float[] ups = {2f, 0.5f, -2f, 3f, 1f, -0.7f, 1.5f, 2f, -1f, 0.25f};
     float[] douts = {1f, 2f, 3f, 4f, 5f, 6f, 7f, 8f, 9f, 10f};
@@ -267,8 +267,8 @@ class NativeKernelsSpike {
       NDArray gate = m.create(gates, new Shape(2, 5));
       NDArray up = m.create(ups, new Shape(2, 5));
       NDArray dout = m.create(douts, new Shape(2, 5));
-      float[] out = NativeOps.gegluForward(gate, up).toFloatArray();
-      NDList grads = NativeOps.gegluBackward(dout, gate, up);
+      float[] out = NativeKernels.gegluForward(gate, up).toFloatArray();
+      NDList grads = NativeKernels.gegluBackward(dout, gate, up);
       float[] dGate = grads.get(0).toFloatArray();
       float[] dUp = grads.get(1).toFloatArray();
       for (int i = 0; i < gates.length; i++) {
@@ -287,15 +287,15 @@ class NativeKernelsSpike {
 
   @Test
   void gegluEqualsTheModelsGegluWithAutograd() {
-    NativeOps.load();
+    NativeKernels.load();
     for (Shape shape : new Shape[] {new Shape(2, 4), new Shape(3, 1001), new Shape(8, 128, 1024)}) {
       try (NDManager m = manager.newSubManager()) {
         Random random = new Random(shape.size());
         NDArray gate = m.create(normal(random, shape.size(), 2), shape);
         NDArray up = m.create(normal(random, shape.size(), 1), shape);
         NDArray dout = m.create(normal(random, shape.size(), 1), shape);
-        float[] out = NativeOps.gegluForward(gate, up).toFloatArray();
-        NDList grads = NativeOps.gegluBackward(dout, gate, up);
+        float[] out = NativeKernels.gegluForward(gate, up).toFloatArray();
+        NDList grads = NativeKernels.gegluBackward(dout, gate, up);
         float[][] ref = composedGeglu(m, gate, up, dout);
         assertClose("geglu " + shape, out, ref[0]);
         assertClose("dgate " + shape, grads.get(0).toFloatArray(), ref[1]);
@@ -311,7 +311,7 @@ class NativeKernelsSpike {
    */
   @Test
   void kernelsReleaseTheirInputs() throws IOException {
-    NativeOps.load();
+    NativeKernels.load();
     Shape shape = new Shape(8, 128, 1024);
     long before = 0;
     for (int i = 0; i < 220; i++) {
@@ -321,8 +321,8 @@ class NativeKernelsSpike {
       try (NDManager m = manager.newSubManager()) {
         NDArray gate = m.randomNormal(shape);
         NDArray up = m.randomNormal(shape);
-        NativeOps.gegluForward(gate, up);
-        NativeOps.rmsNormForward(gate, up.get("0, 0"), EPS);
+        NativeKernels.gegluForward(gate, up);
+        NativeKernels.rmsNormForward(gate, up.get("0, 0"), EPS);
       }
     }
     long grownMib = (residentKib() - before) / 1024;
@@ -340,20 +340,20 @@ class NativeKernelsSpike {
 
   @Test
   void badInputIsAJavaExceptionNotACrash() {
-    NativeOps.load();
+    NativeKernels.load();
     try (NDManager m = manager.newSubManager()) {
       NDArray x = m.create(new int[] {1, 2, 3, 4}, new Shape(1, 4));
       NDArray w = m.zeros(new Shape(4), DataType.FLOAT32);
-      assertThatThrownBy(() -> NativeOps.rmsNormForward(x, w, EPS))
+      assertThatThrownBy(() -> NativeKernels.rmsNormForward(x, w, EPS))
           .hasMessageContaining("tensor arguments must be float32");
       NDArray xf = m.ones(new Shape(1, 4));
       NDArray w3 = m.zeros(new Shape(3));
-      assertThatThrownBy(() -> NativeOps.rmsNormForward(xf, w3, EPS))
+      assertThatThrownBy(() -> NativeKernels.rmsNormForward(xf, w3, EPS))
           .hasMessageContaining("w must have D = x.size(-1) elements");
       // Non-contiguous inputs are made contiguous by the module, so they work.
       NDArray xt = m.create(new float[] {1f, 2f, 3f, 4f, 5f, 6f}, new Shape(2, 3)).transpose();
       NDArray w2 = m.zeros(new Shape(2));
-      float[] y = NativeOps.rmsNormForward(xt, w2, EPS).get(0).toFloatArray();
+      float[] y = NativeKernels.rmsNormForward(xt, w2, EPS).get(0).toFloatArray();
       double r = 1 / Math.sqrt((1 + 16) / 2.0 + EPS);
       assertThat((double) y[0]).isCloseTo(r, offset(1e-6));
       assertThat((double) y[1]).isCloseTo(4 * r, offset(1e-6));

@@ -29,13 +29,12 @@ import java.util.zip.ZipOutputStream;
  * The C-shim kernel spike (docs/benchmarks.md, "Fused CPU kernels through libtorch's C shim:
  * spike"): loads {@code libdistill_ops.so} (built by {@code trainer/src/main/native/build.sh}) into
  * this JVM after DJL's libtorch, which registers the custom ops {@code distill::*}, and calls them
- * from a TorchScript module compiled by libtorch at load. Test code only: nothing in the product
- * uses it.
+ * from a TorchScript module compiled by libtorch at load.
  *
  * <p>The ops have no autograd formula: each forward returns what its backward needs, and the caller
  * runs the backward by hand. Inputs are detached inside the module, so no autograd record is made.
  */
-public final class NativeOps {
+public final class NativeKernels {
 
   /** System property naming the library; default {@code target/native/libdistill_ops.so}. */
   public static final String PROPERTY = "distill.native_ops";
@@ -91,7 +90,17 @@ public final class NativeOps {
   private static PtSymbolBlock module;
   private static Path loaded;
 
-  private NativeOps() {}
+  private NativeKernels() {}
+
+  /** Whether the library can be loaded (it is loaded by this call if it was not). */
+  public static boolean available() {
+    try {
+      load();
+      return true;
+    } catch (RuntimeException | UnsatisfiedLinkError e) {
+      return false;
+    }
+  }
 
   /**
    * Loads the library (once) and the module. Throws with what to do when the library is missing:
