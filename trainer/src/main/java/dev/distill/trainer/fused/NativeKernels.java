@@ -92,6 +92,24 @@ public final class NativeKernels {
 
   private NativeKernels() {}
 
+  /**
+   * The system property that puts {@code Gemma2Model}'s fp32 CPU forward and backward on these
+   * kernels: {@code -Ddistill.native_kernels=true} (off by default: not bit-for-bit with the
+   * composed path).
+   */
+  public static final String SWITCH = "distill.native_kernels";
+
+  /**
+   * Loads the library for a caller that was asked to use it.
+   *
+   * @return true
+   * @throws IllegalStateException saying why it cannot be loaded
+   */
+  public static boolean require() {
+    load();
+    return true;
+  }
+
   /** Whether the library can be loaded (it is loaded by this call if it was not). */
   public static boolean available() {
     try {
