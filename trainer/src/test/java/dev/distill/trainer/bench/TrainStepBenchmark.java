@@ -12,6 +12,7 @@ import dev.distill.spec.JobSpec;
 import dev.distill.spec.JobType;
 import dev.distill.spec.ModelRef;
 import dev.distill.trainer.fused.FusedOps;
+import dev.distill.trainer.fused.NativeKernels;
 import dev.distill.trainer.loss.KdKind;
 import dev.distill.trainer.loss.KdLoss;
 import dev.distill.trainer.loss.KdLossConfig;
@@ -93,6 +94,10 @@ public final class TrainStepBenchmark {
     }
     if (args.length > 1 && args[1].equals("merged")) {
       parts(steps, null, FusedOps.MERGED_PROPERTY);
+      return;
+    }
+    if (args.length > 1 && args[1].equals("native")) {
+      parts(steps, args.length > 2 ? Path.of(args[2]) : null, NativeKernels.SWITCH);
       return;
     }
     if (args.length > 1 && args[1].equals("parts")) {
@@ -220,6 +225,8 @@ public final class TrainStepBenchmark {
           int variant = s % variants; // 0: as configured (fused by default), 1: composed
           if (alternate) {
             System.setProperty(property, variant == 0 ? "true" : "false");
+            model.setNativeKernels(
+                property.equals(dev.distill.trainer.fused.NativeKernels.SWITCH) && variant == 0);
           }
           if (s == WARMUP * variants && trace != null) {
             ai.djl.pytorch.jni.JniUtils.startProfile(false, Boolean.getBoolean("shapes"), false);
@@ -238,6 +245,7 @@ public final class TrainStepBenchmark {
                     collector, KdLoss.Hidden.student(model, h), x, lossMask, (long) BATCH * SEQ)
                 .total()
                 .getFloat();
+            model.finishBackward(); // checkpointed or native layers: their backward
             long t2 = System.nanoTime();
             opt.clipAndStep();
             long t3 = System.nanoTime();
