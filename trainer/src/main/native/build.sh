@@ -21,7 +21,8 @@
 # symbol other than those three families (what --no-undefined caught when it linked the real ones).
 #
 # -march=x86-64-v3 (AVX2 + FMA, any x86-64 CPU since 2013-2015) rather than -march=native: this
-# machine has AVX-512, a CI or worker machine may not. DISTILL_OPS_MARCH overrides it.
+# machine has AVX-512, a CI or worker machine may not. DISTILL_OPS_MARCH overrides it (NativeKernels
+# checks the CPU for x86-64-v3's flags only: a higher -march is for a machine known to have them).
 set -euo pipefail
 optional=0
 if [ "${1:-}" = "--optional" ]; then
@@ -52,10 +53,13 @@ if [ -f "$out" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   exit 0
 fi
 
-# The stubs: empty, only their sonames matter.
-: > "$work/empty.c"
-gcc -shared -fPIC -o "$work/libtorch_cpu.so" "$work/empty.c" -Wl,-soname,libtorch_cpu.so
-gcc -shared -fPIC -o "$work/libgomp.so.1" "$work/empty.c" -Wl,-soname,libgomp.so.1
+# The stubs: empty, only their sonames matter. Making them also shows that this gcc can link a
+# shared object and has the C library's and OpenMP's headers (gcc without libc6-dev cannot).
+printf '#include <math.h>\n#include <omp.h>\n#include <stdio.h>\n' > "$work/empty.c"
+gcc -fopenmp -fsyntax-only "$work/empty.c" 2>/dev/null \
+  && gcc -shared -fPIC -o "$work/libtorch_cpu.so" "$work/empty.c" -Wl,-soname,libtorch_cpu.so 2>/dev/null \
+  && gcc -shared -fPIC -o "$work/libgomp.so.1" "$work/empty.c" -Wl,-soname,libgomp.so.1 2>/dev/null \
+  || skip "gcc cannot build a shared object with <math.h>, <omp.h> and <stdio.h> (apt-get install gcc libc6-dev)"
 
 # -fno-trapping-math -fno-math-errno: the element-wise loops vectorize only without them (no code
 # here reads the floating-point exception flags or errno); not -ffast-math, which would reassociate.
