@@ -50,9 +50,6 @@ public final class NativeKernels {
    */
   public static final String PROPERTY = "distill.native_ops";
 
-  /** System property: {@code false} makes the library unavailable (an operator's off switch). */
-  public static final String SWITCH = "distill.native_kernels";
-
   /** The library in the trainer jar, built by {@code build.sh} at the trainer's process-classes. */
   public static final String RESOURCE = "/native/linux-x86_64/libdistill_ops.so";
 
@@ -112,6 +109,25 @@ public final class NativeKernels {
   private static String unavailable;
 
   private NativeKernels() {}
+
+  /**
+   * The system property that puts {@code Gemma2Model}'s fp32 CPU forward and backward on these
+   * kernels: {@code -Ddistill.native_kernels=true} (off by default: not bit-for-bit with the
+   * composed path). {@code false} also makes the library unavailable to every caller ({@link
+   * #available()} false, with the reason): an operator's off switch.
+   */
+  public static final String SWITCH = "distill.native_kernels";
+
+  /**
+   * Loads the library for a caller that was asked to use it.
+   *
+   * @return true
+   * @throws IllegalStateException saying why it cannot be loaded
+   */
+  public static boolean require() {
+    load();
+    return true;
+  }
 
   /** Whether the library is loaded (it is loaded by this call if it was not, and could be). */
   public static boolean available() {

@@ -14,6 +14,7 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.distill.spec.plan.Precision;
 import dev.distill.trainer.fused.FusedOps;
+import dev.distill.trainer.fused.NativeKernels;
 import dev.distill.trainer.model.IncrementalLm;
 import dev.distill.trainer.model.KvCache;
 import dev.distill.trainer.model.NoGrad;
@@ -28,6 +29,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -605,6 +607,9 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     if (checkpointed) {
       return checkpointedLayers(x, rope, global, sliding);
     }
+    if (nativePath(cache)) {
+      return nativeLayers(x, rope, global, sliding);
+    }
     for (int i = 0; i < layers.length; i++) {
       NDArray mask = config.isSliding(i) ? sliding : global;
       if (cache != null) {
@@ -664,6 +669,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   public void setActivationCheckpointing(boolean on) {
     checkpointing = on;
     pending = null;
+    nativePending = null;
     endBf16Step(); // drops an unfinished step's copies, if any
   }
 
@@ -706,6 +712,12 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       throw new IllegalStateException(
           "a pure bf16 model updates inside the backward pass: call finishBackward(update)");
     }
+    NativePending np = nativePending;
+    nativePending = null;
+    if (np != null) {
+      finishNativeBackward(np);
+      return;
+    }
     Pending p = pending;
     pending = null;
     if (p == null) {
@@ -729,6 +741,435 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       JniUtils.backward((PtNDArray) p.embedded(), (PtNDArray) grad, false, false);
     }
     grad.close();
+  }
+
+  // ----------------------------------------------------------------------------------------
+  // The native fused CPU path (opt-in: -Ddistill.native_kernels=true).
+  //
+  // The same layer as layer() above, with its element-wise work in fused C kernels
+  // (NativeKernels: RMSNorm, post-norm + residual + next pre-norm, RoPE with the query layout,
+  // soft-capped masked softmax, GeGLU) and its backward pass written out by hand: the kernels have
+  // no autograd, so a training forward runs every layer without a graph and keeps what the
+  // backward reads (as activation checkpointing keeps the layer inputs); the last norm's output is
+  // a leaf that takes the loss's gradient; finishBackward() then walks the layers in reverse:
+  // each product's two gradient products, each kernel's backward, each weight's gradient added to
+  // the parameter's. The residual stream is carried as (x, normed x): a layer's last kernel also
+  // makes the next layer's input norm (or the final norm), so its backward gives the gradient of
+  // both. fp32 on CPU, soft-capped attention, no adapters, no cache, not pure bf16; anything else
+  // takes the composed path. Not bit-for-bit with it (other summation orders, approximations of
+  // exp and tanh): equal within float rounding, which NativePathTest checks against autograd.
+
+  private boolean nativeKernels = Boolean.getBoolean(NativeKernels.SWITCH);
+
+  /**
+   * Puts this model's fp32 CPU forward passes (and their backward) on the native kernels, or back
+   * on the composed ops. Default: the system property {@link NativeKernels#SWITCH}.
+   */
+  public void setNativeKernels(boolean on) {
+    nativeKernels = on;
+    nativePending = null;
+  }
+
+  private boolean nativePath(KvCache cache) {
+    return nativeKernels
+        && cache == null
+        && lora == null
+        && !bf16Weights
+        && !frozen
+        && !checkpointing
+        && precision == Precision.FP32
+        && attnCap != null
+        && embed.getDataType() == DataType.FLOAT32
+        && "cpu".equals(embed.getDevice().getDeviceType())
+        && NativeKernels.require();
+  }
+
+  /** What a layer's native training forward keeps for its backward. */
+  private record Saved(
+      NDArray h1, // (B, T, D) input norm's output
+      NDArray qr, // (B, KV, G*T, hd) roped, scaled queries
+      NDArray kr, // (B, KV, S, hd) roped keys
+      NDArray v, // (B, KV, S, hd)
+      NDArray s, // (B, KV, G*T, S) scores / cap
+      NDArray p, // (B, KV, G*T, S) probabilities
+      NDArray a, // (B, T, H*hd) attention output before o_proj
+      NDArray o, // (B, T, D) o_proj's output
+      NDArray x2, // (B, T, D) the residual stream after attention
+      NDArray rstdO, // (B, T, 1)
+      NDArray rstdX2, // (B, T, 1)
+      NDArray h3, // (B, T, D) pre-FFN norm's output
+      NDArray gate, // (B, T, I)
+      NDArray up, // (B, T, I)
+      NDArray act, // (B, T, I) GeGLU's output
+      NDArray down, // (B, T, D)
+      NDArray x3, // (B, T, D) the layer's output
+      NDArray rstdDown, // (B, T, 1)
+      NDArray rstdX3, // (B, T, 1) of the norm after the layer
+      NDArray
+          next) {} // (B, T, D) the norm after the layer: the next layer's input norm or the final
+
+  /** What a native training forward keeps until {@link #finishBackward()}. */
+  private record NativePending(
+      NDArray embedded, // (B, T, D) the scaled embedding, with its graph to the embedding
+      NDArray rstd0, // (B, T, 1) the first input norm's
+      Saved[] layers,
+      NDArray top, // (B, T, D) the final norm's output: a leaf that takes the loss's gradient
+      NDArray[] rope, // cos, signed sin: (1, T, 1, hd)
+      NDArray global,
+      NDArray sliding) {}
+
+  private NativePending nativePending;
+
+  /**
+   * The decoder on the native path.
+   *
+   * @param embedded (B, T, D) the scaled embedding
+   * @return (B, T, D) after the final norm
+   */
+  private NDArray nativeLayers(NDArray embedded, NDArray[] rope, NDArray global, NDArray sliding) {
+    boolean training = JniUtils.isGradMode();
+    nativePending = null;
+    Saved[] saved = training ? new Saved[layers.length] : null;
+    NDArray rstd0;
+    NDArray x;
+    NDArray h;
+    try (NoGrad ignored = NoGrad.enter()) {
+      NDList first =
+          NativeKernels.rmsNormForward(
+              embedded, layers[0][Layer.INPUT_NORM.ordinal()], config.rmsNormEps());
+      x = embedded.stopGradient(); // (B, T, D) no graph
+      h = first.get(0); // (B, T, D)
+      rstd0 = first.get(1); // (B, T, 1)
+      for (int i = 0; i < layers.length; i++) {
+        NDArray mask = config.isSliding(i) ? sliding : global;
+        NDArray next =
+            i + 1 < layers.length ? layers[i + 1][Layer.INPUT_NORM.ordinal()] : finalNorm;
+        if (training) {
+          saved[i] = nativeLayer(i, x, h, rope, mask, next);
+          x = saved[i].x3();
+          h = saved[i].next();
+        } else {
+          try (NDScope scope = new NDScope()) { // frees the layer's intermediates at once
+            scope.suppressNotUsedWarning();
+            Saved s = nativeLayer(i, x, h, rope, mask, next);
+            x = s.x3();
+            h = s.next();
+            NDScope.unregister(x, h);
+          }
+        }
+      }
+    }
+    if (!training) {
+      return h; // (B, T, D)
+    }
+    h.setRequiresGradient(true); // the leaf the loss's backward fills
+    nativePending = new NativePending(embedded, rstd0, saved, h, rope, global, sliding);
+    return h;
+  }
+
+  /**
+   * One layer's native forward, no graph.
+   *
+   * @param x (B, T, D) the residual stream
+   * @param h1 (B, T, D) its input norm
+   * @param nextNorm (D) the weight of the norm after this layer
+   * @return what the backward reads, and the layer's outputs
+   */
+  private Saved nativeLayer(
+      int i, NDArray x, NDArray h1, NDArray[] rope, NDArray mask, NDArray nextNorm) {
+    NDArray[] w = layers[i];
+    long b = x.getShape().get(0);
+    long t = x.getShape().get(1);
+    int h = config.numAttentionHeads();
+    int kv = config.numKeyValueHeads();
+    int g = config.groupSize();
+    int hd = config.headDim();
+    NDArray q = linear(h1, w[Layer.Q_PROJ.ordinal()]); // (B, T, H*hd)
+    NDArray k = linear(h1, w[Layer.K_PROJ.ordinal()]); // (B, T, KV*hd)
+    NDArray v =
+        linear(h1, w[Layer.V_PROJ.ordinal()])
+            .reshape(b, t, kv, hd)
+            .transpose(0, 2, 1, 3); // (B, KV, T, hd) a view
+    NDArray[] qk = ropeQk(q, k, rope); // (B, KV, G*T, hd), (B, KV, T, hd)
+    NDArray s = qk[0].matMul(qk[1].transpose(0, 1, 3, 2)); // (B, KV, G*T, S)
+    NDArray p = NativeKernels.softcapSoftmaxForward(s, mask, config.attnLogitSoftcapping());
+    NDArray a =
+        p.matMul(v) // (B, KV, G*T, hd)
+            .reshape(b, kv, g, t, hd)
+            .transpose(0, 3, 1, 2, 4)
+            .reshape(b, t, h * hd); // (B, T, H*hd)
+    NDArray o = linear(a, w[Layer.O_PROJ.ordinal()]); // (B, T, D)
+    NDList mid = addNorm2(x, o, w[Layer.POST_ATTN_NORM.ordinal()], w[Layer.PRE_FFN_NORM.ordinal()]);
+    NDArray x2 = mid.get(0); // (B, T, D)
+    NDArray h3 = mid.get(1); // (B, T, D)
+    NDArray gate = linear(h3, w[Layer.GATE_PROJ.ordinal()]); // (B, T, I)
+    NDArray up = linear(h3, w[Layer.UP_PROJ.ordinal()]); // (B, T, I)
+    NDArray act = NativeKernels.gegluForward(gate, up); // (B, T, I)
+    NDArray down = linear(act, w[Layer.DOWN_PROJ.ordinal()]); // (B, T, D)
+    NDList end = addNorm2(x2, down, w[Layer.POST_FFN_NORM.ordinal()], nextNorm);
+    return new Saved(
+        h1,
+        qk[0],
+        qk[1],
+        v,
+        s,
+        p,
+        a,
+        o,
+        x2,
+        mid.get(2),
+        mid.get(3),
+        h3,
+        gate,
+        up,
+        act,
+        down,
+        end.get(0),
+        end.get(2),
+        end.get(3),
+        end.get(1));
+  }
+
+  /**
+   * {@code x2 = x + norm(o, w1); y = norm(x2, w2)}.
+   *
+   * @return x2, y (B, T, D); rstd of o, rstd of x2 (B, T, 1)
+   */
+  private NDList addNorm2(NDArray x, NDArray o, NDArray w1, NDArray w2) {
+    NDList a = NativeKernels.rmsNormForward(o, w1, config.rmsNormEps());
+    NDArray x2 = x.add(a.get(0));
+    NDList b = NativeKernels.rmsNormForward(x2, w2, config.rmsNormEps());
+    return new NDList(x2, b.get(0), a.get(1), b.get(1));
+  }
+
+  /**
+   * The backward of {@link #addNorm2}.
+   *
+   * @param dRes (B, T, D) the gradient reaching x2 directly
+   * @param dy (B, T, D) the gradient of y
+   * @return dx, do (B, T, D); dw1, dw2 (D)
+   */
+  private static NDList addNorm2Backward(
+      NDArray dRes,
+      NDArray dy,
+      NDArray o,
+      NDArray x2,
+      NDArray w1,
+      NDArray w2,
+      NDArray rstd1,
+      NDArray rstd2) {
+    NDList b = NativeKernels.rmsNormBackward(dy, x2, w2, rstd2);
+    NDArray dx = b.get(0).addi(dRes);
+    NDList a = NativeKernels.rmsNormBackward(dx, o, w1, rstd1);
+    return new NDList(dx, a.get(0), a.get(1), b.get(1));
+  }
+
+  /**
+   * RoPE on the projections, the query scale, and the attention's layout.
+   *
+   * @param q (B, T, H*hd)
+   * @param k (B, T, KV*hd)
+   * @return (B, KV, G*T, hd) scaled queries, (B, KV, T, hd) keys
+   */
+  private NDArray[] ropeQk(NDArray q, NDArray k, NDArray[] rope) {
+    long b = q.getShape().get(0);
+    long t = q.getShape().get(1);
+    int kv = config.numKeyValueHeads();
+    int g = config.groupSize();
+    int hd = config.headDim();
+    NDArray qr =
+        applyRope(q.reshape(b, t, kv * g, hd), rope)
+            .mul(queryScale)
+            .reshape(b, t, kv, g, hd)
+            .transpose(0, 2, 3, 1, 4)
+            .reshape(b, kv, g * t, hd); // (B, KV, G*T, hd)
+    NDArray kr = applyRope(k.reshape(b, t, kv, hd), rope).transpose(0, 2, 1, 3); // (B, KV, T, hd)
+    return new NDArray[] {qr, kr};
+  }
+
+  /**
+   * The backward of {@link #ropeQk}: RoPE's transpose is {@code dx = dy cos + swap(dy sin')}, swap
+   * exchanging the halves (it is its own inverse).
+   *
+   * @param dQr (B, KV, G*T, hd)
+   * @param dKr (B, KV, T, hd)
+   * @return (B, T, H*hd), (B, T, KV*hd)
+   */
+  private NDArray[] ropeQkBackward(NDArray dQr, NDArray dKr, NDArray[] rope) {
+    long b = dQr.getShape().get(0);
+    int kv = config.numKeyValueHeads();
+    int g = config.groupSize();
+    int hd = config.headDim();
+    long t = dKr.getShape().get(2);
+    NDArray dq =
+        dQr.reshape(b, kv, g, t, hd)
+            .transpose(0, 3, 1, 2, 4)
+            .reshape(b, t, kv * g, hd)
+            .mul(queryScale); // (B, T, H, hd)
+    NDArray dk = dKr.transpose(0, 2, 1, 3); // (B, T, KV, hd)
+    return new NDArray[] {
+      ropeTranspose(dq, rope).reshape(b, t, kv * g * hd),
+      ropeTranspose(dk, rope).reshape(b, t, kv * hd)
+    };
+  }
+
+  /** {@code dy cos + swap(dy sin')}: (B, T, n, hd). */
+  private static NDArray ropeTranspose(NDArray dy, NDArray[] rope) {
+    NDList halves = dy.mul(rope[1]).split(2, 3); // 2 x (B, T, n, hd/2)
+    NDArray swapped = NDArrays.concat(new NDList(halves.get(1), halves.get(0)), 3);
+    return dy.mul(rope[0]).addi(swapped);
+  }
+
+  /** The backward pass of a native training forward; see {@link #finishBackward()}. */
+  private void finishNativeBackward(NativePending np) {
+    Map<NDArray, NDArray> grads = new IdentityHashMap<>(); // parameter -> its gradient this pass
+    NDArray dx0;
+    try (NoGrad ignored = NoGrad.enter()) {
+      NDArray dNorm = np.top().getGradient(); // (B, T, D) d loss / d final norm's output
+      NDArray dRes = dNorm.zerosLike(); // (B, T, D) nothing reaches the last residual directly
+      for (int i = layers.length - 1; i >= 0; i--) {
+        try (NDScope scope = new NDScope()) {
+          scope.suppressNotUsedWarning();
+          NDArray next =
+              i + 1 < layers.length ? layers[i + 1][Layer.INPUT_NORM.ordinal()] : finalNorm;
+          NDArray[] d = nativeLayerBackward(i, np.layers()[i], dRes, dNorm, next, np.rope(), grads);
+          NDScope.unregister(d);
+          for (NDArray g : grads.values()) {
+            NDScope.unregister(g);
+          }
+          dRes = d[0];
+          dNorm = d[1];
+          np.layers()[i] = null; // its activations go with the step's manager
+        }
+      }
+      NDList first =
+          NativeKernels.rmsNormBackward(
+              dNorm,
+              np.embedded(),
+              layers[0][Layer.INPUT_NORM.ordinal()],
+              np.rstd0()); // dx (B, T, D), dw (D)
+      dx0 = first.get(0).add(dRes); // (B, T, D)
+      accumulate(grads, layers[0][Layer.INPUT_NORM.ordinal()], first.get(1));
+    }
+    for (var e : grads.entrySet()) {
+      addGradient(e.getKey(), e.getValue());
+    }
+    JniUtils.backward((PtNDArray) np.embedded(), (PtNDArray) dx0, false, false);
+  }
+
+  /**
+   * One layer's backward.
+   *
+   * @param dRes (B, T, D) the gradient reaching the layer's output directly
+   * @param dNorm (B, T, D) the gradient of the norm after the layer
+   * @return the gradients of its input's residual stream and input norm, (B, T, D) each
+   */
+  private NDArray[] nativeLayerBackward(
+      int i,
+      Saved f,
+      NDArray dRes,
+      NDArray dNorm,
+      NDArray nextNorm,
+      NDArray[] rope,
+      Map<NDArray, NDArray> grads) {
+    NDArray[] w = layers[i];
+    long b = f.x3().getShape().get(0);
+    long t = f.x3().getShape().get(1);
+    int h = config.numAttentionHeads();
+    int kv = config.numKeyValueHeads();
+    int g = config.groupSize();
+    int hd = config.headDim();
+    NDList end =
+        addNorm2Backward(
+            dRes,
+            dNorm,
+            f.down(),
+            f.x3(),
+            w[Layer.POST_FFN_NORM.ordinal()],
+            nextNorm,
+            f.rstdDown(),
+            f.rstdX3()); // dx2, ddown (B, T, D); dw post-FFN, dw next (D)
+    accumulate(grads, w[Layer.POST_FFN_NORM.ordinal()], end.get(2));
+    accumulate(grads, nextNorm, end.get(3));
+    NDArray dAct = productBackward(grads, w[Layer.DOWN_PROJ.ordinal()], end.get(1), f.act());
+    NDList gu = NativeKernels.gegluBackward(dAct, f.gate(), f.up()); // (B, T, I) each
+    NDArray dH3 =
+        productBackward(grads, w[Layer.GATE_PROJ.ordinal()], gu.get(0), f.h3())
+            .addi(productBackward(grads, w[Layer.UP_PROJ.ordinal()], gu.get(1), f.h3()));
+    NDList mid =
+        addNorm2Backward(
+            end.get(0),
+            dH3,
+            f.o(),
+            f.x2(),
+            w[Layer.POST_ATTN_NORM.ordinal()],
+            w[Layer.PRE_FFN_NORM.ordinal()],
+            f.rstdO(),
+            f.rstdX2()); // dx, do (B, T, D); dw post-attn, dw pre-FFN (D)
+    accumulate(grads, w[Layer.POST_ATTN_NORM.ordinal()], mid.get(2));
+    accumulate(grads, w[Layer.PRE_FFN_NORM.ordinal()], mid.get(3));
+    NDArray dA =
+        productBackward(grads, w[Layer.O_PROJ.ordinal()], mid.get(1), f.a()) // (B, T, H*hd)
+            .reshape(b, t, kv, g, hd)
+            .transpose(0, 2, 3, 1, 4)
+            .reshape(b, kv, g * t, hd); // (B, KV, G*T, hd)
+    NDArray dP = dA.matMul(f.v().transpose(0, 1, 3, 2)); // (B, KV, G*T, S)
+    NDArray dV = f.p().transpose(0, 1, 3, 2).matMul(dA); // (B, KV, S, hd)
+    NDArray dS =
+        NativeKernels.softcapSoftmaxBackward(
+            dP, f.p(), f.s(), config.attnLogitSoftcapping()); // (B, KV, G*T, S)
+    NDArray dQr = dS.matMul(f.kr()); // (B, KV, G*T, hd)
+    NDArray dKr = dS.transpose(0, 1, 3, 2).matMul(f.qr()); // (B, KV, S, hd)
+    NDArray[] dqk = ropeQkBackward(dQr, dKr, rope); // (B, T, H*hd), (B, T, KV*hd)
+    NDArray dVflat = dV.transpose(0, 2, 1, 3).reshape(b, t, kv * hd); // (B, T, KV*hd)
+    NDArray dH1 =
+        productBackward(grads, w[Layer.Q_PROJ.ordinal()], dqk[0], f.h1())
+            .addi(productBackward(grads, w[Layer.K_PROJ.ordinal()], dqk[1], f.h1()))
+            .addi(productBackward(grads, w[Layer.V_PROJ.ordinal()], dVflat, f.h1()));
+    return new NDArray[] {mid.get(0), dH1};
+  }
+
+  /**
+   * The two gradients of {@code y = x W^T}: adds {@code dy^T x} to W's and returns {@code dy W}.
+   *
+   * @param dy (B, T, out)
+   * @param x (B, T, in)
+   * @return (B, T, in)
+   */
+  private static NDArray productBackward(
+      Map<NDArray, NDArray> grads, NDArray w, NDArray dy, NDArray x) {
+    long out = dy.getShape().get(2);
+    long in = x.getShape().get(2);
+    NDArray dw = dy.reshape(-1, out).transpose().matMul(x.reshape(-1, in)); // (out, in)
+    accumulate(grads, w, dw);
+    return dy.matMul(w); // (B, T, out) @ (out, in) -> (B, T, in)
+  }
+
+  private static void accumulate(Map<NDArray, NDArray> grads, NDArray w, NDArray g) {
+    NDArray old = grads.get(w);
+    if (old == null) {
+      grads.put(w, g);
+    } else {
+      old.addi(g);
+    }
+  }
+
+  /**
+   * Adds a gradient to a parameter's, as a backward pass would: in place when the parameter has
+   * one, otherwise through autograd ({@code backward(w * 1, g)}), which creates it.
+   */
+  private void addGradient(NDArray w, NDArray g) {
+    try (NDArray existing = w.hasGradient() ? JniUtils.getGradient((PtNDArray) w) : null) {
+      if (existing != null) {
+        try (NoGrad ignored = NoGrad.enter()) {
+          existing.addi(g);
+        }
+        return;
+      }
+    }
+    NDArray sink = w.mul(one);
+    JniUtils.backward((PtNDArray) sink, (PtNDArray) g, false, false);
+    sink.close();
   }
 
   // ----------------------------------------------------------------------------------------
@@ -855,6 +1296,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    */
   public void abandonBackward() {
     pending = null;
+    nativePending = null;
     endBf16Step();
   }
 
