@@ -4,6 +4,11 @@
 # Runs `distill <command>`, by default `worker`: DISTILL_URL, DISTILL_TOKEN (or DISTILL_TOKEN_FILE), --storage-root
 # (the artifact store shared by all workers, /var/lib/distill/data/artifacts), metrics on :9400.
 FROM eclipse-temurin:17-jdk AS build
+# gcc builds the trainer's fused CPU kernels into its jar (trainer/src/main/native/build.sh; without it the image
+# runs without them); the runtime stage needs no compiler
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN ./mvnw -B -q -DskipTests -pl app -am package

@@ -17,9 +17,14 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipInputStream;
@@ -27,17 +32,29 @@ import java.util.zip.ZipOutputStream;
 
 /**
  * The C-shim kernel spike (docs/benchmarks.md, "Fused CPU kernels through libtorch's C shim:
- * spike"): loads {@code libdistill_ops.so} (built by {@code trainer/src/main/native/build.sh}) into
- * this JVM after DJL's libtorch, which registers the custom ops {@code distill::*}, and calls them
- * from a TorchScript module compiled by libtorch at load.
+ * spike"): loads {@code libdistill_ops.so} (built by {@code trainer/src/main/native/build.sh} in
+ * the trainer's Maven build, a resource of its jar extracted to a temporary file) into this JVM
+ * after DJL's libtorch, which registers the custom ops {@code distill::*}, and calls them from a
+ * TorchScript module compiled by libtorch at load. {@link #available()} is false, with {@link
+ * #unavailableReason()}, off Linux x86-64, on a CPU without AVX2/FMA, in a jar built without gcc,
+ * or with {@code -Ddistill.native_kernels=false}.
  *
  * <p>The ops have no autograd formula: each forward returns what its backward needs, and the caller
  * runs the backward by hand. Inputs are detached inside the module, so no autograd record is made.
  */
 public final class NativeKernels {
 
-  /** System property naming the library; default {@code target/native/libdistill_ops.so}. */
+  /**
+   * System property naming a library file to load instead of the jar's {@link #RESOURCE} (a build
+   * of {@code build.sh} by hand).
+   */
   public static final String PROPERTY = "distill.native_ops";
+
+  /** The library in the trainer jar, built by {@code build.sh} at the trainer's process-classes. */
+  public static final String RESOURCE = "/native/linux-x86_64/libdistill_ops.so";
+
+  private static final Set<String> X86_64_V3 =
+      Set.of("avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe");
 
   /**
    * The module's code: same class (and forward) as {@code fused_ops.pt}'s frame, whose pickled
@@ -89,13 +106,15 @@ public final class NativeKernels {
   private static NDManager constants;
   private static PtSymbolBlock module;
   private static Path loaded;
+  private static String unavailable;
 
   private NativeKernels() {}
 
   /**
    * The system property that puts {@code Gemma2Model}'s fp32 CPU forward and backward on these
    * kernels: {@code -Ddistill.native_kernels=true} (off by default: not bit-for-bit with the
-   * composed path).
+   * composed path). {@code false} also makes the library unavailable to every caller ({@link
+   * #available()} false, with the reason): an operator's off switch.
    */
   public static final String SWITCH = "distill.native_kernels";
 
@@ -110,45 +129,140 @@ public final class NativeKernels {
     return true;
   }
 
-  /** Whether the library can be loaded (it is loaded by this call if it was not). */
+  /** Whether the library is loaded (it is loaded by this call if it was not, and could be). */
   public static boolean available() {
     try {
       load();
       return true;
-    } catch (RuntimeException | UnsatisfiedLinkError e) {
+    } catch (IllegalStateException e) {
       return false;
     }
   }
 
   /**
-   * Loads the library (once) and the module. Throws with what to do when the library is missing:
-   * the spike's checks fail rather than skip.
+   * Why the library is unavailable, in one line; empty when it is loaded (it is loaded by this call
+   * if it was not, and could be).
+   */
+  public static synchronized Optional<String> unavailableReason() {
+    available();
+    return Optional.ofNullable(unavailable);
+  }
+
+  /**
+   * Loads the library (once) and the module. The first failure is kept: every later call throws the
+   * same reason (the property, the CPU and the jar do not change in a process).
    *
    * @return the path of the loaded library
+   * @throws IllegalStateException with the one-line reason when it cannot be loaded: switched off
+   *     by {@value #SWITCH}{@code =false}, not Linux x86-64, a CPU without x86-64-v3's
+   *     instructions, no library in the jar (built without gcc) or at {@value #PROPERTY}, or the
+   *     load failed
    */
   public static synchronized Path load() {
     if (module != null) {
       return loaded;
     }
-    Engine.getEngine("PyTorch"); // libtorch first: the library resolves aoti_torch_* against it
-    Path lib = Path.of(System.getProperty(PROPERTY, "target/native/libdistill_ops.so"));
-    if (!Files.isRegularFile(lib)) {
-      throw new IllegalStateException(
-          lib.toAbsolutePath()
-              + ": no native kernel library; build it with trainer/src/main/native/build.sh"
-              + " (needs gcc), or point -D"
-              + PROPERTY
-              + " at it");
+    if (unavailable != null) {
+      throw new IllegalStateException(unavailable);
     }
-    System.load(lib.toAbsolutePath().toString());
+    try {
+      loaded = loadLibraryAndModule();
+      return loaded;
+    } catch (RuntimeException | LinkageError e) {
+      unavailable =
+          e instanceof Unavailable
+              ? e.getMessage()
+              : "native kernels: loading failed: " + firstLine(String.valueOf(e));
+      throw new IllegalStateException(unavailable, e instanceof Unavailable ? null : e);
+    }
+  }
+
+  private static Path loadLibraryAndModule() {
+    if ("false".equalsIgnoreCase(System.getProperty(SWITCH, "true").strip())) {
+      throw new Unavailable("switched off by -D" + SWITCH + "=false");
+    }
+    String os = System.getProperty("os.name", "");
+    String arch = System.getProperty("os.arch", "");
+    if (!os.equals("Linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+      throw new Unavailable("built for linux-x86_64 only, this is " + os + " " + arch);
+    }
+    // Before any load: the library is compiled for x86-64-v3, and an instruction the CPU lacks
+    // would kill the JVM with SIGILL at the first call instead of failing here.
+    Set<String> missing = missingCpuFlags(Path.of("/proc/cpuinfo"));
+    if (!missing.isEmpty()) {
+      throw new Unavailable(
+          "the CPU lacks " + String.join(", ", missing) + " (the library needs x86-64-v3)");
+    }
+    String override = System.getProperty(PROPERTY);
+    Path lib;
+    if (override != null) {
+      lib = Path.of(override).toAbsolutePath();
+      if (!Files.isRegularFile(lib)) {
+        throw new Unavailable(lib + " (-D" + PROPERTY + "): no such file");
+      }
+    } else {
+      lib = extractResource();
+    }
+    Engine.getEngine("PyTorch"); // libtorch first: the library's NEEDED sonames bind to DJL's
+    System.load(lib.toString());
     PtNDManager owner = (PtNDManager) NDManager.newBaseManager("PyTorch"); // lives with the process
     try {
       module = JniUtils.loadModule(owner, new ByteArrayInputStream(archive()), false, false);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    loaded = lib.toAbsolutePath();
-    return loaded;
+    return lib;
+  }
+
+  /**
+   * {@value #RESOURCE} copied to a temporary file of its own (owner-only, deleted at exit), as DJL
+   * extracts its natives: System.load needs a file.
+   */
+  private static Path extractResource() {
+    try (InputStream in = NativeKernels.class.getResourceAsStream(RESOURCE)) {
+      if (in == null) {
+        throw new Unavailable(
+            "no "
+                + RESOURCE.substring(1)
+                + " in the trainer jar (built without gcc: trainer/src/main/native/build.sh)");
+      }
+      Path file = Files.createTempFile("libdistill_ops-", ".so"); // mode 0600
+      file.toFile().deleteOnExit();
+      Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+      return file.toAbsolutePath();
+    } catch (IOException e) {
+      throw new UncheckedIOException("extracting " + RESOURCE, e);
+    }
+  }
+
+  /**
+   * The x86-64-v3 flags (AVX, AVX2, BMI1, BMI2, F16C, FMA, LZCNT as {@code abm}, MOVBE) absent from
+   * cpuinfo's first {@code flags} line; all of them when it has none.
+   */
+  static Set<String> missingCpuFlags(Path cpuinfo) {
+    Set<String> missing = new TreeSet<>(X86_64_V3);
+    try (Stream<String> lines = Files.lines(cpuinfo)) {
+      lines
+          .filter(l -> l.startsWith("flags"))
+          .findFirst()
+          .ifPresent(
+              l -> missing.removeAll(Arrays.asList(l.substring(l.indexOf(':') + 1).split("\\s+"))));
+    } catch (IOException | UncheckedIOException e) {
+      // unreadable: every flag counts as missing
+    }
+    return missing;
+  }
+
+  private static String firstLine(String s) {
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
+
+  /** A reason the library is not loaded that is not a failure of the load itself. */
+  private static final class Unavailable extends RuntimeException {
+    Unavailable(String reason) {
+      super("native kernels unavailable: " + reason, null, false, false);
+    }
   }
 
   /** fused_ops.pt with its code replaced by {@link #SOURCE} (and its debug tables dropped). */
