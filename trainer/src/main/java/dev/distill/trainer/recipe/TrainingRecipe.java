@@ -22,6 +22,7 @@ import dev.distill.trainer.data.LoaderState;
 import dev.distill.trainer.data.MixBatchIterator;
 import dev.distill.trainer.data.PromptTemplate;
 import dev.distill.trainer.data.Sequence;
+import dev.distill.trainer.fused.NativeKernels;
 import dev.distill.trainer.loss.KdLoss;
 import dev.distill.trainer.loss.KdLossConfig;
 import dev.distill.trainer.loss.LossParts;
@@ -332,7 +333,10 @@ public final class TrainingRecipe implements AutoCloseable {
                     ? ""
                     : String.format(
                         "; frozen student base %,d bytes in memory",
-                        student.model().parameterBytes())));
+                        student.model().parameterBytes()))
+                + (student.model().usesNativeKernels()
+                    ? "; fused native CPU kernels (" + NativeKernels.SWITCH + ")"
+                    : ""));
     if (data.trainStats().truncated() > 0) {
       ctx.listener()
           .onEvent(

@@ -770,6 +770,16 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     nativePending = null;
   }
 
+  /**
+   * Whether this model's forward passes without a cache run on the native path: the switch is on
+   * and the model qualifies (fp32 on CPU, soft-capped attention, no adapters, no checkpointing).
+   *
+   * @throws IllegalStateException when the switch is on and the library cannot be loaded
+   */
+  public boolean usesNativeKernels() {
+    return nativePath(null);
+  }
+
   private boolean nativePath(KvCache cache) {
     return nativeKernels
         && cache == null
@@ -889,7 +899,8 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     NDArray v =
         linear(h1, w[Layer.V_PROJ.ordinal()])
             .reshape(b, t, kv, hd)
-            .transpose(0, 2, 1, 3); // (B, KV, T, hd) a view
+            .transpose(0, 2, 1, 3)
+            .reshape(b, kv, t, hd); // (B, KV, T, hd) contiguous: both its products read it
     NDArray[] qk = ropeQk(q, k, rope); // (B, KV, G*T, hd), (B, KV, T, hd)
     NDArray s = qk[0].matMul(qk[1].transpose(0, 1, 3, 2)); // (B, KV, G*T, S)
     NDArray p = NativeKernels.softcapSoftmaxForward(s, mask, config.attnLogitSoftcapping());
