@@ -33,6 +33,15 @@
  *                     Tensor rstd1, Tensor rstd2) -> (Tensor dx, Tensor do, Tensor dw1, Tensor dw2)
  *       dres the gradient reaching x2 directly, dy y's; dx = dres + normbwd(dy; x2, w2, rstd2),
  *       do = normbwd(dx; o, w1, rstd1).
+ *   rope_qk_fwd(Tensor q, Tensor k, Tensor cos, Tensor sin, float scale, int groups)
+ *       -> (Tensor qr, Tensor kr)
+ *       rotary embedding y = x * cos + swap(x) * sin' (sin' the model's signed table, swap
+ *       exchanging the halves of a head) on q (B, T, H*hd) and k (B, T, KV*hd), H = KV * groups,
+ *       cos and sin (T, hd); qr = rope(q) * scale as (B, KV, G*T, hd) (row g*T + t of kv head j:
+ *       query head j*G + g at position t, the model's grouped layout), kr = rope(k) (B, KV, T, hd).
+ *   rope_qk_bwd(Tensor dqr, Tensor dkr, Tensor cos, Tensor sin, float scale, int groups)
+ *       -> (Tensor dq, Tensor dk)
+ *       the transpose: dx = dy * cos + swap(dy * sin') per head, back to (B, T, H*hd), (B, T, KV*hd).
  *
  * The boxed-kernel contract, as in libtorch's shim_common.cpp (StableIValueBoxedKernel): the
  * arguments arrive on the stack in schema order, each tensor as a NEW AtenTensorHandle that the
@@ -644,6 +653,147 @@ static void add_rms_norm2_bwd(StableIValue *stack, uint64_t num_args, uint64_t n
   for (int i = 0; i < 4; i++) stack[i] = (StableIValue)out[i];
 }
 
+/* ---------------------------------------------------------------- rope on q and k */
+
+/* y = x * c + swap(x) * s' on one head of hd (swap exchanges the halves; s' the signed sin), times
+ * scale. Its transpose, dx = dy * c + swap(dy * s'), is rope_row_t. */
+static inline void rope_row(const float *x, const float *c, const float *s, float scale, int64_t hd,
+                            float *y) {
+  const int64_t half = hd / 2;
+  for (int64_t i = 0; i < half; i++) {
+    y[i] = (x[i] * c[i] + x[i + half] * s[i]) * scale;
+    y[i + half] = (x[i + half] * c[i + half] + x[i] * s[i + half]) * scale;
+  }
+}
+
+static inline void rope_row_t(const float *dy, const float *c, const float *s, float scale,
+                              int64_t hd, float *dx) {
+  const int64_t half = hd / 2;
+  for (int64_t i = 0; i < half; i++) {
+    dx[i] = (dy[i] * c[i] + dy[i + half] * s[i + half]) * scale;
+    dx[i + half] = (dy[i + half] * c[i + half] + dy[i] * s[i]) * scale;
+  }
+}
+
+/* Checks cos and sin: hd = their last dim (even), T * hd elements each; returns NULL or why not. */
+static const char *check_tables(const Arg *cos_, const Arg *sin_, int64_t t, int64_t *hd) {
+  *hd = cos_->sizes[cos_->dim - 1];
+  if (*hd < 2 || *hd % 2 != 0) return "cos and sin must be (T, hd) with hd even";
+  if (cos_->numel != t * *hd || !same_shape(cos_, sin_)) {
+    return "cos and sin must be one shape (T, hd), T the positions of q and k";
+  }
+  return NULL;
+}
+
+/* qr = rope(q) * scale as (B, KV, G*T, hd), row g*T + t of kv head j query head j*G + g at
+ * position t; kr = rope(k) as (B, KV, T, hd). q (B, T, H*hd), k (B, T, KV*hd), H = KV * groups. */
+static void rope_qk_fwd(StableIValue *stack, uint64_t num_args, uint64_t num_outputs) {
+  (void)num_args;
+  (void)num_outputs;
+  AtenTensorHandle in[4];
+  for (int i = 0; i < 4; i++) in[i] = (AtenTensorHandle)stack[i];
+  double scale;
+  int64_t groups;
+  memcpy(&scale, &stack[4], sizeof scale);
+  memcpy(&groups, &stack[5], sizeof groups);
+  Arg q, k, cos_, sin_;
+  const char *why = view(in[0], &q);
+  if (why == NULL) why = view(in[1], &k);
+  if (why == NULL) why = view(in[2], &cos_);
+  if (why == NULL) why = view(in[3], &sin_);
+  if (why == NULL && (q.dim != 3 || k.dim != 3 || q.sizes[0] != k.sizes[0] ||
+                      q.sizes[1] != k.sizes[1])) {
+    why = "q must be (B, T, H*hd) and k (B, T, KV*hd)";
+  }
+  int64_t hd = 0;
+  if (why == NULL) why = check_tables(&cos_, &sin_, q.sizes[1], &hd);
+  if (why == NULL && groups < 1) why = "groups must be at least 1";
+  if (why == NULL && (q.sizes[2] % hd != 0 || k.sizes[2] % hd != 0 ||
+                      q.sizes[2] / hd != k.sizes[2] / hd * groups)) {
+    why = "q must have H = KV * groups heads of hd, k KV heads of hd";
+  }
+  if (why != NULL) fail(in, 4, "distill::rope_qk_fwd", why);
+  const int64_t b = q.sizes[0], t = q.sizes[1], kv = k.sizes[2] / hd, g = groups;
+  const int64_t qsizes[4] = {b, kv, g * t, hd}, ksizes[4] = {b, kv, t, hd};
+  float *qr, *kr;
+  AtenTensorHandle out[2] = {empty(4, qsizes, &qr), empty(4, ksizes, &kr)};
+  if (out[0] == NULL || out[1] == NULL) {
+    release(out, 2);
+    fail(in, 4, "distill::rope_qk_fwd", "cannot allocate the outputs");
+  }
+  const float *qp = q.data, *kp = k.data, *cp = cos_.data, *sp = sin_.data, fs = (float)scale;
+#pragma omp parallel for schedule(static)
+  for (int64_t bt = 0; bt < b * t; bt++) { /* one position of one sequence: all its heads */
+    const int64_t bi = bt / t, ti = bt % t;
+    const float *c = cp + ti * hd, *s = sp + ti * hd;
+    const float *qrow = qp + bt * kv * g * hd, *krow = kp + bt * kv * hd;
+    for (int64_t j = 0; j < kv; j++) {
+      for (int64_t gi = 0; gi < g; gi++) {
+        rope_row(qrow + (j * g + gi) * hd, c, s, fs, hd,
+                 qr + (((bi * kv + j) * g + gi) * t + ti) * hd);
+      }
+      rope_row(krow + j * hd, c, s, 1.0f, hd, kr + ((bi * kv + j) * t + ti) * hd);
+    }
+  }
+  release(in, 4);
+  stack[0] = (StableIValue)out[0];
+  stack[1] = (StableIValue)out[1];
+}
+
+/* The transpose of rope_qk_fwd: dq (B, T, H*hd) and dk (B, T, KV*hd) from dqr (B, KV, G*T, hd)
+ * and dkr (B, KV, T, hd). */
+static void rope_qk_bwd(StableIValue *stack, uint64_t num_args, uint64_t num_outputs) {
+  (void)num_args;
+  (void)num_outputs;
+  AtenTensorHandle in[4];
+  for (int i = 0; i < 4; i++) in[i] = (AtenTensorHandle)stack[i];
+  double scale;
+  int64_t groups;
+  memcpy(&scale, &stack[4], sizeof scale);
+  memcpy(&groups, &stack[5], sizeof groups);
+  Arg dq, dk, cos_, sin_;
+  const char *why = view(in[0], &dq);
+  if (why == NULL) why = view(in[1], &dk);
+  if (why == NULL) why = view(in[2], &cos_);
+  if (why == NULL) why = view(in[3], &sin_);
+  if (why == NULL && groups < 1) why = "groups must be at least 1";
+  if (why == NULL &&
+      (dq.dim != 4 || dk.dim != 4 || dq.sizes[0] != dk.sizes[0] || dq.sizes[1] != dk.sizes[1] ||
+       dq.sizes[2] != dk.sizes[2] * groups || dq.sizes[3] != dk.sizes[3])) {
+    why = "dqr must be (B, KV, groups*T, hd) and dkr (B, KV, T, hd)";
+  }
+  int64_t hd = 0;
+  if (why == NULL) why = check_tables(&cos_, &sin_, dk.sizes[2], &hd);
+  if (why == NULL && hd != dk.sizes[3]) why = "cos and sin must be (T, hd), hd that of dkr";
+  if (why != NULL) fail(in, 4, "distill::rope_qk_bwd", why);
+  const int64_t b = dk.sizes[0], kv = dk.sizes[1], t = dk.sizes[2], g = groups;
+  const int64_t qsizes[3] = {b, t, kv * g * hd}, ksizes[3] = {b, t, kv * hd};
+  float *dqo, *dko;
+  AtenTensorHandle out[2] = {empty(3, qsizes, &dqo), empty(3, ksizes, &dko)};
+  if (out[0] == NULL || out[1] == NULL) {
+    release(out, 2);
+    fail(in, 4, "distill::rope_qk_bwd", "cannot allocate the outputs");
+  }
+  const float *dqp = dq.data, *dkp = dk.data, *cp = cos_.data, *sp = sin_.data;
+  const float fs = (float)scale;
+#pragma omp parallel for schedule(static)
+  for (int64_t bt = 0; bt < b * t; bt++) {
+    const int64_t bi = bt / t, ti = bt % t;
+    const float *c = cp + ti * hd, *s = sp + ti * hd;
+    float *qrow = dqo + bt * kv * g * hd, *krow = dko + bt * kv * hd;
+    for (int64_t j = 0; j < kv; j++) {
+      for (int64_t gi = 0; gi < g; gi++) {
+        rope_row_t(dqp + (((bi * kv + j) * g + gi) * t + ti) * hd, c, s, fs, hd,
+                   qrow + (j * g + gi) * hd);
+      }
+      rope_row_t(dkp + ((bi * kv + j) * t + ti) * hd, c, s, 1.0f, hd, krow + j * hd);
+    }
+  }
+  release(in, 4);
+  stack[0] = (StableIValue)out[0];
+  stack[1] = (StableIValue)out[1];
+}
+
 /* ---------------------------------------------------------------- registration */
 
 static TorchLibraryHandle def_lib, impl_lib; /* live as long as the process */
@@ -660,13 +810,19 @@ __attribute__((constructor)) static void register_ops(void) {
       " -> (Tensor, Tensor, Tensor, Tensor)",
       "add_rms_norm2_bwd(Tensor dres, Tensor dy, Tensor o, Tensor x2, Tensor w1, Tensor w2,"
       " Tensor rstd1, Tensor rstd2) -> (Tensor, Tensor, Tensor, Tensor)",
+      "rope_qk_fwd(Tensor q, Tensor k, Tensor cos, Tensor sin, float scale, int groups)"
+      " -> (Tensor, Tensor)",
+      "rope_qk_bwd(Tensor dqr, Tensor dkr, Tensor cos, Tensor sin, float scale, int groups)"
+      " -> (Tensor, Tensor)",
   };
   static const char *names[] = {"rms_norm_fwd",        "rms_norm_bwd",       "geglu_fwd",
                                 "geglu_bwd",           "softcap_softmax_fwd", "softcap_softmax_bwd",
-                                "add_rms_norm2_fwd",   "add_rms_norm2_bwd"};
+                                "add_rms_norm2_fwd",   "add_rms_norm2_bwd",
+                                "rope_qk_fwd",         "rope_qk_bwd"};
   static const BoxedKernel kernels[] = {rms_norm_fwd, rms_norm_bwd,        geglu_fwd,
                                         geglu_bwd,    softcap_softmax_fwd, softcap_softmax_bwd,
-                                        add_rms_norm2_fwd, add_rms_norm2_bwd};
+                                        add_rms_norm2_fwd, add_rms_norm2_bwd,
+                                        rope_qk_fwd,  rope_qk_bwd};
   if (aoti_torch_library_init_def("distill", __FILE__, __LINE__, &def_lib) ||
       aoti_torch_library_init_impl("distill", "CPU", __FILE__, __LINE__, &impl_lib)) {
     fprintf(stderr, "libdistill_ops: cannot open the torch library 'distill'\n");

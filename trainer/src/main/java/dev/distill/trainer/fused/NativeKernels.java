@@ -99,6 +99,22 @@ public final class NativeKernels {
           rstd1: Tensor,
           rstd2: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
           return ops.distill.add_rms_norm2_bwd(torch.contiguous(torch.detach(dres)), torch.contiguous(torch.detach(dy)), torch.contiguous(torch.detach(o)), torch.contiguous(torch.detach(x2)), torch.contiguous(torch.detach(w1)), torch.contiguous(torch.detach(w2)), torch.contiguous(torch.detach(rstd1)), torch.contiguous(torch.detach(rstd2)))
+        def rope_qk_fwd(self: __torch__.FusedOps,
+          q: Tensor,
+          k: Tensor,
+          cos: Tensor,
+          sin: Tensor,
+          scale: Tensor,
+          groups: Tensor) -> Tuple[Tensor, Tensor]:
+          return ops.distill.rope_qk_fwd(torch.contiguous(torch.detach(q)), torch.contiguous(torch.detach(k)), torch.contiguous(torch.detach(cos)), torch.contiguous(torch.detach(sin)), float(scale), int(groups))
+        def rope_qk_bwd(self: __torch__.FusedOps,
+          dqr: Tensor,
+          dkr: Tensor,
+          cos: Tensor,
+          sin: Tensor,
+          scale: Tensor,
+          groups: Tensor) -> Tuple[Tensor, Tensor]:
+          return ops.distill.rope_qk_bwd(torch.contiguous(torch.detach(dqr)), torch.contiguous(torch.detach(dkr)), torch.contiguous(torch.detach(cos)), torch.contiguous(torch.detach(sin)), float(scale), int(groups))
       """;
 
   private static final Map<Double, NDArray> CONSTANTS = new ConcurrentHashMap<>();
@@ -281,6 +297,37 @@ public final class NativeKernels {
       NDArray rstd1,
       NDArray rstd2) {
     return run("add_rms_norm2_bwd", dres, dy, o, x2, w1, w2, rstd1, rstd2);
+  }
+
+  /**
+   * Rotary embedding of a layer's q and k straight from their projections, in the attention's
+   * layout: {@code y = x * cos + cat(x2, x1) * sin} per head (sin the model's signed table, {@code
+   * cat(-sin, sin)}); q's also times scale and grouped as the model's {@code q.reshape(b, t, kv, g,
+   * hd).transpose(0, 2, 3, 1, 4).reshape(b, kv, g * t, hd)}.
+   *
+   * @param q (B, T, H*hd), H = KV * groups
+   * @param k (B, T, KV*hd)
+   * @param cos (T, hd), or any shape of T * hd elements with last dim hd (the model's (1, T, 1,
+   *     hd))
+   * @param sin (T, hd) signed, as cos
+   * @return qr (B, KV, G*T, hd) and kr (B, KV, T, hd), owned by q's manager
+   */
+  public static NDList ropeQkForward(
+      NDArray q, NDArray k, NDArray cos, NDArray sin, double scale, int groups) {
+    return run("rope_qk_fwd", q, k, cos, sin, constant(scale), constant(groups));
+  }
+
+  /**
+   * The transpose of {@link #ropeQkForward}: {@code dx = dy * cos + swap(dy * sin)} per head,
+   * {@code swap} exchanging a head's halves, q's times scale, back in the projections' layout.
+   *
+   * @param dqr (B, KV, G*T, hd) the gradient of qr
+   * @param dkr (B, KV, T, hd) the gradient of kr
+   * @return dq (B, T, H*hd) and dk (B, T, KV*hd), owned by dqr's manager
+   */
+  public static NDList ropeQkBackward(
+      NDArray dqr, NDArray dkr, NDArray cos, NDArray sin, double scale, int groups) {
+    return run("rope_qk_bwd", dqr, dkr, cos, sin, constant(scale), constant(groups));
   }
 
   /** A () fp32 tensor of v, made once per value and kept (a scalar argument of a method). */

@@ -252,6 +252,289 @@ class NativeLayerKernelsTest {
     }
   }
 
+  // ------------------------------------------------------------------ rope_qk
+
+  /**
+   * B 2, T 3, KV 2, G 2, hd 4: the forward against HF's rotate_half formula in double, written per
+   * element from the head index (query head h = j G + g at row g T + t of kv head j); the backward
+   * against the forward's exact transpose in double, {@code dx_i = <dy, F(e_i)>} for each basis
+   * vector e_i (rope is linear), so that it does not restate the kernel's swap.
+   */
+  @Test
+  void ropeQkMatchesTheFormulaAndItsTransposeInDouble() {
+    NativeKernels.load();
+    int b = 2;
+    int t = 3;
+    int kv = 2;
+    int g = 2;
+    int hd = 4;
+    double scale = 0.37;
+    Random random = new Random(3);
+    double[] q = gaussian(random, b * t * kv * g * hd);
+    double[] k = gaussian(random, b * t * kv * hd);
+    double[] dqr = gaussian(random, q.length);
+    double[] dkr = gaussian(random, k.length);
+    float[][] tables = ropeTables(t, hd, 10000);
+    try (NDManager m = manager.newSubManager()) {
+      NDArray cos = m.create(tables[0], new Shape(t, hd));
+      NDArray sin = m.create(tables[1], new Shape(t, hd));
+      NDList fwd =
+          NativeKernels.ropeQkForward(
+              m.create(floats(q), new Shape(b, t, kv * g * hd)),
+              m.create(floats(k), new Shape(b, t, kv * hd)),
+              cos,
+              sin,
+              scale,
+              g);
+      assertThat(fwd.get(0).getShape()).isEqualTo(new Shape(b, kv, g * t, hd));
+      assertThat(fwd.get(1).getShape()).isEqualTo(new Shape(b, kv, t, hd));
+      assertClose(
+          "qr", fwd.get(0).toFloatArray(), floats(ropeInDouble(q, tables, b, t, kv, g, hd, scale)));
+      assertClose(
+          "kr", fwd.get(1).toFloatArray(), floats(ropeInDouble(k, tables, b, t, kv, 1, hd, 1)));
+      NDList bwd =
+          NativeKernels.ropeQkBackward(
+              m.create(floats(dqr), new Shape(b, kv, g * t, hd)),
+              m.create(floats(dkr), new Shape(b, kv, t, hd)),
+              cos,
+              sin,
+              scale,
+              g);
+      assertThat(bwd.get(0).getShape()).isEqualTo(new Shape(b, t, kv * g * hd));
+      assertThat(bwd.get(1).getShape()).isEqualTo(new Shape(b, t, kv * hd));
+      assertClose(
+          "dq",
+          bwd.get(0).toFloatArray(),
+          floats(transposeInDouble(dqr, tables, b, t, kv, g, hd, scale)));
+      assertClose(
+          "dk",
+          bwd.get(1).toFloatArray(),
+          floats(transposeInDouble(dkr, tables, b, t, kv, 1, hd, 1)));
+    }
+  }
+
+  /**
+   * HF's rope per element: {@code y = x cos + rotate_half(x) sin}, rotate_half(x) = cat(-x2, x1),
+   * with the unsigned sin (the table's second half), times scale, laid out (B, KV, G*T, hd).
+   */
+  private static double[] ropeInDouble(
+      double[] x, float[][] tables, int b, int t, int kv, int g, int hd, double scale) {
+    int half = hd / 2;
+    double[] y = new double[x.length];
+    for (int bi = 0; bi < b; bi++) {
+      for (int ti = 0; ti < t; ti++) {
+        for (int h = 0; h < kv * g; h++) {
+          int j = h / g;
+          int gi = h % g;
+          int src = ((bi * t + ti) * kv * g + h) * hd;
+          int dst = (((bi * kv + j) * g + gi) * t + ti) * hd;
+          for (int i = 0; i < hd; i++) {
+            double c = tables[0][ti * hd + i];
+            double sn = tables[1][ti * hd + half + i % half]; // unsigned sin of frequency i % half
+            double rot = i < half ? -x[src + i + half] : x[src + i - half];
+            y[dst + i] = (x[src + i] * c + rot * sn) * scale;
+          }
+        }
+      }
+    }
+    return y;
+  }
+
+  /** dx_i = sum_j dy_j F(e_i)_j for F = ropeInDouble (linear), i over every input element. */
+  private static double[] transposeInDouble(
+      double[] dy, float[][] tables, int b, int t, int kv, int g, int hd, double scale) {
+    double[] dx = new double[dy.length];
+    double[] e = new double[dy.length];
+    for (int i = 0; i < dx.length; i++) {
+      e[i] = 1;
+      double[] column = ropeInDouble(e, tables, b, t, kv, g, hd, scale);
+      e[i] = 0;
+      for (int j = 0; j < dy.length; j++) {
+        dx[i] += dy[j] * column[j];
+      }
+    }
+    return dx;
+  }
+
+  @Test
+  void ropeQkEqualsTheModelsComposedRopeAndLayoutWithAutograd() {
+    NativeKernels.load();
+    // {B, T, KV, G, hd}: small, odd, and the benchmark's q (8, 128, 4*64), k (8, 128, 2*64)
+    int[][] cases = {{2, 3, 2, 2, 4}, {3, 5, 1, 3, 6}, {8, 128, 2, 2, 64}};
+    for (int[] c : cases) {
+      int b = c[0];
+      int t = c[1];
+      int kv = c[2];
+      int g = c[3];
+      int hd = c[4];
+      String what = String.format("B %d T %d KV %d G %d hd %d", b, t, kv, g, hd);
+      try (NDManager m = manager.newSubManager()) {
+        Random random = new Random(t * 31L + hd);
+        double scale = 1 / Math.sqrt(hd) / 50; // scalar^-0.5 / cap, as the model folds it
+        Shape qs = new Shape(b, t, (long) kv * g * hd);
+        Shape ks = new Shape(b, t, (long) kv * hd);
+        NDArray q = m.create(normal(random, qs.size(), 1), qs);
+        NDArray k = m.create(normal(random, ks.size(), 1), ks);
+        NDArray dqr = m.create(normal(random, qs.size(), 1), new Shape(b, kv, (long) g * t, hd));
+        NDArray dkr = m.create(normal(random, ks.size(), 1), new Shape(b, kv, t, hd));
+        float[][] tables = ropeTables(t, hd, 10000);
+        NDArray cos = m.create(tables[0], new Shape(1, t, 1, hd)); // the model's (1, T, 1, hd)
+        NDArray sin = m.create(tables[1], new Shape(1, t, 1, hd));
+        NDList fwd = NativeKernels.ropeQkForward(q, k, cos, sin, scale, g);
+        NDList bwd = NativeKernels.ropeQkBackward(dqr, dkr, cos, sin, scale, g);
+        float[][] ref = composedRopeQk(m, q, k, cos, sin, scale, kv, g, dqr, dkr);
+        assertClose("qr " + what, fwd.get(0).toFloatArray(), ref[0]);
+        assertClose("kr " + what, fwd.get(1).toFloatArray(), ref[1]);
+        assertClose("dq " + what, bwd.get(0).toFloatArray(), ref[2]);
+        assertClose("dk " + what, bwd.get(1).toFloatArray(), ref[3]);
+      }
+    }
+  }
+
+  /**
+   * The model's attention prologue (Gemma2Model.attention with applyRope): reshape to heads, {@code
+   * x * cos + cat(x2, x1) * sin}, q times its scale, q grouped to (B, KV, G*T, hd) and k transposed
+   * to (B, KV, T, hd); the gradients of q and k by autograd from dqr and dkr.
+   */
+  private static float[][] composedRopeQk(
+      NDManager m,
+      NDArray q0,
+      NDArray k0,
+      NDArray cos,
+      NDArray sin,
+      double scale,
+      int kv,
+      int g,
+      NDArray dqr,
+      NDArray dkr) {
+    long b = q0.getShape().get(0);
+    long t = q0.getShape().get(1);
+    long hd = cos.getShape().get(3);
+    try (NDManager s = m.newSubManager();
+        GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+      NDArray q = leaf(q0, s);
+      NDArray k = leaf(k0, s);
+      NDArray qh =
+          applyRope(q.reshape(b, t, (long) kv * g, hd), cos, sin)
+              .mul(s.full(new Shape(), (float) scale));
+      NDArray qr = qh.reshape(b, t, kv, g, hd).transpose(0, 2, 3, 1, 4).reshape(b, kv, g * t, hd);
+      NDArray kr = applyRope(k.reshape(b, t, kv, hd), cos, sin).transpose(0, 2, 1, 3);
+      JniUtils.backward((PtNDArray) qr, (PtNDArray) dqr, false, false);
+      JniUtils.backward((PtNDArray) kr, (PtNDArray) dkr, false, false);
+      return new float[][] {
+        qr.toFloatArray(),
+        kr.toFloatArray(),
+        q.getGradient().toFloatArray(),
+        k.getGradient().toFloatArray()
+      };
+    }
+  }
+
+  /** Gemma2Model.applyRope, restated (it is private): {@code x * cos + cat(x2, x1) * sin'}. */
+  private static NDArray applyRope(NDArray x, NDArray cos, NDArray sin) {
+    NDList halves = x.split(2, 3); // 2 x (B, T, n, hd/2)
+    NDArray swapped =
+        ai.djl.ndarray.NDArrays.concat(new NDList(halves.get(1), halves.get(0)), 3); // (B,T,n,hd)
+    return x.mul(cos).add(swapped.mul(sin));
+  }
+
+  /** Gemma2Model.buildRope's tables, restated (it is private): cos and signed sin, (T, hd). */
+  private static float[][] ropeTables(int positions, int hd, double theta) {
+    float[] cos = new float[positions * hd];
+    float[] sin = new float[positions * hd];
+    for (int p = 0; p < positions; p++) {
+      for (int i = 0; i < hd / 2; i++) {
+        float angle = (float) p * (float) (1.0 / Math.pow(theta, (2.0 * i) / hd));
+        float c = (float) Math.cos(angle);
+        float sn = (float) Math.sin(angle);
+        cos[p * hd + i] = c;
+        cos[p * hd + i + hd / 2] = c;
+        sin[p * hd + i] = -sn;
+        sin[p * hd + i + hd / 2] = sn;
+      }
+    }
+    return new float[][] {cos, sin};
+  }
+
+  @Test
+  void ropeQkBadInputIsAJavaException() {
+    NativeKernels.load();
+    try (NDManager m = manager.newSubManager()) {
+      float[][] tables = ropeTables(2, 4, 10000);
+      NDArray cos = m.create(tables[0], new Shape(2, 4));
+      NDArray sin = m.create(tables[1], new Shape(2, 4));
+      NDArray q = m.ones(new Shape(1, 2, 16)); // 4 heads of 4
+      NDArray k = m.ones(new Shape(1, 2, 8)); // 2 heads of 4
+      assertThat(NativeKernels.ropeQkForward(q, k, cos, sin, 1, 2).get(0).getShape())
+          .isEqualTo(new Shape(1, 2, 4, 4));
+      assertThatThrownBy(() -> NativeKernels.ropeQkForward(q, k, cos, sin, 1, 3))
+          .hasMessageContaining("q must have H = KV * groups heads of hd");
+      assertThatThrownBy(() -> NativeKernels.ropeQkForward(q, k, cos, sin, 1, 0))
+          .hasMessageContaining("groups must be at least 1");
+      assertThatThrownBy(
+              () -> NativeKernels.ropeQkForward(q.reshape(2, 16), k.reshape(2, 8), cos, sin, 1, 2))
+          .hasMessageContaining("q must be (B, T, H*hd) and k (B, T, KV*hd)");
+      NDArray cos3 = m.ones(new Shape(3, 4));
+      assertThatThrownBy(() -> NativeKernels.ropeQkForward(q, k, cos3, cos3, 1, 2))
+          .hasMessageContaining("cos and sin must be one shape (T, hd)");
+      NDArray cosOdd = m.ones(new Shape(2, 3));
+      assertThatThrownBy(() -> NativeKernels.ropeQkForward(q, k, cosOdd, cosOdd, 1, 2))
+          .hasMessageContaining("hd even");
+      assertThatThrownBy(
+              () ->
+                  NativeKernels.ropeQkForward(q.toType(DataType.FLOAT64, false), k, cos, sin, 1, 2))
+          .hasMessageContaining("tensor arguments must be float32");
+      NDArray dqr = m.ones(new Shape(1, 2, 4, 4));
+      NDArray dkr = m.ones(new Shape(1, 2, 2, 4));
+      assertThat(NativeKernels.ropeQkBackward(dqr, dkr, cos, sin, 1, 2).get(0).getShape())
+          .isEqualTo(new Shape(1, 2, 16));
+      assertThatThrownBy(() -> NativeKernels.ropeQkBackward(dqr, dkr, cos, sin, 1, 1))
+          .hasMessageContaining("dqr must be (B, KV, groups*T, hd) and dkr (B, KV, T, hd)");
+      assertThatThrownBy(() -> NativeKernels.ropeQkBackward(dqr, dkr, cos3, cos3, 1, 2))
+          .hasMessageContaining("cos and sin must be one shape (T, hd)");
+    }
+  }
+
+  /**
+   * The shim hands each tensor argument to the kernel as a new handle the kernel must delete; a
+   * kernel that kept them would keep every input alive (200 calls on fresh inputs of 4 + 2 MiB,
+   * resp. 4 + 4 MiB: 2.3 GiB).
+   */
+  @Test
+  void layerKernelsReleaseTheirInputs() throws java.io.IOException {
+    NativeKernels.load();
+    float[][] tables = ropeTables(128, 256, 10000);
+    try (NDManager tm = manager.newSubManager()) {
+      NDArray cos = tm.create(tables[0], new Shape(128, 256));
+      NDArray sin = tm.create(tables[1], new Shape(128, 256));
+      NDArray w = tm.zeros(new Shape(1024));
+      long before = 0;
+      for (int i = 0; i < 220; i++) {
+        if (i == 20) {
+          before = residentKib(); // after warm-up: allocator pools filled
+        }
+        try (NDManager m = tm.newSubManager()) {
+          NDArray q = m.randomNormal(new Shape(8, 128, 1024));
+          NDArray k = m.randomNormal(new Shape(8, 128, 512));
+          NativeKernels.ropeQkForward(q, k, cos, sin, 0.1, 2);
+          NativeKernels.addRmsNorm2Forward(q, m.randomNormal(new Shape(8, 128, 1024)), w, w, EPS);
+        }
+      }
+      long grownMib = (residentKib() - before) / 1024;
+      assertThat(grownMib).as("resident memory growth over 200 calls, MiB").isLessThan(400);
+    }
+  }
+
+  private static long residentKib() throws java.io.IOException {
+    for (String line :
+        java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+      if (line.startsWith("VmRSS:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", ""));
+      }
+    }
+    throw new IllegalStateException("no VmRSS in /proc/self/status");
+  }
+
   // ------------------------------------------------------------------ helpers
 
   /** A fresh leaf on a's data, with a gradient of its own. */
@@ -287,6 +570,14 @@ class NativeLayerKernelsTest {
     float[] out = new float[a.length];
     for (int i = 0; i < a.length; i++) {
       out[i] = (float) a[i];
+    }
+    return out;
+  }
+
+  private static double[] gaussian(Random random, int n) {
+    double[] out = new double[n];
+    for (int i = 0; i < n; i++) {
+      out[i] = random.nextGaussian();
     }
     return out;
   }
