@@ -226,6 +226,15 @@ class NativeLayerKernelsTest {
       assertThatThrownBy(
               () -> NativeKernels.addRmsNorm2Forward(x, x, w, m.zeros(new Shape(3)), EPS))
           .hasMessageContaining("w1 and w2 must have D = x.size(-1) elements");
+      // D = 0 (no division by zero in the kernel: view() refuses an empty tensor)
+      NDArray empty = m.zeros(new Shape(2, 0));
+      NDArray w0 = m.zeros(new Shape(0));
+      assertThatThrownBy(() -> NativeKernels.addRmsNorm2Forward(empty, empty, w0, w0, EPS))
+          .isInstanceOf(ai.djl.engine.EngineException.class);
+      NDArray r2 = m.ones(new Shape(2, 1));
+      assertThatThrownBy(
+              () -> NativeKernels.addRmsNorm2Backward(empty, empty, empty, empty, w0, w0, r2, r2))
+          .isInstanceOf(ai.djl.engine.EngineException.class);
       NDList fwd = NativeKernels.addRmsNorm2Forward(x, x, w, w, EPS);
       assertThatThrownBy(
               () ->
