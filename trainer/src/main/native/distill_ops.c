@@ -25,6 +25,23 @@
  *       (B, 1, 1, T, S) additive (-1e9 hidden: exactly 0 in p).
  *   softcap_softmax_bwd(Tensor dp, Tensor p, Tensor s, float cap) -> Tensor ds
  *       ds = cap (1 - tanh(s)^2) p (dp - sum(dp p)).
+ *   add_rms_norm2_fwd(Tensor x, Tensor o, Tensor w1, Tensor w2, float eps)
+ *       -> (Tensor x2, Tensor y, Tensor rstd1, Tensor rstd2)
+ *       Gemma 2's post-norm + residual + next pre-norm: x2 = x + o * rstd1 * (1 + w1),
+ *       y = x2 * rstd2 * (1 + w2); x, o (..., D), w1, w2 (D), rstd (..., 1).
+ *   add_rms_norm2_bwd(Tensor dres, Tensor dy, Tensor o, Tensor x2, Tensor w1, Tensor w2,
+ *                     Tensor rstd1, Tensor rstd2) -> (Tensor dx, Tensor do, Tensor dw1, Tensor dw2)
+ *       dres the gradient reaching x2 directly, dy y's; dx = dres + normbwd(dy; x2, w2, rstd2),
+ *       do = normbwd(dx; o, w1, rstd1).
+ *   rope_qk_fwd(Tensor q, Tensor k, Tensor cos, Tensor sin, float scale, int groups)
+ *       -> (Tensor qr, Tensor kr)
+ *       rotary embedding y = x * cos + swap(x) * sin' (sin' the model's signed table, swap
+ *       exchanging the halves of a head) on q (B, T, H*hd) and k (B, T, KV*hd), H = KV * groups,
+ *       cos and sin (T, hd); qr = rope(q) * scale as (B, KV, G*T, hd) (row g*T + t of kv head j:
+ *       query head j*G + g at position t, the model's grouped layout), kr = rope(k) (B, KV, T, hd).
+ *   rope_qk_bwd(Tensor dqr, Tensor dkr, Tensor cos, Tensor sin, float scale, int groups)
+ *       -> (Tensor dq, Tensor dk)
+ *       the transpose: dx = dy * cos + swap(dy * sin') per head, back to (B, T, H*hd), (B, T, KV*hd).
  *
  * The boxed-kernel contract, as in libtorch's shim_common.cpp (StableIValueBoxedKernel): the
  * arguments arrive on the stack in schema order, each tensor as a NEW AtenTensorHandle that the
@@ -485,6 +502,298 @@ static void softcap_softmax_bwd(StableIValue *stack, uint64_t num_args, uint64_t
   stack[0] = (StableIValue)hs;
 }
 
+/* ---------------------------------------------------------------- residual add between two norms */
+
+static bool same_shape(const Arg *a, const Arg *b) {
+  if (a->dim != b->dim) return false;
+  for (int64_t i = 0; i < a->dim; i++) {
+    if (a->sizes[i] != b->sizes[i]) return false;
+  }
+  return true;
+}
+
+/* Gemma 2's post-norm, residual add and the next pre-norm, one pass over each row of D:
+ * h = o * rstd1 * (1 + w1), rstd1 = rsqrt(mean(o^2) + eps); x2 = x + h;
+ * y = x2 * rstd2 * (1 + w2), rstd2 = rsqrt(mean(x2^2) + eps). Returns x2, y, rstd1, rstd2. */
+static void add_rms_norm2_fwd(StableIValue *stack, uint64_t num_args, uint64_t num_outputs) {
+  (void)num_args;
+  (void)num_outputs;
+  AtenTensorHandle in[4];
+  for (int i = 0; i < 4; i++) in[i] = (AtenTensorHandle)stack[i];
+  double eps;
+  memcpy(&eps, &stack[4], sizeof eps);
+  Arg x, o, w1, w2;
+  const char *why = view(in[0], &x);
+  if (why == NULL) why = view(in[1], &o);
+  if (why == NULL) why = view(in[2], &w1);
+  if (why == NULL) why = view(in[3], &w2);
+  if (why == NULL && !same_shape(&x, &o)) why = "x and o must be one shape (..., D)";
+  if (why == NULL && (w1.numel != x.sizes[x.dim - 1] || w2.numel != x.sizes[x.dim - 1])) {
+    why = "w1 and w2 must have D = x.size(-1) elements";
+  }
+  if (why != NULL) fail(in, 4, "distill::add_rms_norm2_fwd", why);
+  const int64_t d = x.sizes[x.dim - 1];
+  const int64_t rows = x.numel / d;
+  int64_t rsizes[MAX_DIM];
+  memcpy(rsizes, x.sizes, sizeof rsizes);
+  rsizes[x.dim - 1] = 1;
+  float *x2, *y, *r1, *r2;
+  AtenTensorHandle out[4] = {empty(x.dim, x.sizes, &x2), empty(x.dim, x.sizes, &y),
+                             empty(x.dim, rsizes, &r1), empty(x.dim, rsizes, &r2)};
+  if (out[0] == NULL || out[1] == NULL || out[2] == NULL || out[3] == NULL) {
+    release(out, 4);
+    fail(in, 4, "distill::add_rms_norm2_fwd", "cannot allocate the outputs");
+  }
+  const float *xp = x.data, *op = o.data, *w1p = w1.data, *w2p = w2.data;
+  const float feps = (float)eps, inv_d = 1.0f / (float)d;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = xp + r * d, *orow = op + r * d;
+    float *x2r = x2 + r * d, *yr = y + r * d;
+    const float rs1 = 1.0f / sqrtf(dot(orow, orow, d) * inv_d + feps);
+    for (int64_t i = 0; i < d; i++) x2r[i] = xr[i] + orow[i] * rs1 * (1.0f + w1p[i]);
+    const float rs2 = 1.0f / sqrtf(dot(x2r, x2r, d) * inv_d + feps);
+    for (int64_t i = 0; i < d; i++) yr[i] = x2r[i] * rs2 * (1.0f + w2p[i]);
+    r1[r] = rs1;
+    r2[r] = rs2;
+  }
+  release(in, 4);
+  for (int i = 0; i < 4; i++) stack[i] = (StableIValue)out[i];
+}
+
+/* Its backward. dres reaches x2 directly (the residual stream), dy reaches y. With the norm's
+ * backward nb(g; x, w, rs) = rs * g (1 + w) - rs^3 / D * sum(g (1 + w) x) * x:
+ * dx = dres + nb(dy; x2, w2, rstd2) (the gradient of x2, which is x's as x2 = x + h);
+ * do = nb(dx; o, w1, rstd1); dw2 = sum_rows dy * x2 * rstd2; dw1 = sum_rows dx * o * rstd1.
+ * The weight sums are per thread, then added in thread order (deterministic for a thread count). */
+static void add_rms_norm2_bwd(StableIValue *stack, uint64_t num_args, uint64_t num_outputs) {
+  (void)num_args;
+  (void)num_outputs;
+  AtenTensorHandle in[8];
+  for (int i = 0; i < 8; i++) in[i] = (AtenTensorHandle)stack[i];
+  Arg dres, dy, o, x2, w1, w2, rstd1, rstd2;
+  Arg *args[8] = {&dres, &dy, &o, &x2, &w1, &w2, &rstd1, &rstd2};
+  const char *why = NULL;
+  for (int i = 0; i < 8 && why == NULL; i++) why = view(in[i], args[i]);
+  if (why == NULL && !(same_shape(&dres, &o) && same_shape(&dy, &o) && same_shape(&x2, &o))) {
+    why = "dres, dy, o and x2 must be one shape (..., D)";
+  }
+  const int64_t d = why == NULL ? o.sizes[o.dim - 1] : 1;
+  const int64_t rows = why == NULL ? o.numel / d : 0;
+  if (why == NULL && (w1.numel != d || w2.numel != d)) why = "w1 and w2 must have D elements";
+  if (why == NULL && (rstd1.numel != rows || rstd2.numel != rows)) {
+    why = "rstd1 and rstd2 must have one value per row";
+  }
+  if (why != NULL) fail(in, 8, "distill::add_rms_norm2_bwd", why);
+  float *dx, *dob, *dw1, *dw2;
+  int64_t wsize = d;
+  AtenTensorHandle out[4] = {empty(o.dim, o.sizes, &dx), empty(o.dim, o.sizes, &dob),
+                             empty(1, &wsize, &dw1), empty(1, &wsize, &dw2)};
+  const int nt_max = omp_get_max_threads();
+  float *partial = calloc(2 * (size_t)nt_max * (size_t)d, sizeof(float)); /* dw1, dw2 per thread */
+  float *onew = malloc(2 * (size_t)d * sizeof(float));                    /* 1 + w1, 1 + w2 */
+  if (out[0] == NULL || out[1] == NULL || out[2] == NULL || out[3] == NULL || partial == NULL ||
+      onew == NULL) {
+    release(out, 4);
+    free(partial);
+    free(onew);
+    fail(in, 8, "distill::add_rms_norm2_bwd", "cannot allocate the outputs");
+  }
+  float *onew1 = onew, *onew2 = onew + d;
+  for (int64_t i = 0; i < d; i++) {
+    onew1[i] = 1.0f + w1.data[i];
+    onew2[i] = 1.0f + w2.data[i];
+  }
+  const float *dresp = dres.data, *dyp = dy.data, *op = o.data, *x2p = x2.data;
+  const float *r1p = rstd1.data, *r2p = rstd2.data;
+  const float inv_d = 1.0f / (float)d;
+  int nt_used = 1;
+#pragma omp parallel
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    if (t == 0) nt_used = nt;
+    int64_t begin, end;
+    split(rows, t, nt, &begin, &end);
+    float *pw1 = partial + (size_t)t * (size_t)d;
+    float *pw2 = partial + ((size_t)nt_max + (size_t)t) * (size_t)d;
+    float g[d < 4096 ? d : 1]; /* VLA for the row's gradient times (1 + w) */
+    float *gr = d < 4096 ? g : malloc((size_t)d * sizeof(float));
+    for (int64_t r = begin; r < end; r++) {
+      const float *dresr = dresp + r * d, *dyr = dyp + r * d, *orow = op + r * d;
+      const float *x2r = x2p + r * d;
+      float *dxr = dx + r * d, *dor = dob + r * d;
+      const float rs1 = r1p[r], rs2 = r2p[r];
+      for (int64_t i = 0; i < d; i++) gr[i] = dyr[i] * onew2[i];
+      const float c2 = rs2 * rs2 * rs2 * inv_d * dot(gr, x2r, d);
+      for (int64_t i = 0; i < d; i++) {
+        dxr[i] = dresr[i] + (rs2 * gr[i] - c2 * x2r[i]);
+        pw2[i] += dyr[i] * (x2r[i] * rs2);
+      }
+      for (int64_t i = 0; i < d; i++) gr[i] = dxr[i] * onew1[i];
+      const float c1 = rs1 * rs1 * rs1 * inv_d * dot(gr, orow, d);
+      for (int64_t i = 0; i < d; i++) {
+        dor[i] = rs1 * gr[i] - c1 * orow[i];
+        pw1[i] += dxr[i] * (orow[i] * rs1);
+      }
+    }
+    if (gr != g) free(gr);
+  }
+  for (int64_t i = 0; i < d; i++) {
+    float s1 = 0, s2 = 0;
+    for (int t = 0; t < nt_used; t++) {
+      s1 += partial[(size_t)t * (size_t)d + i];
+      s2 += partial[((size_t)nt_max + (size_t)t) * (size_t)d + i];
+    }
+    dw1[i] = s1;
+    dw2[i] = s2;
+  }
+  free(partial);
+  free(onew);
+  release(in, 8);
+  for (int i = 0; i < 4; i++) stack[i] = (StableIValue)out[i];
+}
+
+/* ---------------------------------------------------------------- rope on q and k */
+
+/* y = x * c + swap(x) * s' on one head of hd (swap exchanges the halves; s' the signed sin), times
+ * scale. Its transpose, dx = dy * c + swap(dy * s'), is rope_row_t. */
+static inline void rope_row(const float *x, const float *c, const float *s, float scale, int64_t hd,
+                            float *y) {
+  const int64_t half = hd / 2;
+  for (int64_t i = 0; i < half; i++) {
+    y[i] = (x[i] * c[i] + x[i + half] * s[i]) * scale;
+    y[i + half] = (x[i + half] * c[i + half] + x[i] * s[i + half]) * scale;
+  }
+}
+
+static inline void rope_row_t(const float *dy, const float *c, const float *s, float scale,
+                              int64_t hd, float *dx) {
+  const int64_t half = hd / 2;
+  for (int64_t i = 0; i < half; i++) {
+    dx[i] = (dy[i] * c[i] + dy[i + half] * s[i + half]) * scale;
+    dx[i + half] = (dy[i + half] * c[i + half] + dy[i] * s[i]) * scale;
+  }
+}
+
+/* Checks cos and sin: hd = their last dim (even), T * hd elements each; returns NULL or why not. */
+static const char *check_tables(const Arg *cos_, const Arg *sin_, int64_t t, int64_t *hd) {
+  *hd = cos_->sizes[cos_->dim - 1];
+  if (*hd < 2 || *hd % 2 != 0) return "cos and sin must be (T, hd) with hd even";
+  if (cos_->numel != t * *hd || !same_shape(cos_, sin_)) {
+    return "cos and sin must be one shape (T, hd), T the positions of q and k";
+  }
+  return NULL;
+}
+
+/* qr = rope(q) * scale as (B, KV, G*T, hd), row g*T + t of kv head j query head j*G + g at
+ * position t; kr = rope(k) as (B, KV, T, hd). q (B, T, H*hd), k (B, T, KV*hd), H = KV * groups. */
+static void rope_qk_fwd(StableIValue *stack, uint64_t num_args, uint64_t num_outputs) {
+  (void)num_args;
+  (void)num_outputs;
+  AtenTensorHandle in[4];
+  for (int i = 0; i < 4; i++) in[i] = (AtenTensorHandle)stack[i];
+  double scale;
+  int64_t groups;
+  memcpy(&scale, &stack[4], sizeof scale);
+  memcpy(&groups, &stack[5], sizeof groups);
+  Arg q, k, cos_, sin_;
+  const char *why = view(in[0], &q);
+  if (why == NULL) why = view(in[1], &k);
+  if (why == NULL) why = view(in[2], &cos_);
+  if (why == NULL) why = view(in[3], &sin_);
+  if (why == NULL && (q.dim != 3 || k.dim != 3 || q.sizes[0] != k.sizes[0] ||
+                      q.sizes[1] != k.sizes[1])) {
+    why = "q must be (B, T, H*hd) and k (B, T, KV*hd)";
+  }
+  int64_t hd = 0;
+  if (why == NULL) why = check_tables(&cos_, &sin_, q.sizes[1], &hd);
+  if (why == NULL && groups < 1) why = "groups must be at least 1";
+  if (why == NULL && (q.sizes[2] % hd != 0 || k.sizes[2] % hd != 0 ||
+                      q.sizes[2] / hd != k.sizes[2] / hd * groups)) {
+    why = "q must have H = KV * groups heads of hd, k KV heads of hd";
+  }
+  if (why != NULL) fail(in, 4, "distill::rope_qk_fwd", why);
+  const int64_t b = q.sizes[0], t = q.sizes[1], kv = k.sizes[2] / hd, g = groups;
+  const int64_t qsizes[4] = {b, kv, g * t, hd}, ksizes[4] = {b, kv, t, hd};
+  float *qr, *kr;
+  AtenTensorHandle out[2] = {empty(4, qsizes, &qr), empty(4, ksizes, &kr)};
+  if (out[0] == NULL || out[1] == NULL) {
+    release(out, 2);
+    fail(in, 4, "distill::rope_qk_fwd", "cannot allocate the outputs");
+  }
+  const float *qp = q.data, *kp = k.data, *cp = cos_.data, *sp = sin_.data, fs = (float)scale;
+#pragma omp parallel for schedule(static)
+  for (int64_t bt = 0; bt < b * t; bt++) { /* one position of one sequence: all its heads */
+    const int64_t bi = bt / t, ti = bt % t;
+    const float *c = cp + ti * hd, *s = sp + ti * hd;
+    const float *qrow = qp + bt * kv * g * hd, *krow = kp + bt * kv * hd;
+    for (int64_t j = 0; j < kv; j++) {
+      for (int64_t gi = 0; gi < g; gi++) {
+        rope_row(qrow + (j * g + gi) * hd, c, s, fs, hd,
+                 qr + (((bi * kv + j) * g + gi) * t + ti) * hd);
+      }
+      rope_row(krow + j * hd, c, s, 1.0f, hd, kr + ((bi * kv + j) * t + ti) * hd);
+    }
+  }
+  release(in, 4);
+  stack[0] = (StableIValue)out[0];
+  stack[1] = (StableIValue)out[1];
+}
+
+/* The transpose of rope_qk_fwd: dq (B, T, H*hd) and dk (B, T, KV*hd) from dqr (B, KV, G*T, hd)
+ * and dkr (B, KV, T, hd). */
+static void rope_qk_bwd(StableIValue *stack, uint64_t num_args, uint64_t num_outputs) {
+  (void)num_args;
+  (void)num_outputs;
+  AtenTensorHandle in[4];
+  for (int i = 0; i < 4; i++) in[i] = (AtenTensorHandle)stack[i];
+  double scale;
+  int64_t groups;
+  memcpy(&scale, &stack[4], sizeof scale);
+  memcpy(&groups, &stack[5], sizeof groups);
+  Arg dq, dk, cos_, sin_;
+  const char *why = view(in[0], &dq);
+  if (why == NULL) why = view(in[1], &dk);
+  if (why == NULL) why = view(in[2], &cos_);
+  if (why == NULL) why = view(in[3], &sin_);
+  if (why == NULL && groups < 1) why = "groups must be at least 1";
+  if (why == NULL &&
+      (dq.dim != 4 || dk.dim != 4 || dq.sizes[0] != dk.sizes[0] || dq.sizes[1] != dk.sizes[1] ||
+       dq.sizes[2] != dk.sizes[2] * groups || dq.sizes[3] != dk.sizes[3])) {
+    why = "dqr must be (B, KV, groups*T, hd) and dkr (B, KV, T, hd)";
+  }
+  int64_t hd = 0;
+  if (why == NULL) why = check_tables(&cos_, &sin_, dk.sizes[2], &hd);
+  if (why == NULL && hd != dk.sizes[3]) why = "cos and sin must be (T, hd), hd that of dkr";
+  if (why != NULL) fail(in, 4, "distill::rope_qk_bwd", why);
+  const int64_t b = dk.sizes[0], kv = dk.sizes[1], t = dk.sizes[2], g = groups;
+  const int64_t qsizes[3] = {b, t, kv * g * hd}, ksizes[3] = {b, t, kv * hd};
+  float *dqo, *dko;
+  AtenTensorHandle out[2] = {empty(3, qsizes, &dqo), empty(3, ksizes, &dko)};
+  if (out[0] == NULL || out[1] == NULL) {
+    release(out, 2);
+    fail(in, 4, "distill::rope_qk_bwd", "cannot allocate the outputs");
+  }
+  const float *dqp = dq.data, *dkp = dk.data, *cp = cos_.data, *sp = sin_.data;
+  const float fs = (float)scale;
+#pragma omp parallel for schedule(static)
+  for (int64_t bt = 0; bt < b * t; bt++) {
+    const int64_t bi = bt / t, ti = bt % t;
+    const float *c = cp + ti * hd, *s = sp + ti * hd;
+    float *qrow = dqo + bt * kv * g * hd, *krow = dko + bt * kv * hd;
+    for (int64_t j = 0; j < kv; j++) {
+      for (int64_t gi = 0; gi < g; gi++) {
+        rope_row_t(dqp + (((bi * kv + j) * g + gi) * t + ti) * hd, c, s, fs, hd,
+                   qrow + (j * g + gi) * hd);
+      }
+      rope_row_t(dkp + ((bi * kv + j) * t + ti) * hd, c, s, 1.0f, hd, krow + j * hd);
+    }
+  }
+  release(in, 4);
+  stack[0] = (StableIValue)out[0];
+  stack[1] = (StableIValue)out[1];
+}
+
 /* ---------------------------------------------------------------- registration */
 
 static TorchLibraryHandle def_lib, impl_lib; /* live as long as the process */
@@ -497,17 +806,29 @@ __attribute__((constructor)) static void register_ops(void) {
       "geglu_bwd(Tensor dout, Tensor gate, Tensor up) -> (Tensor, Tensor)",
       "softcap_softmax_fwd(Tensor s, Tensor mask, float cap) -> Tensor",
       "softcap_softmax_bwd(Tensor dp, Tensor p, Tensor s, float cap) -> Tensor",
+      "add_rms_norm2_fwd(Tensor x, Tensor o, Tensor w1, Tensor w2, float eps)"
+      " -> (Tensor, Tensor, Tensor, Tensor)",
+      "add_rms_norm2_bwd(Tensor dres, Tensor dy, Tensor o, Tensor x2, Tensor w1, Tensor w2,"
+      " Tensor rstd1, Tensor rstd2) -> (Tensor, Tensor, Tensor, Tensor)",
+      "rope_qk_fwd(Tensor q, Tensor k, Tensor cos, Tensor sin, float scale, int groups)"
+      " -> (Tensor, Tensor)",
+      "rope_qk_bwd(Tensor dqr, Tensor dkr, Tensor cos, Tensor sin, float scale, int groups)"
+      " -> (Tensor, Tensor)",
   };
   static const char *names[] = {"rms_norm_fwd",        "rms_norm_bwd",       "geglu_fwd",
-                                "geglu_bwd",           "softcap_softmax_fwd", "softcap_softmax_bwd"};
+                                "geglu_bwd",           "softcap_softmax_fwd", "softcap_softmax_bwd",
+                                "add_rms_norm2_fwd",   "add_rms_norm2_bwd",
+                                "rope_qk_fwd",         "rope_qk_bwd"};
   static const BoxedKernel kernels[] = {rms_norm_fwd, rms_norm_bwd,        geglu_fwd,
-                                        geglu_bwd,    softcap_softmax_fwd, softcap_softmax_bwd};
+                                        geglu_bwd,    softcap_softmax_fwd, softcap_softmax_bwd,
+                                        add_rms_norm2_fwd, add_rms_norm2_bwd,
+                                        rope_qk_fwd,  rope_qk_bwd};
   if (aoti_torch_library_init_def("distill", __FILE__, __LINE__, &def_lib) ||
       aoti_torch_library_init_impl("distill", "CPU", __FILE__, __LINE__, &impl_lib)) {
     fprintf(stderr, "libdistill_ops: cannot open the torch library 'distill'\n");
     return;
   }
-  for (int i = 0; i < 6; i++) {
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     if (aoti_torch_library_def(def_lib, schemas[i]) ||
         aoti_torch_library_impl(impl_lib, names[i], kernels[i])) {
       fprintf(stderr, "libdistill_ops: cannot register distill::%s\n", names[i]);

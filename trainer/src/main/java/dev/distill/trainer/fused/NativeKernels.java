@@ -99,6 +99,39 @@ public final class NativeKernels {
           gate: Tensor,
           up: Tensor) -> Tuple[Tensor, Tensor]:
           return ops.distill.geglu_bwd(torch.contiguous(torch.detach(dout)), torch.contiguous(torch.detach(gate)), torch.contiguous(torch.detach(up)))
+        def add_rms_norm2_fwd(self: __torch__.FusedOps,
+          x: Tensor,
+          o: Tensor,
+          w1: Tensor,
+          w2: Tensor,
+          eps: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+          return ops.distill.add_rms_norm2_fwd(torch.contiguous(torch.detach(x)), torch.contiguous(torch.detach(o)), torch.contiguous(torch.detach(w1)), torch.contiguous(torch.detach(w2)), float(eps))
+        def add_rms_norm2_bwd(self: __torch__.FusedOps,
+          dres: Tensor,
+          dy: Tensor,
+          o: Tensor,
+          x2: Tensor,
+          w1: Tensor,
+          w2: Tensor,
+          rstd1: Tensor,
+          rstd2: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+          return ops.distill.add_rms_norm2_bwd(torch.contiguous(torch.detach(dres)), torch.contiguous(torch.detach(dy)), torch.contiguous(torch.detach(o)), torch.contiguous(torch.detach(x2)), torch.contiguous(torch.detach(w1)), torch.contiguous(torch.detach(w2)), torch.contiguous(torch.detach(rstd1)), torch.contiguous(torch.detach(rstd2)))
+        def rope_qk_fwd(self: __torch__.FusedOps,
+          q: Tensor,
+          k: Tensor,
+          cos: Tensor,
+          sin: Tensor,
+          scale: Tensor,
+          groups: Tensor) -> Tuple[Tensor, Tensor]:
+          return ops.distill.rope_qk_fwd(torch.contiguous(torch.detach(q)), torch.contiguous(torch.detach(k)), torch.contiguous(torch.detach(cos)), torch.contiguous(torch.detach(sin)), float(scale), int(groups))
+        def rope_qk_bwd(self: __torch__.FusedOps,
+          dqr: Tensor,
+          dkr: Tensor,
+          cos: Tensor,
+          sin: Tensor,
+          scale: Tensor,
+          groups: Tensor) -> Tuple[Tensor, Tensor]:
+          return ops.distill.rope_qk_bwd(torch.contiguous(torch.detach(dqr)), torch.contiguous(torch.detach(dkr)), torch.contiguous(torch.detach(cos)), torch.contiguous(torch.detach(sin)), float(scale), int(groups))
       """;
 
   private static final Map<Double, NDArray> CONSTANTS = new ConcurrentHashMap<>();
@@ -356,6 +389,77 @@ public final class NativeKernels {
    */
   public static NDArray softcapSoftmaxBackward(NDArray dp, NDArray p, NDArray s, double cap) {
     return run("softcap_softmax_bwd", dp, p, s, constant(cap)).singletonOrThrow();
+  }
+
+  /**
+   * Gemma 2's post-norm, residual add and next pre-norm in one pass: {@code h = o * rstd1 * (1 +
+   * w1)}, {@code x2 = x + h}, {@code y = x2 * rstd2 * (1 + w2)}, each rstd {@code rsqrt(mean(.^2) +
+   * eps)} of its row.
+   *
+   * @param x (..., D) the residual stream
+   * @param o (..., D) the sub-block's output (attention or MLP) before its post-norm
+   * @param w1 (D) the post-norm's weight
+   * @param w2 (D) the next pre-norm's weight
+   * @return x2 (..., D), y (..., D), rstd1 (..., 1), rstd2 (..., 1), owned by x's manager
+   */
+  public static NDList addRmsNorm2Forward(
+      NDArray x, NDArray o, NDArray w1, NDArray w2, double eps) {
+    return run("add_rms_norm2_fwd", x, o, w1, w2, constant(eps));
+  }
+
+  /**
+   * The backward of {@link #addRmsNorm2Forward}.
+   *
+   * @param dres (..., D) the gradient reaching x2 directly (the residual stream)
+   * @param dy (..., D) the gradient of y
+   * @param o (..., D) the forward's o
+   * @param x2 (..., D) the forward's x2
+   * @param rstd1 (..., 1) from the forward
+   * @param rstd2 (..., 1) from the forward
+   * @return dx (..., D: x2's whole gradient, which is x's), do (..., D), dw1 (D), dw2 (D), owned by
+   *     dres's manager
+   */
+  public static NDList addRmsNorm2Backward(
+      NDArray dres,
+      NDArray dy,
+      NDArray o,
+      NDArray x2,
+      NDArray w1,
+      NDArray w2,
+      NDArray rstd1,
+      NDArray rstd2) {
+    return run("add_rms_norm2_bwd", dres, dy, o, x2, w1, w2, rstd1, rstd2);
+  }
+
+  /**
+   * Rotary embedding of a layer's q and k straight from their projections, in the attention's
+   * layout: {@code y = x * cos + cat(x2, x1) * sin} per head (sin the model's signed table, {@code
+   * cat(-sin, sin)}); q's also times scale and grouped as the model's {@code q.reshape(b, t, kv, g,
+   * hd).transpose(0, 2, 3, 1, 4).reshape(b, kv, g * t, hd)}.
+   *
+   * @param q (B, T, H*hd), H = KV * groups
+   * @param k (B, T, KV*hd)
+   * @param cos (T, hd), or any shape of T * hd elements with last dim hd (the model's (1, T, 1,
+   *     hd))
+   * @param sin (T, hd) signed, as cos
+   * @return qr (B, KV, G*T, hd) and kr (B, KV, T, hd), owned by q's manager
+   */
+  public static NDList ropeQkForward(
+      NDArray q, NDArray k, NDArray cos, NDArray sin, double scale, int groups) {
+    return run("rope_qk_fwd", q, k, cos, sin, constant(scale), constant(groups));
+  }
+
+  /**
+   * The transpose of {@link #ropeQkForward}: {@code dx = dy * cos + swap(dy * sin)} per head,
+   * {@code swap} exchanging a head's halves, q's times scale, back in the projections' layout.
+   *
+   * @param dqr (B, KV, G*T, hd) the gradient of qr
+   * @param dkr (B, KV, T, hd) the gradient of kr
+   * @return dq (B, T, H*hd) and dk (B, T, KV*hd), owned by dqr's manager
+   */
+  public static NDList ropeQkBackward(
+      NDArray dqr, NDArray dkr, NDArray cos, NDArray sin, double scale, int groups) {
+    return run("rope_qk_bwd", dqr, dkr, cos, sin, constant(scale), constant(groups));
   }
 
   /** A () fp32 tensor of v, made once per value and kept (a scalar argument of a method). */

@@ -2,6 +2,7 @@ package dev.distill.trainer.bench;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -26,8 +27,9 @@ import java.util.Random;
  * 128, 1024), as the model runs them (DJL ops, resp. fused_ops.pt's gelu times up, the backward by
  * autograd from an injected output gradient), against the native ops of {@code libdistill_ops.so}
  * (forward op, then backward op); then the forwards alone, with nothing requiring a gradient (a
- * frozen teacher's forward). Alternating blocks of iterations; wall time and process CPU time (all
- * threads) per iteration.
+ * frozen teacher's forward); then the post-norm + residual + next pre-norm pair at (8, 128, 256)
+ * and rope on a layer's q and k with the attention's layout, fwd + bwd and fwd only. Alternating
+ * blocks of iterations; wall time and process CPU time (all threads) per iteration.
  *
  * <p>Usage (after {@code trainer/src/main/native/build.sh}, from {@code trainer/}): {@code
  * OMP_NUM_THREADS=N java -Dai.djl.pytorch.num_threads=N -cp ...
@@ -201,11 +203,141 @@ public final class NativeOpsBenchmark {
           base,
           perBlock,
           blocks);
+      // Gemma 2's post-norm + residual + next pre-norm at (8, 128, 256): composed as the model runs
+      // it (x2 = x + rmsNorm(o, w1), y = rmsNorm(x2, w2)), the gradients of x2 (the residual path)
+      // and of y injected (one backward through the stack of the two, so that the first norm's
+      // backward runs once), autograd to x, o, w1, w2; against the native pair.
+      NDArray o = base.create(normal(random, norm.size(), 0.7), norm);
+      NDArray w2 = base.create(normal(random, 256, 0.3));
+      NDArray dres = base.create(normal(random, norm.size(), 1), norm);
+      NDArray dBoth = NDArrays.stack(new NDList(dres, dy)); // (2, 8, 128, 256)
+      Step composedAddNorm =
+          m -> {
+            NDArray xl = leaf(x, m);
+            NDArray ol = leaf(o, m);
+            NDArray w1l = leaf(w, m);
+            NDArray w2l = leaf(w2, m);
+            NDArray x2 = xl.add(ModelOps.rmsNorm(model, ol, w1l));
+            NDArray y = ModelOps.rmsNorm(model, x2, w2l);
+            NDArray both = NDArrays.stack(new NDList(x2, y)); // (2, 8, 128, 256)
+            JniUtils.backward((PtNDArray) both, (PtNDArray) dBoth, false, false);
+            for (NDArray l : new NDArray[] {xl, ol, w1l, w2l}) {
+              l.getGradient().close();
+            }
+          };
+      Step nativeAddNorm =
+          m -> {
+            NDList fwd = NativeKernels.addRmsNorm2Forward(x, o, w, w2, eps);
+            NDList bwd =
+                NativeKernels.addRmsNorm2Backward(
+                    dres, dy, o, fwd.get(0), w, w2, fwd.get(2), fwd.get(3));
+            fwd.close();
+            bwd.close();
+          };
+      // Rope on one layer's q (8, 128, 4*64) and k (8, 128, 2*64) from the projections, q scaled
+      // and grouped (B, KV, G*T, hd), k (B, KV, T, hd): composed as Gemma2Model.attention does
+      // (applyRope, restated here, then the reshapes and transposes), gradients of both injected.
+      int tt = 128;
+      int hd = 64;
+      Shape qShape = new Shape(8, tt, 4 * hd);
+      Shape kShape = new Shape(8, tt, 2 * hd);
+      NDArray q = base.create(normal(random, qShape.size(), 1), qShape);
+      NDArray k = base.create(normal(random, kShape.size(), 1), kShape);
+      NDArray dqr = base.create(normal(random, qShape.size(), 1), new Shape(8, 2, 2 * tt, hd));
+      NDArray dkr = base.create(normal(random, kShape.size(), 1), new Shape(8, 2, tt, hd));
+      NDArray[] rope = ropeTables(base, tt, hd); // (1, T, 1, hd) cos, signed sin
+      double qScale = 1 / Math.sqrt(hd) / 50;
+      NDArray qScaleArray = base.full(new Shape(), (float) qScale);
+      Step composedRope =
+          m -> {
+            NDArray ql = leaf(q, m);
+            NDArray kl = leaf(k, m);
+            NDArray qr =
+                applyRope(ql.reshape(8, tt, 4, hd), rope)
+                    .mul(qScaleArray)
+                    .reshape(8, tt, 2, 2, hd)
+                    .transpose(0, 2, 3, 1, 4)
+                    .reshape(8, 2, 2 * tt, hd);
+            NDArray kr = applyRope(kl.reshape(8, tt, 2, hd), rope).transpose(0, 2, 1, 3);
+            JniUtils.backward((PtNDArray) qr, (PtNDArray) dqr, false, false);
+            JniUtils.backward((PtNDArray) kr, (PtNDArray) dkr, false, false);
+            ql.getGradient().close();
+            kl.getGradient().close();
+          };
+      Step nativeRope =
+          m -> {
+            NDList fwd = NativeKernels.ropeQkForward(q, k, rope[0], rope[1], qScale, 2);
+            NDList bwd = NativeKernels.ropeQkBackward(dqr, dkr, rope[0], rope[1], qScale, 2);
+            fwd.close();
+            bwd.close();
+          };
+      compare(
+          "x + norm(o) -> norm (8, 128, 256) fwd + bwd",
+          composedAddNorm,
+          nativeAddNorm,
+          base,
+          perBlock,
+          blocks);
+      compare(
+          "x + norm(o) -> norm fwd only",
+          m -> {
+            NDArray x2 = view(x, m).add(ModelOps.rmsNorm(model, view(o, m), view(w, m)));
+            ModelOps.rmsNorm(model, x2, view(w2, m));
+          },
+          m -> NativeKernels.addRmsNorm2Forward(view(x, m), view(o, m), w, w2, eps),
+          base,
+          perBlock,
+          blocks);
+      compare(
+          "rope q (8, 128, 4*64), k (8, 128, 2*64) + layout, fwd + bwd",
+          composedRope,
+          nativeRope,
+          base,
+          perBlock,
+          blocks);
+      compare(
+          "rope q, k + layout, fwd only",
+          m -> {
+            applyRope(view(q, m).reshape(8, tt, 4, hd), rope)
+                .mul(qScaleArray)
+                .reshape(8, tt, 2, 2, hd)
+                .transpose(0, 2, 3, 1, 4)
+                .reshape(8, 2, 2 * tt, hd);
+            applyRope(view(k, m).reshape(8, tt, 2, hd), rope).transpose(0, 2, 1, 3);
+          },
+          m -> NativeKernels.ropeQkForward(view(q, m), view(k, m), rope[0], rope[1], qScale, 2),
+          base,
+          perBlock,
+          blocks);
       System.out.printf(
           Locale.ROOT,
           "load average at the end %.2f%n",
           ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
     }
+  }
+
+  /** Gemma2Model.applyRope, restated (it is private): {@code x * cos + cat(x2, x1) * sin'}. */
+  private static NDArray applyRope(NDArray x, NDArray[] rope) {
+    NDList halves = x.split(2, 3); // 2 x (B, T, n, hd/2)
+    NDArray swapped = NDArrays.concat(new NDList(halves.get(1), halves.get(0)), 3); // (B,T,n,hd)
+    return x.mul(rope[0]).add(swapped.mul(rope[1]));
+  }
+
+  /** Gemma2Model.buildRope's cos and signed sin (theta 10,000), as (1, T, 1, hd). */
+  private static NDArray[] ropeTables(NDManager m, int positions, int hd) {
+    float[] cos = new float[positions * hd];
+    float[] sin = new float[positions * hd];
+    for (int p = 0; p < positions; p++) {
+      for (int i = 0; i < hd / 2; i++) {
+        float angle = (float) p * (float) (1.0 / Math.pow(10000, (2.0 * i) / hd));
+        cos[p * hd + i] = (float) Math.cos(angle);
+        cos[p * hd + i + hd / 2] = (float) Math.cos(angle);
+        sin[p * hd + i] = (float) -Math.sin(angle);
+        sin[p * hd + i + hd / 2] = (float) Math.sin(angle);
+      }
+    }
+    Shape shape = new Shape(1, positions, 1, hd);
+    return new NDArray[] {m.create(cos, shape), m.create(sin, shape)};
   }
 
   /** A's data as an array of m, not requiring a gradient. */
