@@ -108,6 +108,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   // query_pre_attn_scalar^-0.5, divided by the attention soft-cap when there is one: the scores
   // then come out already divided by the cap, which saves a pass over them before the tanh
   private final NDArray queryScale;
+  private final double queryScaleValue; // the same, for the native kernels
   private final NDArray attnCap; // may be null
   private final NDArray finalCap; // may be null
   private final NDArray finalCapInverse; // 1 / finalCap, or null
@@ -158,13 +159,11 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     this.one = constant(1f);
     this.eps = constant((float) config.rmsNormEps());
     this.embedScale = constant((float) Math.sqrt(config.hiddenSize()));
-    this.queryScale =
-        constant(
-            (float)
-                (Math.pow(config.queryPreAttnScalar(), -0.5)
-                    / (config.attnLogitSoftcapping() == null
-                        ? 1.0
-                        : config.attnLogitSoftcapping())));
+    this.queryScaleValue =
+        (float)
+            (Math.pow(config.queryPreAttnScalar(), -0.5)
+                / (config.attnLogitSoftcapping() == null ? 1.0 : config.attnLogitSoftcapping()));
+    this.queryScale = constant((float) queryScaleValue);
     this.attnCap =
         config.attnLogitSoftcapping() == null
             ? null
@@ -947,10 +946,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * @return x2, y (B, T, D); rstd of o, rstd of x2 (B, T, 1)
    */
   private NDList addNorm2(NDArray x, NDArray o, NDArray w1, NDArray w2) {
-    NDList a = NativeKernels.rmsNormForward(o, w1, config.rmsNormEps());
-    NDArray x2 = x.add(a.get(0));
-    NDList b = NativeKernels.rmsNormForward(x2, w2, config.rmsNormEps());
-    return new NDList(x2, b.get(0), a.get(1), b.get(1));
+    return NativeKernels.addRmsNorm2Forward(x, o, w1, w2, config.rmsNormEps());
   }
 
   /**
@@ -969,10 +965,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       NDArray w2,
       NDArray rstd1,
       NDArray rstd2) {
-    NDList b = NativeKernels.rmsNormBackward(dy, x2, w2, rstd2);
-    NDArray dx = b.get(0).addi(dRes);
-    NDList a = NativeKernels.rmsNormBackward(dx, o, w1, rstd1);
-    return new NDList(dx, a.get(0), a.get(1), b.get(1));
+    return NativeKernels.addRmsNorm2Backward(dRes, dy, o, x2, w1, w2, rstd1, rstd2);
   }
 
   /**
@@ -980,55 +973,27 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    *
    * @param q (B, T, H*hd)
    * @param k (B, T, KV*hd)
-   * @return (B, KV, G*T, hd) scaled queries, (B, KV, T, hd) keys
+   * @param rope cos, signed sin: (1, T, 1, hd)
+   * @return (B, KV, G*T, hd) scaled queries, (B, KV, T, hd) keys, contiguous
    */
   private NDArray[] ropeQk(NDArray q, NDArray k, NDArray[] rope) {
-    long b = q.getShape().get(0);
-    long t = q.getShape().get(1);
-    int kv = config.numKeyValueHeads();
-    int g = config.groupSize();
-    int hd = config.headDim();
-    NDArray qr =
-        applyRope(q.reshape(b, t, kv * g, hd), rope)
-            .mul(queryScale)
-            .reshape(b, t, kv, g, hd)
-            .transpose(0, 2, 3, 1, 4)
-            .reshape(b, kv, g * t, hd); // (B, KV, G*T, hd)
-    NDArray kr = applyRope(k.reshape(b, t, kv, hd), rope).transpose(0, 2, 1, 3); // (B, KV, T, hd)
-    return new NDArray[] {qr, kr};
+    NDList out =
+        NativeKernels.ropeQkForward(q, k, rope[0], rope[1], queryScaleValue, config.groupSize());
+    return new NDArray[] {out.get(0), out.get(1)};
   }
 
   /**
-   * The backward of {@link #ropeQk}: RoPE's transpose is {@code dx = dy cos + swap(dy sin')}, swap
-   * exchanging the halves (it is its own inverse).
+   * The backward of {@link #ropeQk}.
    *
    * @param dQr (B, KV, G*T, hd)
    * @param dKr (B, KV, T, hd)
    * @return (B, T, H*hd), (B, T, KV*hd)
    */
   private NDArray[] ropeQkBackward(NDArray dQr, NDArray dKr, NDArray[] rope) {
-    long b = dQr.getShape().get(0);
-    int kv = config.numKeyValueHeads();
-    int g = config.groupSize();
-    int hd = config.headDim();
-    long t = dKr.getShape().get(2);
-    NDArray dq =
-        dQr.reshape(b, kv, g, t, hd)
-            .transpose(0, 3, 1, 2, 4)
-            .reshape(b, t, kv * g, hd)
-            .mul(queryScale); // (B, T, H, hd)
-    NDArray dk = dKr.transpose(0, 2, 1, 3); // (B, T, KV, hd)
-    return new NDArray[] {
-      ropeTranspose(dq, rope).reshape(b, t, kv * g * hd),
-      ropeTranspose(dk, rope).reshape(b, t, kv * hd)
-    };
-  }
-
-  /** {@code dy cos + swap(dy sin')}: (B, T, n, hd). */
-  private static NDArray ropeTranspose(NDArray dy, NDArray[] rope) {
-    NDList halves = dy.mul(rope[1]).split(2, 3); // 2 x (B, T, n, hd/2)
-    NDArray swapped = NDArrays.concat(new NDList(halves.get(1), halves.get(0)), 3);
-    return dy.mul(rope[0]).addi(swapped);
+    NDList out =
+        NativeKernels.ropeQkBackward(
+            dQr, dKr, rope[0], rope[1], queryScaleValue, config.groupSize());
+    return new NDArray[] {out.get(0), out.get(1)};
   }
 
   /** The backward pass of a native training forward; see {@link #finishBackward()}. */
