@@ -6,7 +6,10 @@ import dev.distill.spec.JobSpec;
 import dev.distill.spec.SpecJson;
 import dev.distill.spec.plan.MemoryPlan;
 import dev.distill.spec.plan.Precision;
+import dev.distill.trainer.fused.NativeKernels;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -38,19 +41,14 @@ class PlanMeasuredTest {
                            "checkpoint_every": 1000, "activation_checkpointing": %s}}
       """;
 
-  private static long measuredBytes(String json) throws Exception {
-    ProcessBuilder b =
-        new ProcessBuilder(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xms256m",
-                "-Xmx256m",
-                "-XX:+AlwaysPreTouch",
-                "-Dai.djl.offline=true",
-                "-cp",
-                System.getProperty("java.class.path"),
-                MemoryProbe.class.getName(),
-                json)
-            .redirectError(ProcessBuilder.Redirect.INHERIT);
+  private static long measuredBytes(String json, String... jvmOptions) throws Exception {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(List.of("-Xms256m", "-Xmx256m", "-XX:+AlwaysPreTouch", "-Dai.djl.offline=true"));
+    command.addAll(List.of(jvmOptions));
+    command.addAll(
+        List.of("-cp", System.getProperty("java.class.path"), MemoryProbe.class.getName(), json));
+    ProcessBuilder b = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
     b.environment().put("MALLOC_MMAP_THRESHOLD_", "65536");
     b.environment().remove("MALLOC_TRIM_THRESHOLD_");
     b.environment().remove("MALLOC_TOP_PAD_");
@@ -95,6 +93,22 @@ class PlanMeasuredTest {
     assertThat((double) measuredOff).isCloseTo(planOff.totalBytes(), withinPercent(15));
     assertThat((double) measuredOn).isCloseTo(planOn.totalBytes(), withinPercent(15));
     assertThat(measuredOn).as("checkpointing lowers the peak").isLessThan(measuredOff);
+  }
+
+  /**
+   * The native path ({@code -Ddistill.native_kernels=true}) keeps its own activations for its
+   * backward written out by hand (scores and probabilities, the GeGLU's inputs and output, the
+   * norms' inputs and reciprocal RMS): the same plan holds for it.
+   */
+  @Test
+  void thePlanIsWithin15PercentOfTheMeasuredPeakOnTheNativePath() throws Exception {
+    String off = SPEC.formatted("false");
+    long measured = measuredBytes(off, "-D" + NativeKernels.SWITCH + "=true");
+    MemoryPlan plan = plan(off);
+    System.out.printf(
+        "native path: plan %,d measured %,d (%.3f)%n",
+        plan.totalBytes(), measured, (double) measured / plan.totalBytes());
+    assertThat((double) measured).isCloseTo(plan.totalBytes(), withinPercent(15));
   }
 
   /**
