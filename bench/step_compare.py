@@ -18,7 +18,7 @@ Our recipe additionally masks packed documents (block-diagonal attention), reads
 logs: the anchors use random ids, one causal mask, and nothing else.
 
 Usage (repository root, after test-compile and dependency:build-classpath into trainer/cp.txt):
-    nice -n 10 .venv-interop/bin/python bench/step_compare.py [--rounds 3] [--steps 15] [--e2e-steps 15]
+    nice -n 10 .venv-interop/bin/python bench/step_compare.py [--rounds 3] [--steps 15] [--e2e-steps 15] [--native]
 """
 import argparse
 import json
@@ -35,20 +35,20 @@ B, T = 8, 128
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def java_cmd(args, main_classes=None, prefix="ours"):
+def java_cmd(args, main_classes=None, prefix="ours", options=()):
     trainer = os.path.join(ROOT, "trainer")
     cp = "%s:%s/target/test-classes:%s" % (
         main_classes or trainer + "/target/classes", trainer,
         open(os.path.join(trainer, "cp.txt")).read().strip())
-    return ["java", "-Dbench.prefix=" + prefix, "-Xmx3g", "-XX:MaxDirectMemorySize=4g", "-Dai.djl.offline=true",
+    return ["java", "-Dbench.prefix=" + prefix] + list(options) + ["-Xmx3g", "-XX:MaxDirectMemorySize=4g", "-Dai.djl.offline=true",
             "-Dai.djl.pytorch.num_threads=%d" % THREADS, "-Dai.djl.pytorch.num_interop_threads=1",
             "-cp", cp, "dev.distill.trainer.bench.StepCompareBenchmark"] + args
 
 
-def run_java(args, main_classes=None, prefix="ours"):
+def run_java(args, main_classes=None, prefix="ours", options=()):
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="4294967296", MALLOC_TRIM_THRESHOLD_="68719476736",
                MALLOC_TOP_PAD_="268435456", OMP_NUM_THREADS=str(THREADS))
-    p = subprocess.run(java_cmd(args, main_classes, prefix), cwd=os.path.join(ROOT, "trainer"), env=env, capture_output=True,
+    p = subprocess.run(java_cmd(args, main_classes, prefix, options), cwd=os.path.join(ROOT, "trainer"), env=env, capture_output=True,
                        text=True)
     if p.returncode != 0:
         sys.stderr.write(p.stdout[-4000:] + p.stderr[-4000:])
@@ -162,6 +162,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--e2e-steps", type=int, default=15)
     ap.add_argument("--no-java", action="store_true")
+    ap.add_argument("--native", action="store_true",
+                    help="also run our finetune and online distill steps on the native path"
+                    " (-Ddistill.native_kernels=true) as native_* in every round, after ours")
     ap.add_argument("--base-classes", help="trainer/target/classes of an earlier commit: its finetune and online"
                     " distill steps run as base_* in every round, before ours")
     a = ap.parse_args()
@@ -193,6 +196,12 @@ def main():
                 round_medians.setdefault(res["name"], []).append(statistics.median(res["ms"]))
         if not a.no_java:
             for res in run_java(["round", work, str(a.steps)]):
+                samples.setdefault(res["name"], []).extend(res["ms"])
+                cpu.setdefault(res["name"], []).extend(res["cpu_ms"])
+                round_medians.setdefault(res["name"], []).append(statistics.median(res["ms"]))
+        if a.native and not a.no_java:
+            for res in run_java(["round", work, str(a.steps), "finetune,online"], prefix="native",
+                                options=["-Ddistill.native_kernels=true"]):
                 samples.setdefault(res["name"], []).extend(res["ms"])
                 cpu.setdefault(res["name"], []).extend(res["cpu_ms"])
                 round_medians.setdefault(res["name"], []).append(statistics.median(res["ms"]))
@@ -229,7 +238,10 @@ def main():
              ("ours_finetune", "base_finetune"), ("ours_distill_online", "base_distill_online"),
              ("ours_finetune", "hf_eager_finetune"), ("ours_finetune", "hf_compile_finetune"),
              ("ours_distill_online", "hf_eager_distill"), ("ours_distill_online", "hf_compile_distill"),
-             ("ours_distill_cached", "hf_eager_distill"), ("ours_distill_cached", "hf_compile_distill")]
+             ("ours_distill_cached", "hf_eager_distill"), ("ours_distill_cached", "hf_compile_distill"),
+             ("native_finetune", "ours_finetune"), ("native_distill_online", "ours_distill_online"),
+             ("native_finetune", "hf_eager_finetune"), ("native_finetune", "hf_compile_finetune"),
+             ("native_distill_online", "hf_eager_distill"), ("native_distill_online", "hf_compile_distill")]
     for ours, anchor in pairs:
         if ours in med and anchor in med:
             per_round = [x / y for x, y in zip(round_medians[anchor], round_medians[ours])]
