@@ -4,6 +4,7 @@ import ai.djl.Device;
 import dev.distill.app.worker.Worker;
 import dev.distill.app.worker.WorkerConfig;
 import dev.distill.spec.protocol.WorkerCapabilities;
+import dev.distill.trainer.fused.NativeKernels;
 import dev.distill.trainer.model.Devices;
 import java.net.InetAddress;
 import java.net.URI;
@@ -98,6 +99,11 @@ public final class WorkerCommand implements Callable<Integer> {
     String workerId =
         id != null ? id : hostName() + "-" + UUID.randomUUID().toString().substring(0, 8);
     Device d = Devices.parse(device); // one line when the device is not there
+    if (Boolean.getBoolean(NativeKernels.SWITCH)) {
+      // told to train on the fused CPU kernels: a node that cannot load them must not claim jobs
+      // (each would fail on it), so it stops here with the reason
+      NativeKernels.require();
+    }
     long deviceMb = Devices.totalMemoryBytes(d) >> 20;
     if (memoryMb != null && memoryMb > deviceMb) {
       throw new IllegalArgumentException(

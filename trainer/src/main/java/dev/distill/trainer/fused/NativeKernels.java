@@ -158,7 +158,11 @@ public final class NativeKernels {
    * @throws IllegalStateException saying why it cannot be loaded
    */
   public static boolean require() {
-    load();
+    try {
+      load();
+    } catch (IllegalStateException e) {
+      throw new IllegalStateException("-D" + SWITCH + "=true, but " + e.getMessage(), e);
+    }
     return true;
   }
 
