@@ -950,25 +950,6 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   }
 
   /**
-   * The backward of {@link #addNorm2}.
-   *
-   * @param dRes (B, T, D) the gradient reaching x2 directly
-   * @param dy (B, T, D) the gradient of y
-   * @return dx, do (B, T, D); dw1, dw2 (D)
-   */
-  private static NDList addNorm2Backward(
-      NDArray dRes,
-      NDArray dy,
-      NDArray o,
-      NDArray x2,
-      NDArray w1,
-      NDArray w2,
-      NDArray rstd1,
-      NDArray rstd2) {
-    return NativeKernels.addRmsNorm2Backward(dRes, dy, o, x2, w1, w2, rstd1, rstd2);
-  }
-
-  /**
    * RoPE on the projections, the query scale, and the attention's layout.
    *
    * @param q (B, T, H*hd)
@@ -1056,7 +1037,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     int g = config.groupSize();
     int hd = config.headDim();
     NDList end =
-        addNorm2Backward(
+        NativeKernels.addRmsNorm2Backward(
             dRes,
             dNorm,
             f.down(),
@@ -1073,7 +1054,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
         productBackward(grads, w[Layer.GATE_PROJ.ordinal()], gu.get(0), f.h3())
             .addi(productBackward(grads, w[Layer.UP_PROJ.ordinal()], gu.get(1), f.h3()));
     NDList mid =
-        addNorm2Backward(
+        NativeKernels.addRmsNorm2Backward(
             end.get(0),
             dH3,
             f.o(),

@@ -255,7 +255,7 @@ class NativeKernelsTest {
   }
 
   /** A fresh leaf on a's data, with a gradient of its own. */
-  private static NDArray leaf(NDArray a, NDManager m) {
+  static NDArray leaf(NDArray a, NDManager m) {
     NDArray l = a.stopGradient();
     l.attach(m);
     l.setRequiresGradient(true);
@@ -334,7 +334,7 @@ class NativeKernelsTest {
     assertThat(grownMib).as("resident memory growth over 200 calls, MiB").isLessThan(400);
   }
 
-  private static long residentKib() throws IOException {
+  static long residentKib() throws IOException {
     for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
       if (line.startsWith("VmRSS:")) {
         return Long.parseLong(line.replaceAll("[^0-9]", ""));
@@ -404,7 +404,7 @@ class NativeKernelsTest {
   }
 
   /** Within 1e-5 of the reference, relative to the reference's largest magnitude. */
-  private static void assertClose(String what, float[] got, float[] ref) {
+  static void assertClose(String what, float[] got, float[] ref) {
     assertThat(got).as(what + ": length").hasSameSizeAs(ref);
     double scale = 0;
     double worst = 0;
@@ -424,7 +424,7 @@ class NativeKernelsTest {
         .isLessThanOrEqualTo(1e-5);
   }
 
-  private static float[] normal(Random random, long n, double sigma) {
+  static float[] normal(Random random, long n, double sigma) {
     float[] out = new float[Math.toIntExact(n)];
     for (int i = 0; i < out.length; i++) {
       out[i] = (float) (random.nextGaussian() * sigma);

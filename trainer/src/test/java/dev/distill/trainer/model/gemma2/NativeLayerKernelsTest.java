@@ -77,10 +77,10 @@ class NativeLayerKernelsTest {
       assertThat(fwd.get(2).getShape()).isEqualTo(new Shape(2, 1));
       assertThat(fwd.get(3).getShape()).isEqualTo(new Shape(2, 1));
       double[][] ref = addRmsNorm2InDouble(xs, os, w1s, w2s, 4);
-      assertClose("x2", fwd.get(0).toFloatArray(), floats(ref[0]));
-      assertClose("y", fwd.get(1).toFloatArray(), floats(ref[1]));
-      assertClose("rstd1", fwd.get(2).toFloatArray(), floats(ref[2]));
-      assertClose("rstd2", fwd.get(3).toFloatArray(), floats(ref[3]));
+      NativeKernelsTest.assertClose("x2", fwd.get(0).toFloatArray(), floats(ref[0]));
+      NativeKernelsTest.assertClose("y", fwd.get(1).toFloatArray(), floats(ref[1]));
+      NativeKernelsTest.assertClose("rstd1", fwd.get(2).toFloatArray(), floats(ref[2]));
+      NativeKernelsTest.assertClose("rstd2", fwd.get(3).toFloatArray(), floats(ref[3]));
       assertThat((double) fwd.get(2).toFloatArray()[1])
           .as("rstd1 of the zero row")
           .isCloseTo(1 / Math.sqrt(EPS), org.assertj.core.api.Assertions.offset(1e-2));
@@ -108,7 +108,7 @@ class NativeLayerKernelsTest {
           inputs[which][i] = keep;
           grad[i] = (up - down) / (2 * h);
         }
-        assertClose(names[which], bwd.get(which).toFloatArray(), floats(grad));
+        NativeKernelsTest.assertClose(names[which], bwd.get(which).toFloatArray(), floats(grad));
       }
     }
   }
@@ -157,12 +157,12 @@ class NativeLayerKernelsTest {
       try (NDManager m = manager.newSubManager()) {
         Random random = new Random(shape.size());
         long d = shape.get(shape.dimension() - 1);
-        NDArray x = m.create(normal(random, shape.size(), 1.5), shape);
-        NDArray o = m.create(normal(random, shape.size(), 0.7), shape);
-        NDArray w1 = m.create(normal(random, d, 0.3));
-        NDArray w2 = m.create(normal(random, d, 0.3));
-        NDArray dres = m.create(normal(random, shape.size(), 1), shape);
-        NDArray dy = m.create(normal(random, shape.size(), 1), shape);
+        NDArray x = m.create(NativeKernelsTest.normal(random, shape.size(), 1.5), shape);
+        NDArray o = m.create(NativeKernelsTest.normal(random, shape.size(), 0.7), shape);
+        NDArray w1 = m.create(NativeKernelsTest.normal(random, d, 0.3));
+        NDArray w2 = m.create(NativeKernelsTest.normal(random, d, 0.3));
+        NDArray dres = m.create(NativeKernelsTest.normal(random, shape.size(), 1), shape);
+        NDArray dy = m.create(NativeKernelsTest.normal(random, shape.size(), 1), shape);
         NDList fwd = NativeKernels.addRmsNorm2Forward(x, o, w1, w2, EPS);
         NDList bwd =
             NativeKernels.addRmsNorm2Backward(
@@ -178,7 +178,7 @@ class NativeLayerKernelsTest {
           bwd.get(3).toFloatArray()
         };
         for (int i = 0; i < names.length; i++) {
-          assertClose(names[i] + " " + shape, got[i], ref[i]);
+          NativeKernelsTest.assertClose(names[i] + " " + shape, got[i], ref[i]);
         }
       }
     }
@@ -192,10 +192,10 @@ class NativeLayerKernelsTest {
       NDManager m, NDArray x0, NDArray o0, NDArray w10, NDArray w20, NDArray dres, NDArray dy) {
     try (NDManager s = m.newSubManager();
         GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-      NDArray x = leaf(x0, s);
-      NDArray o = leaf(o0, s);
-      NDArray w1 = leaf(w10, s);
-      NDArray w2 = leaf(w20, s);
+      NDArray x = NativeKernelsTest.leaf(x0, s);
+      NDArray o = NativeKernelsTest.leaf(o0, s);
+      NDArray w1 = NativeKernelsTest.leaf(w10, s);
+      NDArray w2 = NativeKernelsTest.leaf(w20, s);
       NDArray x2 = x.add(model.rmsNorm(o, w1));
       NDArray y = model.rmsNorm(x2, w2);
       JniUtils.backward((PtNDArray) x2, (PtNDArray) dres, true, false); // keep: y's graph uses it
@@ -297,9 +297,9 @@ class NativeLayerKernelsTest {
               g);
       assertThat(fwd.get(0).getShape()).isEqualTo(new Shape(b, kv, g * t, hd));
       assertThat(fwd.get(1).getShape()).isEqualTo(new Shape(b, kv, t, hd));
-      assertClose(
+      NativeKernelsTest.assertClose(
           "qr", fwd.get(0).toFloatArray(), floats(ropeInDouble(q, tables, b, t, kv, g, hd, scale)));
-      assertClose(
+      NativeKernelsTest.assertClose(
           "kr", fwd.get(1).toFloatArray(), floats(ropeInDouble(k, tables, b, t, kv, 1, hd, 1)));
       NDList bwd =
           NativeKernels.ropeQkBackward(
@@ -311,11 +311,11 @@ class NativeLayerKernelsTest {
               g);
       assertThat(bwd.get(0).getShape()).isEqualTo(new Shape(b, t, kv * g * hd));
       assertThat(bwd.get(1).getShape()).isEqualTo(new Shape(b, t, kv * hd));
-      assertClose(
+      NativeKernelsTest.assertClose(
           "dq",
           bwd.get(0).toFloatArray(),
           floats(transposeInDouble(dqr, tables, b, t, kv, g, hd, scale)));
-      assertClose(
+      NativeKernelsTest.assertClose(
           "dk",
           bwd.get(1).toFloatArray(),
           floats(transposeInDouble(dkr, tables, b, t, kv, 1, hd, 1)));
@@ -382,20 +382,23 @@ class NativeLayerKernelsTest {
         double scale = 1 / Math.sqrt(hd) / 50; // scalar^-0.5 / cap, as the model folds it
         Shape qs = new Shape(b, t, (long) kv * g * hd);
         Shape ks = new Shape(b, t, (long) kv * hd);
-        NDArray q = m.create(normal(random, qs.size(), 1), qs);
-        NDArray k = m.create(normal(random, ks.size(), 1), ks);
-        NDArray dqr = m.create(normal(random, qs.size(), 1), new Shape(b, kv, (long) g * t, hd));
-        NDArray dkr = m.create(normal(random, ks.size(), 1), new Shape(b, kv, t, hd));
+        NDArray q = m.create(NativeKernelsTest.normal(random, qs.size(), 1), qs);
+        NDArray k = m.create(NativeKernelsTest.normal(random, ks.size(), 1), ks);
+        NDArray dqr =
+            m.create(
+                NativeKernelsTest.normal(random, qs.size(), 1), new Shape(b, kv, (long) g * t, hd));
+        NDArray dkr =
+            m.create(NativeKernelsTest.normal(random, ks.size(), 1), new Shape(b, kv, t, hd));
         float[][] tables = ropeTables(t, hd, 10000);
         NDArray cos = m.create(tables[0], new Shape(1, t, 1, hd)); // the model's (1, T, 1, hd)
         NDArray sin = m.create(tables[1], new Shape(1, t, 1, hd));
         NDList fwd = NativeKernels.ropeQkForward(q, k, cos, sin, scale, g);
         NDList bwd = NativeKernels.ropeQkBackward(dqr, dkr, cos, sin, scale, g);
         float[][] ref = composedRopeQk(m, q, k, cos, sin, scale, kv, g, dqr, dkr);
-        assertClose("qr " + what, fwd.get(0).toFloatArray(), ref[0]);
-        assertClose("kr " + what, fwd.get(1).toFloatArray(), ref[1]);
-        assertClose("dq " + what, bwd.get(0).toFloatArray(), ref[2]);
-        assertClose("dk " + what, bwd.get(1).toFloatArray(), ref[3]);
+        NativeKernelsTest.assertClose("qr " + what, fwd.get(0).toFloatArray(), ref[0]);
+        NativeKernelsTest.assertClose("kr " + what, fwd.get(1).toFloatArray(), ref[1]);
+        NativeKernelsTest.assertClose("dq " + what, bwd.get(0).toFloatArray(), ref[2]);
+        NativeKernelsTest.assertClose("dk " + what, bwd.get(1).toFloatArray(), ref[3]);
       }
     }
   }
@@ -421,8 +424,8 @@ class NativeLayerKernelsTest {
     long hd = cos.getShape().get(3);
     try (NDManager s = m.newSubManager();
         GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-      NDArray q = leaf(q0, s);
-      NDArray k = leaf(k0, s);
+      NDArray q = NativeKernelsTest.leaf(q0, s);
+      NDArray k = NativeKernelsTest.leaf(k0, s);
       NDArray qh =
           applyRope(q.reshape(b, t, (long) kv * g, hd), cos, sin)
               .mul(s.full(new Shape(), (float) scale));
@@ -520,7 +523,7 @@ class NativeLayerKernelsTest {
       long before = 0;
       for (int i = 0; i < 220; i++) {
         if (i == 20) {
-          before = residentKib(); // after warm-up: allocator pools filled
+          before = NativeKernelsTest.residentKib(); // after warm-up: allocator pools filled
         }
         try (NDManager m = tm.newSubManager()) {
           NDArray q = m.randomNormal(new Shape(8, 128, 1024));
@@ -529,51 +532,12 @@ class NativeLayerKernelsTest {
           NativeKernels.addRmsNorm2Forward(q, m.randomNormal(new Shape(8, 128, 1024)), w, w, EPS);
         }
       }
-      long grownMib = (residentKib() - before) / 1024;
+      long grownMib = (NativeKernelsTest.residentKib() - before) / 1024;
       assertThat(grownMib).as("resident memory growth over 200 calls, MiB").isLessThan(400);
     }
   }
 
-  private static long residentKib() throws java.io.IOException {
-    for (String line :
-        java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
-      if (line.startsWith("VmRSS:")) {
-        return Long.parseLong(line.replaceAll("[^0-9]", ""));
-      }
-    }
-    throw new IllegalStateException("no VmRSS in /proc/self/status");
-  }
-
   // ------------------------------------------------------------------ helpers
-
-  /** A fresh leaf on a's data, with a gradient of its own. */
-  private static NDArray leaf(NDArray a, NDManager m) {
-    NDArray l = a.stopGradient();
-    l.attach(m);
-    l.setRequiresGradient(true);
-    return l;
-  }
-
-  /** Within 1e-5 of the reference, relative to the reference's largest magnitude. */
-  private static void assertClose(String what, float[] got, float[] ref) {
-    assertThat(got).as(what + ": length").hasSameSizeAs(ref);
-    double scale = 0;
-    double worst = 0;
-    int at = -1;
-    for (int i = 0; i < ref.length; i++) {
-      scale = Math.max(scale, Math.abs(ref[i]));
-      double diff = Math.abs((double) got[i] - ref[i]);
-      if (diff > worst || Double.isNaN(diff)) {
-        worst = diff;
-        at = i;
-      }
-    }
-    assertThat(worst / scale)
-        .as(
-            "%s: worst difference %g at %d (%g against %g), scale %g",
-            what, worst, at, at < 0 ? 0 : got[at], at < 0 ? 0 : ref[at], scale)
-        .isLessThanOrEqualTo(1e-5);
-  }
 
   private static float[] floats(double[] a) {
     float[] out = new float[a.length];
@@ -587,14 +551,6 @@ class NativeLayerKernelsTest {
     double[] out = new double[n];
     for (int i = 0; i < n; i++) {
       out[i] = random.nextGaussian();
-    }
-    return out;
-  }
-
-  private static float[] normal(Random random, long n, double sigma) {
-    float[] out = new float[Math.toIntExact(n)];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = (float) (random.nextGaussian() * sigma);
     }
     return out;
   }
