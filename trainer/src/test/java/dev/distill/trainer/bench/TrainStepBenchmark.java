@@ -220,6 +220,7 @@ public final class TrainStepBenchmark {
         List<List<Double>> fwd = List.of(new ArrayList<>(), new ArrayList<>());
         List<List<Double>> lossBack = List.of(new ArrayList<>(), new ArrayList<>());
         List<List<Double>> optim = List.of(new ArrayList<>(), new ArrayList<>());
+        List<List<Double>> finish = List.of(new ArrayList<>(), new ArrayList<>());
         long[] cpuNanos = new long[2]; // process CPU time (all threads) of the measured steps
         for (int s = 0; s < (WARMUP + steps) * variants; s++) {
           int variant = s % variants; // 0: as configured (fused by default), 1: composed
@@ -245,6 +246,7 @@ public final class TrainStepBenchmark {
                     collector, KdLoss.Hidden.student(model, h), x, lossMask, (long) BATCH * SEQ)
                 .total()
                 .getFloat();
+            long t2a = System.nanoTime();
             model.finishBackward(); // checkpointed or native layers: their backward
             long t2 = System.nanoTime();
             opt.clipAndStep();
@@ -253,6 +255,7 @@ public final class TrainStepBenchmark {
               cpuNanos[variant] += processCpuNanos() - c0;
               fwd.get(variant).add((t1 - t0) / 1e6);
               lossBack.get(variant).add((t2 - t1) / 1e6);
+              finish.get(variant).add((t2 - t2a) / 1e6);
               optim.get(variant).add((t3 - t2) / 1e6);
             }
           }
@@ -269,12 +272,13 @@ public final class TrainStepBenchmark {
           System.out.printf(
               Locale.ROOT,
               "step parts%s (synthetic 8x128, vocab 512, median of %d): forward %.1f ms (lazy ops"
-                  + " may defer to the next part), chunked CE + backward %.1f ms, clip + AdamW %.1f"
-                  + " ms; sum %.1f ms%n",
+                  + " may defer to the next part), chunked CE + backward %.1f ms (of which the"
+                  + " model's finishBackward %.1f ms), clip + AdamW %.1f ms; sum %.1f ms%n",
               !alternate ? "" : ", " + property + "=" + (v == 0),
               steps,
               median(fwd.get(v)),
               median(lossBack.get(v)),
+              median(finish.get(v)),
               median(optim.get(v)),
               total[v]);
         }
