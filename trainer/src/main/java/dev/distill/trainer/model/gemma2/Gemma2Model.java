@@ -64,6 +64,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * head) and the final norm have fp32 copies for the whole step, read at both ends of it. Forward
  * passes without autograd read the bf16 bits directly.
  *
+ * <p>With {@link #setNativeKernels} (or {@code -Ddistill.native_kernels=true}) an fp32 CPU model's
+ * decoder runs on fused C kernels ({@link NativeKernels}) with its backward written out by hand
+ * (section "The native fused CPU path" below): the same layer, equal within float rounding, not
+ * bit-for-bit.
+ *
  * <p>Masks are built once per (T, window) and cached (the 16 most recently used); the RoPE tables
  * grow on demand. Use a model from one thread at a time.
  */
