@@ -58,18 +58,7 @@ class RetryAfterWorkerTest {
             .script("claims", Answer.unavailable("9"), Answer.unavailable(null))
             .otherwise("claims", new Answer(401, null, null))) {
       Recorder sleeper = new Recorder(Integer.MAX_VALUE);
-      WorkerConfig config =
-          new WorkerConfig(
-              service.base(),
-              "worker-token",
-              "w-1",
-              null,
-              Files.createTempDirectory("distill-retry"),
-              -1,
-              null,
-              1,
-              false,
-              null);
+      WorkerConfig config = config(service);
       int exit;
       try (Worker worker = new Worker(config, sleeper)) {
         exit = worker.run();
@@ -91,18 +80,7 @@ class RetryAfterWorkerTest {
   void shutdownEndsAWaitBetweenClaimsAtOnce() throws Exception {
     try (ScriptedService service =
         new ScriptedService().otherwise("claims", Answer.unavailable("60"))) {
-      WorkerConfig config =
-          new WorkerConfig(
-              service.base(),
-              "worker-token",
-              "w-1",
-              null,
-              Files.createTempDirectory("distill-retry"),
-              -1,
-              null,
-              1,
-              false,
-              null);
+      WorkerConfig config = config(service);
       try (Worker worker = new Worker(config)) { // the real wait
         Thread loop = new Thread(() -> assertThat(callQuietly(worker)).isZero());
         loop.start();
@@ -250,5 +228,20 @@ class RetryAfterWorkerTest {
         },
         trouble::add,
         sleeper);
+  }
+
+  /** A worker of the scripted service: no metrics port, one thread. */
+  private static WorkerConfig config(ScriptedService service) throws java.io.IOException {
+    return new WorkerConfig(
+        service.base(),
+        "worker-token",
+        "w-1",
+        null,
+        Files.createTempDirectory("distill-retry"),
+        -1,
+        null,
+        1,
+        false,
+        null);
   }
 }

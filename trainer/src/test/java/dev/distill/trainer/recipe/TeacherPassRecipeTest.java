@@ -165,18 +165,7 @@ class TeacherPassRecipeTest {
       assertThat(c.manifest().sequences()).isEqualTo(sealed.samples());
     }
     // the whole pass in one run, elsewhere: the same manifest (every shard's digest included)
-    RunResult whole =
-        Recipes.run(
-            spec,
-            new RunContext(
-                tmp.resolve("whole"),
-                Map.of(),
-                new RecipeSpecs.Recorder(),
-                null,
-                null,
-                null,
-                null,
-                tmp.resolve("other-store")));
+    RunResult whole = wholePass(spec);
     assertThat(
             java.nio.file.Files.readString(
                 whole.lastCheckpoint().dir().resolve(TeacherCache.MANIFEST)))
@@ -239,18 +228,7 @@ class TeacherPassRecipeTest {
             sealed.lastCheckpoint().dir().resolve(TeacherCache.MANIFEST));
     // the same cache and held-out error as the whole pass in one run, which loads the teacher
     java.nio.file.Files.move(away, weights);
-    RunResult whole =
-        Recipes.run(
-            spec,
-            new RunContext(
-                tmp.resolve("whole"),
-                Map.of(),
-                new RecipeSpecs.Recorder(),
-                null,
-                null,
-                null,
-                null,
-                tmp.resolve("other-store")));
+    RunResult whole = wholePass(spec);
     assertThat(
             java.nio.file.Files.readString(
                 whole.lastCheckpoint().dir().resolve(TeacherCache.MANIFEST)))
@@ -260,5 +238,20 @@ class TeacherPassRecipeTest {
         new String[] {"cache_heldout_kl", "cache_heldout_tail_mass", "cache_heldout_positions"}) {
       assertThat(sealed.metrics().get(name)).as(name).isEqualTo(whole.metrics().get(name));
     }
+  }
+
+  /** The whole pass of {@code spec} in one run, in a directory and store of its own. */
+  private RunResult wholePass(JobSpec spec) {
+    return Recipes.run(
+        spec,
+        new RunContext(
+            tmp.resolve("whole"),
+            Map.of(),
+            new RecipeSpecs.Recorder(),
+            null,
+            null,
+            null,
+            null,
+            tmp.resolve("other-store")));
   }
 }
