@@ -89,7 +89,9 @@ class ServiceRestartTest {
 
     TreeMap<Long, Double> loss = cluster.series(id, "loss");
     assertThat(loss.keySet())
-        .as("loss steps")
+        .as(
+            "loss steps (events %s; the worker's lease and late-point lines: %s)",
+            events, leaseLines(cluster.log("w-restart")))
         .containsExactlyElementsOf(LongStream.rangeClosed(1, MAX_STEPS).boxed().toList());
     // steps that ended in the outage were buffered; the lease was lost, so they went to the service
     // as late points (the next attempt then reported the steps after its resume point again)
@@ -116,5 +118,14 @@ class ServiceRestartTest {
             .toList();
     assertThat(end.get(end.size() - 1)).as("%s", followed).isEqualTo("SUCCEEDED");
     assertThat(lines.get(lines.size() - 1)).as("%s", followed).startsWith("output: file:");
+  }
+
+  /**
+   * The worker log's lines about leases, late points and checkpoints: what a missing step needs.
+   */
+  private static List<String> leaseLines(java.nio.file.Path log) throws java.io.IOException {
+    return Files.readAllLines(log).stream()
+        .filter(l -> l.contains("lease") || l.contains("late") || l.contains("checkpoint"))
+        .toList();
   }
 }
