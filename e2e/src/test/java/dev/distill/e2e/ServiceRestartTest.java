@@ -121,11 +121,17 @@ class ServiceRestartTest {
   }
 
   /**
-   * The worker log's lines about leases, late points and checkpoints: what a missing step needs.
+   * The worker log's lines about leases, late points, deliveries and checkpoints: what a missing
+   * step needs.
    */
   private static List<String> leaseLines(java.nio.file.Path log) throws java.io.IOException {
     return Files.readAllLines(log).stream()
-        .filter(l -> l.contains("lease") || l.contains("late") || l.contains("checkpoint"))
+        .filter(
+            l ->
+                l.contains("lease")
+                    || l.contains("late")
+                    || l.contains("deliver")
+                    || l.contains("checkpoint"))
         .toList();
   }
 }

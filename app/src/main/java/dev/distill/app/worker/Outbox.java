@@ -52,9 +52,9 @@ final class Outbox<T> implements AutoCloseable {
    * @param sender sends a batch
    * @param maxBatch largest batch
    * @param onFatal called once when the service refuses a batch for good (4xx other than 408/429,
-   *     for example 409 when the lease was lost): the outbox then drops what it holds. Metric
-   *     points are not refused when the lease was lost (the service keeps them as late points), so
-   *     the metric outbox goes on delivering them
+   *     for example 409 when the lease was lost), before {@link #flush} can return false for it:
+   *     the outbox then drops what it holds. Metric points are not refused when the lease was lost
+   *     (the service keeps them as late points), so the metric outbox goes on delivering them
    * @param onRetry called on each retry (for a metric)
    * @param sleeper waits between tries
    */
@@ -147,6 +147,9 @@ final class Outbox<T> implements AutoCloseable {
         } catch (ApiException e) {
           if (!e.retryable()) {
             log.warn("{}: service refused a batch: {}", name, e.getMessage());
+            // first, so that whoever flush() wakes sees what the refusal meant (a lost lease: the
+            // caller then delivers its metric points as late points instead of dropping them)
+            onFatal.accept(e);
             lock.lock();
             try {
               fatal = e;
@@ -156,7 +159,6 @@ final class Outbox<T> implements AutoCloseable {
             } finally {
               lock.unlock();
             }
-            onFatal.accept(e);
             return;
           }
           onRetry.run();
