@@ -4,9 +4,11 @@
 Same machine, same model (TrainStepBenchmark's 2.1M-parameter student: d 256, MLP 1024, 2 layers, 4/2 heads
 of 64, vocab 512, soft-caps 50/30, sliding window 128), batch 8 x 128, same threads (BENCH_THREADS intra-op, default 2; 1 inter-op
 on both sides), fp32. Rounds alternate: our JVM (dev.distill.trainer.bench.StepCompareBenchmark round: our
-finetune, online distill, cached distill, LoRA steps through the real recipe), then this process's own steps
-(transformers eager and torch.compile, finetune and online distill, interleaved step by step). This process
-idles while the JVM runs, and the JVM is not running while this process measures.
+finetune, online distill, cached distill, LoRA steps through the real recipe) in lockstep with this process's
+steps (transformers eager and torch.compile): after each of our measured steps the JVM waits while this process
+runs one step of each anchor of that kind (finetune, or online distill; cached distill is paired with the distill
+anchors, LoRA with the finetune ones), so each ratio compares steps taken seconds apart. Each kind of ours runs a
+throwaway warm-up run first in its JVM (-Dbench.jvm_warmup, 25 steps), then 3 unmeasured steps, then --steps.
 
 The anchors' steps, as our recipe computes them:
   finetune: logits, cross-entropy summed over positions / tokens, backward, clip_grad_norm_(1.0),
@@ -57,6 +59,44 @@ def run_java(args, main_classes=None, prefix="ours", options=()):
     for line in p.stdout.splitlines():
         if line.startswith("RESULT "):
             out.append(json.loads(line[len("RESULT "):]))
+    return out
+
+
+# the anchors run beside each kind of our steps in lockstep (cached distill against the distill anchors,
+# LoRA against the finetune ones)
+PAIRED = {"finetune": ("hf_eager_finetune", "hf_compile_finetune"),
+          "online": ("hf_eager_distill", "hf_compile_distill"),
+          "cached": ("hf_eager_distill", "hf_compile_distill"),
+          "lora": ("hf_eager_finetune", "hf_compile_finetune")}
+RESULT_NAME = {"finetune": "finetune", "online": "distill_online", "cached": "distill_cached", "lora": "lora"}
+
+
+def run_java_lockstep(args, anchors, record, main_classes=None, prefix="ours", options=()):
+    """A round of our JVM in lockstep (-Dbench.lockstep=true): after each of its measured steps, one step of each
+    paired anchor, recorded by record(our_name, anchor_name, wall_ms, cpu_ms); the JVM waits meanwhile."""
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="4294967296", MALLOC_TRIM_THRESHOLD_="68719476736",
+               MALLOC_TOP_PAD_="268435456", OMP_NUM_THREADS=str(THREADS))
+    with tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen(java_cmd(args, main_classes, prefix, list(options) + ["-Dbench.lockstep=true"]),
+                             cwd=os.path.join(ROOT, "trainer"), env=env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=err, text=True, bufsize=1)
+        out = []
+        for line in p.stdout:
+            if line.startswith("STEP "):
+                _, kind, measured = line.split()
+                if measured == "1":
+                    time.sleep(0.005)  # the JVM's OpenMP threads stop spinning
+                    for a in PAIRED[kind]:
+                        w, c = anchors.step(a)
+                        record("%s_%s" % (prefix, RESULT_NAME[kind]), a, w, c)
+                p.stdin.write("go\n")
+                p.stdin.flush()
+            elif line.startswith("RESULT "):
+                out.append(json.loads(line[len("RESULT "):]))
+        if p.wait() != 0:
+            err.seek(0)
+            sys.stderr.write(err.read()[-4000:])
+            raise SystemExit("java %s failed (%d)" % (args[0], p.returncode))
     return out
 
 
@@ -188,37 +228,47 @@ def main():
     samples = {}
     cpu = {}
     round_medians = {}
+    paired = {}  # (ours, anchor) -> the anchor's wall ms measured in lockstep with ours
+    pair_ratios = {}  # (ours, anchor) -> anchor step / the step of ours just before it
+    paired_cpu = {}
+
+    def record(ours, anchor, w, c):
+        samples.setdefault(anchor, []).append(w)
+        cpu.setdefault(anchor, []).append(c)
+        paired.setdefault((ours, anchor), []).append(w)
+        paired_cpu.setdefault((ours, anchor), []).append(c)
+        this_round.setdefault(anchor, []).append(w)
+        this_round.setdefault((ours, anchor), []).append(w)
+
+    def take(results):
+        for res in results:
+            samples.setdefault(res["name"], []).extend(res["ms"])
+            cpu.setdefault(res["name"], []).extend(res["cpu_ms"])
+            this_round[res["name"]] = res["ms"]
+
     for r in range(1, a.rounds + 1):
+        this_round = {}
         if a.base_classes:
-            for res in run_java(["round", work, str(a.steps), "finetune,online"], a.base_classes, "base"):
-                samples.setdefault(res["name"], []).extend(res["ms"])
-                cpu.setdefault(res["name"], []).extend(res["cpu_ms"])
-                round_medians.setdefault(res["name"], []).append(statistics.median(res["ms"]))
+            take(run_java_lockstep(["round", work, str(a.steps), "finetune,online"], anchors, record,
+                                   a.base_classes, "base"))
         if not a.no_java:
-            for res in run_java(["round", work, str(a.steps)]):
-                samples.setdefault(res["name"], []).extend(res["ms"])
-                cpu.setdefault(res["name"], []).extend(res["cpu_ms"])
-                round_medians.setdefault(res["name"], []).append(statistics.median(res["ms"]))
+            take(run_java_lockstep(["round", work, str(a.steps)], anchors, record))
         if a.native and not a.no_java:
-            for res in run_java(["round", work, str(a.steps), "finetune,online"], prefix="native",
-                                options=["-Ddistill.native_kernels=true"]):
-                samples.setdefault(res["name"], []).extend(res["ms"])
-                cpu.setdefault(res["name"], []).extend(res["cpu_ms"])
-                round_medians.setdefault(res["name"], []).append(statistics.median(res["ms"]))
-        mine = {n: [] for n in anchors.steps}
-        mine_cpu = {n: [] for n in anchors.steps}
-        for _ in range(a.steps):
-            for n in anchors.steps:
-                w, c = anchors.step(n)
-                mine[n].append(w)
-                mine_cpu[n].append(c)
-        for n, v in mine.items():
-            samples.setdefault(n, []).extend(v)
-            cpu.setdefault(n, []).extend(mine_cpu[n])
-            round_medians.setdefault(n, []).append(statistics.median(v))
+            take(run_java_lockstep(["round", work, str(a.steps), "finetune,online"], anchors, record,
+                                   prefix="native", options=["-Ddistill.native_kernels=true"]))
+        if a.no_java:
+            for _ in range(a.steps):
+                for n in anchors.steps:
+                    w, c = anchors.step(n)
+                    record("none", n, w, c)
+        for k, v in this_round.items():
+            round_medians.setdefault(k, []).append(statistics.median(v))
+            if isinstance(k, tuple) and k[0] in this_round:  # anchor / ours, step by step in lockstep
+                pair_ratios.setdefault(k, []).extend(x / y for x, y in zip(v, this_round[k[0]]))
         print("round %d done %s UTC, load %s: %s" % (
             r, time.strftime("%H:%M:%S", time.gmtime()), loadavg(),
-            ", ".join("%s %.1f" % (n, m[-1]) for n, m in round_medians.items())), flush=True)
+            ", ".join("%s %.1f" % (n, m[-1]) for n, m in round_medians.items() if isinstance(n, str))),
+            flush=True)
     print("\nstep times, ms (all measured steps of all rounds; round medians in brackets)")
     med = {}
     for n, v in samples.items():
@@ -244,10 +294,16 @@ def main():
              ("native_distill_online", "hf_eager_distill"), ("native_distill_online", "hf_compile_distill")]
     for ours, anchor in pairs:
         if ours in med and anchor in med:
-            per_round = [x / y for x, y in zip(round_medians[anchor], round_medians[ours])]
-            print("  %-20s vs %-20s %.2fx wall  (per round %s); %.2fx CPU" % (
-                ours, anchor, med[anchor] / med[ours], " ".join("%.2f" % x for x in per_round),
-                cmed[anchor] / cmed[ours]))
+            # against the anchor's steps taken in lockstep with ours where there are any, else all of them
+            key = (ours, anchor) if (ours, anchor) in paired else anchor
+            am = statistics.median(paired[key]) if key in paired else med[anchor]
+            acm = statistics.median(paired_cpu[key]) if key in paired_cpu else cmed[anchor]
+            per_round = [x / y for x, y in zip(round_medians[key], round_medians[ours])]
+            print("  %-20s vs %-20s %.2fx wall  (per round %s); %.2fx CPU%s" % (
+                ours, anchor, am / med[ours], " ".join("%.2f" % x for x in per_round),
+                acm / cmed[ours], "" if key == anchor else
+                "  [lockstep: anchor %.1f ms; median of the %d step pairs' ratios %.2fx, IQR %.2f-%.2f]" % (
+                    (am, len(pair_ratios[key])) + tuple(summary(pair_ratios[key])[i] for i in (0, 1, 2)))))
     if "ours_distill_cached" in med:
         print("  cached distill / our finetune: %.3f (goal <= 1.10)" % (
             med["ours_distill_cached"] / med["ours_finetune"]))

@@ -54,6 +54,13 @@ import java.util.stream.Collectors;
 public final class StepCompareBenchmark {
 
   private static final int WARMUP = TrainStepBenchmark.WARMUP;
+
+  /**
+   * Steps of the throwaway run of each kind that warms a round's JVM before its measured run
+   * ({@code -Dbench.jvm_warmup=N}; 0: none, each kind measured from a cold JVM after WARMUP steps).
+   */
+  static final int JVM_WARMUP_STEPS = Integer.getInteger("bench.jvm_warmup", 25);
+
   private static final String TEACHER_ID = "22222222-2222-2222-2222-222222222222";
   static final ModelRef MODEL =
       new ModelRef("builtin:gemma2-tiny", TrainStepBenchmark.student(512), null);
@@ -81,24 +88,54 @@ public final class StepCompareBenchmark {
         .build();
   }
 
+  /**
+   * {@code -Dbench.lockstep=true}: after each step the run prints {@code STEP <kind> <measured>}
+   * and waits for a line on standard input, so that {@code step_compare.py} runs its anchors' steps
+   * of that kind in between: each of our steps and the anchors' it is compared with run seconds
+   * apart, whatever a shared machine does over minutes. The wait is in neither side's times.
+   */
+  static final boolean LOCKSTEP = Boolean.getBoolean("bench.lockstep");
+
+  private static final java.io.BufferedReader IN =
+      new java.io.BufferedReader(
+          new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8));
+
   private static final class Seen implements TrainingListener {
     final List<StepMetrics> steps = new ArrayList<>();
-    final List<Long> cpuNanos = new ArrayList<>();
+    final List<Long> cpuAtEnd = new ArrayList<>(); // process CPU time when each step ended
+    final List<Long> cpuAtStart = new ArrayList<>(); // when the next could start (after a wait)
+    final String kind; // the kind of step, for the lockstep protocol; null: warm-up run
+    final boolean measured;
+
+    Seen(String kind, boolean measured) {
+      this.kind = kind;
+      this.measured = measured;
+    }
 
     @Override
     public void onStep(StepMetrics m) {
       steps.add(m);
-      cpuNanos.add(
-          ((com.sun.management.OperatingSystemMXBean)
-                  java.lang.management.ManagementFactory.getOperatingSystemMXBean())
-              .getProcessCpuTime());
+      cpuAtEnd.add(cpuNanos());
+      if (LOCKSTEP) {
+        boolean measuredStep = measured && steps.size() > WARMUP;
+        System.out.println("STEP " + kind + " " + (measuredStep ? 1 : 0));
+        System.out.flush();
+        try {
+          if (IN.readLine() == null) {
+            throw new IllegalStateException("step_compare.py went away");
+          }
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
+      cpuAtStart.add(cpuNanos());
     }
 
-    /** Process CPU time (all threads) between the ends of consecutive measured steps. */
+    /** Process CPU time (all threads) of each measured step, without the waits between steps. */
     List<Double> measuredCpuMs() {
       List<Double> d = new ArrayList<>();
-      for (int i = WARMUP; i < cpuNanos.size(); i++) {
-        d.add((cpuNanos.get(i) - cpuNanos.get(i - 1)) / 1e6);
+      for (int i = WARMUP; i < cpuAtEnd.size(); i++) {
+        d.add((cpuAtEnd.get(i) - cpuAtStart.get(i - 1)) / 1e6);
       }
       return d;
     }
@@ -195,7 +232,13 @@ public final class StepCompareBenchmark {
   }
 
   private static Seen run(Path out, JobSpec spec, Map<String, Path> artifacts) throws Exception {
-    Seen seen = new Seen();
+    return run(out, spec, artifacts, "other", false);
+  }
+
+  private static Seen run(
+      Path out, JobSpec spec, Map<String, Path> artifacts, String kind, boolean measured)
+      throws Exception {
+    Seen seen = new Seen(kind, measured);
     Recipes.run(spec, new RunContext(out, artifacts, seen, null));
     return seen;
   }
@@ -205,47 +248,58 @@ public final class StepCompareBenchmark {
     Path teacher = Path.of(Files.readString(dir.resolve("teacher.path")));
     Path cache = Path.of(Files.readString(dir.resolve("cache.path")));
     Path work = Files.createTempDirectory(dir, "round-");
-    int n = WARMUP + steps;
     String p = System.getProperty("bench.prefix", "ours");
-    if (only.contains("finetune")) {
+    for (String kind : only) {
+      // a fresh JVM runs its first few thousand DJL calls interpreted (its first 20 or so steps
+      // take 1.2-1.4 times as long): a throwaway run of each kind first, so that every measured
+      // step is a warm process's, as the anchors' are (one long-lived Python process)
+      if (JVM_WARMUP_STEPS > 0) {
+        run(
+            work.resolve("warm-" + kind),
+            kind(kind, JVM_WARMUP_STEPS, teacher),
+            artifacts(kind, cache));
+      }
+      String name =
+          switch (kind) {
+            case "online" -> "_distill_online";
+            case "cached" -> "_distill_cached";
+            default -> "_" + kind;
+          };
       result(
-          p + "_finetune",
+          p + name,
           Map.of(),
           run(
-              work.resolve("ft"),
-              new JobSpec(
-                  JobType.FINETUNE, null, MODEL, data(), hp(n, null), null, null, null, null, null),
-              Map.of()));
+              work.resolve(kind),
+              kind(kind, WARMUP + steps, teacher),
+              artifacts(kind, cache),
+              kind,
+              true));
     }
-    if (only.contains("online")) {
-      result(
-          p + "_distill_online", Map.of(), run(work.resolve("on"), distill(teacher, n), Map.of()));
-    }
-    if (only.contains("cached")) {
-      result(
-          p + "_distill_cached",
-          Map.of(),
-          run(work.resolve("ca"), distill(null, n), Map.of(TEACHER_ID, cache)));
-    }
-    if (only.contains("lora")) {
-      result(
-          p + "_lora",
-          Map.of(),
-          run(
-              work.resolve("lo"),
-              new JobSpec(
-                  JobType.FINETUNE,
-                  null,
-                  MODEL,
-                  data(),
-                  hp(n, new LoraSpec(8, 16.0, 0.0, null)),
-                  null,
-                  null,
-                  null,
-                  null,
-                  null),
-              Map.of()));
-    }
+  }
+
+  /** The spec of one kind of step: finetune, online (distill), cached (distill) or lora. */
+  private static JobSpec kind(String kind, int steps, Path teacher) {
+    return switch (kind) {
+      case "finetune", "lora" ->
+          new JobSpec(
+              JobType.FINETUNE,
+              null,
+              MODEL,
+              data(),
+              hp(steps, kind.equals("lora") ? new LoraSpec(8, 16.0, 0.0, null) : null),
+              null,
+              null,
+              null,
+              null,
+              null);
+      case "online" -> distill(teacher, steps);
+      case "cached" -> distill(null, steps);
+      default -> throw new IllegalArgumentException("kind finetune|online|cached|lora: " + kind);
+    };
+  }
+
+  private static Map<String, Path> artifacts(String kind, Path cache) {
+    return kind.equals("cached") ? Map.of(TEACHER_ID, cache) : Map.of();
   }
 
   private static void e2e(Path dir, int steps) throws Exception {
