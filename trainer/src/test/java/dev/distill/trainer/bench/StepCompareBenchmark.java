@@ -96,6 +96,9 @@ public final class StepCompareBenchmark {
    */
   static final boolean LOCKSTEP = Boolean.getBoolean("bench.lockstep");
 
+  private static final String TRACE = System.getProperty("bench.trace");
+  private static boolean traced;
+
   private static final java.io.BufferedReader IN =
       new java.io.BufferedReader(
           new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8));
@@ -116,6 +119,15 @@ public final class StepCompareBenchmark {
     public void onStep(StepMetrics m) {
       steps.add(m);
       cpuAtEnd.add(cpuNanos());
+      if (TRACE != null && measured) {
+        // -Dbench.trace=FILE: PyTorch's profiler over the measured steps of the first measured run
+        if (steps.size() == WARMUP && !traced) {
+          ai.djl.pytorch.jni.JniUtils.startProfile(false, false, false);
+        } else if (m.step() == m.maxSteps() && !traced && steps.size() > WARMUP) {
+          ai.djl.pytorch.jni.JniUtils.stopProfile(TRACE);
+          traced = true;
+        }
+      }
       if (LOCKSTEP) {
         boolean measuredStep = measured && steps.size() > WARMUP;
         System.out.println("STEP " + kind + " " + (measuredStep ? 1 : 0));
