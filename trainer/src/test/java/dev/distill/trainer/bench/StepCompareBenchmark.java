@@ -59,7 +59,7 @@ public final class StepCompareBenchmark {
    * Steps of the throwaway run of each kind that warms a round's JVM before its measured run
    * ({@code -Dbench.jvm_warmup=N}; 0: none, each kind measured from a cold JVM after WARMUP steps).
    */
-  static final int JVM_WARMUP_STEPS = Integer.getInteger("bench.jvm_warmup", 25);
+  static final int JVM_WARMUP_STEPS = Integer.getInteger("bench.jvm_warmup", 60);
 
   private static final String TEACHER_ID = "22222222-2222-2222-2222-222222222222";
   static final ModelRef MODEL =
@@ -262,9 +262,10 @@ public final class StepCompareBenchmark {
     Path work = Files.createTempDirectory(dir, "round-");
     String p = System.getProperty("bench.prefix", "ours");
     for (String kind : only) {
-      // a fresh JVM runs its first few thousand DJL calls interpreted (its first 20 or so steps
-      // take 1.2-1.4 times as long): a throwaway run of each kind first, so that every measured
-      // step is a warm process's, as the anchors' are (one long-lived Python process)
+      // a fresh JVM runs its first DJL calls interpreted and compiles them for several seconds on
+      // the same cores (its first 20 or so steps take 1.2-1.4 times as long): a throwaway run of
+      // each kind first, so that every measured step is a warm process's, as the anchors' are (one
+      // long-lived Python process)
       if (JVM_WARMUP_STEPS > 0) {
         run(
             work.resolve("warm-" + kind),
