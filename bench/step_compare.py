@@ -47,9 +47,14 @@ def java_cmd(args, main_classes=None, prefix="ours", options=()):
             "-cp", cp, "dev.distill.trainer.bench.StepCompareBenchmark"] + args
 
 
+def java_env():
+    """glibc keeps freed tensors' memory (no mmap per allocation, no trimming), as the ./distill launcher sets it."""
+    return dict(os.environ, MALLOC_MMAP_THRESHOLD_="4294967296", MALLOC_TRIM_THRESHOLD_="68719476736",
+                MALLOC_TOP_PAD_="268435456", OMP_NUM_THREADS=str(THREADS))
+
+
 def run_java(args, main_classes=None, prefix="ours", options=()):
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="4294967296", MALLOC_TRIM_THRESHOLD_="68719476736",
-               MALLOC_TOP_PAD_="268435456", OMP_NUM_THREADS=str(THREADS))
+    env = java_env()
     p = subprocess.run(java_cmd(args, main_classes, prefix, options), cwd=os.path.join(ROOT, "trainer"), env=env, capture_output=True,
                        text=True)
     if p.returncode != 0:
@@ -74,8 +79,7 @@ RESULT_NAME = {"finetune": "finetune", "online": "distill_online", "cached": "di
 def run_java_lockstep(args, anchors, record, main_classes=None, prefix="ours", options=()):
     """A round of our JVM in lockstep (-Dbench.lockstep=true): after each of its measured steps, one step of each
     paired anchor, recorded by record(our_name, anchor_name, wall_ms, cpu_ms); the JVM waits meanwhile."""
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="4294967296", MALLOC_TRIM_THRESHOLD_="68719476736",
-               MALLOC_TOP_PAD_="268435456", OMP_NUM_THREADS=str(THREADS))
+    env = java_env()
     with tempfile.TemporaryFile("w+") as err:
         p = subprocess.Popen(java_cmd(args, main_classes, prefix, list(options) + ["-Dbench.lockstep=true"]),
                              cwd=os.path.join(ROOT, "trainer"), env=env, stdin=subprocess.PIPE,
