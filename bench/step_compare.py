@@ -8,7 +8,7 @@ finetune, online distill, cached distill, LoRA steps through the real recipe) in
 steps (transformers eager and torch.compile): after each of our measured steps the JVM waits while this process
 runs one step of each anchor of that kind (finetune, or online distill; cached distill is paired with the distill
 anchors, LoRA with the finetune ones), so each ratio compares steps taken seconds apart. Each kind of ours runs a
-throwaway warm-up run first in its JVM (-Dbench.jvm_warmup, 25 steps), then 3 unmeasured steps, then --steps.
+throwaway warm-up run first in its JVM (-Dbench.jvm_warmup, 60 steps), then 3 unmeasured steps, then --steps.
 
 The anchors' steps, as our recipe computes them:
   finetune: logits, cross-entropy summed over positions / tokens, backward, clip_grad_norm_(1.0),

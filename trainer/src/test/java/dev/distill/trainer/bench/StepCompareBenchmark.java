@@ -107,8 +107,8 @@ public final class StepCompareBenchmark {
     final List<StepMetrics> steps = new ArrayList<>();
     final List<Long> cpuAtEnd = new ArrayList<>(); // process CPU time when each step ended
     final List<Long> cpuAtStart = new ArrayList<>(); // when the next could start (after a wait)
-    final String kind; // the kind of step, for the lockstep protocol; null: warm-up run
-    final boolean measured;
+    final String kind; // the kind of step, for the lockstep protocol
+    final boolean measured; // false: a warm-up run, whose steps the anchors do not follow
 
     Seen(String kind, boolean measured) {
       this.kind = kind;
