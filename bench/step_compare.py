@@ -211,6 +211,9 @@ def main():
                     " (-Ddistill.native_kernels=true) as native_* in every round, after ours")
     ap.add_argument("--base-classes", help="trainer/target/classes of an earlier commit: its finetune and online"
                     " distill steps run as base_* in every round, before ours")
+    ap.add_argument("--native-only", action="store_true",
+                    help="with --native: skip our composed kinds; with --base-classes: run the earlier commit's"
+                    " finetune and online distill steps on the native path too")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="step-compare-")
     print("start %s UTC, load %s, threads %d, batch %dx%d" % (
@@ -254,8 +257,9 @@ def main():
         this_round = {}
         if a.base_classes:
             take(run_java_lockstep(["round", work, str(a.steps), "finetune,online"], anchors, record,
-                                   a.base_classes, "base"))
-        if not a.no_java:
+                                   a.base_classes, "base",
+                                   options=["-Ddistill.native_kernels=true"] if a.native_only else []))
+        if not a.no_java and not a.native_only:
             take(run_java_lockstep(["round", work, str(a.steps)], anchors, record))
         if a.native and not a.no_java:
             take(run_java_lockstep(["round", work, str(a.steps), "finetune,online"], anchors, record,
@@ -294,6 +298,7 @@ def main():
              ("ours_distill_online", "hf_eager_distill"), ("ours_distill_online", "hf_compile_distill"),
              ("ours_distill_cached", "hf_eager_distill"), ("ours_distill_cached", "hf_compile_distill"),
              ("native_finetune", "ours_finetune"), ("native_distill_online", "ours_distill_online"),
+             ("native_finetune", "base_finetune"), ("native_distill_online", "base_distill_online"),
              ("native_finetune", "hf_eager_finetune"), ("native_finetune", "hf_compile_finetune"),
              ("native_distill_online", "hf_eager_distill"), ("native_distill_online", "hf_compile_distill")]
     for ours, anchor in pairs:

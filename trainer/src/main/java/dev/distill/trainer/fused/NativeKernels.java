@@ -132,6 +132,11 @@ public final class NativeKernels {
           scale: Tensor,
           groups: Tensor) -> Tuple[Tensor, Tensor]:
           return ops.distill.rope_qk_bwd(torch.contiguous(torch.detach(dqr)), torch.contiguous(torch.detach(dkr)), torch.contiguous(torch.detach(cos)), torch.contiguous(torch.detach(sin)), float(scale), int(groups))
+        def addmm_acc(self: __torch__.FusedOps,
+          c: Tensor,
+          a: Tensor,
+          b: Tensor) -> Tensor:
+          return torch.addmm_(torch.detach(c), torch.detach(a), torch.detach(b))
       """;
 
   private static final Map<Double, NDArray> CONSTANTS = new ConcurrentHashMap<>();
@@ -464,6 +469,19 @@ public final class NativeKernels {
   public static NDList ropeQkBackward(
       NDArray dqr, NDArray dkr, NDArray cos, NDArray sin, double scale, int groups) {
     return run("rope_qk_bwd", dqr, dkr, cos, sin, constant(scale), constant(groups));
+  }
+
+  /**
+   * {@code c += a b} in place: libtorch's {@code addmm_} with beta 1, the product accumulated by
+   * the GEMM itself (no temporary product, no separate add). Not one of the library's kernels: an
+   * aten op of the same module, for the native backward's gradient sums.
+   *
+   * @param c (M, N) fp32, written; a view writes through to its base
+   * @param a (M, K), any strides (a transposed view is read as such, not copied)
+   * @param b (K, N), any strides
+   */
+  public static void addProduct(NDArray c, NDArray a, NDArray b) {
+    run("addmm_acc", c, a, b).close();
   }
 
   /** A () fp32 tensor of v, made once per value and kept (a scalar argument of a method). */

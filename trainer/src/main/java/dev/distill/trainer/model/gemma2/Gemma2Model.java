@@ -1053,11 +1053,10 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
             f.rstdX3()); // dx2, ddown (B, T, D); dw post-FFN, dw next (D)
     accumulate(grads, w[Layer.POST_FFN_NORM.ordinal()], end.get(2));
     accumulate(grads, nextNorm, end.get(3));
-    NDArray dAct = productBackward(grads, w[Layer.DOWN_PROJ.ordinal()], end.get(1), f.act());
+    NDArray dAct = productBackward(grads, w[Layer.DOWN_PROJ.ordinal()], end.get(1), f.act(), null);
     NDList gu = NativeKernels.gegluBackward(dAct, f.gate(), f.up()); // (B, T, I) each
-    NDArray dH3 =
-        productBackward(grads, w[Layer.GATE_PROJ.ordinal()], gu.get(0), f.h3())
-            .addi(productBackward(grads, w[Layer.UP_PROJ.ordinal()], gu.get(1), f.h3()));
+    NDArray dH3 = productBackward(grads, w[Layer.GATE_PROJ.ordinal()], gu.get(0), f.h3(), null);
+    productBackward(grads, w[Layer.UP_PROJ.ordinal()], gu.get(1), f.h3(), dH3); // (B, T, D)
     NDList mid =
         NativeKernels.addRmsNorm2Backward(
             end.get(0),
@@ -1071,7 +1070,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     accumulate(grads, w[Layer.POST_ATTN_NORM.ordinal()], mid.get(2));
     accumulate(grads, w[Layer.PRE_FFN_NORM.ordinal()], mid.get(3));
     NDArray dA =
-        productBackward(grads, w[Layer.O_PROJ.ordinal()], mid.get(1), f.a()) // (B, T, H*hd)
+        productBackward(grads, w[Layer.O_PROJ.ordinal()], mid.get(1), f.a(), null) // (B, T, H*hd)
             .reshape(b, t, kv, g, hd)
             .transpose(0, 2, 3, 1, 4)
             .reshape(b, kv, g * t, hd); // (B, KV, G*T, hd)
@@ -1084,27 +1083,42 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     NDArray dKr = dS.transpose(0, 1, 3, 2).matMul(f.qr()); // (B, KV, S, hd)
     NDArray[] dqk = ropeQkBackward(dQr, dKr, rope); // (B, T, H*hd), (B, T, KV*hd)
     NDArray dVflat = dV.transpose(0, 2, 1, 3).reshape(b, t, kv * hd); // (B, T, KV*hd)
-    NDArray dH1 =
-        productBackward(grads, w[Layer.Q_PROJ.ordinal()], dqk[0], f.h1())
-            .addi(productBackward(grads, w[Layer.K_PROJ.ordinal()], dqk[1], f.h1()))
-            .addi(productBackward(grads, w[Layer.V_PROJ.ordinal()], dVflat, f.h1()));
+    NDArray dH1 = productBackward(grads, w[Layer.Q_PROJ.ordinal()], dqk[0], f.h1(), null);
+    productBackward(grads, w[Layer.K_PROJ.ordinal()], dqk[1], f.h1(), dH1);
+    productBackward(grads, w[Layer.V_PROJ.ordinal()], dVflat, f.h1(), dH1); // (B, T, D)
     return new NDArray[] {mid.get(0), dH1};
   }
 
   /**
-   * The two gradients of {@code y = x W^T}: adds {@code dy^T x} to W's and returns {@code dy W}.
+   * The two gradients of {@code y = x W^T}: adds {@code dy^T x} to W's gradient and returns {@code
+   * dy W}, or adds it to {@code into}. Where W already has a gradient (every step after the first)
+   * and nothing else this pass has added to it, the GEMM accumulates into it in place ({@code
+   * addmm_}, beta 1), as it does into {@code into}: no temporary, no separate add.
    *
    * @param dy (B, T, out)
    * @param x (B, T, in)
-   * @return (B, T, in)
+   * @param into (B, T, in) contiguous, or null
+   * @return (B, T, in): a new array, or {@code into}
    */
   private static NDArray productBackward(
-      Map<NDArray, NDArray> grads, NDArray w, NDArray dy, NDArray x) {
+      Map<NDArray, NDArray> grads, NDArray w, NDArray dy, NDArray x, NDArray into) {
     long out = dy.getShape().get(2);
     long in = x.getShape().get(2);
-    NDArray dw = dy.reshape(-1, out).transpose().matMul(x.reshape(-1, in)); // (out, in)
-    accumulate(grads, w, dw);
-    return dy.matMul(w); // (B, T, out) @ (out, in) -> (B, T, in)
+    NDArray dy2 = dy.reshape(-1, out); // (B*T, out)
+    NDArray x2 = x.reshape(-1, in); // (B*T, in)
+    try (NDArray existing = // (out, in), or null: none yet (null from libtorch), or one this pass
+        grads.containsKey(w) || !w.hasGradient() ? null : JniUtils.getGradient((PtNDArray) w)) {
+      if (existing != null) {
+        NativeKernels.addProduct(existing, dy2.transpose(), x2);
+      } else {
+        accumulate(grads, w, dy2.transpose().matMul(x2)); // (out, in)
+      }
+    }
+    if (into == null) {
+      return dy.matMul(w); // (B, T, out) @ (out, in) -> (B, T, in)
+    }
+    NativeKernels.addProduct(into.reshape(-1, in), dy2, w); // (B*T, in) += (B*T, out) @ (out, in)
+    return into;
   }
 
   private static void accumulate(Map<NDArray, NDArray> grads, NDArray w, NDArray g) {

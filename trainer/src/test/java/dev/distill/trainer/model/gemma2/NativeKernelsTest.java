@@ -431,4 +431,38 @@ class NativeKernelsTest {
     }
     return out;
   }
+
+  /**
+   * addProduct: c += a b in place, the GEMM accumulating into c, at the benchmark student's sizes
+   * (products of 1,024 rows), with a transposed view as a and a 2-d view of a 3-d array as c.
+   */
+  @Test
+  void addProductAccumulatesIntoItsFirstOperandInPlace() {
+    try (NDManager m = manager.newSubManager()) {
+      Random r = new Random(5);
+      NDArray dy = randn(m, r, 8, 128, 1024); // (B, T, out)
+      NDArray x = randn(m, r, 8, 128, 256); // (B, T, in)
+      NDArray w = randn(m, r, 1024, 256); // (out, in)
+      NDArray grad = randn(m, r, 1024, 256); // (out, in): a gradient so far
+      NDArray into = randn(m, r, 8, 128, 256); // (B, T, in)
+      NDArray wantGrad = grad.add(dy.reshape(-1, 1024).transpose().matMul(x.reshape(-1, 256)));
+      NDArray wantInto = into.add(dy.matMul(w));
+      NativeKernels.addProduct(grad, dy.reshape(-1, 1024).transpose(), x.reshape(-1, 256));
+      NativeKernels.addProduct(into.reshape(-1, 256), dy.reshape(-1, 1024), w);
+      assertThat(maxAbs(grad.sub(wantGrad))).isLessThan(1e-5f * maxAbs(wantGrad));
+      assertThat(maxAbs(into.sub(wantInto))).isLessThan(1e-5f * maxAbs(wantInto));
+    }
+  }
+
+  private static NDArray randn(NDManager m, Random r, long... shape) {
+    float[] v = new float[(int) new Shape(shape).size()];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) r.nextGaussian();
+    }
+    return m.create(v, new Shape(shape));
+  }
+
+  private static float maxAbs(NDArray a) {
+    return a.abs().max().getFloat();
+  }
 }
