@@ -137,6 +137,17 @@ public final class NativeKernels {
           a: Tensor,
           b: Tensor) -> Tensor:
           return torch.addmm_(torch.detach(c), torch.detach(a), torch.detach(b))
+        def select_rows(self: __torch__.FusedOps,
+          x: Tensor,
+          index: Tensor) -> Tensor:
+          return torch.index_select(torch.detach(x), 0, index)
+        def scatter_rows(self: __torch__.FusedOps,
+          r: Tensor,
+          index: Tensor,
+          n: Tensor) -> Tensor:
+          rows = torch.detach(r)
+          out = torch.new_zeros(rows, [int(n), torch.size(rows, 1)])
+          return torch.index_copy_(out, 0, index, rows)
       """;
 
   private static final Map<Double, NDArray> CONSTANTS = new ConcurrentHashMap<>();
@@ -482,6 +493,29 @@ public final class NativeKernels {
    */
   public static void addProduct(NDArray c, NDArray a, NDArray b) {
     run("addmm_acc", c, a, b).close();
+  }
+
+  /**
+   * Some rows of a matrix ({@code index_select} on dim 0), a new contiguous array.
+   *
+   * @param x (R, C)
+   * @param index (N) int64 row numbers
+   * @return (N, C), owned by x's manager
+   */
+  public static NDArray selectRows(NDArray x, NDArray index) {
+    return run("select_rows", x, index).singletonOrThrow();
+  }
+
+  /**
+   * The transpose of {@link #selectRows}: rows put back at their row numbers, zeros elsewhere.
+   *
+   * @param rows (N, C)
+   * @param index (N) int64 distinct row numbers below r
+   * @param r the number of rows of the result
+   * @return (r, C), owned by rows' manager
+   */
+  public static NDArray scatterRows(NDArray rows, NDArray index, long r) {
+    return run("scatter_rows", rows, index, constant(r)).singletonOrThrow();
   }
 
   /** A () fp32 tensor of v, made once per value and kept (a scalar argument of a method). */

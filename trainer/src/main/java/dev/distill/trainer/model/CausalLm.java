@@ -15,7 +15,8 @@ public interface CausalLm {
    *
    * @param inputIds (B, T) int64 token ids, right-padded
    * @param attentionMask (B, T) 1 for real tokens, 0 for padding, or null when nothing is padded
-   * @return (B, T, D) hidden states after the final norm
+   * @return (B, T, D) hidden states after the final norm; those of padded positions mean nothing
+   *     (no loss reads them; Gemma 2's native CPU path leaves them zero, computing nothing there)
    */
   NDArray hidden(NDArray inputIds, NDArray attentionMask);
 

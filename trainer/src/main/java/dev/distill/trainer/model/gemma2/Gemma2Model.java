@@ -612,7 +612,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       return checkpointedLayers(x, rope, global, sliding);
     }
     if (nativePath(cache)) {
-      return nativeLayers(x, rope, global, sliding);
+      return nativeLayers(x, rope, global, sliding, attentionMask);
     }
     for (int i = 0; i < layers.length; i++) {
       NDArray mask = config.isSliding(i) ? sliding : global;
@@ -800,37 +800,85 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
 
   /** What a layer's native training forward keeps for its backward. */
   private record Saved(
-      NDArray h1, // (B, T, D) input norm's output
+      NDArray h1, // (N, D) input norm's output
       NDArray qr, // (B, KV, G*T, hd) roped, scaled queries
       NDArray kr, // (B, KV, S, hd) roped keys
       NDArray v, // (B, KV, S, hd)
       NDArray s, // (B, KV, G*T, S) scores / cap
       NDArray p, // (B, KV, G*T, S) probabilities
-      NDArray a, // (B, T, H*hd) attention output before o_proj
-      NDArray o, // (B, T, D) o_proj's output
-      NDArray x2, // (B, T, D) the residual stream after attention
-      NDArray rstdO, // (B, T, 1)
-      NDArray rstdX2, // (B, T, 1)
-      NDArray h3, // (B, T, D) pre-FFN norm's output
-      NDArray gate, // (B, T, I)
-      NDArray up, // (B, T, I)
-      NDArray act, // (B, T, I) GeGLU's output
-      NDArray down, // (B, T, D)
-      NDArray x3, // (B, T, D) the layer's output
-      NDArray rstdDown, // (B, T, 1)
-      NDArray rstdX3, // (B, T, 1) of the norm after the layer
-      NDArray
-          next) {} // (B, T, D) the norm after the layer: the next layer's input norm or the final
+      NDArray a, // (N, H*hd) attention output before o_proj
+      NDArray o, // (N, D) o_proj's output
+      NDArray x2, // (N, D) the residual stream after attention
+      NDArray rstdO, // (N, 1)
+      NDArray rstdX2, // (N, 1)
+      NDArray h3, // (N, D) pre-FFN norm's output
+      NDArray gate, // (N, I)
+      NDArray up, // (N, I)
+      NDArray act, // (N, I) GeGLU's output
+      NDArray down, // (N, D)
+      NDArray x3, // (N, D) the layer's output
+      NDArray rstdDown, // (N, 1)
+      NDArray rstdX3, // (N, 1) of the norm after the layer
+      NDArray next) {} // (N, D) the norm after the layer: the next layer's input norm or the final
+
+  /**
+   * The positions a native forward computes token by token. Its token-wise work (norms,
+   * projections, GeGLU, residual adds) runs on the rows of the real positions only, (N, C) with N
+   * the tokens whose attention mask is not 0; the attention runs on the (B, T) grid, its inputs
+   * scattered there (zeros at padded positions) and its output gathered back. So padding costs
+   * nothing outside the attention: the products and kernels shrink by the batch's padded share.
+   * Padded positions are hidden (masked as keys) and out of every loss, so nothing read changes;
+   * the hidden states returned there are zero. Without padding (or mask) the layout is (B, T, C)
+   * and both conversions are the identity.
+   *
+   * @param index (N) int64 flat positions b * T + t of the real tokens, or null: every position
+   */
+  private record Rows(long b, long t, NDArray index) {
+
+    /**
+     * @param attentionMask (B, T) 0 at padding, or null
+     */
+    static Rows of(NDArray attentionMask, long b, long t) {
+      if (attentionMask == null) {
+        return new Rows(b, t, null);
+      }
+      NDArray nz = attentionMask.reshape(-1).nonzero(); // (N, 1) int64
+      long n = nz.getShape().get(0);
+      if (n == b * t || n == 0) {
+        nz.close();
+        return new Rows(b, t, null);
+      }
+      return new Rows(b, t, nz.reshape(-1)); // (N)
+    }
+
+    /** (B, T, C) to the token-wise layout: (N, C), or unchanged without padding. */
+    NDArray rows(NDArray grid) {
+      if (index == null) {
+        return grid;
+      }
+      long c = grid.getShape().get(grid.getShape().dimension() - 1);
+      return NativeKernels.selectRows(grid.reshape(b * t, c), index); // (N, C)
+    }
+
+    /** The token-wise layout to (B, T, C), zeros at padded positions. */
+    NDArray grid(NDArray rows) {
+      if (index == null) {
+        return rows;
+      }
+      long c = rows.getShape().get(1);
+      return NativeKernels.scatterRows(rows, index, b * t).reshape(b, t, c); // (B, T, C)
+    }
+  }
 
   /** What a native training forward keeps until {@link #finishBackward()}. */
   private record NativePending(
       NDArray embedded, // (B, T, D) the scaled embedding, with its graph to the embedding
-      NDArray rstd0, // (B, T, 1) the first input norm's
+      NDArray x0, // (N, D) its rows, no graph: the first input norm's input
+      NDArray rstd0, // (N, 1) the first input norm's
       Saved[] layers,
       NDArray top, // (B, T, D) the final norm's output: a leaf that takes the loss's gradient
       NDArray[] rope, // cos, signed sin: (1, T, 1, hd)
-      NDArray global,
-      NDArray sliding) {}
+      Rows rows) {}
 
   private NativePending nativePending;
 
@@ -838,70 +886,77 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * The decoder on the native path.
    *
    * @param embedded (B, T, D) the scaled embedding
-   * @return (B, T, D) after the final norm
+   * @param attentionMask (B, T) 0 at padding, or null
+   * @return (B, T, D) after the final norm (zero at padded positions)
    */
-  private NDArray nativeLayers(NDArray embedded, NDArray[] rope, NDArray global, NDArray sliding) {
+  private NDArray nativeLayers(
+      NDArray embedded, NDArray[] rope, NDArray global, NDArray sliding, NDArray attentionMask) {
     boolean training = JniUtils.isGradMode();
     nativePending = null;
     Saved[] saved = training ? new Saved[layers.length] : null;
     NDArray rstd0;
+    NDArray x0;
     NDArray x;
     NDArray h;
+    Rows rows;
     try (NoGrad ignored = NoGrad.enter()) {
+      rows = Rows.of(attentionMask, embedded.getShape().get(0), embedded.getShape().get(1));
+      x0 = rows.rows(embedded.stopGradient()); // (N, D) no graph
+      x = x0;
       NDList first =
           NativeKernels.rmsNormForward(
-              embedded, layers[0][Layer.INPUT_NORM.ordinal()], config.rmsNormEps());
-      x = embedded.stopGradient(); // (B, T, D) no graph
-      h = first.get(0); // (B, T, D)
-      rstd0 = first.get(1); // (B, T, 1)
+              x, layers[0][Layer.INPUT_NORM.ordinal()], config.rmsNormEps());
+      h = first.get(0); // (N, D)
+      rstd0 = first.get(1); // (N, 1)
       for (int i = 0; i < layers.length; i++) {
         NDArray mask = config.isSliding(i) ? sliding : global;
         NDArray next =
             i + 1 < layers.length ? layers[i + 1][Layer.INPUT_NORM.ordinal()] : finalNorm;
         if (training) {
-          saved[i] = nativeLayer(i, x, h, rope, mask, next);
+          saved[i] = nativeLayer(i, x, h, rope, mask, next, rows);
           x = saved[i].x3();
           h = saved[i].next();
         } else {
           try (NDScope scope = new NDScope()) { // frees the layer's intermediates at once
             scope.suppressNotUsedWarning();
-            Saved s = nativeLayer(i, x, h, rope, mask, next);
+            Saved s = nativeLayer(i, x, h, rope, mask, next, rows);
             x = s.x3();
             h = s.next();
             NDScope.unregister(x, h);
           }
         }
       }
+      h = rows.grid(h); // (B, T, D)
     }
     if (!training) {
       return h; // (B, T, D)
     }
     h.setRequiresGradient(true); // the leaf the loss's backward fills
-    nativePending = new NativePending(embedded, rstd0, saved, h, rope, global, sliding);
+    nativePending = new NativePending(embedded, x0, rstd0, saved, h, rope, rows);
     return h;
   }
 
   /**
    * One layer's native forward, no graph.
    *
-   * @param x (B, T, D) the residual stream
-   * @param h1 (B, T, D) its input norm
+   * @param x (N, D) the residual stream
+   * @param h1 (N, D) its input norm
    * @param nextNorm (D) the weight of the norm after this layer
    * @return what the backward reads, and the layer's outputs
    */
   private Saved nativeLayer(
-      int i, NDArray x, NDArray h1, NDArray[] rope, NDArray mask, NDArray nextNorm) {
+      int i, NDArray x, NDArray h1, NDArray[] rope, NDArray mask, NDArray nextNorm, Rows rows) {
     NDArray[] w = layers[i];
-    long b = x.getShape().get(0);
-    long t = x.getShape().get(1);
+    long b = rows.b();
+    long t = rows.t();
     int h = config.numAttentionHeads();
     int kv = config.numKeyValueHeads();
     int g = config.groupSize();
     int hd = config.headDim();
-    NDArray q = linear(h1, w[Layer.Q_PROJ.ordinal()]); // (B, T, H*hd)
-    NDArray k = linear(h1, w[Layer.K_PROJ.ordinal()]); // (B, T, KV*hd)
+    NDArray q = rows.grid(linear(h1, w[Layer.Q_PROJ.ordinal()])); // (B, T, H*hd)
+    NDArray k = rows.grid(linear(h1, w[Layer.K_PROJ.ordinal()])); // (B, T, KV*hd)
     NDArray v =
-        linear(h1, w[Layer.V_PROJ.ordinal()])
+        rows.grid(linear(h1, w[Layer.V_PROJ.ordinal()])) // (B, T, KV*hd)
             .reshape(b, t, kv, hd)
             .transpose(0, 2, 1, 3)
             .reshape(b, kv, t, hd); // (B, KV, T, hd) contiguous: both its products read it
@@ -909,18 +964,19 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     NDArray s = qk[0].matMul(qk[1].transpose(0, 1, 3, 2)); // (B, KV, G*T, S)
     NDArray p = NativeKernels.softcapSoftmaxForward(s, mask, config.attnLogitSoftcapping());
     NDArray a =
-        p.matMul(v) // (B, KV, G*T, hd)
-            .reshape(b, kv, g, t, hd)
-            .transpose(0, 3, 1, 2, 4)
-            .reshape(b, t, h * hd); // (B, T, H*hd)
-    NDArray o = linear(a, w[Layer.O_PROJ.ordinal()]); // (B, T, D)
+        rows.rows(
+            p.matMul(v) // (B, KV, G*T, hd)
+                .reshape(b, kv, g, t, hd)
+                .transpose(0, 3, 1, 2, 4)
+                .reshape(b, t, h * hd)); // (N, H*hd)
+    NDArray o = linear(a, w[Layer.O_PROJ.ordinal()]); // (N, D)
     NDList mid = addNorm2(x, o, w[Layer.POST_ATTN_NORM.ordinal()], w[Layer.PRE_FFN_NORM.ordinal()]);
-    NDArray x2 = mid.get(0); // (B, T, D)
-    NDArray h3 = mid.get(1); // (B, T, D)
-    NDArray gate = linear(h3, w[Layer.GATE_PROJ.ordinal()]); // (B, T, I)
-    NDArray up = linear(h3, w[Layer.UP_PROJ.ordinal()]); // (B, T, I)
-    NDArray act = NativeKernels.gegluForward(gate, up); // (B, T, I)
-    NDArray down = linear(act, w[Layer.DOWN_PROJ.ordinal()]); // (B, T, D)
+    NDArray x2 = mid.get(0); // (N, D)
+    NDArray h3 = mid.get(1); // (N, D)
+    NDArray gate = linear(h3, w[Layer.GATE_PROJ.ordinal()]); // (N, I)
+    NDArray up = linear(h3, w[Layer.UP_PROJ.ordinal()]); // (N, I)
+    NDArray act = NativeKernels.gegluForward(gate, up); // (N, I)
+    NDArray down = linear(act, w[Layer.DOWN_PROJ.ordinal()]); // (N, D)
     NDList end = addNorm2(x2, down, w[Layer.POST_FFN_NORM.ordinal()], nextNorm);
     return new Saved(
         h1,
@@ -948,7 +1004,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   /**
    * {@code x2 = x + norm(o, w1); y = norm(x2, w2)}.
    *
-   * @return x2, y (B, T, D); rstd of o, rstd of x2 (B, T, 1)
+   * @return x2, y (N, D); rstd of o, rstd of x2 (N, 1)
    */
   private NDList addNorm2(NDArray x, NDArray o, NDArray w1, NDArray w2) {
     return NativeKernels.addRmsNorm2Forward(x, o, w1, w2, config.rmsNormEps());
@@ -987,14 +1043,16 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     Map<NDArray, NDArray> grads = new IdentityHashMap<>(); // parameter -> its gradient this pass
     NDArray dx0;
     try (NoGrad ignored = NoGrad.enter()) {
-      NDArray dNorm = np.top().getGradient(); // (B, T, D) d loss / d final norm's output
-      NDArray dRes = dNorm.zerosLike(); // (B, T, D) nothing reaches the last residual directly
+      NDArray dNorm = np.rows().rows(np.top().getGradient()); // (N, D) d loss / d final norm
+      NDArray dRes = dNorm.zerosLike(); // (N, D) nothing reaches the last residual directly
       for (int i = layers.length - 1; i >= 0; i--) {
         try (NDScope scope = new NDScope()) {
           scope.suppressNotUsedWarning();
           NDArray next =
               i + 1 < layers.length ? layers[i + 1][Layer.INPUT_NORM.ordinal()] : finalNorm;
-          NDArray[] d = nativeLayerBackward(i, np.layers()[i], dRes, dNorm, next, np.rope(), grads);
+          NDArray[] d =
+              nativeLayerBackward(
+                  i, np.layers()[i], dRes, dNorm, next, np.rope(), np.rows(), grads);
           NDScope.unregister(d);
           for (NDArray g : grads.values()) {
             NDScope.unregister(g);
@@ -1007,10 +1065,10 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       NDList first =
           NativeKernels.rmsNormBackward(
               dNorm,
-              np.embedded(),
+              np.x0(),
               layers[0][Layer.INPUT_NORM.ordinal()],
-              np.rstd0()); // dx (B, T, D), dw (D)
-      dx0 = first.get(0).add(dRes); // (B, T, D)
+              np.rstd0()); // dx (N, D), dw (D)
+      dx0 = np.rows().grid(first.get(0).add(dRes)); // (B, T, D), zeros at padded positions
       accumulate(grads, layers[0][Layer.INPUT_NORM.ordinal()], first.get(1));
     }
     for (var e : grads.entrySet()) {
@@ -1033,10 +1091,11 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       NDArray dNorm,
       NDArray nextNorm,
       NDArray[] rope,
+      Rows rows,
       Map<NDArray, NDArray> grads) {
     NDArray[] w = layers[i];
-    long b = f.x3().getShape().get(0);
-    long t = f.x3().getShape().get(1);
+    long b = rows.b();
+    long t = rows.t();
     int h = config.numAttentionHeads();
     int kv = config.numKeyValueHeads();
     int g = config.groupSize();
@@ -1050,13 +1109,13 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
             w[Layer.POST_FFN_NORM.ordinal()],
             nextNorm,
             f.rstdDown(),
-            f.rstdX3()); // dx2, ddown (B, T, D); dw post-FFN, dw next (D)
+            f.rstdX3()); // dx2, ddown (N, D); dw post-FFN, dw next (D)
     accumulate(grads, w[Layer.POST_FFN_NORM.ordinal()], end.get(2));
     accumulate(grads, nextNorm, end.get(3));
     NDArray dAct = productBackward(grads, w[Layer.DOWN_PROJ.ordinal()], end.get(1), f.act(), null);
-    NDList gu = NativeKernels.gegluBackward(dAct, f.gate(), f.up()); // (B, T, I) each
+    NDList gu = NativeKernels.gegluBackward(dAct, f.gate(), f.up()); // (N, I) each
     NDArray dH3 = productBackward(grads, w[Layer.GATE_PROJ.ordinal()], gu.get(0), f.h3(), null);
-    productBackward(grads, w[Layer.UP_PROJ.ordinal()], gu.get(1), f.h3(), dH3); // (B, T, D)
+    productBackward(grads, w[Layer.UP_PROJ.ordinal()], gu.get(1), f.h3(), dH3); // (N, D)
     NDList mid =
         NativeKernels.addRmsNorm2Backward(
             end.get(0),
@@ -1066,12 +1125,12 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
             w[Layer.POST_ATTN_NORM.ordinal()],
             w[Layer.PRE_FFN_NORM.ordinal()],
             f.rstdO(),
-            f.rstdX2()); // dx, do (B, T, D); dw post-attn, dw pre-FFN (D)
+            f.rstdX2()); // dx, do (N, D); dw post-attn, dw pre-FFN (D)
     accumulate(grads, w[Layer.POST_ATTN_NORM.ordinal()], mid.get(2));
     accumulate(grads, w[Layer.PRE_FFN_NORM.ordinal()], mid.get(3));
     NDArray dA =
-        productBackward(grads, w[Layer.O_PROJ.ordinal()], mid.get(1), f.a(), null) // (B, T, H*hd)
-            .reshape(b, t, kv, g, hd)
+        rows.grid(productBackward(grads, w[Layer.O_PROJ.ordinal()], mid.get(1), f.a(), null))
+            .reshape(b, t, kv, g, hd) // from (B, T, H*hd), zeros at padded positions
             .transpose(0, 2, 3, 1, 4)
             .reshape(b, kv, g * t, hd); // (B, KV, G*T, hd)
     NDArray dP = dA.matMul(f.v().transpose(0, 1, 3, 2)); // (B, KV, G*T, S)
@@ -1083,9 +1142,10 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
     NDArray dKr = dS.transpose(0, 1, 3, 2).matMul(f.qr()); // (B, KV, S, hd)
     NDArray[] dqk = ropeQkBackward(dQr, dKr, rope); // (B, T, H*hd), (B, T, KV*hd)
     NDArray dVflat = dV.transpose(0, 2, 1, 3).reshape(b, t, kv * hd); // (B, T, KV*hd)
-    NDArray dH1 = productBackward(grads, w[Layer.Q_PROJ.ordinal()], dqk[0], f.h1(), null);
-    productBackward(grads, w[Layer.K_PROJ.ordinal()], dqk[1], f.h1(), dH1);
-    productBackward(grads, w[Layer.V_PROJ.ordinal()], dVflat, f.h1(), dH1); // (B, T, D)
+    NDArray dH1 = // (N, D)
+        productBackward(grads, w[Layer.Q_PROJ.ordinal()], rows.rows(dqk[0]), f.h1(), null);
+    productBackward(grads, w[Layer.K_PROJ.ordinal()], rows.rows(dqk[1]), f.h1(), dH1);
+    productBackward(grads, w[Layer.V_PROJ.ordinal()], rows.rows(dVflat), f.h1(), dH1);
     return new NDArray[] {mid.get(0), dH1};
   }
 
@@ -1095,17 +1155,17 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    * and nothing else this pass has added to it, the GEMM accumulates into it in place ({@code
    * addmm_}, beta 1), as it does into {@code into}: no temporary, no separate add.
    *
-   * @param dy (B, T, out)
-   * @param x (B, T, in)
-   * @param into (B, T, in) contiguous, or null
-   * @return (B, T, in): a new array, or {@code into}
+   * @param dy (..., out): (N, out) or (B, T, out)
+   * @param x (..., in), the same leading dimensions
+   * @param into (..., in) contiguous, or null
+   * @return (..., in): a new array, or {@code into}
    */
   private static NDArray productBackward(
       Map<NDArray, NDArray> grads, NDArray w, NDArray dy, NDArray x, NDArray into) {
-    long out = dy.getShape().get(2);
-    long in = x.getShape().get(2);
-    NDArray dy2 = dy.reshape(-1, out); // (B*T, out)
-    NDArray x2 = x.reshape(-1, in); // (B*T, in)
+    long out = dy.getShape().getShape()[dy.getShape().dimension() - 1];
+    long in = x.getShape().getShape()[x.getShape().dimension() - 1];
+    NDArray dy2 = dy.reshape(-1, out); // (rows, out)
+    NDArray x2 = x.reshape(-1, in); // (rows, in)
     try (NDArray existing = // (out, in), or null: none yet (null from libtorch), or one this pass
         grads.containsKey(w) || !w.hasGradient() ? null : JniUtils.getGradient((PtNDArray) w)) {
       if (existing != null) {
@@ -1115,9 +1175,9 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       }
     }
     if (into == null) {
-      return dy.matMul(w); // (B, T, out) @ (out, in) -> (B, T, in)
+      return dy.matMul(w); // (..., out) @ (out, in) -> (..., in)
     }
-    NativeKernels.addProduct(into.reshape(-1, in), dy2, w); // (B*T, in) += (B*T, out) @ (out, in)
+    NativeKernels.addProduct(into.reshape(-1, in), dy2, w); // (rows, in) += (rows, out) @ (out, in)
     return into;
   }
 
