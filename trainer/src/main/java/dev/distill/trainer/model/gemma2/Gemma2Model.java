@@ -759,9 +759,11 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
   // each product's two gradient products, each kernel's backward, each weight's gradient added to
   // the parameter's. The residual stream is carried as (x, normed x): a layer's last kernel also
   // makes the next layer's input norm (or the final norm), so its backward gives the gradient of
-  // both. fp32 on CPU, soft-capped attention, no adapters, no cache, not pure bf16; anything else
-  // takes the composed path. Not bit-for-bit with it (other summation orders, approximations of
-  // exp and tanh): equal within float rounding, which NativePathTest checks against autograd.
+  // both. Token-wise work runs on the real positions' rows only (Rows): padding costs nothing
+  // outside the attention. fp32 on CPU, soft-capped attention, no adapters, no cache, not pure
+  // bf16; anything else takes the composed path. Not bit-for-bit with it (other summation orders,
+  // approximations of exp and tanh): equal within float rounding, which NativePathTest checks
+  // against autograd.
 
   private boolean nativeKernels = Boolean.getBoolean(NativeKernels.SWITCH);
 
