@@ -841,7 +841,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
      * @param attentionMask (B, T) 0 at padding, or null
      */
     static Rows of(NDArray attentionMask, long b, long t) {
-      if (attentionMask == null) {
+      if (attentionMask == null || b * t >= 1L << 24) { // scatterRows takes the count as fp32
         return new Rows(b, t, null);
       }
       NDArray nz = attentionMask.reshape(-1).nonzero(); // (N, 1) int64
