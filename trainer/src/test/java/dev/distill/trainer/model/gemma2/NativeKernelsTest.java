@@ -454,6 +454,21 @@ class NativeKernelsTest {
     }
   }
 
+  /** selectRows and scatterRows, by hand: rows 2 and 0 of a 3 x 2 matrix, and back. */
+  @Test
+  void selectRowsAndScatterRowsMoveRowsByTheirNumbers() {
+    try (NDManager m = manager.newSubManager()) {
+      NDArray x = m.create(new float[] {1, 2, 3, 4, 5, 6}, new Shape(3, 2));
+      NDArray index = m.create(new long[] {0, 2});
+      NDArray picked = NativeKernels.selectRows(x, index); // (2, 2)
+      assertThat(picked.getShape()).isEqualTo(new Shape(2, 2));
+      assertThat(picked.toFloatArray()).containsExactly(1, 2, 5, 6);
+      NDArray back = NativeKernels.scatterRows(picked, index, 4); // (4, 2)
+      assertThat(back.getShape()).isEqualTo(new Shape(4, 2));
+      assertThat(back.toFloatArray()).containsExactly(1, 2, 0, 0, 5, 6, 0, 0);
+    }
+  }
+
   private static NDArray randn(NDManager m, Random r, long... shape) {
     float[] v = new float[(int) new Shape(shape).size()];
     for (int i = 0; i < v.length; i++) {
