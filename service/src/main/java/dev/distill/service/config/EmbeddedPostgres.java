@@ -51,6 +51,9 @@ public final class EmbeddedPostgres implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(EmbeddedPostgres.class);
   private static final Duration STOP_WAIT = Duration.ofSeconds(20);
 
+  /** The binaries' unpacking lock file: zonky's name for it, so that the two exclude each other. */
+  static final String UNPACK_LOCK = "epg-lock";
+
   private final Path dataDir;
   private final boolean durable;
   private final Path logFile;
@@ -407,9 +410,6 @@ public final class EmbeddedPostgres implements AutoCloseable {
     Files.deleteIfExists(lock); // a process waiting on it finds the binaries done once it has it
     return dir;
   }
-
-  /** The unpacking's lock file: zonky's name for it, so that the two exclude each other. */
-  static final String UNPACK_LOCK = "epg-lock";
 
   private static String arch() {
     String a = System.getProperty("os.arch");

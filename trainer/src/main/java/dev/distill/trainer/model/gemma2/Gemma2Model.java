@@ -858,7 +858,7 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
       if (index == null) {
         return grid;
       }
-      long c = grid.getShape().get(grid.getShape().dimension() - 1);
+      long c = grid.getShape().getLastDimension();
       return NativeKernels.selectRows(grid.reshape(b * t, c), index); // (N, C)
     }
 
@@ -1164,8 +1164,8 @@ public final class Gemma2Model implements IncrementalLm, AutoCloseable {
    */
   private static NDArray productBackward(
       Map<NDArray, NDArray> grads, NDArray w, NDArray dy, NDArray x, NDArray into) {
-    long out = dy.getShape().getShape()[dy.getShape().dimension() - 1];
-    long in = x.getShape().getShape()[x.getShape().dimension() - 1];
+    long out = dy.getShape().getLastDimension();
+    long in = x.getShape().getLastDimension();
     NDArray dy2 = dy.reshape(-1, out); // (rows, out)
     NDArray x2 = x.reshape(-1, in); // (rows, in)
     try (NDArray existing = // (out, in), or null: none yet (null from libtorch), or one this pass
